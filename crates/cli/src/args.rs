@@ -1,0 +1,91 @@
+//! Command-line arguments.
+//!
+//! ```text
+//! strata FILE                      run FILE with the default engine
+//! strata run [OPTIONS] FILE        run FILE
+//! strata                           the REPL
+//! ```
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use driver::Engine;
+
+#[derive(Parser)]
+#[command(
+    name = "strata",
+    version,
+    about = "Strata: a Lox runtime with several engines.",
+    long_about = "Strata runs Lox programs (the language of Crafting Interpreters).\n\n\
+                  With a FILE it runs it; with no argument it starts a REPL.",
+    args_conflicts_with_subcommands = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Sub>,
+
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+#[derive(Subcommand)]
+enum Sub {
+    /// Run a Lox program.
+    Run(RunArgs),
+}
+
+/// Options shared by running a file and the REPL.
+#[derive(Args, Clone, Debug)]
+pub(crate) struct RunArgs {
+    /// The Lox source file to run.
+    pub(crate) file: Option<PathBuf>,
+
+    /// Which engine runs the program.
+    #[arg(long, default_value = "tree", value_parser = parse_engine)]
+    pub(crate) engine: Engine,
+
+    /// Collect garbage at every allocation (finds rooting bugs; slow).
+    #[arg(long)]
+    pub(crate) gc_stress: bool,
+
+    /// Print one line per garbage collection to stderr.
+    #[arg(long)]
+    pub(crate) gc_log: bool,
+}
+
+fn parse_engine(name: &str) -> Result<Engine, String> {
+    name.parse()
+        .map_err(|e: driver::UnknownEngine| e.to_string())
+}
+
+pub(crate) enum Command {
+    Run(RunArgs),
+    Repl(RunArgs),
+}
+
+/// Parse the process's arguments; on `--help`/`--version` or a usage error,
+/// print and return the exit code.
+pub(crate) fn parse() -> Result<Command, u8> {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let _ = error.print();
+            return Err(if error.use_stderr() {
+                crate::exit::USAGE
+            } else {
+                crate::exit::OK
+            });
+        }
+    };
+    match cli.command {
+        Some(Sub::Run(run)) if run.file.is_some() => Ok(Command::Run(run)),
+        Some(Sub::Run(_)) => {
+            eprintln!(
+                "strata run: a FILE to run is required\n\nUsage: strata run [OPTIONS] <FILE>"
+            );
+            Err(crate::exit::USAGE)
+        }
+        None if cli.run.file.is_some() => Ok(Command::Run(cli.run)),
+        None => Ok(Command::Repl(cli.run)),
+    }
+}

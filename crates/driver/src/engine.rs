@@ -1,0 +1,58 @@
+//! The engines the driver knows.
+
+use std::fmt;
+use std::str::FromStr;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Engine {
+    /// Walks the resolved syntax tree.
+    #[default]
+    Tree,
+}
+
+impl Engine {
+    /// Every engine, in the order tests and tools run them.
+    pub const ALL: &'static [Engine] = &[Engine::Tree];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Tree => "tree",
+        }
+    }
+}
+
+impl fmt::Display for Engine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A name that is not an engine's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownEngine(pub String);
+
+impl fmt::Display for UnknownEngine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<_> = Engine::ALL.iter().map(|e| e.name()).collect();
+        write!(
+            f,
+            "unknown engine '{}' (expected one of: {})",
+            self.0,
+            names.join(", ")
+        )
+    }
+}
+
+impl std::error::Error for UnknownEngine {}
+
+impl FromStr for Engine {
+    type Err = UnknownEngine;
+
+    fn from_str(name: &str) -> Result<Engine, UnknownEngine> {
+        Engine::ALL
+            .iter()
+            .copied()
+            .find(|e| e.name() == name)
+            .ok_or_else(|| UnknownEngine(name.to_string()))
+    }
+}

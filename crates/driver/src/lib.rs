@@ -1,0 +1,17 @@
+//! The one door to Strata's engines: pick an [`Engine`], hand it source,
+//! get an [`Outcome`].
+//!
+//! The driver owns what every engine shares around a run: decoding the
+//! source, the front end, the native stack the engines recurse on, and the
+//! exact text of compile and runtime errors. It writes program output to
+//! `out` and diagnostics to `err`; it never touches the terminal or the file
+//! system, and never picks an exit code (that is the CLI's job).
+
+mod diagnostics;
+mod engine;
+mod session;
+
+pub use diagnostics::DiagnosticStyle;
+pub use engine::{Engine, UnknownEngine};
+pub use runtime::{GcConfig, GcReport, GcStats};
+pub use session::{Options, Outcome, Session, run};

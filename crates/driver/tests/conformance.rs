@@ -1,0 +1,270 @@
+//! The conformance suite: every `.lox` file under `tests/conformance/` on
+//! every engine the driver knows, normally and with the collector running at
+//! every allocation, plus a check that all engines agree byte for byte.
+//!
+//! Expectations are comments in the files (see tests/conformance/README.md):
+//! `// expect: TEXT`, `// expect runtime error: MESSAGE`, `// expect trace:
+//! TEXT`, and compile errors `// Error ...` or `// [line N] Error ...`.
+
+use std::path::{Path, PathBuf};
+
+use driver::{Engine, GcConfig, Options, Outcome};
+use libtest_mimic::{Arguments, Failed, Trial};
+
+/// Files an engine is allowed to fail, with the reason. Every entry is a
+/// known gap; the suite fails if a listed file starts passing, so the list
+/// cannot go stale.
+const EXCEPTIONS: &[(Engine, &str, &str)] = &[];
+
+fn main() {
+    let args = Arguments::from_args();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/conformance");
+    let mut files = Vec::new();
+    collect_lox_files(&root, &mut files);
+    files.sort();
+    assert!(
+        !files.is_empty(),
+        "no conformance files under {}",
+        root.display()
+    );
+
+    let mut trials = Vec::new();
+    for path in &files {
+        let name = path
+            .strip_prefix(&root)
+            .unwrap()
+            .to_string_lossy()
+            .replace('\\', "/");
+        for &engine in Engine::ALL {
+            for stress in [false, true] {
+                let label = if stress {
+                    format!("{engine}-gc-stress")
+                } else {
+                    engine.to_string()
+                };
+                let (path, name) = (path.clone(), name.clone());
+                trials.push(Trial::test(format!("{label}::{name}"), move || {
+                    check_file(&path, &name, engine, stress)
+                }));
+            }
+        }
+        if Engine::ALL.len() > 1 {
+            let path = path.clone();
+            trials.push(Trial::test(format!("engines-agree::{name}"), move || {
+                engines_agree(&path)
+            }));
+        }
+    }
+    libtest_mimic::run(&args, trials).exit();
+}
+
+fn collect_lox_files(dir: &Path, files: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).expect("read conformance directory") {
+        let path = entry.expect("directory entry").path();
+        if path.is_dir() {
+            collect_lox_files(&path, files);
+        } else if path.extension().is_some_and(|e| e == "lox") {
+            files.push(path);
+        }
+    }
+}
+
+/// What one run produced.
+#[derive(Debug, PartialEq, Eq)]
+struct Run {
+    outcome: Outcome,
+    stdout: String,
+    stderr: String,
+}
+
+fn run(source: &[u8], engine: Engine, stress: bool) -> Run {
+    let options = Options {
+        engine,
+        gc: GcConfig {
+            stress,
+            ..GcConfig::default()
+        },
+        ..Options::default()
+    };
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let outcome = driver::run(source, options, &mut out, &mut err);
+    Run {
+        outcome,
+        stdout: String::from_utf8(out).expect("stdout is UTF-8"),
+        stderr: String::from_utf8(err).expect("stderr is UTF-8"),
+    }
+}
+
+/// What a file's annotations say it must do.
+#[derive(Debug, Default)]
+struct Expected {
+    stdout: Vec<String>,
+    compile_errors: Vec<String>,
+    runtime_error: Option<(String, usize)>,
+    trace: Vec<String>,
+}
+
+fn parse_expectations(source: &str) -> Expected {
+    let mut expected = Expected::default();
+    for (index, line) in source.lines().enumerate() {
+        let line_no = index + 1;
+        // The annotation is the first `//` that starts one: an earlier `//`
+        // may be inside a string literal.
+        let Some(comment) = line
+            .match_indices("//")
+            .map(|(at, _)| line[at + 2..].trim_start())
+            .find(|c| is_annotation(c))
+        else {
+            continue;
+        };
+        if let Some(text) = comment.strip_prefix("expect: ") {
+            expected.stdout.push(text.to_string());
+        } else if comment == "expect:" {
+            expected.stdout.push(String::new());
+        } else if let Some(message) = comment.strip_prefix("expect runtime error: ") {
+            expected.runtime_error = Some((message.to_string(), line_no));
+        } else if let Some(text) = comment.strip_prefix("expect trace: ") {
+            expected.trace.push(text.to_string());
+        } else if comment.starts_with("Error at ") || comment.starts_with("Error: ") {
+            expected
+                .compile_errors
+                .push(format!("[line {line_no}] {comment}"));
+        } else if comment.starts_with("[line ") && comment.contains("] Error") {
+            expected.compile_errors.push(comment.to_string());
+        }
+    }
+    expected
+}
+
+fn is_annotation(comment: &str) -> bool {
+    [
+        "expect:",
+        "expect runtime error: ",
+        "expect trace: ",
+        "Error at ",
+        "Error: ",
+    ]
+    .iter()
+    .any(|prefix| comment.starts_with(prefix))
+        || (comment.starts_with("[line ") && comment.contains("] Error"))
+}
+
+fn check_file(path: &Path, name: &str, engine: Engine, stress: bool) -> Result<(), Failed> {
+    let source = std::fs::read(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+    let expected = parse_expectations(&String::from_utf8_lossy(&source));
+    let actual = run(&source, engine, stress);
+    let verdict = compare(&expected, &actual);
+    let exception = EXCEPTIONS
+        .iter()
+        .find(|(e, file, _)| *e == engine && *file == name);
+    match (verdict, exception) {
+        (Ok(()), None) => Ok(()),
+        (Err(failure), None) => Err(failure.into()),
+        (Err(_), Some(_)) => Ok(()),
+        (Ok(()), Some((_, _, reason))) => Err(format!(
+            "{name} now passes on {engine}: remove its EXCEPTIONS entry ({reason})"
+        )
+        .into()),
+    }
+}
+
+fn compare(expected: &Expected, actual: &Run) -> Result<(), String> {
+    let stdout: Vec<&str> = actual.stdout.lines().collect();
+    let stderr: Vec<&str> = actual.stderr.lines().collect();
+    let show = || {
+        format!(
+            "\n--- stdout ---\n{}--- stderr ---\n{}",
+            actual.stdout, actual.stderr
+        )
+    };
+
+    if !expected.compile_errors.is_empty() {
+        if actual.outcome != Outcome::CompileError {
+            return Err(format!(
+                "expected compile errors, got {:?}{}",
+                actual.outcome,
+                show()
+            ));
+        }
+        if !stdout.is_empty() {
+            return Err(format!(
+                "a program with compile errors printed output{}",
+                show()
+            ));
+        }
+        if stderr != expected.compile_errors {
+            return Err(format!(
+                "compile errors differ\nexpected:\n{}\n{}",
+                expected.compile_errors.join("\n"),
+                show()
+            ));
+        }
+        return Ok(());
+    }
+
+    if stdout != expected.stdout {
+        return Err(format!(
+            "stdout differs\nexpected:\n{}\n{}",
+            expected.stdout.join("\n"),
+            show()
+        ));
+    }
+
+    match &expected.runtime_error {
+        Some((message, line)) => {
+            if actual.outcome != Outcome::RuntimeError {
+                return Err(format!(
+                    "expected a runtime error, got {:?}{}",
+                    actual.outcome,
+                    show()
+                ));
+            }
+            if stderr.first() != Some(&message.as_str()) {
+                return Err(format!("expected runtime error '{message}'{}", show()));
+            }
+            let trace_start = format!("[line {line}]");
+            if !stderr.get(1).is_some_and(|l| l.starts_with(&trace_start)) {
+                return Err(format!(
+                    "expected the trace to start with '{trace_start}'{}",
+                    show()
+                ));
+            }
+            if !expected.trace.is_empty() && stderr[1..] != expected.trace {
+                return Err(format!(
+                    "trace differs\nexpected:\n{}\n{}",
+                    expected.trace.join("\n"),
+                    show()
+                ));
+            }
+        }
+        None => {
+            if actual.outcome != Outcome::Success || !stderr.is_empty() {
+                return Err(format!(
+                    "expected success, got {:?}{}",
+                    actual.outcome,
+                    show()
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Every engine gives the same stdout, stderr and outcome as the first.
+fn engines_agree(path: &Path) -> Result<(), Failed> {
+    let source = std::fs::read(path).map_err(|e| e.to_string())?;
+    let reference = run(&source, Engine::ALL[0], false);
+    for &engine in &Engine::ALL[1..] {
+        let other = run(&source, engine, false);
+        if other != reference {
+            return Err(format!(
+                "{engine} differs from {}:\n{:#?}\nvs\n{:#?}",
+                Engine::ALL[0],
+                other,
+                reference
+            )
+            .into());
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,80 @@
+//! Collector policy and what it reports: configuration, per-collection
+//! reports (`--gc-log`) and running totals (`--stats`).
+
+use std::fmt;
+use std::time::Duration;
+
+/// How the collector decides when to run.
+#[derive(Debug, Clone, Copy)]
+pub struct GcConfig {
+    /// Collect at every allocation (`--gc-stress`), to flush out rooting bugs.
+    pub stress: bool,
+    /// The first collection happens once this many bytes are allocated.
+    pub initial_threshold: usize,
+    /// After a collection, the next one comes when the heap has grown to
+    /// this multiple of what survived.
+    pub growth_factor: usize,
+}
+
+impl Default for GcConfig {
+    fn default() -> GcConfig {
+        GcConfig {
+            stress: false,
+            initial_threshold: 1 << 20,
+            growth_factor: 2,
+        }
+    }
+}
+
+/// One collection, as `--gc-log` prints it.
+#[derive(Debug, Clone, Copy)]
+pub struct GcReport {
+    /// 1 for the first collection.
+    pub sequence: u64,
+    pub bytes_before: usize,
+    pub bytes_after: usize,
+    pub objects_freed: usize,
+    pub objects_live: usize,
+    pub pause: Duration,
+    /// The heap size that will trigger the next collection.
+    pub next_gc: usize,
+}
+
+impl fmt::Display for GcReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "[gc #{}] {} -> {} bytes, {} objects freed, {} live, pause {:.3} ms, next at {} bytes",
+            self.sequence,
+            self.bytes_before,
+            self.bytes_after,
+            self.objects_freed,
+            self.objects_live,
+            self.pause.as_secs_f64() * 1e3,
+            self.next_gc,
+        )
+    }
+}
+
+/// Totals over a heap's life.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GcStats {
+    pub collections: u64,
+    pub objects_freed: u64,
+    pub bytes_freed: u64,
+    pub total_pause: Duration,
+    pub max_pause: Duration,
+    /// The largest heap seen at the start of a collection.
+    pub peak_bytes: usize,
+}
+
+impl GcStats {
+    pub(crate) fn record(&mut self, report: &GcReport) {
+        self.collections += 1;
+        self.objects_freed += report.objects_freed as u64;
+        self.bytes_freed += report.bytes_before.saturating_sub(report.bytes_after) as u64;
+        self.total_pause += report.pause;
+        self.max_pause = self.max_pause.max(report.pause);
+        self.peak_bytes = self.peak_bytes.max(report.bytes_before);
+    }
+}

@@ -1,0 +1,491 @@
+//! The heap: allocation, string interning, and the roots the collector scans.
+//!
+//! # Rooting rules
+//!
+//! The collector is precise: it frees every object it cannot reach from the
+//! roots, and collection can happen at any allocation. The roots are all
+//! owned by the heap, so no engine can forget to report one:
+//!
+//! - the value [`Stack`]: every engine's frames, locals and temporaries
+//!   (DESIGN.md invariant 6: the frame layout is the truth at safepoints);
+//! - the [`Globals`] table, indexed by the resolver's global slots;
+//! - *pinned* values: constants an engine loaded for the life of the heap
+//!   (interned names, function prototypes);
+//! - [`Root`] handles: a value a Rust frame holds across an allocation;
+//! - open upvalues.
+//!
+//! A [`Value`] or [`Gc`] in a Rust local is *not* a root. It stays valid
+//! until the next allocation; to hold it across one, keep it in one of the
+//! places above. An object under construction is safe: `alloc` treats the
+//! references of the object it is about to allocate as roots. GC stress mode
+//! (a collection at every allocation) runs the whole conformance suite to
+//! keep these rules honest.
+//!
+//! All methods take `&self`: engines hold `&Heap` alongside their own
+//! `&mut` state, and a [`Root`] can borrow the heap while the engine runs.
+//! Interior state is in `Cell`/`UnsafeCell`; no method returns a reference
+//! into that state, so no reference can be invalidated by a collection.
+
+use std::cell::{Cell, RefCell, UnsafeCell};
+use std::time::Instant;
+
+use hashbrown::HashTable;
+
+use crate::gc::{GcConfig, GcReport, GcStats};
+use crate::object::{
+    self, Gc, ObjClass, ObjInstance, ObjRef, ObjString, ObjUpvalue, Object, Trace,
+};
+use crate::value::Value;
+
+/// The most call frames any engine may have live at once.
+pub const MAX_FRAMES: usize = 16_384;
+/// Value-stack capacity: every frame at its largest (256 slots) plus room
+/// for temporaries. Reserved once and never moved, so open upvalues and
+/// machine code may address slots directly; untouched pages cost nothing.
+pub const STACK_SLOTS: usize = MAX_FRAMES * 256 + 4096;
+
+pub struct Heap {
+    objects: UnsafeCell<Vec<ObjRef>>,
+    strings: UnsafeCell<HashTable<Gc<ObjString>>>,
+    bytes_allocated: Cell<usize>,
+    next_gc: Cell<usize>,
+    config: GcConfig,
+    log: RefCell<Option<Box<dyn FnMut(&GcReport)>>>,
+    stats: Cell<GcStats>,
+    collecting: Cell<bool>,
+    gray: UnsafeCell<Vec<ObjRef>>,
+
+    stack: Stack,
+    globals: Globals,
+    pinned: UnsafeCell<Vec<Value>>,
+    handles: UnsafeCell<Vec<Value>>,
+    /// Open upvalues, sorted by stack slot, at most one per slot.
+    open_upvalues: UnsafeCell<Vec<Gc<ObjUpvalue>>>,
+    /// The interned `"init"`, pinned.
+    init_string: Cell<Option<Gc<ObjString>>>,
+}
+
+impl Heap {
+    pub fn new(config: GcConfig) -> Heap {
+        let heap = Heap {
+            objects: UnsafeCell::new(Vec::new()),
+            strings: UnsafeCell::new(HashTable::new()),
+            bytes_allocated: Cell::new(0),
+            next_gc: Cell::new(config.initial_threshold),
+            config,
+            log: RefCell::new(None),
+            stats: Cell::new(GcStats::default()),
+            collecting: Cell::new(false),
+            gray: UnsafeCell::new(Vec::new()),
+            stack: Stack::new(),
+            globals: Globals {
+                values: UnsafeCell::new(Vec::new()),
+            },
+            pinned: UnsafeCell::new(Vec::new()),
+            handles: UnsafeCell::new(Vec::new()),
+            open_upvalues: UnsafeCell::new(Vec::new()),
+            init_string: Cell::new(None),
+        };
+        let init = heap.intern("init");
+        heap.pin(init.to_value());
+        heap.init_string.set(Some(init));
+        heap
+    }
+
+    /// Call `log` after every collection (`--gc-log`).
+    pub fn set_log(&self, log: Box<dyn FnMut(&GcReport)>) {
+        *self.log.borrow_mut() = Some(log);
+    }
+
+    pub fn stats(&self) -> GcStats {
+        self.stats.get()
+    }
+
+    pub fn bytes_allocated(&self) -> usize {
+        self.bytes_allocated.get()
+    }
+
+    pub fn stack(&self) -> &Stack {
+        &self.stack
+    }
+
+    pub fn globals(&self) -> &Globals {
+        &self.globals
+    }
+
+    /// The interned string `"init"`.
+    pub fn init_string(&self) -> Gc<ObjString> {
+        self.init_string.get().expect("interned in Heap::new")
+    }
+
+    /// Keep `value` alive for the life of the heap.
+    pub fn pin(&self, value: Value) {
+        // SAFETY: no reference into `pinned` is live (module rules).
+        unsafe { &mut *self.pinned.get() }.push(value);
+    }
+
+    // ------------------------------------------------------------ allocation
+
+    /// Allocate `obj`, collecting first if the heap is due.
+    ///
+    /// The references `obj` holds are roots during that collection.
+    pub fn alloc<T: Object>(&self, obj: T) -> Gc<T> {
+        let size = obj.heap_size();
+        if self.config.stress || self.bytes_allocated.get() + size > self.next_gc.get() {
+            self.collect_with(Some(&obj));
+        }
+        self.bytes_allocated.set(self.bytes_allocated.get() + size);
+        let gc = Gc::from_box(Box::new(obj));
+        // SAFETY: no reference into `objects` is live (module rules).
+        unsafe { &mut *self.objects.get() }.push(gc.as_obj());
+        gc
+    }
+
+    /// The interned string with these contents.
+    pub fn intern(&self, text: &str) -> Gc<ObjString> {
+        let hash = hash_str(text);
+        if let Some(found) = self.find_interned(hash, text) {
+            return found;
+        }
+        self.insert_interned(hash, text.into())
+    }
+
+    /// [`intern`](Self::intern) for a string the caller built.
+    pub fn intern_owned(&self, text: String) -> Gc<ObjString> {
+        let hash = hash_str(&text);
+        if let Some(found) = self.find_interned(hash, &text) {
+            return found;
+        }
+        self.insert_interned(hash, text.into_boxed_str())
+    }
+
+    /// `a + b` for strings: builds the result before allocating, so neither
+    /// operand needs to survive a collection.
+    pub fn concat(&self, a: Gc<ObjString>, b: Gc<ObjString>) -> Gc<ObjString> {
+        let mut text = String::with_capacity(a.as_str().len() + b.as_str().len());
+        text.push_str(a.as_str());
+        text.push_str(b.as_str());
+        self.intern_owned(text)
+    }
+
+    fn find_interned(&self, hash: u64, text: &str) -> Option<Gc<ObjString>> {
+        // SAFETY: no reference into `strings` is live (module rules).
+        let strings = unsafe { &*self.strings.get() };
+        strings.find(hash, |s| s.as_str() == text).copied()
+    }
+
+    fn insert_interned(&self, hash: u64, chars: Box<str>) -> Gc<ObjString> {
+        let string = self.alloc(ObjString::new(hash, chars));
+        // SAFETY: as above; the allocation may have collected, which only
+        // removes dead strings, so `string` is still absent.
+        let strings = unsafe { &mut *self.strings.get() };
+        strings.insert_unique(hash, string, |s| s.hash);
+        string
+    }
+
+    /// Set a field of an instance, accounting for the table's growth.
+    pub fn set_field(&self, instance: Gc<ObjInstance>, name: Gc<ObjString>, value: Value) {
+        let grown = instance.set_field_raw(name, value);
+        self.bytes_allocated.set(self.bytes_allocated.get() + grown);
+    }
+
+    /// Copy `superclass`'s methods into `class`, accounting for the growth.
+    pub fn inherit(&self, class: Gc<ObjClass>, superclass: Gc<ObjClass>) {
+        let before = class.heap_size();
+        class.inherit(&superclass);
+        self.bytes_allocated
+            .set(self.bytes_allocated.get() + class.heap_size() - before);
+    }
+
+    // -------------------------------------------------------------- upvalues
+
+    /// The open upvalue for stack `slot`, created if none exists yet.
+    pub fn capture_upvalue(&self, slot: u32) -> Gc<ObjUpvalue> {
+        // SAFETY: no reference into `open_upvalues` is live (module rules);
+        // this borrow ends before the allocation below.
+        let open = unsafe { &*self.open_upvalues.get() };
+        let at = match open.binary_search_by_key(&slot, |u| u.open_slot().unwrap_or(u32::MAX)) {
+            Ok(found) => return open[found],
+            Err(at) => at,
+        };
+        let upvalue = self.alloc(ObjUpvalue::new_open(slot));
+        // SAFETY: as above; a collection keeps the list's order.
+        unsafe { &mut *self.open_upvalues.get() }.insert(at, upvalue);
+        upvalue
+    }
+
+    /// Close every open upvalue at `from_slot` or above: their variables'
+    /// scope is ending.
+    #[inline]
+    pub fn close_upvalues(&self, from_slot: u32) {
+        // SAFETY: no reference into `open_upvalues` is live (module rules).
+        let open = unsafe { &mut *self.open_upvalues.get() };
+        while let Some(&last) = open.last() {
+            let slot = last.open_slot().expect("only open upvalues are listed");
+            if slot < from_slot {
+                break;
+            }
+            last.close(self.stack.get(slot as usize));
+            open.pop();
+        }
+    }
+
+    // ------------------------------------------------------------ collection
+
+    /// Collect now (for tests and `--gc-stress` at safepoints).
+    pub fn collect(&self) {
+        self.collect_with(None);
+    }
+
+    fn collect_with(&self, extra: Option<&dyn Trace>) {
+        if self.collecting.replace(true) {
+            return;
+        }
+        let start = Instant::now();
+        let bytes_before = self.bytes_allocated.get();
+        // SAFETY: collection does not re-enter the heap's other methods, so
+        // no other reference into these cells is live while it runs.
+        let (objects, gray, strings) = unsafe {
+            (
+                &mut *self.objects.get(),
+                &mut *self.gray.get(),
+                &mut *self.strings.get(),
+            )
+        };
+        let objects_before = objects.len();
+
+        self.trace_roots(&mut |obj| mark(gray, obj));
+        if let Some(extra) = extra {
+            extra.trace(&mut |obj| mark(gray, obj));
+        }
+        while let Some(obj) = gray.pop() {
+            object::with_object(obj, |o| o.trace(&mut |child| mark(gray, child)));
+        }
+
+        strings.retain(|s| s.as_obj().is_marked());
+        let mut live_bytes = 0;
+        objects.retain(|&obj| {
+            if obj.is_marked() {
+                obj.set_marked(false);
+                live_bytes += object::with_object(obj, |o| o.size());
+                true
+            } else {
+                // SAFETY: unmarked means unreachable from every root, so
+                // nothing can use the object again.
+                unsafe { object::free(obj) };
+                false
+            }
+        });
+
+        self.bytes_allocated.set(live_bytes);
+        let next_gc = (live_bytes * self.config.growth_factor).max(self.config.initial_threshold);
+        self.next_gc.set(next_gc);
+        let report = GcReport {
+            bytes_before,
+            bytes_after: live_bytes,
+            objects_freed: objects_before - objects.len(),
+            objects_live: objects.len(),
+            pause: start.elapsed(),
+            next_gc,
+            sequence: self.stats.get().collections + 1,
+        };
+        let mut stats = self.stats.get();
+        stats.record(&report);
+        self.stats.set(stats);
+        self.collecting.set(false);
+        if let Some(log) = self.log.borrow_mut().as_mut() {
+            log(&report);
+        }
+    }
+
+    fn trace_roots(&self, mark: &mut dyn FnMut(ObjRef)) {
+        let mut value = |v: &Value| {
+            if let Some(obj) = v.as_object() {
+                mark(obj)
+            }
+        };
+        // SAFETY: collection runs inside an allocation; no reference into
+        // these root areas is live then (module rules).
+        unsafe {
+            (*self.stack.values.get()).iter().for_each(&mut value);
+            (*self.globals.values.get()).iter().for_each(&mut value);
+            (*self.pinned.get()).iter().for_each(&mut value);
+            (*self.handles.get()).iter().for_each(&mut value);
+            for upvalue in (*self.open_upvalues.get()).iter() {
+                mark(upvalue.as_obj());
+            }
+        }
+    }
+}
+
+impl Drop for Heap {
+    fn drop(&mut self) {
+        for &obj in self.objects.get_mut().iter() {
+            // SAFETY: the heap owns every object and is going away.
+            unsafe { object::free(obj) };
+        }
+    }
+}
+
+/// Gray an object the first time it is reached.
+#[inline]
+fn mark(gray: &mut Vec<ObjRef>, obj: ObjRef) {
+    if !obj.is_marked() {
+        obj.set_marked(true);
+        gray.push(obj);
+    }
+}
+
+/// The hash of a string's contents, fixed for the life of the process.
+pub fn hash_str(text: &str) -> u64 {
+    use std::hash::BuildHasher;
+    foldhash::fast::FixedState::with_seed(0x5354_5241_5441).hash_one(text)
+}
+
+// ------------------------------------------------------------------ roots
+
+/// The value stack shared by every engine's frames. A root.
+///
+/// Its capacity is reserved up front ([`STACK_SLOTS`]) and never grows, so
+/// slot addresses are stable. Pushing past it is a Lox `Stack overflow.`
+pub struct Stack {
+    values: UnsafeCell<Vec<Value>>,
+}
+
+/// The stack is full: the engine reports `Stack overflow.`
+#[derive(Debug)]
+pub struct StackFull;
+
+impl Stack {
+    fn new() -> Stack {
+        Stack {
+            values: UnsafeCell::new(Vec::with_capacity(STACK_SLOTS)),
+        }
+    }
+
+    #[inline(always)]
+    #[allow(clippy::mut_from_ref)] // Private: callers never hold it across calls.
+    fn values(&self) -> &mut Vec<Value> {
+        // SAFETY: single-threaded, and every caller below uses the reference
+        // only within its own body, never across an allocation.
+        unsafe { &mut *self.values.get() }
+    }
+
+    #[inline(always)]
+    pub fn len(&self) -> usize {
+        self.values().len()
+    }
+
+    #[inline(always)]
+    pub fn is_empty(&self) -> bool {
+        self.values().is_empty()
+    }
+
+    #[inline(always)]
+    pub fn push(&self, value: Value) -> Result<(), StackFull> {
+        let values = self.values();
+        if values.len() == values.capacity() {
+            return Err(StackFull);
+        }
+        values.push(value);
+        Ok(())
+    }
+
+    #[inline(always)]
+    pub fn pop(&self) -> Value {
+        self.values().pop().expect("pop from an empty stack")
+    }
+
+    #[inline(always)]
+    pub fn get(&self, slot: usize) -> Value {
+        self.values()[slot]
+    }
+
+    #[inline(always)]
+    pub fn set(&self, slot: usize, value: Value) {
+        self.values()[slot] = value;
+    }
+
+    #[inline(always)]
+    pub fn truncate(&self, len: usize) {
+        self.values().truncate(len);
+    }
+
+    /// A copy of `range` (for native calls and diagnostics).
+    pub fn slice_to_vec(&self, range: std::ops::Range<usize>) -> Vec<Value> {
+        self.values()[range].to_vec()
+    }
+}
+
+/// Global variables, indexed by the resolver's global slots. A root.
+pub struct Globals {
+    values: UnsafeCell<Vec<Value>>,
+}
+
+impl Globals {
+    #[inline(always)]
+    #[allow(clippy::mut_from_ref)] // Private: callers never hold it across calls.
+    fn values(&self) -> &mut Vec<Value> {
+        // SAFETY: as for `Stack::values`.
+        unsafe { &mut *self.values.get() }
+    }
+
+    /// The global in `slot`, or `Value::UNDEFINED` if it was never defined.
+    #[inline(always)]
+    pub fn get(&self, slot: usize) -> Value {
+        self.values().get(slot).copied().unwrap_or(Value::UNDEFINED)
+    }
+
+    #[inline(always)]
+    pub fn set(&self, slot: usize, value: Value) {
+        let values = self.values();
+        if slot >= values.len() {
+            values.resize(slot + 1, Value::UNDEFINED);
+        }
+        values[slot] = value;
+    }
+
+    pub fn len(&self) -> usize {
+        self.values().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.values().is_empty()
+    }
+}
+
+/// A value held by Rust code across allocations: a root for its lifetime.
+///
+/// Roots form a stack: they must be dropped in reverse order of creation,
+/// which Rust's scoping does for locals.
+pub struct Root<'h> {
+    heap: &'h Heap,
+    index: usize,
+}
+
+impl<'h> Root<'h> {
+    pub fn new(heap: &'h Heap, value: Value) -> Root<'h> {
+        // SAFETY: no reference into `handles` is live (module rules).
+        let handles = unsafe { &mut *heap.handles.get() };
+        handles.push(value);
+        Root {
+            heap,
+            index: handles.len() - 1,
+        }
+    }
+
+    #[inline(always)]
+    pub fn get(&self) -> Value {
+        // SAFETY: as in `new`.
+        unsafe { (&*self.heap.handles.get())[self.index] }
+    }
+}
+
+impl Drop for Root<'_> {
+    fn drop(&mut self) {
+        // SAFETY: as in `new`.
+        let handles = unsafe { &mut *self.heap.handles.get() };
+        debug_assert_eq!(handles.len(), self.index + 1, "roots dropped out of order");
+        handles.truncate(self.index);
+    }
+}

@@ -1,0 +1,30 @@
+//! Native functions every engine defines as globals.
+
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use crate::Heap;
+use crate::object::NativeFn;
+use crate::value::Value;
+
+/// A native function as the engines install it.
+#[derive(Debug, Clone, Copy)]
+pub struct NativeSpec {
+    pub name: &'static str,
+    pub arity: u8,
+    pub function: NativeFn,
+}
+
+/// Every native, in the order their global slots are assigned.
+pub const NATIVES: &[NativeSpec] = &[NativeSpec {
+    name: "clock",
+    arity: 0,
+    function: clock,
+}];
+
+/// Seconds since the first call in this process, for timing programs.
+fn clock(_: &Heap, _: &[Value]) -> Result<Value, String> {
+    static START: OnceLock<Instant> = OnceLock::new();
+    let start = START.get_or_init(Instant::now);
+    Ok(Value::number(start.elapsed().as_secs_f64()))
+}

@@ -1,0 +1,633 @@
+//! Heap objects: a common header, one struct per kind, and typed pointers.
+//!
+//! Every object is `#[repr(C)]` with a [`Header`] first, so a pointer to any
+//! object is also a pointer to its header ([`ObjRef`]), and a header whose
+//! `kind` says `String` may be cast back to an [`ObjString`]. Objects are
+//! allocated and freed only by the [`Heap`](crate::Heap).
+//!
+//! Mutable parts of objects use `Cell`/`UnsafeCell`: the runtime is
+//! single-threaded and never hands out a reference into an object that
+//! outlives the method call that made it.
+
+use std::cell::{Cell, UnsafeCell};
+use std::fmt;
+use std::marker::PhantomData;
+use std::ops::Deref;
+use std::ptr::NonNull;
+
+use crate::table::Table;
+use crate::value::Value;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum ObjKind {
+    String,
+    Function,
+    Native,
+    Closure,
+    Upvalue,
+    Class,
+    Instance,
+    BoundMethod,
+}
+
+/// The first field of every object.
+#[repr(C)]
+pub struct Header {
+    kind: ObjKind,
+    marked: Cell<bool>,
+}
+
+impl Header {
+    pub(crate) fn new(kind: ObjKind) -> Header {
+        Header {
+            kind,
+            marked: Cell::new(false),
+        }
+    }
+}
+
+/// A pointer to some live object, of any kind.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ObjRef(NonNull<Header>);
+
+impl ObjRef {
+    /// # Safety
+    /// `addr` must be the address of a live object's header.
+    #[inline(always)]
+    pub(crate) unsafe fn from_addr(addr: usize) -> ObjRef {
+        // SAFETY: the caller promises a live object, which is never null.
+        ObjRef(unsafe { NonNull::new_unchecked(addr as *mut Header) })
+    }
+
+    #[inline(always)]
+    pub fn addr(self) -> usize {
+        self.0.as_ptr() as usize
+    }
+
+    #[inline(always)]
+    fn header(&self) -> &Header {
+        // SAFETY: an `ObjRef` only exists for an object the heap allocated;
+        // the caller keeps it reachable (see the rooting rules in heap.rs).
+        unsafe { self.0.as_ref() }
+    }
+
+    #[inline(always)]
+    pub fn kind(self) -> ObjKind {
+        self.header().kind
+    }
+
+    pub(crate) fn is_marked(self) -> bool {
+        self.header().marked.get()
+    }
+
+    pub(crate) fn set_marked(self, marked: bool) {
+        self.header().marked.set(marked)
+    }
+
+    /// This object as a `T`, if it is one.
+    #[inline(always)]
+    pub fn downcast<T: Object>(self) -> Option<Gc<T>> {
+        if self.kind() == T::KIND {
+            Some(Gc(self.0.cast(), PhantomData))
+        } else {
+            None
+        }
+    }
+
+    pub(crate) fn raw(self) -> NonNull<Header> {
+        self.0
+    }
+}
+
+impl fmt::Debug for ObjRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}@{:#x}", self.kind(), self.addr())
+    }
+}
+
+/// A typed pointer to a live object of kind `T`.
+///
+/// `Gc` is a plain pointer: it does not keep its object alive. It stays
+/// valid while the object is reachable from a root (see `heap.rs`).
+#[repr(transparent)]
+pub struct Gc<T>(NonNull<T>, PhantomData<*const T>);
+
+impl<T> Clone for Gc<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for Gc<T> {}
+
+impl<T> PartialEq for Gc<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.0 == other.0
+    }
+}
+impl<T> Eq for Gc<T> {}
+
+impl<T: Object> Gc<T> {
+    pub(crate) fn from_box(obj: Box<T>) -> Gc<T> {
+        Gc(NonNull::from(Box::leak(obj)), PhantomData)
+    }
+
+    #[inline(always)]
+    pub fn as_obj(self) -> ObjRef {
+        ObjRef(self.0.cast())
+    }
+
+    #[inline(always)]
+    pub fn to_value(self) -> Value {
+        Value::object(self.as_obj())
+    }
+
+    pub fn ptr_eq(a: Gc<T>, b: Gc<T>) -> bool {
+        a.0 == b.0
+    }
+
+    pub fn as_ptr(self) -> *const T {
+        self.0.as_ptr()
+    }
+}
+
+impl<T> Deref for Gc<T> {
+    type Target = T;
+
+    #[inline(always)]
+    fn deref(&self) -> &T {
+        // SAFETY: a `Gc` is only made for an object the heap allocated, and
+        // is used only while that object is reachable from a root, so the
+        // object is alive. Its mutable parts are `Cell`s.
+        unsafe { self.0.as_ref() }
+    }
+}
+
+impl<T: Object> fmt::Debug for Gc<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.as_obj().fmt(f)
+    }
+}
+
+/// Visits the object references an object or root holds.
+pub trait Trace {
+    fn trace(&self, tracer: &mut dyn FnMut(ObjRef));
+}
+
+/// A kind of heap object.
+///
+/// # Safety
+/// The type must be `#[repr(C)]` with a [`Header`] of kind `KIND` as its
+/// first field, and `trace` must visit every object reference it holds.
+pub unsafe trait Object: Trace + Sized {
+    const KIND: ObjKind;
+    /// Bytes this object owns: itself and any buffer it points to.
+    fn heap_size(&self) -> usize;
+}
+
+fn trace_value(value: Value, tracer: &mut dyn FnMut(ObjRef)) {
+    if let Some(obj) = value.as_object() {
+        tracer(obj);
+    }
+}
+
+// ------------------------------------------------------------------ strings
+
+/// An immutable, interned string: equal contents means the same object.
+#[repr(C)]
+pub struct ObjString {
+    header: Header,
+    pub hash: u64,
+    chars: Box<str>,
+}
+
+impl ObjString {
+    pub(crate) fn new(hash: u64, chars: Box<str>) -> ObjString {
+        ObjString {
+            header: Header::new(ObjKind::String),
+            hash,
+            chars,
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.chars
+    }
+}
+
+impl Trace for ObjString {
+    fn trace(&self, _: &mut dyn FnMut(ObjRef)) {}
+}
+
+// SAFETY: repr(C), header first, and a string holds no references.
+unsafe impl Object for ObjString {
+    const KIND: ObjKind = ObjKind::String;
+    fn heap_size(&self) -> usize {
+        size_of::<Self>() + self.chars.len()
+    }
+}
+
+// ---------------------------------------------------------------- functions
+
+/// A function's identity for the runtime: name, arity and how many variables
+/// it captures. Its code belongs to the engine, which finds it by `proto`.
+#[repr(C)]
+pub struct ObjFunction {
+    header: Header,
+    /// `None` for the top-level script.
+    pub name: Option<Gc<ObjString>>,
+    pub arity: u8,
+    pub upvalue_count: u16,
+    /// The engine's index of this function's code.
+    pub proto: u32,
+}
+
+impl ObjFunction {
+    pub fn new(name: Option<Gc<ObjString>>, arity: u8, upvalue_count: u16, proto: u32) -> Self {
+        ObjFunction {
+            header: Header::new(ObjKind::Function),
+            name,
+            arity,
+            upvalue_count,
+            proto,
+        }
+    }
+
+    /// The name used in stack traces: `None` for the script.
+    pub fn name_str(&self) -> Option<&str> {
+        self.name.as_ref().map(|n| n.as_str())
+    }
+}
+
+impl Trace for ObjFunction {
+    fn trace(&self, tracer: &mut dyn FnMut(ObjRef)) {
+        if let Some(name) = self.name {
+            tracer(name.as_obj());
+        }
+    }
+}
+
+// SAFETY: repr(C), header first, and `trace` visits `name`.
+unsafe impl Object for ObjFunction {
+    const KIND: ObjKind = ObjKind::Function;
+    fn heap_size(&self) -> usize {
+        size_of::<Self>()
+    }
+}
+
+/// A native function's body: the arguments in, a value or an error message out.
+pub type NativeFn = fn(&crate::Heap, &[Value]) -> Result<Value, String>;
+
+#[repr(C)]
+pub struct ObjNative {
+    header: Header,
+    pub name: &'static str,
+    pub arity: u8,
+    pub function: NativeFn,
+}
+
+impl ObjNative {
+    pub fn new(name: &'static str, arity: u8, function: NativeFn) -> ObjNative {
+        ObjNative {
+            header: Header::new(ObjKind::Native),
+            name,
+            arity,
+            function,
+        }
+    }
+}
+
+impl Trace for ObjNative {
+    fn trace(&self, _: &mut dyn FnMut(ObjRef)) {}
+}
+
+// SAFETY: repr(C), header first, and a native holds no references.
+unsafe impl Object for ObjNative {
+    const KIND: ObjKind = ObjKind::Native;
+    fn heap_size(&self) -> usize {
+        size_of::<Self>()
+    }
+}
+
+/// A function together with the variables it captured.
+#[repr(C)]
+pub struct ObjClosure {
+    header: Header,
+    pub function: Gc<ObjFunction>,
+    pub upvalues: Box<[Gc<ObjUpvalue>]>,
+}
+
+impl ObjClosure {
+    pub fn new(function: Gc<ObjFunction>, upvalues: Box<[Gc<ObjUpvalue>]>) -> ObjClosure {
+        ObjClosure {
+            header: Header::new(ObjKind::Closure),
+            function,
+            upvalues,
+        }
+    }
+}
+
+impl Trace for ObjClosure {
+    fn trace(&self, tracer: &mut dyn FnMut(ObjRef)) {
+        tracer(self.function.as_obj());
+        for upvalue in self.upvalues.iter() {
+            tracer(upvalue.as_obj());
+        }
+    }
+}
+
+// SAFETY: repr(C), header first, and `trace` visits the function and upvalues.
+unsafe impl Object for ObjClosure {
+    const KIND: ObjKind = ObjKind::Closure;
+    fn heap_size(&self) -> usize {
+        size_of::<Self>() + self.upvalues.len() * size_of::<Gc<ObjUpvalue>>()
+    }
+}
+
+/// A captured variable.
+///
+/// While the variable's frame is live the upvalue is *open*: the value lives
+/// in the VM stack at `slot`. When the frame's scope ends it is *closed*:
+/// the value moves into `closed`. Every closure that captured the variable
+/// shares this one object, so they all see each other's assignments.
+#[repr(C)]
+pub struct ObjUpvalue {
+    header: Header,
+    slot: Cell<u32>,
+    closed: Cell<Value>,
+}
+
+impl ObjUpvalue {
+    const CLOSED: u32 = u32::MAX;
+
+    pub(crate) fn new_open(slot: u32) -> ObjUpvalue {
+        debug_assert!(slot != Self::CLOSED);
+        ObjUpvalue {
+            header: Header::new(ObjKind::Upvalue),
+            slot: Cell::new(slot),
+            closed: Cell::new(Value::NIL),
+        }
+    }
+
+    /// The stack slot holding the value, while the upvalue is open.
+    #[inline(always)]
+    pub fn open_slot(&self) -> Option<u32> {
+        let slot = self.slot.get();
+        if slot == Self::CLOSED {
+            None
+        } else {
+            Some(slot)
+        }
+    }
+
+    /// The value of a closed upvalue.
+    #[inline(always)]
+    pub fn closed_value(&self) -> Value {
+        self.closed.get()
+    }
+
+    #[inline(always)]
+    pub fn set_closed_value(&self, value: Value) {
+        self.closed.set(value)
+    }
+
+    pub(crate) fn close(&self, value: Value) {
+        self.closed.set(value);
+        self.slot.set(Self::CLOSED);
+    }
+}
+
+impl Trace for ObjUpvalue {
+    fn trace(&self, tracer: &mut dyn FnMut(ObjRef)) {
+        // An open upvalue's value is in the stack, which is a root.
+        trace_value(self.closed.get(), tracer);
+    }
+}
+
+// SAFETY: repr(C), header first, and `trace` visits the closed value.
+unsafe impl Object for ObjUpvalue {
+    const KIND: ObjKind = ObjKind::Upvalue;
+    fn heap_size(&self) -> usize {
+        size_of::<Self>()
+    }
+}
+
+// ------------------------------------------------------------------ classes
+
+#[repr(C)]
+pub struct ObjClass {
+    header: Header,
+    pub name: Gc<ObjString>,
+    methods: UnsafeCell<Table>,
+    /// `init`, cached when the class's methods are complete.
+    init: Cell<Option<Gc<ObjClosure>>>,
+}
+
+impl ObjClass {
+    pub fn new(name: Gc<ObjString>) -> ObjClass {
+        ObjClass {
+            header: Header::new(ObjKind::Class),
+            name,
+            methods: UnsafeCell::new(Table::new()),
+            init: Cell::new(None),
+        }
+    }
+
+    fn methods(&self) -> &Table {
+        // SAFETY: the table is only mutated by `set_method`/`inherit`, which
+        // take no reference that outlives them; single-threaded.
+        unsafe { &*self.methods.get() }
+    }
+
+    #[inline]
+    pub fn method(&self, name: Gc<ObjString>) -> Option<Gc<ObjClosure>> {
+        let value = self.methods().get(name)?;
+        value.as_object()?.downcast::<ObjClosure>()
+    }
+
+    /// Define (or override) a method; `init_name` is the interned `"init"`.
+    pub fn set_method(
+        &self,
+        name: Gc<ObjString>,
+        method: Gc<ObjClosure>,
+        init_name: Gc<ObjString>,
+    ) {
+        // SAFETY: no reference into the table is live (see `methods`).
+        unsafe { &mut *self.methods.get() }.set(name, method.to_value());
+        if name == init_name {
+            self.init.set(Some(method));
+        }
+    }
+
+    /// Copy every method of `superclass` into this class (done before the
+    /// class's own methods are defined, which then override).
+    pub fn inherit(&self, superclass: &ObjClass) {
+        // SAFETY: two distinct classes (the front end rejects `class A < A`
+        // and the superclass exists before this class), no live references.
+        let methods = unsafe { &mut *self.methods.get() };
+        for (name, value) in superclass.methods().iter() {
+            methods.set(name, value);
+        }
+        self.init.set(superclass.init.get());
+    }
+
+    #[inline]
+    pub fn initializer(&self) -> Option<Gc<ObjClosure>> {
+        self.init.get()
+    }
+}
+
+impl Trace for ObjClass {
+    fn trace(&self, tracer: &mut dyn FnMut(ObjRef)) {
+        tracer(self.name.as_obj());
+        self.methods().trace(tracer);
+    }
+}
+
+// SAFETY: repr(C), header first, `trace` visits the name and the methods
+// (the cached `init` is one of the methods).
+unsafe impl Object for ObjClass {
+    const KIND: ObjKind = ObjKind::Class;
+    fn heap_size(&self) -> usize {
+        size_of::<Self>() + self.methods().heap_size()
+    }
+}
+
+#[repr(C)]
+pub struct ObjInstance {
+    header: Header,
+    pub class: Gc<ObjClass>,
+    fields: UnsafeCell<Table>,
+}
+
+impl ObjInstance {
+    pub fn new(class: Gc<ObjClass>) -> ObjInstance {
+        ObjInstance {
+            header: Header::new(ObjKind::Instance),
+            class,
+            fields: UnsafeCell::new(Table::new()),
+        }
+    }
+
+    fn fields(&self) -> &Table {
+        // SAFETY: only `set_field` mutates, taking no lasting reference.
+        unsafe { &*self.fields.get() }
+    }
+
+    #[inline]
+    pub fn field(&self, name: Gc<ObjString>) -> Option<Value> {
+        self.fields().get(name)
+    }
+
+    /// Set a field; returns how many bytes the field table grew by, for the
+    /// heap's accounting (see [`Heap::set_field`](crate::Heap::set_field)).
+    #[inline]
+    pub(crate) fn set_field_raw(&self, name: Gc<ObjString>, value: Value) -> usize {
+        // SAFETY: no reference into the table is live (see `fields`).
+        let fields = unsafe { &mut *self.fields.get() };
+        let before = fields.heap_size();
+        fields.set(name, value);
+        fields.heap_size() - before
+    }
+}
+
+impl Trace for ObjInstance {
+    fn trace(&self, tracer: &mut dyn FnMut(ObjRef)) {
+        tracer(self.class.as_obj());
+        self.fields().trace(tracer);
+    }
+}
+
+// SAFETY: repr(C), header first, `trace` visits the class and field values.
+unsafe impl Object for ObjInstance {
+    const KIND: ObjKind = ObjKind::Instance;
+    fn heap_size(&self) -> usize {
+        size_of::<Self>() + self.fields().heap_size()
+    }
+}
+
+/// A method read off an instance: calling it runs the method with `this`
+/// bound to `receiver`.
+#[repr(C)]
+pub struct ObjBoundMethod {
+    header: Header,
+    pub receiver: Value,
+    pub method: Gc<ObjClosure>,
+}
+
+impl ObjBoundMethod {
+    pub fn new(receiver: Value, method: Gc<ObjClosure>) -> ObjBoundMethod {
+        ObjBoundMethod {
+            header: Header::new(ObjKind::BoundMethod),
+            receiver,
+            method,
+        }
+    }
+}
+
+impl Trace for ObjBoundMethod {
+    fn trace(&self, tracer: &mut dyn FnMut(ObjRef)) {
+        trace_value(self.receiver, tracer);
+        tracer(self.method.as_obj());
+    }
+}
+
+// SAFETY: repr(C), header first, `trace` visits receiver and method.
+unsafe impl Object for ObjBoundMethod {
+    const KIND: ObjKind = ObjKind::BoundMethod;
+    fn heap_size(&self) -> usize {
+        size_of::<Self>()
+    }
+}
+
+/// Free an object.
+///
+/// # Safety
+/// `obj` must have been allocated by the heap as a `Box` of the type its
+/// kind names, and must not be used afterwards.
+pub(crate) unsafe fn free(obj: ObjRef) {
+    let ptr = obj.raw().as_ptr();
+    // SAFETY: the header's kind names the boxed type (the caller's promise).
+    unsafe {
+        match obj.kind() {
+            ObjKind::String => drop(Box::from_raw(ptr.cast::<ObjString>())),
+            ObjKind::Function => drop(Box::from_raw(ptr.cast::<ObjFunction>())),
+            ObjKind::Native => drop(Box::from_raw(ptr.cast::<ObjNative>())),
+            ObjKind::Closure => drop(Box::from_raw(ptr.cast::<ObjClosure>())),
+            ObjKind::Upvalue => drop(Box::from_raw(ptr.cast::<ObjUpvalue>())),
+            ObjKind::Class => drop(Box::from_raw(ptr.cast::<ObjClass>())),
+            ObjKind::Instance => drop(Box::from_raw(ptr.cast::<ObjInstance>())),
+            ObjKind::BoundMethod => drop(Box::from_raw(ptr.cast::<ObjBoundMethod>())),
+        }
+    }
+}
+
+/// Run `f` on `obj` as its concrete type (for tracing and sizing).
+pub(crate) fn with_object<R>(obj: ObjRef, f: impl FnOnce(&dyn ObjectDyn) -> R) -> R {
+    macro_rules! cast {
+        ($t:ty) => {
+            f(&*obj.downcast::<$t>().expect("kind checked"))
+        };
+    }
+    match obj.kind() {
+        ObjKind::String => cast!(ObjString),
+        ObjKind::Function => cast!(ObjFunction),
+        ObjKind::Native => cast!(ObjNative),
+        ObjKind::Closure => cast!(ObjClosure),
+        ObjKind::Upvalue => cast!(ObjUpvalue),
+        ObjKind::Class => cast!(ObjClass),
+        ObjKind::Instance => cast!(ObjInstance),
+        ObjKind::BoundMethod => cast!(ObjBoundMethod),
+    }
+}
+
+/// The object-safe part of [`Object`].
+pub(crate) trait ObjectDyn: Trace {
+    fn size(&self) -> usize;
+}
+
+impl<T: Object> ObjectDyn for T {
+    fn size(&self) -> usize {
+        self.heap_size()
+    }
+}

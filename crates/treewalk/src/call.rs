@@ -1,0 +1,235 @@
+//! Calls: closures, bound methods, classes and natives; and making closures.
+
+use std::rc::Rc;
+
+use runtime::{
+    Gc, ObjBoundMethod, ObjClass, ObjClosure, ObjFunction, ObjInstance, ObjKind, ObjNative,
+    ObjUpvalue, TraceLine, Value,
+};
+use syntax::ast::{Capture, Expr, Function, FunctionKind};
+
+use crate::interp::{Interp, NEXT, Res, stack_address, throw};
+
+impl Interp<'_> {
+    /// `callee(args)`, with method invocations done without allocating a
+    /// bound method.
+    ///
+    /// The callee is evaluated (for `a.m(...)` and `super.m(...)`: looked
+    /// up) before the arguments, so a missing method is reported before any
+    /// argument runs.
+    pub(crate) fn call_expr(&mut self, callee: &Expr, args: &[Expr], line: u32) -> Res<Value> {
+        let base = self.stack.len();
+        match callee {
+            Expr::Get { object, name } => {
+                let receiver = self.eval(object)?;
+                let Some(instance) = crate::interp::as_instance(receiver) else {
+                    return throw("Only instances have properties.", name.line());
+                };
+                let key = self.symbol(name.name);
+                if let Some(field) = instance.field(key) {
+                    self.push(field, line)?;
+                    self.push_args(args, line)?;
+                    return self.call_value(base, args.len(), line);
+                }
+                let Some(method) = instance.class.method(key) else {
+                    return self.undefined_property(name);
+                };
+                self.push(receiver, line)?;
+                self.push_args(args, line)?;
+                self.call_closure(method, base, args.len(), line)
+            }
+            Expr::Super(super_ref) => {
+                let method = self.super_method(super_ref)?;
+                let this = self.read(&super_ref.this)?;
+                self.push(this, line)?;
+                self.push_args(args, line)?;
+                self.call_closure(method, base, args.len(), line)
+            }
+            _ => {
+                let callee = self.eval(callee)?;
+                self.push(callee, line)?;
+                self.push_args(args, line)?;
+                self.call_value(base, args.len(), line)
+            }
+        }
+    }
+
+    fn push_args(&mut self, args: &[Expr], line: u32) -> Res<()> {
+        for arg in args {
+            let value = self.eval(arg)?;
+            self.push(value, line)?;
+        }
+        Ok(())
+    }
+
+    /// Call the value in stack slot `base` with the `n_args` above it.
+    pub(crate) fn call_value(&mut self, base: usize, n_args: usize, line: u32) -> Res<Value> {
+        let callee = self.stack.get(base);
+        let Some(obj) = callee.as_object() else {
+            return throw("Can only call functions and classes.", line);
+        };
+        match obj.kind() {
+            ObjKind::Closure => {
+                let closure = obj.downcast::<ObjClosure>().expect("kind checked");
+                self.call_closure(closure, base, n_args, line)
+            }
+            ObjKind::BoundMethod => {
+                let bound = obj.downcast::<ObjBoundMethod>().expect("kind checked");
+                self.stack.set(base, bound.receiver);
+                self.call_closure(bound.method, base, n_args, line)
+            }
+            ObjKind::Class => {
+                let class = obj.downcast::<ObjClass>().expect("kind checked");
+                // The class stays rooted in slot 0 until the instance replaces it.
+                let instance = self.heap.alloc(ObjInstance::new(class)).to_value();
+                self.stack.set(base, instance);
+                match class.initializer() {
+                    Some(init) => self.call_closure(init, base, n_args, line),
+                    None if n_args != 0 => {
+                        throw(format!("Expected 0 arguments but got {n_args}."), line)
+                    }
+                    None => {
+                        self.stack.truncate(base);
+                        Ok(instance)
+                    }
+                }
+            }
+            ObjKind::Native => {
+                let native = obj.downcast::<ObjNative>().expect("kind checked");
+                self.call_native(native, base, n_args, line)
+            }
+            _ => throw("Can only call functions and classes.", line),
+        }
+    }
+
+    fn call_native(
+        &mut self,
+        native: Gc<ObjNative>,
+        base: usize,
+        n_args: usize,
+        line: u32,
+    ) -> Res<Value> {
+        if n_args != native.arity as usize {
+            return throw(
+                format!("Expected {} arguments but got {n_args}.", native.arity),
+                line,
+            );
+        }
+        let args = self.stack.slice_to_vec(base + 1..base + 1 + n_args);
+        let result = (native.function)(self.heap, &args);
+        self.stack.truncate(base);
+        result.or_else(|message| throw(message, line))
+    }
+
+    /// Run `closure` in a new frame whose slot 0 is stack slot `base`.
+    pub(crate) fn call_closure(
+        &mut self,
+        closure: Gc<ObjClosure>,
+        base: usize,
+        n_args: usize,
+        line: u32,
+    ) -> Res<Value> {
+        let function = closure.function;
+        if n_args != function.arity as usize {
+            return throw(
+                format!("Expected {} arguments but got {n_args}.", function.arity),
+                line,
+            );
+        }
+        if self.depth >= runtime::MAX_FRAMES || stack_address() < self.stack_floor {
+            return throw("Stack overflow.", line);
+        }
+        let syntax = self.function_syntax(function);
+
+        let saved = (self.base, self.closure);
+        self.base = base;
+        self.closure = Some(closure);
+        self.depth += 1;
+        let result = self.run_body(&syntax);
+        self.depth -= 1;
+        (self.base, self.closure) = saved;
+
+        match result {
+            Ok(value) => {
+                let value = if syntax.kind == FunctionKind::Initializer {
+                    self.stack.get(base)
+                } else if value == NEXT {
+                    Value::NIL
+                } else {
+                    value
+                };
+                self.end_scope(base);
+                Ok(value)
+            }
+            Err(mut throw) => {
+                let name = function.name_str().map(str::to_string);
+                throw.error.trace.push(TraceLine {
+                    line: throw.line,
+                    function: name,
+                });
+                throw.line = line;
+                Err(throw)
+            }
+        }
+    }
+
+    fn run_body(&mut self, function: &Function) -> Res<Value> {
+        for stmt in &function.body {
+            let flow = self.exec(stmt)?;
+            if flow != NEXT {
+                return Ok(flow);
+            }
+        }
+        Ok(NEXT)
+    }
+
+    fn function_syntax(&self, function: Gc<ObjFunction>) -> Rc<Function> {
+        match self.state.functions.get(function.proto as usize) {
+            Some(Some((syntax, _))) => Rc::clone(syntax),
+            _ => unreachable!("a function object exists only for loaded syntax"),
+        }
+    }
+
+    /// The runtime object for a function declaration, made on first use.
+    fn function_object(&mut self, function: &Rc<Function>) -> Gc<ObjFunction> {
+        let id = function.info.id as usize;
+        if let Some(Some((_, object))) = self.state.functions.get(id) {
+            return *object;
+        }
+        let name = self.symbol(function.name.name);
+        let object = self.heap.alloc(ObjFunction::new(
+            Some(name),
+            function.params.len() as u8,
+            function.info.upvalues.len() as u16,
+            id as u32,
+        ));
+        self.heap.pin(object.to_value());
+        if self.state.functions.len() <= id {
+            self.state.functions.resize(id + 1, None);
+        }
+        self.state.functions[id] = Some((Rc::clone(function), object));
+        object
+    }
+
+    /// A closure over `function`, capturing from the current frame.
+    pub(crate) fn make_closure(&mut self, function: &Rc<Function>) -> Res<Gc<ObjClosure>> {
+        let object = self.function_object(function);
+        let mut upvalues: Vec<Gc<ObjUpvalue>> = Vec::with_capacity(function.info.upvalues.len());
+        for &Capture { is_local, index } in &function.info.upvalues {
+            // Captures of the enclosing closure stay reachable through it;
+            // new open upvalues are roots themselves.
+            let upvalue = if is_local {
+                self.heap
+                    .capture_upvalue((self.base + index as usize) as u32)
+            } else {
+                self.closure
+                    .expect("nested functions run in a closure")
+                    .upvalues[index as usize]
+            };
+            upvalues.push(upvalue);
+        }
+        Ok(self
+            .heap
+            .alloc(ObjClosure::new(object, upvalues.into_boxed_slice())))
+    }
+}

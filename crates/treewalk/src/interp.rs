@@ -1,0 +1,490 @@
+//! The interpreter proper: one frame's worth of state, statements and
+//! expressions.
+//!
+//! Frames live in the runtime's value stack exactly as the bytecode VM lays
+//! them out: slot 0 holds the callee (or `this`), then the parameters, then
+//! the locals in the order the resolver numbered them. Temporaries that must
+//! survive an allocation (a call's callee and arguments) are pushed above
+//! them; a binary operator's left operand is held in a [`Root`] only when
+//! the right operand can allocate. Captured variables are upvalues, open
+//! while their frame lives, as in the book's C VM.
+//!
+//! `exec` returns [`Value::UNDEFINED`] for "go on" and any other value for
+//! "return this value", which keeps its result in two registers.
+
+use std::io::Write;
+
+use resolve::FrontEnd;
+use runtime::{
+    Gc, Heap, ObjBoundMethod, ObjClass, ObjClosure, ObjInstance, ObjString, Printed, Root,
+    RuntimeError, Stack, Value,
+};
+use syntax::ast::*;
+
+use crate::engine::State;
+
+/// An error on its way out: the message and trace so far, and the line the
+/// frame being unwound was executing.
+pub(crate) struct Throw {
+    pub(crate) error: RuntimeError,
+    pub(crate) line: u32,
+}
+
+pub(crate) type Res<T> = Result<T, Box<Throw>>;
+
+/// `exec`'s result for "carry on with the next statement".
+pub(crate) const NEXT: Value = Value::UNDEFINED;
+
+/// How much native stack to keep free below a call: deeper than this and
+/// the call is a Lox `Stack overflow.` rather than a crash.
+const STACK_RED_ZONE: usize = 1 << 20;
+
+pub(crate) struct Interp<'a> {
+    pub(crate) heap: &'a Heap,
+    pub(crate) stack: &'a Stack,
+    pub(crate) state: &'a mut State,
+    pub(crate) front: &'a FrontEnd,
+    out: &'a mut dyn Write,
+    /// The current frame's slot 0.
+    pub(crate) base: usize,
+    /// The current frame's closure; `None` in the script.
+    pub(crate) closure: Option<Gc<ObjClosure>>,
+    /// Live frames, the script's included.
+    pub(crate) depth: usize,
+    /// The lowest native stack address a call may start at.
+    pub(crate) stack_floor: usize,
+}
+
+pub(crate) fn throw<T>(message: impl Into<String>, line: u32) -> Res<T> {
+    Err(Box::new(Throw {
+        error: RuntimeError::new(message),
+        line,
+    }))
+}
+
+impl<'a> Interp<'a> {
+    pub(crate) fn new(
+        heap: &'a Heap,
+        state: &'a mut State,
+        front: &'a FrontEnd,
+        out: &'a mut dyn Write,
+        base: usize,
+    ) -> Interp<'a> {
+        let here = stack_address();
+        let remaining = stacker::remaining_stack().unwrap_or(8 << 20);
+        let stack_floor = (here - remaining) + STACK_RED_ZONE.min(remaining / 2);
+        Interp {
+            heap,
+            stack: heap.stack(),
+            state,
+            front,
+            out,
+            base,
+            closure: None,
+            depth: 1,
+            stack_floor,
+        }
+    }
+
+    pub(crate) fn run_script(&mut self, stmts: &[Stmt]) -> Res<()> {
+        for stmt in stmts {
+            self.exec(stmt)?;
+        }
+        Ok(())
+    }
+
+    #[inline(always)]
+    pub(crate) fn symbol(&self, symbol: syntax::Symbol) -> Gc<ObjString> {
+        self.state.symbols[symbol.index()]
+    }
+
+    pub(crate) fn name(&self, symbol: syntax::Symbol) -> &str {
+        self.front.interner.resolve(symbol)
+    }
+
+    #[inline(always)]
+    pub(crate) fn push(&self, value: Value, line: u32) -> Res<()> {
+        self.stack
+            .push(value)
+            .or_else(|_| throw("Stack overflow.", line))
+    }
+
+    // ------------------------------------------------------------ statements
+
+    pub(crate) fn exec(&mut self, stmt: &Stmt) -> Res<Value> {
+        match stmt {
+            Stmt::Expr(expr) => {
+                self.eval(expr)?;
+                Ok(NEXT)
+            }
+            Stmt::Print(expr) => {
+                let value = self.eval(expr)?;
+                // A closed stdout is not the program's error; like clox,
+                // printing does not fail.
+                let _ = writeln!(self.out, "{}", Printed(value));
+                Ok(NEXT)
+            }
+            Stmt::Var { name, init } => {
+                let value = match init {
+                    Some(init) => self.eval(init)?,
+                    None => Value::NIL,
+                };
+                self.define(name, value)?;
+                Ok(NEXT)
+            }
+            Stmt::Block(block) => self.block(&block.stmts),
+            Stmt::If(if_stmt) => {
+                if !self.eval(&if_stmt.cond)?.is_falsey() {
+                    self.exec(&if_stmt.then_branch)
+                } else if let Some(branch) = &if_stmt.else_branch {
+                    self.exec(branch)
+                } else {
+                    Ok(NEXT)
+                }
+            }
+            Stmt::While(while_stmt) => {
+                while !self.eval(&while_stmt.cond)?.is_falsey() {
+                    let flow = self.exec(&while_stmt.body)?;
+                    if flow != NEXT {
+                        return Ok(flow);
+                    }
+                }
+                Ok(NEXT)
+            }
+            Stmt::For(for_stmt) => self.for_loop(for_stmt),
+            Stmt::Fun { name, function } => {
+                let closure = self.make_closure(function)?;
+                self.define(name, closure.to_value())?;
+                Ok(NEXT)
+            }
+            Stmt::Class(class) => {
+                self.class(class)?;
+                Ok(NEXT)
+            }
+            Stmt::Return { value, .. } => match value {
+                Some(value) => self.eval(value),
+                None => Ok(Value::NIL),
+            },
+        }
+    }
+
+    fn block(&mut self, stmts: &[Stmt]) -> Res<Value> {
+        let top = self.stack.len();
+        let mut flow = NEXT;
+        for stmt in stmts {
+            flow = self.exec(stmt)?;
+            if flow != NEXT {
+                break;
+            }
+        }
+        self.end_scope(top);
+        Ok(flow)
+    }
+
+    /// Leave a scope whose locals start at stack slot `top`.
+    #[inline(always)]
+    pub(crate) fn end_scope(&mut self, top: usize) {
+        self.heap.close_upvalues(top as u32);
+        self.stack.truncate(top);
+    }
+
+    fn for_loop(&mut self, for_stmt: &For) -> Res<Value> {
+        let top = self.stack.len();
+        if let Some(init) = &for_stmt.init {
+            self.exec(init)?;
+        }
+        let mut flow = NEXT;
+        loop {
+            if let Some(cond) = &for_stmt.cond {
+                if self.eval(cond)?.is_falsey() {
+                    break;
+                }
+            }
+            flow = self.exec(&for_stmt.body)?;
+            if flow != NEXT {
+                break;
+            }
+            if let Some(incr) = &for_stmt.incr {
+                self.eval(incr)?;
+            }
+        }
+        self.end_scope(top);
+        Ok(flow)
+    }
+
+    /// Give a declared variable its first value.
+    pub(crate) fn define(&mut self, name: &VarUse, value: Value) -> Res<()> {
+        match name.var {
+            VarRef::Local(slot) => {
+                debug_assert_eq!(
+                    self.stack.len(),
+                    self.base + slot as usize,
+                    "local slot order"
+                );
+                self.push(value, name.ident.line())
+            }
+            VarRef::Global(slot) => {
+                self.heap.globals().set(slot as usize, value);
+                Ok(())
+            }
+            VarRef::Upvalue(_) | VarRef::Unresolved => {
+                unreachable!("declarations are local or global")
+            }
+        }
+    }
+
+    // ----------------------------------------------------------- variables
+
+    #[inline(always)]
+    pub(crate) fn read(&self, var: &VarUse) -> Res<Value> {
+        match var.var {
+            VarRef::Local(slot) => Ok(self.stack.get(self.base + slot as usize)),
+            VarRef::Upvalue(index) => {
+                let upvalue = self.upvalue(index);
+                Ok(match upvalue.open_slot() {
+                    Some(slot) => self.stack.get(slot as usize),
+                    None => upvalue.closed_value(),
+                })
+            }
+            VarRef::Global(slot) => {
+                let value = self.heap.globals().get(slot as usize);
+                if value.is_undefined() {
+                    return self.undefined(var);
+                }
+                Ok(value)
+            }
+            VarRef::Unresolved => unreachable!("engines run resolved programs only"),
+        }
+    }
+
+    #[inline(always)]
+    fn write(&self, var: &VarUse, value: Value) -> Res<()> {
+        match var.var {
+            VarRef::Local(slot) => self.stack.set(self.base + slot as usize, value),
+            VarRef::Upvalue(index) => {
+                let upvalue = self.upvalue(index);
+                match upvalue.open_slot() {
+                    Some(slot) => self.stack.set(slot as usize, value),
+                    None => upvalue.set_closed_value(value),
+                }
+            }
+            VarRef::Global(slot) => {
+                let globals = self.heap.globals();
+                if globals.get(slot as usize).is_undefined() {
+                    return self.undefined(var);
+                }
+                globals.set(slot as usize, value);
+            }
+            VarRef::Unresolved => unreachable!("engines run resolved programs only"),
+        }
+        Ok(())
+    }
+
+    fn undefined<T>(&self, var: &VarUse) -> Res<T> {
+        let name = self.name(var.ident.name);
+        throw(format!("Undefined variable '{name}'."), var.ident.line())
+    }
+
+    #[inline(always)]
+    fn upvalue(&self, index: u8) -> Gc<runtime::ObjUpvalue> {
+        let closure = self.closure.expect("only functions have upvalues");
+        closure.upvalues[index as usize]
+    }
+
+    // ----------------------------------------------------------- expressions
+
+    pub(crate) fn eval(&mut self, expr: &Expr) -> Res<Value> {
+        match expr {
+            Expr::Literal { value, .. } => Ok(match *value {
+                Literal::Nil => Value::NIL,
+                Literal::Bool(b) => Value::bool(b),
+                Literal::Number(n) => Value::number(n),
+                Literal::Str(symbol) => self.symbol(symbol).to_value(),
+            }),
+            Expr::Variable(var) => self.read(var),
+            Expr::Assign { target, value } => {
+                let value = self.eval(value)?;
+                self.write(target, value)?;
+                Ok(value)
+            }
+            Expr::Unary { op, operand, line } => {
+                let value = self.eval(operand)?;
+                match op {
+                    UnaryOp::Not => Ok(Value::bool(value.is_falsey())),
+                    UnaryOp::Negate if value.is_number() => Ok(Value::number(-value.as_number())),
+                    UnaryOp::Negate => throw("Operand must be a number.", *line),
+                }
+            }
+            Expr::Binary {
+                op,
+                left,
+                right,
+                line,
+            } => {
+                let left = self.eval(left)?;
+                let right = if left.is_object() && !right.is_simple() {
+                    let _root = Root::new(self.heap, left);
+                    self.eval(right)?
+                } else {
+                    self.eval(right)?
+                };
+                self.binary(*op, left, right, *line)
+            }
+            Expr::Logical(logical) => {
+                let left = self.eval(&logical.left)?;
+                let short_circuit = match logical.op {
+                    LogicalOp::And => left.is_falsey(),
+                    LogicalOp::Or => !left.is_falsey(),
+                };
+                if short_circuit {
+                    Ok(left)
+                } else {
+                    self.eval(&logical.right)
+                }
+            }
+            Expr::Call { callee, args, line } => self.call_expr(callee, args, *line),
+            Expr::Get { object, name } => {
+                let object = self.eval(object)?;
+                self.get_property(object, name)
+            }
+            Expr::Set {
+                object,
+                name,
+                value,
+            } => {
+                let object = self.eval(object)?;
+                let value = if object.is_object() && !value.is_simple() {
+                    let _root = Root::new(self.heap, object);
+                    self.eval(value)?
+                } else {
+                    self.eval(value)?
+                };
+                let Some(instance) = as_instance(object) else {
+                    return throw("Only instances have fields.", name.line());
+                };
+                self.heap.set_field(instance, self.symbol(name.name), value);
+                Ok(value)
+            }
+            Expr::This(var) => self.read(var),
+            Expr::Super(super_ref) => {
+                let method = self.super_method(super_ref)?;
+                let this = self.read(&super_ref.this)?;
+                Ok(self
+                    .heap
+                    .alloc(ObjBoundMethod::new(this, method))
+                    .to_value())
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn binary(&mut self, op: BinaryOp, left: Value, right: Value, line: u32) -> Res<Value> {
+        if left.is_number() && right.is_number() {
+            let (a, b) = (left.as_number(), right.as_number());
+            return Ok(match op {
+                BinaryOp::Add => Value::number(a + b),
+                BinaryOp::Subtract => Value::number(a - b),
+                BinaryOp::Multiply => Value::number(a * b),
+                BinaryOp::Divide => Value::number(a / b),
+                BinaryOp::Less => Value::bool(a < b),
+                BinaryOp::LessEqual => Value::bool(a <= b),
+                BinaryOp::Greater => Value::bool(a > b),
+                BinaryOp::GreaterEqual => Value::bool(a >= b),
+                BinaryOp::Equal => Value::bool(a == b),
+                BinaryOp::NotEqual => Value::bool(a != b),
+            });
+        }
+        match op {
+            BinaryOp::Equal => Ok(Value::bool(left.lox_eq(right))),
+            BinaryOp::NotEqual => Ok(Value::bool(!left.lox_eq(right))),
+            BinaryOp::Add => match (as_string(left), as_string(right)) {
+                (Some(a), Some(b)) => Ok(self.heap.concat(a, b).to_value()),
+                _ => throw("Operands must be two numbers or two strings.", line),
+            },
+            _ => throw("Operands must be numbers.", line),
+        }
+    }
+
+    // ------------------------------------------------------------ properties
+
+    pub(crate) fn get_property(&mut self, object: Value, name: &Ident) -> Res<Value> {
+        let Some(instance) = as_instance(object) else {
+            return throw("Only instances have properties.", name.line());
+        };
+        let key = self.symbol(name.name);
+        if let Some(value) = instance.field(key) {
+            return Ok(value);
+        }
+        match instance.class.method(key) {
+            Some(method) => Ok(self
+                .heap
+                .alloc(ObjBoundMethod::new(object, method))
+                .to_value()),
+            None => self.undefined_property(name),
+        }
+    }
+
+    pub(crate) fn undefined_property<T>(&self, name: &Ident) -> Res<T> {
+        let text = self.name(name.name);
+        throw(format!("Undefined property '{text}'."), name.line())
+    }
+
+    /// The superclass method `super.name` refers to.
+    pub(crate) fn super_method(&mut self, super_ref: &SuperRef) -> Res<Gc<ObjClosure>> {
+        let superclass = self.read(&super_ref.keyword)?;
+        let superclass = superclass
+            .as_object()
+            .and_then(|o| o.downcast::<ObjClass>())
+            .expect("`super` always holds a class");
+        match superclass.method(self.symbol(super_ref.method.name)) {
+            Some(method) => Ok(method),
+            None => self.undefined_property(&super_ref.method),
+        }
+    }
+
+    // --------------------------------------------------------------- classes
+
+    fn class(&mut self, class: &Class) -> Res<()> {
+        let name = self.symbol(class.name.ident.name);
+        let object = self.heap.alloc(ObjClass::new(name));
+        self.define(&class.name, object.to_value())?;
+
+        let scope_top = self.stack.len();
+        if let Some(superclass) = &class.superclass {
+            let value = self.read(superclass)?;
+            let Some(parent) = value.as_object().and_then(|o| o.downcast::<ObjClass>()) else {
+                return throw("Superclass must be a class.", superclass.ident.line());
+            };
+            // The hidden `super` local, captured by methods that use it.
+            debug_assert_eq!(Some((scope_top - self.base) as u8), class.scope.slot);
+            self.push(value, superclass.ident.line())?;
+            self.heap.inherit(object, parent);
+        }
+        let init = self.heap.init_string();
+        for method in &class.methods {
+            let closure = self.make_closure(method)?;
+            object.set_method(self.symbol(method.name.name), closure, init);
+        }
+        if class.superclass.is_some() {
+            self.end_scope(scope_top);
+        }
+        Ok(())
+    }
+}
+
+/// The native stack pointer, near enough: the address of a local.
+#[inline(always)]
+pub(crate) fn stack_address() -> usize {
+    let marker = 0u8;
+    std::ptr::addr_of!(marker) as usize
+}
+
+#[inline(always)]
+pub(crate) fn as_instance(value: Value) -> Option<Gc<ObjInstance>> {
+    value.as_object()?.downcast::<ObjInstance>()
+}
+
+#[inline(always)]
+fn as_string(value: Value) -> Option<Gc<ObjString>> {
+    value.as_object()?.downcast::<ObjString>()
+}
