@@ -42,7 +42,7 @@ pub(crate) fn options(run: &RunArgs, file_name: &str) -> Options {
     } else {
         DiagnosticStyle::Plain
     };
-    let gc_log: Option<Box<dyn FnMut(&driver::GcReport)>> = if run.gc_log {
+    let gc_log: Option<driver::GcLog> = if run.gc_log {
         Some(Box::new(|report| eprintln!("{report}")))
     } else {
         None

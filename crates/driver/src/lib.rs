@@ -13,5 +13,5 @@ mod session;
 
 pub use diagnostics::DiagnosticStyle;
 pub use engine::{Engine, UnknownEngine};
-pub use runtime::{GcConfig, GcReport, GcStats};
+pub use runtime::{GcConfig, GcLog, GcReport, GcStats};
 pub use session::{Options, Outcome, Session, run};

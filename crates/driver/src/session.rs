@@ -4,7 +4,7 @@
 use std::io::Write;
 
 use resolve::FrontEnd;
-use runtime::{GcConfig, GcReport, GcStats};
+use runtime::{GcConfig, GcLog, GcStats};
 use treewalk::TreeWalker;
 
 use crate::diagnostics::{DiagnosticStyle, write_diagnostics};
@@ -21,7 +21,7 @@ pub struct Options {
     pub engine: Engine,
     pub gc: GcConfig,
     /// Called after every collection (`--gc-log`).
-    pub gc_log: Option<Box<dyn FnMut(&GcReport)>>,
+    pub gc_log: Option<GcLog>,
     pub diagnostics: DiagnosticStyle,
 }
 
@@ -50,17 +50,15 @@ impl Session {
     pub fn new(options: Options) -> Session {
         let mut front = FrontEnd::new();
         let engine = match options.engine {
-            Engine::Tree => EngineState::Tree(TreeWalker::new(options.gc, &mut front)),
+            Engine::Tree => {
+                EngineState::Tree(TreeWalker::new(options.gc, options.gc_log, &mut front))
+            }
         };
-        let session = Session {
+        Session {
             front,
             engine,
             style: options.diagnostics,
-        };
-        if let Some(log) = options.gc_log {
-            session.heap().set_log(log);
         }
-        session
     }
 
     fn heap(&self) -> &runtime::Heap {

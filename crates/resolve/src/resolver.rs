@@ -196,10 +196,8 @@ impl<'a> Resolver<'a> {
     fn mark_initialized(&mut self) {
         let state = self.current();
         let depth = state.scope_depth;
-        if depth > 0 {
-            if let Some(local) = state.locals.last_mut() {
-                local.depth = Some(depth);
-            }
+        if let (true, Some(local)) = (depth > 0, state.locals.last_mut()) {
+            local.depth = Some(depth);
         }
     }
 

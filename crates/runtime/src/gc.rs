@@ -44,17 +44,20 @@ impl fmt::Display for GcReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "[gc #{}] {} -> {} bytes, {} objects freed, {} live, pause {:.3} ms, next at {} bytes",
+            "[gc #{}] {} -> {} bytes, {} objects freed, {} live, pause {:.1} us, next at {} bytes",
             self.sequence,
             self.bytes_before,
             self.bytes_after,
             self.objects_freed,
             self.objects_live,
-            self.pause.as_secs_f64() * 1e3,
+            self.pause.as_secs_f64() * 1e6,
             self.next_gc,
         )
     }
 }
+
+/// Called after every collection (`--gc-log`).
+pub type GcLog = Box<dyn FnMut(&GcReport)>;
 
 /// Totals over a heap's life.
 #[derive(Debug, Clone, Copy, Default)]

@@ -31,7 +31,7 @@ use std::time::Instant;
 
 use hashbrown::HashTable;
 
-use crate::gc::{GcConfig, GcReport, GcStats};
+use crate::gc::{GcConfig, GcLog, GcReport, GcStats};
 use crate::object::{
     self, Gc, ObjClass, ObjInstance, ObjRef, ObjString, ObjUpvalue, Object, Trace,
 };
@@ -50,7 +50,7 @@ pub struct Heap {
     bytes_allocated: Cell<usize>,
     next_gc: Cell<usize>,
     config: GcConfig,
-    log: RefCell<Option<Box<dyn FnMut(&GcReport)>>>,
+    log: RefCell<Option<GcLog>>,
     stats: Cell<GcStats>,
     collecting: Cell<bool>,
     gray: UnsafeCell<Vec<ObjRef>>,
@@ -66,14 +66,16 @@ pub struct Heap {
 }
 
 impl Heap {
-    pub fn new(config: GcConfig) -> Heap {
+    /// A heap collecting as `config` says; `log` is called after every
+    /// collection (`--gc-log`), from the first on.
+    pub fn new(config: GcConfig, log: Option<GcLog>) -> Heap {
         let heap = Heap {
             objects: UnsafeCell::new(Vec::new()),
             strings: UnsafeCell::new(HashTable::new()),
             bytes_allocated: Cell::new(0),
             next_gc: Cell::new(config.initial_threshold),
             config,
-            log: RefCell::new(None),
+            log: RefCell::new(log),
             stats: Cell::new(GcStats::default()),
             collecting: Cell::new(false),
             gray: UnsafeCell::new(Vec::new()),
@@ -90,11 +92,6 @@ impl Heap {
         heap.pin(init.to_value());
         heap.init_string.set(Some(init));
         heap
-    }
-
-    /// Call `log` after every collection (`--gc-log`).
-    pub fn set_log(&self, log: Box<dyn FnMut(&GcReport)>) {
-        *self.log.borrow_mut() = Some(log);
     }
 
     pub fn stats(&self) -> GcStats {

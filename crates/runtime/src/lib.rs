@@ -20,7 +20,7 @@ mod table;
 mod value;
 
 pub use error::{RuntimeError, TraceLine};
-pub use gc::{GcConfig, GcReport, GcStats};
+pub use gc::{GcConfig, GcLog, GcReport, GcStats};
 pub use heap::{Globals, Heap, MAX_FRAMES, Root, STACK_SLOTS, Stack, StackFull, hash_str};
 pub use natives::{NATIVES, NativeSpec};
 pub use object::{

@@ -5,7 +5,7 @@ use std::rc::Rc;
 
 use resolve::FrontEnd;
 use runtime::{
-    Gc, GcConfig, Heap, NATIVES, ObjFunction, ObjNative, ObjString, RuntimeError, TraceLine,
+    Gc, GcConfig, GcLog, Heap, NATIVES, ObjFunction, ObjNative, ObjString, RuntimeError, TraceLine,
 };
 use syntax::ast::{Function, Program};
 
@@ -27,9 +27,10 @@ pub(crate) struct State {
 }
 
 impl TreeWalker {
-    /// A fresh engine whose natives are defined in `front`'s global table.
-    pub fn new(config: GcConfig, front: &mut FrontEnd) -> TreeWalker {
-        let heap = Heap::new(config);
+    /// A fresh engine whose natives are defined in `front`'s global table;
+    /// `gc_log` sees every collection.
+    pub fn new(config: GcConfig, gc_log: Option<GcLog>, front: &mut FrontEnd) -> TreeWalker {
+        let heap = Heap::new(config, gc_log);
         for native in NATIVES {
             let slot = front.globals.slot(front.interner.intern(native.name));
             let object = heap.alloc(ObjNative::new(native.name, native.arity, native.function));

@@ -195,10 +195,10 @@ impl<'a> Interp<'a> {
         }
         let mut flow = NEXT;
         loop {
-            if let Some(cond) = &for_stmt.cond {
-                if self.eval(cond)?.is_falsey() {
-                    break;
-                }
+            if let Some(cond) = &for_stmt.cond
+                && self.eval(cond)?.is_falsey()
+            {
+                break;
             }
             flow = self.exec(&for_stmt.body)?;
             if flow != NEXT {
