@@ -1,5 +1,6 @@
 //! The REPL: line editing and history (rustyline), multi-line entries for
-//! unfinished blocks, one session whose globals persist across entries.
+//! unfinished blocks, one session whose globals persist across entries,
+//! and history kept between sessions.
 
 use std::io::{self, Write};
 
@@ -20,6 +21,10 @@ pub(crate) fn run(args: &RunArgs) -> u8 {
             return crate::exit::IO_ERROR;
         }
     };
+    let history = history_path();
+    if let Some(path) = &history {
+        let _ = editor.load_history(path); // A missing history is a fresh start.
+    }
     let mut session = Session::new(crate::options(args, "<repl>"));
     let mut entry = String::new();
     loop {
@@ -44,11 +49,25 @@ pub(crate) fn run(args: &RunArgs) -> u8 {
             }
             // Ctrl-C abandons the entry being typed.
             Err(ReadlineError::Interrupted) => entry.clear(),
-            Err(ReadlineError::Eof) => return crate::exit::OK,
+            Err(ReadlineError::Eof) => {
+                if let Some(path) = &history {
+                    let _ = editor.save_history(path); // Losing history is not an error.
+                }
+                return crate::exit::OK;
+            }
             Err(error) => {
                 eprintln!("strata: {error}");
                 return crate::exit::IO_ERROR;
             }
         }
     }
+}
+
+/// Where entries are remembered between sessions: `$STRATA_HISTORY`, else
+/// `~/.strata_history`; none if neither can be named.
+fn history_path() -> Option<std::path::PathBuf> {
+    if let Some(path) = std::env::var_os("STRATA_HISTORY") {
+        return Some(path.into());
+    }
+    std::env::var_os("HOME").map(|home| std::path::Path::new(&home).join(".strata_history"))
 }

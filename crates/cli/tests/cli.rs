@@ -7,8 +7,10 @@ use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
 fn strata(args: &[&str], stdin: &str) -> Output {
+    let history = std::env::temp_dir().join(format!("strata-cli-history-{}", std::process::id()));
     let mut child = Command::new(env!("CARGO_BIN_EXE_strata"))
         .args(args)
+        .env("STRATA_HISTORY", history)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
