@@ -580,6 +580,47 @@ unsafe impl Object for ObjBoundMethod {
     }
 }
 
+/// Expands `$body` once per object kind, with `$t` bound to its type, in a
+/// `match` on `$obj.kind()`. The one list of kinds for freeing and tracing.
+macro_rules! for_each_kind {
+    ($obj:expr, $t:ident => $body:expr) => {
+        match $obj.kind() {
+            ObjKind::String => {
+                type $t = ObjString;
+                $body
+            }
+            ObjKind::Function => {
+                type $t = ObjFunction;
+                $body
+            }
+            ObjKind::Native => {
+                type $t = ObjNative;
+                $body
+            }
+            ObjKind::Closure => {
+                type $t = ObjClosure;
+                $body
+            }
+            ObjKind::Upvalue => {
+                type $t = ObjUpvalue;
+                $body
+            }
+            ObjKind::Class => {
+                type $t = ObjClass;
+                $body
+            }
+            ObjKind::Instance => {
+                type $t = ObjInstance;
+                $body
+            }
+            ObjKind::BoundMethod => {
+                type $t = ObjBoundMethod;
+                $body
+            }
+        }
+    };
+}
+
 /// Free an object.
 ///
 /// # Safety
@@ -588,37 +629,12 @@ unsafe impl Object for ObjBoundMethod {
 pub(crate) unsafe fn free(obj: ObjRef) {
     let ptr = obj.raw().as_ptr();
     // SAFETY: the header's kind names the boxed type (the caller's promise).
-    unsafe {
-        match obj.kind() {
-            ObjKind::String => drop(Box::from_raw(ptr.cast::<ObjString>())),
-            ObjKind::Function => drop(Box::from_raw(ptr.cast::<ObjFunction>())),
-            ObjKind::Native => drop(Box::from_raw(ptr.cast::<ObjNative>())),
-            ObjKind::Closure => drop(Box::from_raw(ptr.cast::<ObjClosure>())),
-            ObjKind::Upvalue => drop(Box::from_raw(ptr.cast::<ObjUpvalue>())),
-            ObjKind::Class => drop(Box::from_raw(ptr.cast::<ObjClass>())),
-            ObjKind::Instance => drop(Box::from_raw(ptr.cast::<ObjInstance>())),
-            ObjKind::BoundMethod => drop(Box::from_raw(ptr.cast::<ObjBoundMethod>())),
-        }
-    }
+    for_each_kind!(obj, T => drop(unsafe { Box::from_raw(ptr.cast::<T>()) }))
 }
 
 /// Run `f` on `obj` as its concrete type (for tracing and sizing).
 pub(crate) fn with_object<R>(obj: ObjRef, f: impl FnOnce(&dyn ObjectDyn) -> R) -> R {
-    macro_rules! cast {
-        ($t:ty) => {
-            f(&*obj.downcast::<$t>().expect("kind checked"))
-        };
-    }
-    match obj.kind() {
-        ObjKind::String => cast!(ObjString),
-        ObjKind::Function => cast!(ObjFunction),
-        ObjKind::Native => cast!(ObjNative),
-        ObjKind::Closure => cast!(ObjClosure),
-        ObjKind::Upvalue => cast!(ObjUpvalue),
-        ObjKind::Class => cast!(ObjClass),
-        ObjKind::Instance => cast!(ObjInstance),
-        ObjKind::BoundMethod => cast!(ObjBoundMethod),
-    }
+    for_each_kind!(obj, T => f(&*obj.downcast::<T>().expect("kind checked")))
 }
 
 /// The object-safe part of [`Object`].

@@ -484,27 +484,25 @@ impl<'src, 'i> Parser<'src, 'i> {
     }
 
     fn or(&mut self) -> Expr {
-        let mut left = self.and();
-        while self.matches(TokenKind::Or) {
-            let right = self.and();
-            let right_end = self.previous.to_ref();
-            left = Expr::Logical(Box::new(Logical {
-                op: LogicalOp::Or,
-                left,
-                right,
-                right_end,
-            }));
-        }
-        left
+        self.logical_level(TokenKind::Or, LogicalOp::Or, Self::and)
     }
 
     fn and(&mut self) -> Expr {
-        let mut left = self.equality();
-        while self.matches(TokenKind::And) {
-            let right = self.equality();
+        self.logical_level(TokenKind::And, LogicalOp::And, Self::equality)
+    }
+
+    fn logical_level(
+        &mut self,
+        keyword: TokenKind,
+        op: LogicalOp,
+        operand: fn(&mut Self) -> Expr,
+    ) -> Expr {
+        let mut left = operand(self);
+        while self.matches(keyword) {
+            let right = operand(self);
             let right_end = self.previous.to_ref();
             left = Expr::Logical(Box::new(Logical {
-                op: LogicalOp::And,
+                op,
                 left,
                 right,
                 right_end,

@@ -353,12 +353,7 @@ impl<'a> Interp<'a> {
                 value,
             } => {
                 let object = self.eval(object)?;
-                let value = if object.is_object() && !value.is_simple() {
-                    let _root = Root::new(self.heap, object);
-                    self.eval(value)?
-                } else {
-                    self.eval(value)?
-                };
+                let value = self.eval_holding(object, value)?;
                 let Some(instance) = as_instance(object) else {
                     return throw("Only instances have fields.", name.line());
                 };
@@ -374,6 +369,18 @@ impl<'a> Interp<'a> {
                     .alloc(ObjBoundMethod::new(this, method))
                     .to_value())
             }
+        }
+    }
+
+    /// Evaluate `expr` while `held` must stay alive: it is rooted if it is
+    /// an object and `expr` can allocate.
+    #[inline(always)]
+    fn eval_holding(&mut self, held: Value, expr: &Expr) -> Res<Value> {
+        if held.is_object() && !expr.is_simple() {
+            let _root = Root::new(self.heap, held);
+            self.eval(expr)
+        } else {
+            self.eval(expr)
         }
     }
 
