@@ -1,0 +1,50 @@
+//! Strata's bytecode: the opcode table, compiled code as plain data, the
+//! checked decoder and the disassembler.
+//!
+//! Everything here is plain data and pure functions: no heap, no runtime
+//! (DESIGN.md invariant 4), and every instruction's shape comes from the one
+//! table in `opcode.rs` (invariant 5).
+
+mod chunk;
+mod decode;
+mod disasm;
+mod opcode;
+
+pub use chunk::{Capture, Chunk, Constant, Function, FunctionKind, LineRun, Module};
+pub use decode::{DecodeError, Instruction, decode, instructions};
+pub use disasm::disassemble;
+pub use opcode::{OPCODES, Op, OpInfo, OperandKind, StackEffect};
+
+/// `docs/bytecode.md`'s instruction reference, generated from the table.
+pub fn opcode_reference() -> String {
+    let mut out = String::from(
+        "# Bytecode reference\n\n\
+         Generated from the opcode table in `crates/bytecode/src/opcode.rs` by\n\
+         `bytecode::opcode_reference()`; a test fails if this file is stale\n\
+         (regenerate with `UPDATE_DOCS=1 cargo test --release -p bytecode`).\n\n\
+         Encoding: one opcode byte, then the operand little-endian: `u8` for\n\
+         slots, upvalue indices and argument counts, `u32` for constant,\n\
+         global and function indices and jump distances (measured from the end\n\
+         of the instruction). Stack effects are *pops -> pushes*; `+n` means\n\
+         the argument count is popped too.\n\n\
+         | opcode | byte | operand | stack | meaning |\n|---|---|---|---|---|\n",
+    );
+    for info in OPCODES {
+        let operand = info
+            .operands
+            .first()
+            .map_or(String::new(), |k| format!("{k:?}"));
+        let args = if info.effect.pops_args { " + n" } else { "" };
+        out.push_str(&format!(
+            "| `{}` | {} | {} | {}{} -> {} | {} |\n",
+            info.name,
+            info.op as u8,
+            operand,
+            info.effect.pops,
+            args,
+            info.effect.pushes,
+            info.doc.trim()
+        ));
+    }
+    out
+}

@@ -1,0 +1,230 @@
+//! The opcode table: every instruction, defined once.
+//!
+//! Each row names an instruction, its operands (in encoding order), its
+//! effect on the operand stack and a one-line doc. The `Op` enum, operand
+//! decoding, the disassembler, the verifier's stack model and
+//! `docs/bytecode.md` are all derived from this one table, so an opcode
+//! cannot be added in one place and forgotten in another.
+//!
+//! Encoding: one byte of opcode, then each operand little-endian in its
+//! width (`u8` slots, upvalue indices and argument counts; `u32` constant,
+//! global and function indices and jump offsets).
+
+/// What an operand means, which fixes its width and what it indexes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OperandKind {
+    /// A frame slot (`u8`).
+    Slot,
+    /// An index into the closure's captured variables (`u8`).
+    Upvalue,
+    /// An argument count (`u8`).
+    Argc,
+    /// An index into the function's constant table (`u32`).
+    Const,
+    /// A global slot (`u32`).
+    Global,
+    /// An index into the module's functions (`u32`).
+    Function,
+    /// A forward jump distance in bytes, from the end of the instruction (`u32`).
+    JumpForward,
+    /// A backward jump distance in bytes, from the end of the instruction (`u32`).
+    JumpBack,
+}
+
+impl OperandKind {
+    pub const fn width(self) -> usize {
+        match self {
+            OperandKind::Slot | OperandKind::Upvalue | OperandKind::Argc => 1,
+            _ => 4,
+        }
+    }
+}
+
+/// How an instruction changes the operand stack: it pops `pops` values
+/// (plus the argument count, for calls) and pushes `pushes`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StackEffect {
+    pub pops: u8,
+    pub pushes: u8,
+    /// Also pops as many values as the instruction's `Argc` operand says.
+    pub pops_args: bool,
+}
+
+macro_rules! opcodes {
+    ($(
+        $(#[doc = $doc:literal])*
+        $name:ident ( $($operand:ident),* ) $pops:literal $(+ $args:ident)? => $pushes:literal ;
+    )*) => {
+        /// A bytecode instruction's opcode.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[repr(u8)]
+        pub enum Op {
+            $( $(#[doc = $doc])* $name, )*
+        }
+
+        /// Every opcode's row of the table, in opcode order.
+        pub const OPCODES: &[OpInfo] = &[
+            $( OpInfo {
+                op: Op::$name,
+                name: stringify!($name),
+                operands: &[$(OperandKind::$operand),*],
+                effect: StackEffect {
+                    pops: $pops,
+                    pushes: $pushes,
+                    pops_args: opcodes!(@args $($args)?),
+                },
+                doc: concat!($($doc),*),
+            }, )*
+        ];
+    };
+    (@args argc) => { true };
+    (@args) => { false };
+}
+
+/// One row of the opcode table.
+#[derive(Debug, Clone, Copy)]
+pub struct OpInfo {
+    pub op: Op,
+    pub name: &'static str,
+    pub operands: &'static [OperandKind],
+    pub effect: StackEffect,
+    pub doc: &'static str,
+}
+
+opcodes! {
+    /// Push constant `c` (a number or string).
+    Constant(Const) 0 => 1;
+    /// Push `nil`.
+    Nil() 0 => 1;
+    /// Push `true`.
+    True() 0 => 1;
+    /// Push `false`.
+    False() 0 => 1;
+    /// Discard the top of the stack.
+    Pop() 1 => 0;
+    /// Push the local in frame slot `s`.
+    GetLocal(Slot) 0 => 1;
+    /// Store the top of the stack in frame slot `s`, leaving it on the stack.
+    SetLocal(Slot) 1 => 1;
+    /// Push global `g`; `Undefined variable` if it was never defined.
+    GetGlobal(Global) 0 => 1;
+    /// Pop a value into global `g`, defining it.
+    DefineGlobal(Global) 1 => 0;
+    /// Store the top of the stack in the already defined global `g`.
+    SetGlobal(Global) 1 => 1;
+    /// Push captured variable `u`.
+    GetUpvalue(Upvalue) 0 => 1;
+    /// Store the top of the stack in captured variable `u`.
+    SetUpvalue(Upvalue) 1 => 1;
+    /// Replace an instance with its property named by constant `c`.
+    GetProperty(Const) 1 => 1;
+    /// Set property `c` of the instance below the top to the top; leave the value.
+    SetProperty(Const) 2 => 1;
+    /// Replace `this` and a superclass with the superclass's method `c` bound to `this`.
+    GetSuper(Const) 2 => 1;
+    /// Replace a receiver with [callee, slot 0] for a call of its property `c`:
+    /// [method, receiver] for a method, [value, value] for a field.
+    Method(Const) 1 => 2;
+    /// Replace `this` and a superclass with [superclass method `c`, `this`].
+    SuperMethod(Const) 2 => 2;
+    /// Lox `==`.
+    Equal() 2 => 1;
+    /// Lox `!=`.
+    NotEqual() 2 => 1;
+    /// `>` on numbers.
+    Greater() 2 => 1;
+    /// `>=` on numbers.
+    GreaterEqual() 2 => 1;
+    /// `<` on numbers.
+    Less() 2 => 1;
+    /// `<=` on numbers.
+    LessEqual() 2 => 1;
+    /// `+` on two numbers or two strings.
+    Add() 2 => 1;
+    /// `-` on numbers.
+    Subtract() 2 => 1;
+    /// `*` on numbers.
+    Multiply() 2 => 1;
+    /// `/` on numbers.
+    Divide() 2 => 1;
+    /// Logical not of the top's truthiness.
+    Not() 1 => 1;
+    /// Negate a number.
+    Negate() 1 => 1;
+    /// Pop a value and print it with a newline.
+    Print() 1 => 0;
+    /// Jump forward `d` bytes.
+    Jump(JumpForward) 0 => 0;
+    /// Jump forward `d` bytes if the top is falsey (the top stays).
+    JumpIfFalse(JumpForward) 0 => 0;
+    /// Jump back `d` bytes (loops).
+    Loop(JumpBack) 0 => 0;
+    /// Call the value below `n` arguments; slot 0 of the new frame is the callee.
+    Call(Argc) 1 + argc => 1;
+    /// Call the callee two below `n` arguments, with the value above it as slot 0
+    /// (what `Method` and `SuperMethod` push).
+    CallMethod(Argc) 2 + argc => 1;
+    /// Push a closure over function `f`, capturing what its prototype lists.
+    Closure(Function) 0 => 1;
+    /// Close the upvalue for the top slot if any, and pop it.
+    CloseUpvalue() 1 => 0;
+    /// Return the top from the current function.
+    Return() 1 => 0;
+    /// Push a new class named by constant `c`.
+    Class(Const) 0 => 1;
+    /// Copy the superclass's methods into the class on top, and pop the class
+    /// (the superclass stays, as the hidden `super` local).
+    Inherit() 2 => 1;
+    /// Add the closure on top to the class below it as method `c`; pop the closure.
+    DefineMethod(Const) 2 => 1;
+}
+
+impl Op {
+    /// The opcode encoded as `byte`, if any.
+    #[inline]
+    pub fn from_byte(byte: u8) -> Option<Op> {
+        OPCODES.get(byte as usize).map(|info| info.op)
+    }
+
+    #[inline]
+    pub fn info(self) -> &'static OpInfo {
+        &OPCODES[self as usize]
+    }
+
+    pub fn name(self) -> &'static str {
+        self.info().name
+    }
+
+    /// Encoded size: the opcode byte plus its operands.
+    pub fn size(self) -> usize {
+        1 + self
+            .info()
+            .operands
+            .iter()
+            .map(|k| k.width())
+            .sum::<usize>()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_rows_are_in_opcode_order() {
+        for (index, info) in OPCODES.iter().enumerate() {
+            assert_eq!(info.op as usize, index, "{}", info.name);
+            assert_eq!(Op::from_byte(index as u8), Some(info.op));
+            assert!(!info.doc.is_empty(), "{} has no doc", info.name);
+        }
+        assert_eq!(Op::from_byte(OPCODES.len() as u8), None);
+    }
+
+    #[test]
+    fn only_calls_pop_their_arguments() {
+        for info in OPCODES {
+            let has_argc = info.operands.contains(&OperandKind::Argc);
+            assert_eq!(info.effect.pops_args, has_argc, "{}", info.name);
+        }
+    }
+}
