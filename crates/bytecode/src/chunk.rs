@@ -31,19 +31,14 @@ pub struct Chunk {
 impl Chunk {
     /// The source line of the instruction at `offset`.
     pub fn line_at(&self, offset: usize) -> u32 {
-        let index = self
-            .lines
-            .partition_point(|run| run.offset as usize <= offset);
+        let index = self.lines.partition_point(|run| run.offset as usize <= offset);
         index.checked_sub(1).map_or(0, |i| self.lines[i].line)
     }
 
     /// Append an opcode for source `line`.
     pub fn emit_op(&mut self, op: Op, line: u32) {
         if self.lines.last().is_none_or(|run| run.line != line) {
-            self.lines.push(LineRun {
-                offset: self.code.len() as u32,
-                line,
-            });
+            self.lines.push(LineRun { offset: self.code.len() as u32, line });
         }
         self.code.push(op as u8);
     }

@@ -32,22 +32,31 @@ impl Instruction {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DecodeError {
-    UnknownOpcode { offset: usize, byte: u8 },
-    Truncated { offset: usize, op: Op },
+    /// There is no instruction at `offset`: it is at or past the end.
+    OutOfRange {
+        offset: usize,
+    },
+    UnknownOpcode {
+        offset: usize,
+        byte: u8,
+    },
+    Truncated {
+        offset: usize,
+        op: Op,
+    },
 }
 
 impl fmt::Display for DecodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            DecodeError::OutOfRange { offset } => {
+                write!(f, "offset {offset} is past the end of the code")
+            }
             DecodeError::UnknownOpcode { offset, byte } => {
                 write!(f, "unknown opcode {byte:#04x} at offset {offset}")
             }
             DecodeError::Truncated { offset, op } => {
-                write!(
-                    f,
-                    "{} at offset {offset} is cut off by the end of the code",
-                    op.name()
-                )
+                write!(f, "{} at offset {offset} is cut off by the end of the code", op.name())
             }
         }
     }
@@ -55,16 +64,14 @@ impl fmt::Display for DecodeError {
 
 impl std::error::Error for DecodeError {}
 
-/// Decode the instruction at `offset` of `code` (`offset < code.len()`).
+/// Decode the instruction at `offset` of `code`.
 pub fn decode(code: &[u8], offset: usize) -> Result<Instruction, DecodeError> {
-    let byte = code[offset];
+    let &byte = code.get(offset).ok_or(DecodeError::OutOfRange { offset })?;
     let op = Op::from_byte(byte).ok_or(DecodeError::UnknownOpcode { offset, byte })?;
     let mut at = offset + 1;
     let mut operand = 0;
     for kind in op.info().operands {
-        let bytes = code
-            .get(at..at + kind.width())
-            .ok_or(DecodeError::Truncated { offset, op })?;
+        let bytes = code.get(at..at + kind.width()).ok_or(DecodeError::Truncated { offset, op })?;
         operand = match bytes {
             [b] => *b as u32,
             [a, b, c, d] => u32::from_le_bytes([*a, *b, *c, *d]),
@@ -72,12 +79,7 @@ pub fn decode(code: &[u8], offset: usize) -> Result<Instruction, DecodeError> {
         };
         at += kind.width();
     }
-    Ok(Instruction {
-        offset,
-        op,
-        operand,
-        next: at,
-    })
+    Ok(Instruction { offset, op, operand, next: at })
 }
 
 /// Every instruction of `code`, in order, stopping at the first error.

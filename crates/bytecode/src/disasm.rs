@@ -50,18 +50,10 @@ fn disassemble_function(out: &mut String, module: &Module, index: usize, functio
             }
         };
         let line = chunk.line_at(instruction.offset);
-        let line_text = if last_line == Some(line) {
-            "   |".to_string()
-        } else {
-            format!("{line:4}")
-        };
+        let line_text =
+            if last_line == Some(line) { "   |".to_string() } else { format!("{line:4}") };
         last_line = Some(line);
-        let _ = write!(
-            out,
-            "{:04} {line_text} {:<14}",
-            instruction.offset,
-            instruction.op.name()
-        );
+        let _ = write!(out, "{:04} {line_text} {:<14}", instruction.offset, instruction.op.name());
         if let Some(kind) = instruction.op.info().operands.first() {
             let _ = write!(out, " {:>4}", instruction.operand);
             let note = match kind {

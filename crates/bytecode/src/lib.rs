@@ -8,12 +8,16 @@
 mod chunk;
 mod decode;
 mod disasm;
+mod file;
 mod opcode;
+mod verify;
 
 pub use chunk::{Capture, Chunk, Constant, Function, FunctionKind, LineRun, Module};
 pub use decode::{DecodeError, Instruction, decode, instructions};
 pub use disasm::disassemble;
+pub use file::{FORMAT_VERSION, FileError, MAGIC, read_module, write_module};
 pub use opcode::{OPCODES, Op, OpInfo, OperandKind, StackEffect};
+pub use verify::{VerifyError, verify};
 
 /// `docs/bytecode.md`'s instruction reference, generated from the table.
 pub fn opcode_reference() -> String {
@@ -30,10 +34,7 @@ pub fn opcode_reference() -> String {
          | opcode | byte | operand | stack | meaning |\n|---|---|---|---|---|\n",
     );
     for info in OPCODES {
-        let operand = info
-            .operands
-            .first()
-            .map_or(String::new(), |k| format!("{k:?}"));
+        let operand = info.operands.first().map_or(String::new(), |k| format!("{k:?}"));
         let args = if info.effect.pops_args { " + n" } else { "" };
         out.push_str(&format!(
             "| `{}` | {} | {} | {}{} -> {} | {} |\n",

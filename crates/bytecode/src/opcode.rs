@@ -197,12 +197,7 @@ impl Op {
 
     /// Encoded size: the opcode byte plus its operands.
     pub fn size(self) -> usize {
-        1 + self
-            .info()
-            .operands
-            .iter()
-            .map(|k| k.width())
-            .sum::<usize>()
+        1 + self.info().operands.iter().map(|k| k.width()).sum::<usize>()
     }
 }
 

@@ -32,6 +32,11 @@ struct Cli {
 enum Sub {
     /// Run a Lox program.
     Run(RunArgs),
+    /// List the bytecode a program compiles to.
+    Disasm {
+        /// The Lox source file.
+        file: PathBuf,
+    },
 }
 
 /// Options shared by running a file and the REPL.
@@ -41,7 +46,7 @@ pub(crate) struct RunArgs {
     pub(crate) file: Option<PathBuf>,
 
     /// Which engine runs the program.
-    #[arg(long, default_value = "tree", value_parser = parse_engine)]
+    #[arg(long, default_value = "vm", value_parser = parse_engine)]
     pub(crate) engine: Engine,
 
     /// Collect garbage at every allocation (finds rooting bugs; slow).
@@ -54,11 +59,11 @@ pub(crate) struct RunArgs {
 }
 
 fn parse_engine(name: &str) -> Result<Engine, String> {
-    name.parse()
-        .map_err(|e: driver::UnknownEngine| e.to_string())
+    name.parse().map_err(|e: driver::UnknownEngine| e.to_string())
 }
 
 pub(crate) enum Command {
+    Disasm(PathBuf),
     Run(RunArgs),
     Repl(RunArgs),
 }
@@ -70,15 +75,12 @@ pub(crate) fn parse() -> Result<Command, u8> {
         Ok(cli) => cli,
         Err(error) => {
             let _ = error.print();
-            return Err(if error.use_stderr() {
-                crate::exit::USAGE
-            } else {
-                crate::exit::OK
-            });
+            return Err(if error.use_stderr() { crate::exit::USAGE } else { crate::exit::OK });
         }
     };
     match cli.command {
         Some(Sub::Run(run)) if run.file.is_some() => Ok(Command::Run(run)),
+        Some(Sub::Disasm { file }) => Ok(Command::Disasm(file)),
         Some(Sub::Run(_)) => {
             eprintln!(
                 "strata run: a FILE to run is required\n\nUsage: strata run [OPTIONS] <FILE>"

@@ -29,6 +29,7 @@ fn main() -> ExitCode {
     };
     ExitCode::from(match command {
         Command::Run(run) => run_file(&run),
+        Command::Disasm(path) => disasm_file(&path),
         Command::Repl(run) => repl::run(&run),
     })
 }
@@ -36,23 +37,15 @@ fn main() -> ExitCode {
 /// The driver options a `run` asks for.
 pub(crate) fn options(run: &RunArgs, file_name: &str) -> Options {
     let diagnostics = if io::stderr().is_terminal() {
-        DiagnosticStyle::Excerpt {
-            file_name: file_name.to_string(),
-        }
+        DiagnosticStyle::Excerpt { file_name: file_name.to_string() }
     } else {
         DiagnosticStyle::Plain
     };
-    let gc_log: Option<driver::GcLog> = if run.gc_log {
-        Some(Box::new(|report| eprintln!("{report}")))
-    } else {
-        None
-    };
+    let gc_log: Option<driver::GcLog> =
+        if run.gc_log { Some(Box::new(|report| eprintln!("{report}"))) } else { None };
     Options {
         engine: run.engine,
-        gc: GcConfig {
-            stress: run.gc_stress,
-            ..GcConfig::default()
-        },
+        gc: GcConfig { stress: run.gc_stress, ..GcConfig::default() },
         gc_log,
         diagnostics,
     }
@@ -71,11 +64,7 @@ fn run_file(run: &RunArgs) -> u8 {
     let source = match std::fs::read(path) {
         Ok(source) => source,
         Err(error) => {
-            eprintln!(
-                "strata: cannot read '{}': {}",
-                path.display(),
-                describe(&error)
-            );
+            eprintln!("strata: cannot read '{}': {}", path.display(), describe(&error));
             return exit::IO_ERROR;
         }
     };
@@ -86,6 +75,28 @@ fn run_file(run: &RunArgs) -> u8 {
     let outcome = driver::run(&source, options, &mut out, &mut err);
     let _ = out.flush();
     exit_code(outcome)
+}
+
+fn disasm_file(path: &Path) -> u8 {
+    let source = match std::fs::read(path) {
+        Ok(source) => source,
+        Err(error) => {
+            eprintln!("strata: cannot read '{}': {}", path.display(), describe(&error));
+            return exit::IO_ERROR;
+        }
+    };
+    let style = if io::stderr().is_terminal() {
+        DiagnosticStyle::Excerpt { file_name: display_name(path) }
+    } else {
+        DiagnosticStyle::Plain
+    };
+    match driver::disassemble(&source, &style, &mut io::stderr().lock()) {
+        Some(listing) => {
+            print!("{listing}");
+            exit::OK
+        }
+        None => exit::COMPILE_ERROR,
+    }
 }
 
 fn display_name(path: &Path) -> String {

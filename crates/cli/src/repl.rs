@@ -28,11 +28,7 @@ pub(crate) fn run(args: &RunArgs) -> u8 {
     let mut session = Session::new(crate::options(args, "<repl>"));
     let mut entry = String::new();
     loop {
-        let prompt = if entry.is_empty() {
-            PROMPT
-        } else {
-            CONTINUATION
-        };
+        let prompt = if entry.is_empty() { PROMPT } else { CONTINUATION };
         match editor.readline(prompt) {
             Ok(line) => {
                 entry.push_str(&line);

@@ -16,12 +16,7 @@ fn strata(args: &[&str], stdin: &str) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .expect("start strata");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
     child.wait_with_output().expect("wait for strata")
 }
 
@@ -41,11 +36,7 @@ fn text(bytes: &[u8]) -> String {
 fn runs_a_file_with_each_spelling() {
     let path = write_temp("hello.lox", b"print \"hi\";");
     let path = path.to_str().unwrap();
-    for args in [
-        vec![path],
-        vec!["run", path],
-        vec!["run", "--engine", "tree", path],
-    ] {
+    for args in [vec![path], vec!["run", path], vec!["run", "--engine", "tree", path]] {
         let out = strata(&args, "");
         assert_eq!(out.status.code(), Some(0), "{args:?}");
         assert_eq!(text(&out.stdout), "hi\n");
@@ -61,38 +52,22 @@ fn exit_codes_follow_lox_md() {
 
     let out = strata(&[compile.to_str().unwrap()], "");
     assert_eq!(out.status.code(), Some(65));
-    assert_eq!(
-        text(&out.stderr),
-        "[line 1] Error at ';': Expect expression.\n"
-    );
+    assert_eq!(text(&out.stderr), "[line 1] Error at ';': Expect expression.\n");
 
     let out = strata(&[runtime.to_str().unwrap()], "");
     assert_eq!(out.status.code(), Some(70));
     assert_eq!(text(&out.stdout), "1\n");
-    assert_eq!(
-        text(&out.stderr),
-        "Operand must be a number.\n[line 2] in script\n"
-    );
+    assert_eq!(text(&out.stderr), "Operand must be a number.\n[line 2] in script\n");
 
     let out = strata(&[not_utf8.to_str().unwrap()], "");
     assert_eq!(out.status.code(), Some(65));
-    assert_eq!(
-        text(&out.stderr),
-        "[line 1] Error: Source is not valid UTF-8.\n"
-    );
+    assert_eq!(text(&out.stderr), "[line 1] Error: Source is not valid UTF-8.\n");
 
     let out = strata(&["/nonexistent/file.lox"], "");
     assert_eq!(out.status.code(), Some(74));
-    assert!(
-        text(&out.stderr).contains("/nonexistent/file.lox"),
-        "names the file"
-    );
+    assert!(text(&out.stderr).contains("/nonexistent/file.lox"), "names the file");
 
-    for usage in [
-        &["--no-such-flag"][..],
-        &["run"],
-        &["run", "--engine", "nope", "x.lox"],
-    ] {
+    for usage in [&["--no-such-flag"][..], &["run"], &["run", "--engine", "nope", "x.lox"]] {
         assert_eq!(strata(usage, "").status.code(), Some(64), "{usage:?}");
     }
 }
@@ -113,10 +88,7 @@ fn gc_log_prints_one_line_per_collection() {
         "alloc.lox",
         b"var s = \"\"; for (var i = 0; i < 50; i = i + 1) { s = s + \"x\"; } print s == s;",
     );
-    let out = strata(
-        &["run", "--gc-stress", "--gc-log", path.to_str().unwrap()],
-        "",
-    );
+    let out = strata(&["run", "--gc-stress", "--gc-log", path.to_str().unwrap()], "");
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(text(&out.stdout), "true\n");
     let log = text(&out.stderr);
@@ -125,12 +97,7 @@ fn gc_log_prints_one_line_per_collection() {
     assert!(lines.len() >= 50, "{} collections", lines.len());
     for (n, line) in lines.iter().enumerate() {
         assert!(line.starts_with(&format!("[gc #{}] ", n + 1)), "{line}");
-        for part in [
-            " bytes, ",
-            " objects freed, ",
-            " live, pause ",
-            " us, next at ",
-        ] {
+        for part in [" bytes, ", " objects freed, ", " live, pause ", " us, next at "] {
             assert!(line.contains(part), "{line} lacks {part:?}");
         }
     }
@@ -143,12 +110,6 @@ fn repl_keeps_state_continues_blocks_and_survives_errors() {
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(text(&out.stdout), "3\nstill here\n");
     let err = text(&out.stderr);
-    assert!(
-        err.contains("Undefined variable 'nope'.\n[line 1] in script"),
-        "{err}"
-    );
-    assert!(
-        err.contains("[line 1] Error at ';': Expect expression."),
-        "{err}"
-    );
+    assert!(err.contains("Undefined variable 'nope'.\n[line 1] in script"), "{err}");
+    assert!(err.contains("[line 1] Error at ';': Expect expression."), "{err}");
 }

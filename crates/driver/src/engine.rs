@@ -6,17 +6,20 @@ use std::str::FromStr;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Engine {
     /// Walks the resolved syntax tree.
-    #[default]
     Tree,
+    /// Compiles to bytecode and runs it in a virtual machine.
+    #[default]
+    Vm,
 }
 
 impl Engine {
     /// Every engine, in the order tests and tools run them.
-    pub const ALL: &'static [Engine] = &[Engine::Tree];
+    pub const ALL: &'static [Engine] = &[Engine::Tree, Engine::Vm];
 
     pub fn name(self) -> &'static str {
         match self {
             Engine::Tree => "tree",
+            Engine::Vm => "vm",
         }
     }
 }
@@ -34,12 +37,7 @@ pub struct UnknownEngine(pub String);
 impl fmt::Display for UnknownEngine {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let names: Vec<_> = Engine::ALL.iter().map(|e| e.name()).collect();
-        write!(
-            f,
-            "unknown engine '{}' (expected one of: {})",
-            self.0,
-            names.join(", ")
-        )
+        write!(f, "unknown engine '{}' (expected one of: {})", self.0, names.join(", "))
     }
 }
 

@@ -14,4 +14,4 @@ mod session;
 pub use diagnostics::DiagnosticStyle;
 pub use engine::{Engine, UnknownEngine};
 pub use runtime::{GcConfig, GcLog, GcReport, GcStats};
-pub use session::{Options, Outcome, Session, run};
+pub use session::{Options, Outcome, Session, disassemble, run};

@@ -37,6 +37,7 @@ pub enum Outcome {
 
 enum EngineState {
     Tree(TreeWalker),
+    Vm(vm::Vm),
 }
 
 /// An engine with its front end, kept across entries.
@@ -53,17 +54,18 @@ impl Session {
             Engine::Tree => {
                 EngineState::Tree(TreeWalker::new(options.gc, options.gc_log, &mut front))
             }
+            Engine::Vm => EngineState::Vm(vm::Vm::new(options.gc, options.gc_log, |name| {
+                let symbol = front.interner.intern(name);
+                front.globals.slot(symbol)
+            })),
         };
-        Session {
-            front,
-            engine,
-            style: options.diagnostics,
-        }
+        Session { front, engine, style: options.diagnostics }
     }
 
     fn heap(&self) -> &runtime::Heap {
         match &self.engine {
             EngineState::Tree(tree) => tree.heap(),
+            EngineState::Vm(vm) => vm.heap(),
         }
     }
 
@@ -77,9 +79,7 @@ impl Session {
     /// Program output goes to `out`; compile errors and runtime errors, in
     /// LOX.md's exact format, to `err`.
     pub fn eval(&mut self, source: &[u8], out: &mut dyn Write, err: &mut dyn Write) -> Outcome {
-        stacker::grow(ENGINE_STACK_BYTES, || {
-            self.eval_on_engine_stack(source, out, err)
-        })
+        stacker::grow(ENGINE_STACK_BYTES, || self.eval_on_engine_stack(source, out, err))
     }
 
     fn eval_on_engine_stack(
@@ -104,6 +104,7 @@ impl Session {
         };
         let result = match &mut self.engine {
             EngineState::Tree(tree) => tree.run(&program, &self.front, out),
+            EngineState::Vm(vm) => vm.run(compile_verified(&program, &self.front), out),
         };
         let _ = out.flush();
         match result {
@@ -120,4 +121,40 @@ impl Session {
 /// Run `source` once with `options`.
 pub fn run(source: &[u8], options: Options, out: &mut dyn Write, err: &mut dyn Write) -> Outcome {
     Session::new(options).eval(source, out, err)
+}
+
+/// Compile `program` and check the result with the bytecode verifier.
+///
+/// Every resolved program must compile to bytecode the verifier accepts;
+/// anything else is a compiler bug, reported as one.
+fn compile_verified(program: &syntax::ast::Program, front: &FrontEnd) -> bytecode::Module {
+    let module = compiler::compile(program, front);
+    if let Err(error) = bytecode::verify(&module) {
+        panic!("bug: the compiler produced bytecode the verifier rejects: {error}");
+    }
+    module
+}
+
+/// The bytecode listing of `source` (`strata disasm`), or its compile errors
+/// written to `err`.
+pub fn disassemble(source: &[u8], style: &DiagnosticStyle, err: &mut dyn Write) -> Option<String> {
+    let text = match syntax::decode_source(source) {
+        Ok(text) => text,
+        Err(diagnostic) => {
+            let _ = write_diagnostics(err, &DiagnosticStyle::Plain, "", &[diagnostic]);
+            return None;
+        }
+    };
+    let mut front = FrontEnd::new();
+    for native in runtime::NATIVES {
+        let symbol = front.interner.intern(native.name);
+        front.globals.slot(symbol);
+    }
+    match front.compile(text) {
+        Ok(program) => Some(bytecode::disassemble(&compile_verified(&program, &front))),
+        Err(diagnostics) => {
+            let _ = write_diagnostics(err, style, text, &diagnostics);
+            None
+        }
+    }
 }

@@ -22,26 +22,14 @@ fn main() {
     let mut files = Vec::new();
     collect_lox_files(&root, &mut files);
     files.sort();
-    assert!(
-        !files.is_empty(),
-        "no conformance files under {}",
-        root.display()
-    );
+    assert!(!files.is_empty(), "no conformance files under {}", root.display());
 
     let mut trials = Vec::new();
     for path in &files {
-        let name = path
-            .strip_prefix(&root)
-            .unwrap()
-            .to_string_lossy()
-            .replace('\\', "/");
+        let name = path.strip_prefix(&root).unwrap().to_string_lossy().replace('\\', "/");
         for &engine in Engine::ALL {
             for stress in [false, true] {
-                let label = if stress {
-                    format!("{engine}-gc-stress")
-                } else {
-                    engine.to_string()
-                };
+                let label = if stress { format!("{engine}-gc-stress") } else { engine.to_string() };
                 let (path, name) = (path.clone(), name.clone());
                 trials.push(Trial::test(format!("{label}::{name}"), move || {
                     check_file(&path, &name, engine, stress)
@@ -50,9 +38,8 @@ fn main() {
         }
         if Engine::ALL.len() > 1 {
             let path = path.clone();
-            trials.push(Trial::test(format!("engines-agree::{name}"), move || {
-                engines_agree(&path)
-            }));
+            trials
+                .push(Trial::test(format!("engines-agree::{name}"), move || engines_agree(&path)));
         }
     }
     libtest_mimic::run(&args, trials).exit();
@@ -78,14 +65,8 @@ struct Run {
 }
 
 fn run(source: &[u8], engine: Engine, stress: bool) -> Run {
-    let options = Options {
-        engine,
-        gc: GcConfig {
-            stress,
-            ..GcConfig::default()
-        },
-        ..Options::default()
-    };
+    let options =
+        Options { engine, gc: GcConfig { stress, ..GcConfig::default() }, ..Options::default() };
     let (mut out, mut err) = (Vec::new(), Vec::new());
     let outcome = driver::run(source, options, &mut out, &mut err);
     Run {
@@ -126,9 +107,7 @@ fn parse_expectations(source: &str) -> Expected {
         } else if let Some(text) = comment.strip_prefix("expect trace: ") {
             expected.trace.push(text.to_string());
         } else if comment.starts_with("Error at ") || comment.starts_with("Error: ") {
-            expected
-                .compile_errors
-                .push(format!("[line {line_no}] {comment}"));
+            expected.compile_errors.push(format!("[line {line_no}] {comment}"));
         } else if comment.starts_with("[line ") && comment.contains("] Error") {
             expected.compile_errors.push(comment.to_string());
         }
@@ -137,15 +116,9 @@ fn parse_expectations(source: &str) -> Expected {
 }
 
 fn is_annotation(comment: &str) -> bool {
-    [
-        "expect:",
-        "expect runtime error: ",
-        "expect trace: ",
-        "Error at ",
-        "Error: ",
-    ]
-    .iter()
-    .any(|prefix| comment.starts_with(prefix))
+    ["expect:", "expect runtime error: ", "expect trace: ", "Error at ", "Error: "]
+        .iter()
+        .any(|prefix| comment.starts_with(prefix))
         || (comment.starts_with("[line ") && comment.contains("] Error"))
 }
 
@@ -154,43 +127,29 @@ fn check_file(path: &Path, name: &str, engine: Engine, stress: bool) -> Result<(
     let expected = parse_expectations(&String::from_utf8_lossy(&source));
     let actual = run(&source, engine, stress);
     let verdict = compare(&expected, &actual);
-    let exception = EXCEPTIONS
-        .iter()
-        .find(|(e, file, _)| *e == engine && *file == name);
+    let exception = EXCEPTIONS.iter().find(|(e, file, _)| *e == engine && *file == name);
     match (verdict, exception) {
         (Ok(()), None) => Ok(()),
         (Err(failure), None) => Err(failure.into()),
         (Err(_), Some(_)) => Ok(()),
-        (Ok(()), Some((_, _, reason))) => Err(format!(
-            "{name} now passes on {engine}: remove its EXCEPTIONS entry ({reason})"
-        )
-        .into()),
+        (Ok(()), Some((_, _, reason))) => {
+            Err(format!("{name} now passes on {engine}: remove its EXCEPTIONS entry ({reason})")
+                .into())
+        }
     }
 }
 
 fn compare(expected: &Expected, actual: &Run) -> Result<(), String> {
     let stdout: Vec<&str> = actual.stdout.lines().collect();
     let stderr: Vec<&str> = actual.stderr.lines().collect();
-    let show = || {
-        format!(
-            "\n--- stdout ---\n{}--- stderr ---\n{}",
-            actual.stdout, actual.stderr
-        )
-    };
+    let show = || format!("\n--- stdout ---\n{}--- stderr ---\n{}", actual.stdout, actual.stderr);
 
     if !expected.compile_errors.is_empty() {
         if actual.outcome != Outcome::CompileError {
-            return Err(format!(
-                "expected compile errors, got {:?}{}",
-                actual.outcome,
-                show()
-            ));
+            return Err(format!("expected compile errors, got {:?}{}", actual.outcome, show()));
         }
         if !stdout.is_empty() {
-            return Err(format!(
-                "a program with compile errors printed output{}",
-                show()
-            ));
+            return Err(format!("a program with compile errors printed output{}", show()));
         }
         if stderr != expected.compile_errors {
             return Err(format!(
@@ -224,10 +183,7 @@ fn compare(expected: &Expected, actual: &Run) -> Result<(), String> {
             }
             let trace_start = format!("[line {line}]");
             if !stderr.get(1).is_some_and(|l| l.starts_with(&trace_start)) {
-                return Err(format!(
-                    "expected the trace to start with '{trace_start}'{}",
-                    show()
-                ));
+                return Err(format!("expected the trace to start with '{trace_start}'{}", show()));
             }
             if !expected.trace.is_empty() && stderr[1..] != expected.trace {
                 return Err(format!(
@@ -239,11 +195,7 @@ fn compare(expected: &Expected, actual: &Run) -> Result<(), String> {
         }
         None => {
             if actual.outcome != Outcome::Success || !stderr.is_empty() {
-                return Err(format!(
-                    "expected success, got {:?}{}",
-                    actual.outcome,
-                    show()
-                ));
+                return Err(format!("expected success, got {:?}{}", actual.outcome, show()));
             }
         }
     }

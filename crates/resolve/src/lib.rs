@@ -45,11 +45,8 @@ impl FrontEnd {
             let span = syntax::Span { start: 0, end: 0 };
             return Err(vec![Diagnostic::bare(1, span, "Source file is too large.")]);
         }
-        let syntax::Parse {
-            mut program,
-            mut diagnostics,
-            panic_windows,
-        } = syntax::parse(source, &mut self.interner);
+        let syntax::Parse { mut program, mut diagnostics, panic_windows } =
+            syntax::parse(source, &mut self.interner);
         let resolver = resolver::Resolver::new(
             source,
             &mut self.interner,
@@ -59,12 +56,8 @@ impl FrontEnd {
         // An error inside a stretch the parser spent in panic mode would not
         // be reported by a one-pass compiler: the parser's error stands alone.
         let in_panic = |d: &Diagnostic| panic_windows.iter().any(|w| w.contains(&d.span.start));
-        diagnostics.extend(
-            resolver
-                .resolve_program(&mut program)
-                .into_iter()
-                .filter(|d| !in_panic(d)),
-        );
+        diagnostics
+            .extend(resolver.resolve_program(&mut program).into_iter().filter(|d| !in_panic(d)));
         if diagnostics.is_empty() {
             Ok(program)
         } else {

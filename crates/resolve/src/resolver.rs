@@ -36,6 +36,8 @@ struct Local {
     name: Symbol,
     /// `None` while the variable's initializer is being resolved.
     depth: Option<u32>,
+    /// A closure captured it.
+    captured: bool,
 }
 
 struct FnState {
@@ -52,10 +54,7 @@ impl FnState {
         FnState {
             kind,
             // Slot 0 holds the callee, or `this` in methods.
-            locals: vec![Local {
-                name: slot_zero,
-                depth: Some(0),
-            }],
+            locals: vec![Local { name: slot_zero, depth: Some(0), captured: false }],
             upvalues: Vec::new(),
             scope_depth: 0,
             max_slots: 1,
@@ -104,15 +103,11 @@ impl<'a> Resolver<'a> {
     }
 
     pub(crate) fn resolve_program(mut self, program: &mut Program) -> Vec<Diagnostic> {
-        self.functions
-            .push(FnState::new(FnKind::Script, self.empty_name));
+        self.functions.push(FnState::new(FnKind::Script, self.empty_name));
         self.declarations(&mut program.stmts);
         let script = self.functions.pop().expect("script state");
-        program.script = FnInfo {
-            id: u32::MAX,
-            upvalues: Vec::new(),
-            max_slots: script.max_slots as u16,
-        };
+        program.script =
+            FnInfo { id: u32::MAX, upvalues: Vec::new(), max_slots: script.max_slots as u16 };
         self.diagnostics
     }
 
@@ -123,8 +118,7 @@ impl<'a> Resolver<'a> {
             return;
         }
         self.panic_mode = true;
-        self.diagnostics
-            .push(Diagnostic::at(self.source, token, message));
+        self.diagnostics.push(Diagnostic::at(self.source, token, message));
     }
 
     fn current(&mut self) -> &mut FnState {
@@ -137,22 +131,18 @@ impl<'a> Resolver<'a> {
         self.current().scope_depth += 1;
     }
 
-    /// Ends a scope; returns how many locals it held (one pop each).
-    fn end_scope(&mut self) -> usize {
+    /// Ends a scope; returns its locals as they leave (one pop each).
+    fn end_scope(&mut self) -> ScopeExit {
         let state = self.current();
         state.scope_depth -= 1;
         let depth = state.scope_depth;
-        let mut popped = 0;
+        let mut captured = Vec::new();
         while state.locals.len() > 1
-            && state
-                .locals
-                .last()
-                .is_some_and(|l| l.depth.is_none_or(|d| d > depth))
+            && state.locals.last().is_some_and(|l| l.depth.is_none_or(|d| d > depth))
         {
-            state.locals.pop();
-            popped += 1;
+            captured.push(state.locals.pop().expect("checked above").captured);
         }
-        popped
+        ScopeExit { captured }
     }
 
     fn is_global_scope(&self) -> bool {
@@ -174,10 +164,7 @@ impl<'a> Resolver<'a> {
             .take_while(|l| l.depth.is_none_or(|d| d >= depth))
             .any(|l| l.name == ident.name);
         if duplicate {
-            self.error(
-                ident.token,
-                "Already a variable with this name in this scope.",
-            );
+            self.error(ident.token, "Already a variable with this name in this scope.");
         }
         self.add_local(ident.name, ident.token)
     }
@@ -188,7 +175,7 @@ impl<'a> Resolver<'a> {
             return VarRef::Local(0);
         }
         let state = self.current();
-        state.locals.push(Local { name, depth: None });
+        state.locals.push(Local { name, depth: None, captured: false });
         state.max_slots = state.max_slots.max(state.locals.len());
         VarRef::Local((state.locals.len() - 1) as u8)
     }
@@ -218,16 +205,9 @@ impl<'a> Resolver<'a> {
 
     fn find_local(&mut self, function: usize, ident: Ident) -> Option<u8> {
         let locals = &self.functions[function].locals;
-        let (slot, local) = locals
-            .iter()
-            .enumerate()
-            .rev()
-            .find(|(_, l)| l.name == ident.name)?;
+        let (slot, local) = locals.iter().enumerate().rev().find(|(_, l)| l.name == ident.name)?;
         if local.depth.is_none() {
-            self.error(
-                ident.token,
-                "Can't read local variable in its own initializer.",
-            );
+            self.error(ident.token, "Can't read local variable in its own initializer.");
         }
         Some(slot as u8)
     }
@@ -237,24 +217,15 @@ impl<'a> Resolver<'a> {
             return None;
         }
         if let Some(slot) = self.find_local(function - 1, ident) {
+            self.functions[function - 1].locals[slot as usize].captured = true;
             return Some(self.add_upvalue(
                 function,
-                Capture {
-                    is_local: true,
-                    index: slot,
-                },
+                Capture { is_local: true, index: slot },
                 ident,
             ));
         }
         let index = self.find_upvalue(function - 1, ident)?;
-        Some(self.add_upvalue(
-            function,
-            Capture {
-                is_local: false,
-                index,
-            },
-            ident,
-        ))
+        Some(self.add_upvalue(function, Capture { is_local: false, index }, ident))
     }
 
     fn add_upvalue(&mut self, function: usize, capture: Capture, ident: Ident) -> u8 {
@@ -347,7 +318,8 @@ impl<'a> Resolver<'a> {
     fn block(&mut self, block: &mut Block) -> Size {
         self.begin_scope();
         let body = self.declarations(&mut block.stmts);
-        body + self.end_scope() as u64
+        block.exit = self.end_scope();
+        body + block.exit.captured.len() as u64
     }
 
     fn if_stmt(&mut self, if_stmt: &mut If) -> Size {
@@ -396,7 +368,8 @@ impl<'a> Resolver<'a> {
             self.check_jump(incr_part + body + 4, body_end);
         }
         let exit_pop = if for_stmt.cond.is_some() { 1 } else { 0 };
-        let pops = self.end_scope() as u64;
+        for_stmt.exit = self.end_scope();
+        let pops = for_stmt.exit.captured.len() as u64;
         init + cond + incr_part + body + 3 + exit_pop + pops
     }
 
@@ -415,11 +388,7 @@ impl<'a> Resolver<'a> {
     /// Resolve a function body in its own state; returns the size of the
     /// closure instruction that creates it in the enclosing code.
     fn function(&mut self, function: &mut Function, kind: FnKind) -> Size {
-        let slot_zero = if kind == FnKind::Function {
-            self.empty_name
-        } else {
-            self.this_name
-        };
+        let slot_zero = if kind == FnKind::Function { self.empty_name } else { self.this_name };
         self.functions.push(FnState::new(kind, slot_zero));
         self.begin_scope();
         for param in &function.params {
@@ -432,11 +401,7 @@ impl<'a> Resolver<'a> {
         let captures = state.upvalues.len();
         let id = *self.next_function_id;
         *self.next_function_id += 1;
-        function.info = FnInfo {
-            id,
-            upvalues: state.upvalues,
-            max_slots: state.max_slots as u16,
-        };
+        function.info = FnInfo { id, upvalues: state.upvalues, max_slots: state.max_slots as u16 };
         Size(2) + Size(2 * captures as u64)
     }
 
@@ -460,9 +425,7 @@ impl<'a> Resolver<'a> {
             // Load superclass, load class, inherit.
             total += 2 + 2 + 1;
         }
-        self.classes.push(ClassState {
-            has_superclass: class.superclass.is_some(),
-        });
+        self.classes.push(ClassState { has_superclass: class.superclass.is_some() });
 
         total += 2; // Load the class to add methods to it.
         for method in &mut class.methods {
@@ -477,7 +440,8 @@ impl<'a> Resolver<'a> {
 
         self.classes.pop();
         if class.superclass.is_some() {
-            total += self.end_scope() as u64;
+            class.scope.exit = self.end_scope();
+            total += class.scope.exit.captured.len() as u64;
         }
         total
     }
@@ -494,9 +458,7 @@ impl<'a> Resolver<'a> {
                 Literal::Nil | Literal::Bool(_) => Size(1),
             },
             Expr::Unary { operand, .. } => self.expr(operand) + 1,
-            Expr::Binary {
-                op, left, right, ..
-            } => {
+            Expr::Binary { op, left, right, .. } => {
                 let both = self.expr(left) + self.expr(right);
                 match op {
                     BinaryOp::NotEqual | BinaryOp::LessEqual | BinaryOp::GreaterEqual => both + 2,

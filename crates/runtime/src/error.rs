@@ -32,10 +32,7 @@ pub struct RuntimeError {
 
 impl RuntimeError {
     pub fn new(message: impl Into<String>) -> RuntimeError {
-        RuntimeError {
-            message: message.into(),
-            trace: Vec::new(),
-        }
+        RuntimeError { message: message.into(), trace: Vec::new() }
     }
 
     pub fn stack_overflow() -> RuntimeError {

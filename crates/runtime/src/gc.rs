@@ -18,11 +18,7 @@ pub struct GcConfig {
 
 impl Default for GcConfig {
     fn default() -> GcConfig {
-        GcConfig {
-            stress: false,
-            initial_threshold: 1 << 20,
-            growth_factor: 2,
-        }
+        GcConfig { stress: false, initial_threshold: 1 << 20, growth_factor: 2 }
     }
 }
 

@@ -80,9 +80,7 @@ impl Heap {
             collecting: Cell::new(false),
             gray: UnsafeCell::new(Vec::new()),
             stack: Stack::new(),
-            globals: Globals {
-                values: UnsafeCell::new(Vec::new()),
-            },
+            globals: Globals { values: UnsafeCell::new(Vec::new()) },
             pinned: UnsafeCell::new(Vec::new()),
             handles: UnsafeCell::new(Vec::new()),
             open_upvalues: UnsafeCell::new(Vec::new()),
@@ -190,8 +188,7 @@ impl Heap {
     pub fn inherit(&self, class: Gc<ObjClass>, superclass: Gc<ObjClass>) {
         let before = class.heap_size();
         class.inherit(&superclass);
-        self.bytes_allocated
-            .set(self.bytes_allocated.get() + class.heap_size() - before);
+        self.bytes_allocated.set(self.bytes_allocated.get() + class.heap_size() - before);
     }
 
     // -------------------------------------------------------------- upvalues
@@ -242,13 +239,8 @@ impl Heap {
         let bytes_before = self.bytes_allocated.get();
         // SAFETY: collection does not re-enter the heap's other methods, so
         // no other reference into these cells is live while it runs.
-        let (objects, gray, strings) = unsafe {
-            (
-                &mut *self.objects.get(),
-                &mut *self.gray.get(),
-                &mut *self.strings.get(),
-            )
-        };
+        let (objects, gray, strings) =
+            unsafe { (&mut *self.objects.get(), &mut *self.gray.get(), &mut *self.strings.get()) };
         let objects_before = objects.len();
 
         self.trace_roots(&mut |obj| mark(gray, obj));
@@ -355,9 +347,7 @@ pub struct StackFull;
 
 impl Stack {
     fn new() -> Stack {
-        Stack {
-            values: UnsafeCell::new(Vec::with_capacity(STACK_SLOTS)),
-        }
+        Stack { values: UnsafeCell::new(Vec::with_capacity(STACK_SLOTS)) }
     }
 
     #[inline(always)]
@@ -465,10 +455,7 @@ impl<'h> Root<'h> {
         // SAFETY: no reference into `handles` is live (module rules).
         let handles = unsafe { &mut *heap.handles.get() };
         handles.push(value);
-        Root {
-            heap,
-            index: handles.len() - 1,
-        }
+        Root { heap, index: handles.len() - 1 }
     }
 
     #[inline(always)]

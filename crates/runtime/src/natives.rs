@@ -16,11 +16,7 @@ pub struct NativeSpec {
 }
 
 /// Every native, in the order their global slots are assigned.
-pub const NATIVES: &[NativeSpec] = &[NativeSpec {
-    name: "clock",
-    arity: 0,
-    function: clock,
-}];
+pub const NATIVES: &[NativeSpec] = &[NativeSpec { name: "clock", arity: 0, function: clock }];
 
 /// Seconds since the first call in this process, for timing programs.
 fn clock(_: &Heap, _: &[Value]) -> Result<Value, String> {

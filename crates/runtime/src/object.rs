@@ -40,10 +40,7 @@ pub struct Header {
 
 impl Header {
     pub(crate) fn new(kind: ObjKind) -> Header {
-        Header {
-            kind,
-            marked: Cell::new(false),
-        }
+        Header { kind, marked: Cell::new(false) }
     }
 }
 
@@ -88,11 +85,7 @@ impl ObjRef {
     /// This object as a `T`, if it is one.
     #[inline(always)]
     pub fn downcast<T: Object>(self) -> Option<Gc<T>> {
-        if self.kind() == T::KIND {
-            Some(Gc(self.0.cast(), PhantomData))
-        } else {
-            None
-        }
+        if self.kind() == T::KIND { Some(Gc(self.0.cast(), PhantomData)) } else { None }
     }
 
     pub(crate) fn raw(self) -> NonNull<Header> {
@@ -203,11 +196,7 @@ pub struct ObjString {
 
 impl ObjString {
     pub(crate) fn new(hash: u64, chars: Box<str>) -> ObjString {
-        ObjString {
-            header: Header::new(ObjKind::String),
-            hash,
-            chars,
-        }
+        ObjString { header: Header::new(ObjKind::String), hash, chars }
     }
 
     pub fn as_str(&self) -> &str {
@@ -244,13 +233,7 @@ pub struct ObjFunction {
 
 impl ObjFunction {
     pub fn new(name: Option<Gc<ObjString>>, arity: u8, upvalue_count: u16, proto: u32) -> Self {
-        ObjFunction {
-            header: Header::new(ObjKind::Function),
-            name,
-            arity,
-            upvalue_count,
-            proto,
-        }
+        ObjFunction { header: Header::new(ObjKind::Function), name, arity, upvalue_count, proto }
     }
 
     /// The name used in stack traces: `None` for the script.
@@ -288,12 +271,7 @@ pub struct ObjNative {
 
 impl ObjNative {
     pub fn new(name: &'static str, arity: u8, function: NativeFn) -> ObjNative {
-        ObjNative {
-            header: Header::new(ObjKind::Native),
-            name,
-            arity,
-            function,
-        }
+        ObjNative { header: Header::new(ObjKind::Native), name, arity, function }
     }
 }
 
@@ -319,11 +297,7 @@ pub struct ObjClosure {
 
 impl ObjClosure {
     pub fn new(function: Gc<ObjFunction>, upvalues: Box<[Gc<ObjUpvalue>]>) -> ObjClosure {
-        ObjClosure {
-            header: Header::new(ObjKind::Closure),
-            function,
-            upvalues,
-        }
+        ObjClosure { header: Header::new(ObjKind::Closure), function, upvalues }
     }
 }
 
@@ -373,11 +347,7 @@ impl ObjUpvalue {
     #[inline(always)]
     pub fn open_slot(&self) -> Option<u32> {
         let slot = self.slot.get();
-        if slot == Self::CLOSED {
-            None
-        } else {
-            Some(slot)
-        }
+        if slot == Self::CLOSED { None } else { Some(slot) }
     }
 
     /// The value of a closed upvalue.
@@ -557,11 +527,7 @@ pub struct ObjBoundMethod {
 
 impl ObjBoundMethod {
     pub fn new(receiver: Value, method: Gc<ObjClosure>) -> ObjBoundMethod {
-        ObjBoundMethod {
-            header: Header::new(ObjKind::BoundMethod),
-            receiver,
-            method,
-        }
+        ObjBoundMethod { header: Header::new(ObjKind::BoundMethod), receiver, method }
     }
 }
 

@@ -44,10 +44,9 @@ impl fmt::Display for Printed {
             ObjKind::String => f.write_str(obj.downcast::<ObjString>().unwrap().as_str()),
             ObjKind::Function => write_function(&obj.downcast::<ObjFunction>().unwrap(), f),
             ObjKind::Closure => write_function(&obj.downcast::<ObjClosure>().unwrap().function, f),
-            ObjKind::BoundMethod => write_function(
-                &obj.downcast::<ObjBoundMethod>().unwrap().method.function,
-                f,
-            ),
+            ObjKind::BoundMethod => {
+                write_function(&obj.downcast::<ObjBoundMethod>().unwrap().method.function, f)
+            }
             ObjKind::Native => f.write_str("<native fn>"),
             ObjKind::Class => f.write_str(obj.downcast::<ObjClass>().unwrap().name.as_str()),
             ObjKind::Instance => {

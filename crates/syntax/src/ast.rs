@@ -59,10 +59,7 @@ pub struct VarUse {
 
 impl VarUse {
     pub fn new(ident: Ident) -> VarUse {
-        VarUse {
-            ident,
-            var: VarRef::Unresolved,
-        }
+        VarUse { ident, var: VarRef::Unresolved }
     }
 }
 
@@ -95,6 +92,16 @@ pub enum Stmt {
 #[derive(Debug, Default)]
 pub struct Block {
     pub stmts: Vec<Stmt>,
+    /// Filled by the resolver: the block's locals as they leave scope.
+    pub exit: ScopeExit,
+}
+
+/// The locals a scope ends, innermost (highest slot) first: `true` where a
+/// closure captured the local, so its upvalue must be closed rather than
+/// the slot simply dropped.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ScopeExit {
+    pub captured: Vec<bool>,
 }
 
 #[derive(Debug)]
@@ -127,6 +134,9 @@ pub struct For {
     pub clauses_end: TokenRef,
     /// Last token of the body.
     pub body_end: TokenRef,
+    /// Filled by the resolver: the scope around the loop (the initializer's
+    /// variable) as it ends.
+    pub exit: ScopeExit,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -179,10 +189,12 @@ pub struct Class {
 }
 
 /// A hidden scope the resolver opened (today only `super`'s).
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone)]
 pub struct ScopeInfo {
     /// The slot of the hidden local, if the scope is a local one.
     pub slot: Option<u8>,
+    /// The scope's locals as it ends.
+    pub exit: ScopeExit,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -290,9 +302,6 @@ impl Expr {
     /// Engines use it to skip rooting a value that is held while such an
     /// expression is evaluated: nothing can collect in between.
     pub fn is_simple(&self) -> bool {
-        matches!(
-            self,
-            Expr::Literal { .. } | Expr::Variable(_) | Expr::This(_)
-        )
+        matches!(self, Expr::Literal { .. } | Expr::Variable(_) | Expr::This(_))
     }
 }

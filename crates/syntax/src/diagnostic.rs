@@ -34,22 +34,12 @@ impl Diagnostic {
         } else {
             Location::Token(source.get(token.span.range()).unwrap_or("").to_string())
         };
-        Diagnostic {
-            line: token.line,
-            span: token.span,
-            location,
-            message: message.into(),
-        }
+        Diagnostic { line: token.line, span: token.span, location, message: message.into() }
     }
 
     /// A diagnostic with no lexeme (`[line N] Error: MESSAGE`).
     pub fn bare(line: u32, span: Span, message: impl Into<String>) -> Diagnostic {
-        Diagnostic {
-            line,
-            span,
-            location: Location::Bare,
-            message: message.into(),
-        }
+        Diagnostic { line, span, location: Location::Bare, message: message.into() }
     }
 }
 
@@ -72,10 +62,7 @@ pub fn decode_source(bytes: &[u8]) -> Result<&str, Diagnostic> {
     std::str::from_utf8(bytes).map_err(|err| {
         let valid = err.valid_up_to();
         let line = 1 + bytes[..valid].iter().filter(|&&b| b == b'\n').count() as u32;
-        let span = Span {
-            start: valid as u32,
-            end: valid as u32 + 1,
-        };
+        let span = Span { start: valid as u32, end: valid as u32 + 1 };
         Diagnostic::bare(line, span, "Source is not valid UTF-8.")
     })
 }

@@ -51,10 +51,7 @@ pub fn parse(source: &str, interner: &mut Interner) -> Parse {
         parser.close_panic_window();
     }
     Parse {
-        program: Program {
-            stmts,
-            script: FnInfo::default(),
-        },
+        program: Program { stmts, script: FnInfo::default() },
         diagnostics: parser.diagnostics,
         panic_windows: parser.panic_windows,
     }
@@ -77,12 +74,8 @@ struct Parser<'src, 'i> {
 
 impl<'src, 'i> Parser<'src, 'i> {
     fn new(source: &'src str, interner: &'i mut Interner) -> Parser<'src, 'i> {
-        let placeholder = Token {
-            kind: TokenKind::Eof,
-            span: Default::default(),
-            line: 1,
-            error: None,
-        };
+        let placeholder =
+            Token { kind: TokenKind::Eof, span: Default::default(), line: 1, error: None };
         let mut parser = Parser {
             source,
             scanner: Scanner::new(source),
@@ -109,11 +102,7 @@ impl<'src, 'i> Parser<'src, 'i> {
                 break;
             }
             let message = self.current.error.unwrap_or("Unexpected character.");
-            self.report(Diagnostic::bare(
-                self.current.line,
-                self.current.span,
-                message,
-            ));
+            self.report(Diagnostic::bare(self.current.line, self.current.span, message));
         }
     }
 
@@ -146,10 +135,7 @@ impl<'src, 'i> Parser<'src, 'i> {
 
     fn ident(&mut self, token: Token) -> Ident {
         let name = self.interner.intern(self.lexeme(&token));
-        Ident {
-            name,
-            token: token.to_ref(),
-        }
+        Ident { name, token: token.to_ref() }
     }
 
     // ---------------------------------------------------------------- errors
@@ -263,21 +249,13 @@ impl<'src, 'i> Parser<'src, 'i> {
             methods.push(Rc::new(self.function(token, kind)));
         }
         self.consume(TokenKind::RightBrace, "Expect '}' after class body.");
-        Stmt::Class(Box::new(Class {
-            name,
-            superclass,
-            methods,
-            scope: ScopeInfo::default(),
-        }))
+        Stmt::Class(Box::new(Class { name, superclass, methods, scope: ScopeInfo::default() }))
     }
 
     fn fun_declaration(&mut self) -> Stmt {
         let token = self.consume(TokenKind::Identifier, "Expect function name.");
         let function = self.function(token, FunctionKind::Function);
-        Stmt::Fun {
-            name: VarUse::new(function.name),
-            function: Rc::new(function),
-        }
+        Stmt::Fun { name: VarUse::new(function.name), function: Rc::new(function) }
     }
 
     /// Parameters and body, after the name.
@@ -300,27 +278,14 @@ impl<'src, 'i> Parser<'src, 'i> {
         self.consume(TokenKind::RightParen, "Expect ')' after parameters.");
         self.consume(TokenKind::LeftBrace, "Expect '{' before function body.");
         let body = self.block().stmts;
-        Function {
-            name,
-            kind,
-            params,
-            body,
-            info: FnInfo::default(),
-        }
+        Function { name, kind, params, body, info: FnInfo::default() }
     }
 
     fn var_declaration(&mut self) -> Stmt {
         let token = self.consume(TokenKind::Identifier, "Expect variable name.");
         let name = VarUse::new(self.ident(token));
-        let init = if self.matches(TokenKind::Equal) {
-            Some(self.expression())
-        } else {
-            None
-        };
-        self.consume(
-            TokenKind::Semicolon,
-            "Expect ';' after variable declaration.",
-        );
+        let init = if self.matches(TokenKind::Equal) { Some(self.expression()) } else { None };
+        self.consume(TokenKind::Semicolon, "Expect ';' after variable declaration.");
         Stmt::Var { name, init }
     }
 
@@ -356,7 +321,7 @@ impl<'src, 'i> Parser<'src, 'i> {
             stmts.push(self.declaration());
         }
         self.consume(TokenKind::RightBrace, "Expect '}' after block.");
-        Block { stmts }
+        Block { stmts, exit: ScopeExit::default() }
     }
 
     fn if_statement(&mut self) -> Stmt {
@@ -371,13 +336,7 @@ impl<'src, 'i> Parser<'src, 'i> {
         } else {
             (None, None)
         };
-        Stmt::If(Box::new(If {
-            cond,
-            then_branch,
-            else_branch,
-            then_end,
-            else_end,
-        }))
+        Stmt::If(Box::new(If { cond, then_branch, else_branch, then_end, else_end }))
     }
 
     fn return_statement(&mut self) -> Stmt {
@@ -398,11 +357,7 @@ impl<'src, 'i> Parser<'src, 'i> {
         self.consume(TokenKind::RightParen, "Expect ')' after condition.");
         let body = self.statement();
         let body_end = self.previous.to_ref();
-        Stmt::While(Box::new(While {
-            cond,
-            body,
-            body_end,
-        }))
+        Stmt::While(Box::new(While { cond, body, body_end }))
     }
 
     fn for_statement(&mut self) -> Stmt {
@@ -440,6 +395,7 @@ impl<'src, 'i> Parser<'src, 'i> {
             body,
             clauses_end,
             body_end,
+            exit: ScopeExit::default(),
         }))
     }
 
@@ -460,19 +416,12 @@ impl<'src, 'i> Parser<'src, 'i> {
             Expr::Variable(var) if !parenthesized => {
                 self.advance();
                 let value = self.expression();
-                Expr::Assign {
-                    target: var,
-                    value: Box::new(value),
-                }
+                Expr::Assign { target: var, value: Box::new(value) }
             }
             Expr::Get { object, name } if !parenthesized => {
                 self.advance();
                 let value = self.expression();
-                Expr::Set {
-                    object,
-                    name,
-                    value: Box::new(value),
-                }
+                Expr::Set { object, name, value: Box::new(value) }
             }
             target => {
                 // Like the book: report at the `=` and leave the value unparsed.
@@ -501,12 +450,7 @@ impl<'src, 'i> Parser<'src, 'i> {
         while self.matches(keyword) {
             let right = operand(self);
             let right_end = self.previous.to_ref();
-            left = Expr::Logical(Box::new(Logical {
-                op,
-                left,
-                right,
-                right_end,
-            }));
+            left = Expr::Logical(Box::new(Logical { op, left, right, right_end }));
         }
         left
     }
@@ -521,12 +465,7 @@ impl<'src, 'i> Parser<'src, 'i> {
             self.advance();
             let line = self.previous.line;
             let right = operand(self);
-            left = Expr::Binary {
-                op,
-                left: Box::new(left),
-                right: Box::new(right),
-                line,
-            };
+            left = Expr::Binary { op, left: Box::new(left), right: Box::new(right), line };
         }
         left
     }
@@ -574,11 +513,7 @@ impl<'src, 'i> Parser<'src, 'i> {
         self.advance();
         let line = self.previous.line;
         let operand = self.nested(placeholder_expr, |p| p.unary());
-        Expr::Unary {
-            op,
-            operand: Box::new(operand),
-            line,
-        }
+        Expr::Unary { op, operand: Box::new(operand), line }
     }
 
     fn call(&mut self) -> Expr {
@@ -587,18 +522,11 @@ impl<'src, 'i> Parser<'src, 'i> {
             if self.matches(TokenKind::LeftParen) {
                 let args = self.arguments();
                 let paren = self.consume(TokenKind::RightParen, "Expect ')' after arguments.");
-                expr = Expr::Call {
-                    callee: Box::new(expr),
-                    args,
-                    line: paren.line,
-                };
+                expr = Expr::Call { callee: Box::new(expr), args, line: paren.line };
             } else if self.matches(TokenKind::Dot) {
                 let token = self.consume(TokenKind::Identifier, "Expect property name after '.'.");
                 let name = self.ident(token);
-                expr = Expr::Get {
-                    object: Box::new(expr),
-                    name,
-                };
+                expr = Expr::Get { object: Box::new(expr), name };
             } else {
                 return expr;
             }
@@ -625,10 +553,7 @@ impl<'src, 'i> Parser<'src, 'i> {
         use TokenKind as T;
         self.advance();
         let token = self.previous;
-        let literal = |value| Expr::Literal {
-            value,
-            token: token.to_ref(),
-        };
+        let literal = |value| Expr::Literal { value, token: token.to_ref() };
         match token.kind {
             T::False => literal(Literal::Bool(false)),
             T::True => literal(Literal::Bool(true)),
@@ -652,15 +577,8 @@ impl<'src, 'i> Parser<'src, 'i> {
                 let method_token = self.consume(T::Identifier, "Expect superclass method name.");
                 let method = self.ident(method_token);
                 let this_name = self.interner.intern("this");
-                let this = VarUse::new(Ident {
-                    name: this_name,
-                    token: keyword.token,
-                });
-                Expr::Super(Box::new(SuperRef {
-                    keyword: VarUse::new(keyword),
-                    this,
-                    method,
-                }))
+                let this = VarUse::new(Ident { name: this_name, token: keyword.token });
+                Expr::Super(Box::new(SuperRef { keyword: VarUse::new(keyword), this, method }))
             }
             T::LeftParen => {
                 let expr = self.expression();
@@ -678,10 +596,7 @@ impl<'src, 'i> Parser<'src, 'i> {
 
 /// What stands in for an expression that could not be parsed.
 fn placeholder_expr(token: TokenRef) -> Expr {
-    Expr::Literal {
-        value: Literal::Nil,
-        token,
-    }
+    Expr::Literal { value: Literal::Nil, token }
 }
 
 /// What stands in for a statement that could not be parsed.

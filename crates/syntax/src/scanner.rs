@@ -19,13 +19,7 @@ impl<'src> Scanner<'src> {
     /// The caller guarantees `source.len() <= u32::MAX` (spans are 32-bit).
     pub fn new(source: &'src str) -> Scanner<'src> {
         debug_assert!(u32::try_from(source.len()).is_ok());
-        Scanner {
-            source,
-            bytes: source.as_bytes(),
-            start: 0,
-            current: 0,
-            line: 1,
-        }
+        Scanner { source, bytes: source.as_bytes(), start: 0, current: 0, line: 1 }
     }
 
     /// All tokens, ending with exactly one `Eof`.
@@ -111,19 +105,11 @@ impl<'src> Scanner<'src> {
     }
 
     fn span(&self) -> Span {
-        Span {
-            start: self.start as u32,
-            end: self.current as u32,
-        }
+        Span { start: self.start as u32, end: self.current as u32 }
     }
 
     fn make(&self, kind: TokenKind) -> Token {
-        Token {
-            kind,
-            span: self.span(),
-            line: self.line,
-            error: None,
-        }
+        Token { kind, span: self.span(), line: self.line, error: None }
     }
 
     fn make_if_equal(&mut self, with_equal: TokenKind, without: TokenKind) -> Token {
@@ -136,12 +122,7 @@ impl<'src> Scanner<'src> {
     }
 
     fn error(&self, message: &'static str) -> Token {
-        Token {
-            kind: TokenKind::Error,
-            span: self.span(),
-            line: self.line,
-            error: Some(message),
-        }
+        Token { kind: TokenKind::Error, span: self.span(), line: self.line, error: Some(message) }
     }
 
     fn string(&mut self) -> Token {
@@ -206,20 +187,13 @@ mod tests {
     use super::*;
 
     fn kinds(source: &str) -> Vec<TokenKind> {
-        Scanner::new(source)
-            .scan_all()
-            .iter()
-            .map(|t| t.kind)
-            .collect()
+        Scanner::new(source).scan_all().iter().map(|t| t.kind).collect()
     }
 
     #[test]
     fn one_error_per_non_ascii_character() {
         use TokenKind as T;
-        assert_eq!(
-            kinds("a é b"),
-            [T::Identifier, T::Error, T::Identifier, T::Eof]
-        );
+        assert_eq!(kinds("a é b"), [T::Identifier, T::Error, T::Identifier, T::Eof]);
     }
 
     #[test]

@@ -81,11 +81,7 @@ pub struct Token {
 
 impl Token {
     pub fn to_ref(&self) -> TokenRef {
-        TokenRef {
-            span: self.span,
-            line: self.line,
-            at_end: self.kind == TokenKind::Eof,
-        }
+        TokenRef { span: self.span, line: self.line, at_end: self.kind == TokenKind::Eof }
     }
 }
 

@@ -110,10 +110,7 @@ impl Interp<'_> {
         line: u32,
     ) -> Res<Value> {
         if n_args != native.arity as usize {
-            return throw(
-                format!("Expected {} arguments but got {n_args}.", native.arity),
-                line,
-            );
+            return throw(format!("Expected {} arguments but got {n_args}.", native.arity), line);
         }
         let args = self.stack.slice_to_vec(base + 1..base + 1 + n_args);
         let result = (native.function)(self.heap, &args);
@@ -131,10 +128,7 @@ impl Interp<'_> {
     ) -> Res<Value> {
         let function = closure.function;
         if n_args != function.arity as usize {
-            return throw(
-                format!("Expected {} arguments but got {n_args}.", function.arity),
-                line,
-            );
+            return throw(format!("Expected {} arguments but got {n_args}.", function.arity), line);
         }
         if self.depth >= runtime::MAX_FRAMES || stack_address() < self.stack_floor {
             return throw("Stack overflow.", line);
@@ -163,10 +157,7 @@ impl Interp<'_> {
             }
             Err(mut throw) => {
                 let name = function.name_str().map(str::to_string);
-                throw.error.trace.push(TraceLine {
-                    line: throw.line,
-                    function: name,
-                });
+                throw.error.trace.push(TraceLine { line: throw.line, function: name });
                 throw.line = line;
                 Err(throw)
             }
@@ -219,17 +210,12 @@ impl Interp<'_> {
             // Captures of the enclosing closure stay reachable through it;
             // new open upvalues are roots themselves.
             let upvalue = if is_local {
-                self.heap
-                    .capture_upvalue((self.base + index as usize) as u32)
+                self.heap.capture_upvalue((self.base + index as usize) as u32)
             } else {
-                self.closure
-                    .expect("nested functions run in a closure")
-                    .upvalues[index as usize]
+                self.closure.expect("nested functions run in a closure").upvalues[index as usize]
             };
             upvalues.push(upvalue);
         }
-        Ok(self
-            .heap
-            .alloc(ObjClosure::new(object, upvalues.into_boxed_slice())))
+        Ok(self.heap.alloc(ObjClosure::new(object, upvalues.into_boxed_slice())))
     }
 }

@@ -36,13 +36,7 @@ impl TreeWalker {
             let object = heap.alloc(ObjNative::new(native.name, native.arity, native.function));
             heap.globals().set(slot as usize, object.to_value());
         }
-        TreeWalker {
-            heap,
-            state: State {
-                symbols: Vec::new(),
-                functions: Vec::new(),
-            },
-        }
+        TreeWalker { heap, state: State { symbols: Vec::new(), functions: Vec::new() } }
     }
 
     pub fn heap(&self) -> &Heap {
@@ -67,9 +61,7 @@ impl TreeWalker {
         let heap = &self.heap;
         let base = heap.stack().len();
         // Slot 0 of the script's frame: the script itself (never read).
-        heap.stack()
-            .push(runtime::Value::NIL)
-            .map_err(|_| RuntimeError::stack_overflow())?;
+        heap.stack().push(runtime::Value::NIL).map_err(|_| RuntimeError::stack_overflow())?;
         let mut interp = Interp::new(heap, &mut self.state, front, out, base);
         let result = interp.run_script(&program.stmts);
         // Leave the stack as we found it, closing what the script captured so
@@ -79,10 +71,7 @@ impl TreeWalker {
         let _ = out.flush();
         result.map_err(|throw| {
             let Throw { mut error, line } = *throw;
-            error.trace.push(TraceLine {
-                line,
-                function: None,
-            });
+            error.trace.push(TraceLine { line, function: None });
             error
         })
     }

@@ -56,10 +56,7 @@ pub(crate) struct Interp<'a> {
 }
 
 pub(crate) fn throw<T>(message: impl Into<String>, line: u32) -> Res<T> {
-    Err(Box::new(Throw {
-        error: RuntimeError::new(message),
-        line,
-    }))
+    Err(Box::new(Throw { error: RuntimeError::new(message), line }))
 }
 
 impl<'a> Interp<'a> {
@@ -104,9 +101,7 @@ impl<'a> Interp<'a> {
 
     #[inline(always)]
     pub(crate) fn push(&self, value: Value, line: u32) -> Res<()> {
-        self.stack
-            .push(value)
-            .or_else(|_| throw("Stack overflow.", line))
+        self.stack.push(value).or_else(|_| throw("Stack overflow.", line))
     }
 
     // ------------------------------------------------------------ statements
@@ -216,11 +211,7 @@ impl<'a> Interp<'a> {
     pub(crate) fn define(&mut self, name: &VarUse, value: Value) -> Res<()> {
         match name.var {
             VarRef::Local(slot) => {
-                debug_assert_eq!(
-                    self.stack.len(),
-                    self.base + slot as usize,
-                    "local slot order"
-                );
+                debug_assert_eq!(self.stack.len(), self.base + slot as usize, "local slot order");
                 self.push(value, name.ident.line())
             }
             VarRef::Global(slot) => {
@@ -315,12 +306,7 @@ impl<'a> Interp<'a> {
                     UnaryOp::Negate => throw("Operand must be a number.", *line),
                 }
             }
-            Expr::Binary {
-                op,
-                left,
-                right,
-                line,
-            } => {
+            Expr::Binary { op, left, right, line } => {
                 let left = self.eval(left)?;
                 let right = if left.is_object() && !right.is_simple() {
                     let _root = Root::new(self.heap, left);
@@ -336,22 +322,14 @@ impl<'a> Interp<'a> {
                     LogicalOp::And => left.is_falsey(),
                     LogicalOp::Or => !left.is_falsey(),
                 };
-                if short_circuit {
-                    Ok(left)
-                } else {
-                    self.eval(&logical.right)
-                }
+                if short_circuit { Ok(left) } else { self.eval(&logical.right) }
             }
             Expr::Call { callee, args, line } => self.call_expr(callee, args, *line),
             Expr::Get { object, name } => {
                 let object = self.eval(object)?;
                 self.get_property(object, name)
             }
-            Expr::Set {
-                object,
-                name,
-                value,
-            } => {
+            Expr::Set { object, name, value } => {
                 let object = self.eval(object)?;
                 let value = self.eval_holding(object, value)?;
                 let Some(instance) = as_instance(object) else {
@@ -364,10 +342,7 @@ impl<'a> Interp<'a> {
             Expr::Super(super_ref) => {
                 let method = self.super_method(super_ref)?;
                 let this = self.read(&super_ref.this)?;
-                Ok(self
-                    .heap
-                    .alloc(ObjBoundMethod::new(this, method))
-                    .to_value())
+                Ok(self.heap.alloc(ObjBoundMethod::new(this, method)).to_value())
             }
         }
     }
@@ -423,10 +398,7 @@ impl<'a> Interp<'a> {
             return Ok(value);
         }
         match instance.class.method(key) {
-            Some(method) => Ok(self
-                .heap
-                .alloc(ObjBoundMethod::new(object, method))
-                .to_value()),
+            Some(method) => Ok(self.heap.alloc(ObjBoundMethod::new(object, method)).to_value()),
             None => self.undefined_property(name),
         }
     }

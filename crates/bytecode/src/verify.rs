@@ -1,0 +1,664 @@
+//! The load-time verifier: a module is checked once, before anything runs
+//! it, so that the VM may decode and index without bounds checks and the
+//! compilers may trust every operand and stack depth (`decode.rs` says the
+//! same from the other side).
+//!
+//! The input may be a hand-crafted file, so the verifier itself never
+//! panics, never loops and takes time linear in the module's size: every
+//! index is checked with `get`, every sum that a hostile operand feeds is
+//! checked, and the stack walk sets each instruction's depth once and only
+//! compares it afterwards, so each instruction is visited at most once.
+//!
+//! What it checks, in this order:
+//!
+//! 1. **Module.** There is at least one function; `script` indexes one; the
+//!    script has kind `Script`, arity 0 and no captures; no other function
+//!    has kind `Script`.
+//! 2. **Function header.** At most 256 captures (an arity above 255 cannot
+//!    be encoded); `max_stack` at most 65536; the code is not empty.
+//! 3. **Decoding.** The code decodes, instruction after instruction, to its
+//!    very end: no unknown opcode byte, no operand cut off by the end.
+//! 4. **Line table.** Runs start at strictly increasing offsets, each inside
+//!    the code.
+//! 5. **Operands**, on every instruction, reachable or not:
+//!    - a constant index is in the function's constant table, and the
+//!      constant of a name-taking opcode (`GetProperty`, `SetProperty`,
+//!      `GetSuper`, `Method`, `SuperMethod`, `Class`, `DefineMethod`) is a
+//!      string;
+//!    - a global index is in the module's global table;
+//!    - a function index is in the module and is not the script;
+//!    - an upvalue index is below this function's capture count;
+//!    - for `Closure`, every capture of the target that takes a local slot
+//!      takes one below this function's `max_stack`, and every capture that
+//!      takes an upvalue takes one below this function's capture count;
+//!    - a jump lands on the first byte of an instruction: not before the
+//!      start, not at or past the end, not inside an instruction.
+//! 6. **Stack depths**, by abstract interpretation of the reachable code
+//!    from offset 0 with depth `1 + arity` (slot 0 and the parameters).
+//!    Every instruction finds at least as many values as it pops (for
+//!    `Call` and `CallMethod`, plus the argument count); the depth is never
+//!    above `max_stack`; every path into an instruction brings the same
+//!    depth; `GetLocal` and `SetLocal` name a slot below the depth; a
+//!    `Closure`'s local captures name slots that exist once the closure is
+//!    pushed (so no upvalue points above the top of the stack); and
+//!    `max_stack` equals the deepest depth reached, so that a compiler that
+//!    miscounts is caught rather than trusted.
+//! 7. **Termination of paths.** No reachable instruction other than `Jump`,
+//!    `Loop` and `Return` is the last one in the code: execution never falls
+//!    off the end, so every path ends in a `Return` (which, like any
+//!    instruction, needs the value it pops).
+//!
+//! Constants themselves need no check: any number (NaN included) and any
+//! string is a valid constant. Unreachable code is decoded and its operands
+//! checked, but it has no stack depth: nothing may execute or compile it.
+
+use std::fmt;
+
+use crate::chunk::{Capture, Constant, Function, FunctionKind, Module};
+use crate::decode::{DecodeError, Instruction, decode, instructions};
+use crate::opcode::{Op, OperandKind};
+
+/// The deepest frame a function may declare. Frames live in the VM's value
+/// stack, so the limit keeps one hostile function from claiming it all.
+const MAX_STACK_LIMIT: u32 = 65536;
+
+/// The most variables a closure may capture (one `u8` upvalue operand's
+/// worth), the front end's limit too.
+const MAX_CAPTURES: usize = 256;
+
+/// Why a module was rejected, and where.
+///
+/// Every error means the module is malformed: a corrupt or hostile file, or
+/// a compiler bug. The two limits (`max_stack` at most 65536, 256 captures)
+/// are implementation limits that no program the front end accepts reaches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifyError {
+    /// Index of the function at fault; `None` when the module as a whole is
+    /// malformed.
+    pub function: Option<usize>,
+    /// That function's name; `None` for the script (or a nameless function).
+    pub function_name: Option<String>,
+    /// Byte offset of the instruction at fault, when there is one.
+    pub offset: Option<usize>,
+    /// What is wrong, as a phrase: `jump target 0099 is past the end of the code`.
+    pub problem: String,
+}
+
+impl fmt::Display for VerifyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.function, &self.function_name) {
+            (None, _) => f.write_str("module")?,
+            // Escaped, because a hostile name could hold a newline and the
+            // message promises to be one line.
+            (Some(index), Some(name)) => {
+                write!(f, "function '{}' (#{index})", name.escape_debug())?
+            }
+            (Some(index), None) => write!(f, "<script> (#{index})")?,
+        }
+        if let Some(offset) = self.offset {
+            write!(f, " at {offset:04}")?;
+        }
+        write!(f, ": {}", self.problem)
+    }
+}
+
+impl std::error::Error for VerifyError {}
+
+/// Check every invariant in this file's doc; `Ok` means the VM can run the
+/// module without checking bounds or stack depths.
+pub fn verify(module: &Module) -> Result<(), VerifyError> {
+    let script = check_module(module)?;
+    // Summarised up front so that checking a `Closure` costs the same however
+    // many captures its target lists: no quadratic blow-up from many
+    // closures over one function.
+    let reaches: Vec<CaptureReach> =
+        module.functions.iter().map(|function| CaptureReach::of(&function.captures)).collect();
+    for (index, function) in module.functions.iter().enumerate() {
+        let checker = FunctionChecker { module, script, reaches: &reaches, index, function };
+        checker.check()?;
+    }
+    Ok(())
+}
+
+/// The module-wide checks; returns the script's index.
+fn check_module(module: &Module) -> Result<usize, VerifyError> {
+    let module_error = |problem: String| VerifyError {
+        function: None,
+        function_name: None,
+        offset: None,
+        problem,
+    };
+    if module.functions.is_empty() {
+        return Err(module_error("the module has no functions".to_string()));
+    }
+    let script = module.script as usize;
+    if script >= module.functions.len() {
+        return Err(module_error(format!(
+            "the script index {script} is out of range ({} functions)",
+            module.functions.len()
+        )));
+    }
+    Ok(script)
+}
+
+/// The farthest-reaching captures of one function, each as (position in
+/// the capture list, index captured).
+#[derive(Debug, Clone, Copy, Default)]
+struct CaptureReach {
+    /// The capture of the highest local slot.
+    local: Option<(usize, u8)>,
+    /// The capture of the highest upvalue of the enclosing closure.
+    upvalue: Option<(usize, u8)>,
+}
+
+impl CaptureReach {
+    fn of(captures: &[Capture]) -> CaptureReach {
+        let mut reach = CaptureReach::default();
+        for (position, capture) in captures.iter().enumerate() {
+            let best = if capture.is_local { &mut reach.local } else { &mut reach.upvalue };
+            if best.is_none_or(|(_, index)| capture.index > index) {
+                *best = Some((position, capture.index));
+            }
+        }
+        reach
+    }
+}
+
+/// What the verifier knows about one byte of a function's code. One entry
+/// per byte makes "does an instruction start here?" and "with what depth is
+/// it reached?" constant-time questions, and costs no more memory than the
+/// code times eight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Byte {
+    /// An operand byte, inside an instruction.
+    Operand,
+    /// The first byte of an instruction that no path has reached yet.
+    Unreached,
+    /// The first byte of an instruction, reached with this stack depth.
+    Reached(u32),
+}
+
+/// Everything needed to check one function.
+struct FunctionChecker<'a> {
+    module: &'a Module,
+    script: usize,
+    reaches: &'a [CaptureReach],
+    index: usize,
+    function: &'a Function,
+}
+
+impl FunctionChecker<'_> {
+    fn check(&self) -> Result<(), VerifyError> {
+        self.check_header()?;
+        let mut bytes = self.decode()?;
+        self.check_lines()?;
+        // Decoding succeeded, so this yields every instruction.
+        for instruction in instructions(&self.function.chunk.code).flatten() {
+            self.check_operand(&instruction, &bytes)?;
+        }
+        self.check_stack(&mut bytes)
+    }
+
+    fn error(&self, offset: Option<usize>, problem: String) -> VerifyError {
+        VerifyError {
+            function: Some(self.index),
+            function_name: self.function.name.clone(),
+            offset,
+            problem,
+        }
+    }
+
+    fn error_at(&self, instruction: &Instruction, problem: String) -> VerifyError {
+        self.error(Some(instruction.offset), problem)
+    }
+
+    fn check_header(&self) -> Result<(), VerifyError> {
+        let function = self.function;
+        if self.index == self.script {
+            if function.kind != FunctionKind::Script {
+                return Err(self
+                    .error(None, format!("the script has kind {:?}, not Script", function.kind)));
+            }
+            if function.arity != 0 {
+                return Err(self.error(
+                    None,
+                    format!("the script takes {} parameters; it must take none", function.arity),
+                ));
+            }
+            if !function.captures.is_empty() {
+                return Err(self.error(
+                    None,
+                    format!(
+                        "the script captures {} variables; it must capture none",
+                        function.captures.len()
+                    ),
+                ));
+            }
+        } else if function.kind == FunctionKind::Script {
+            return Err(self.error(
+                None,
+                format!("has kind Script, but the script is function #{}", self.script),
+            ));
+        }
+        // `arity` is a `u8`, so its limit of 255 needs no check.
+        if function.captures.len() > MAX_CAPTURES {
+            return Err(self.error(
+                None,
+                format!(
+                    "captures {} variables; the limit is {MAX_CAPTURES}",
+                    function.captures.len()
+                ),
+            ));
+        }
+        if function.max_stack > MAX_STACK_LIMIT {
+            return Err(self.error(
+                None,
+                format!("max_stack {} is above the limit of {MAX_STACK_LIMIT}", function.max_stack),
+            ));
+        }
+        if function.chunk.code.is_empty() {
+            return Err(self.error(None, "the code is empty".to_string()));
+        }
+        Ok(())
+    }
+
+    /// Decode the whole code, marking where each instruction starts.
+    fn decode(&self) -> Result<Vec<Byte>, VerifyError> {
+        let code = &self.function.chunk.code;
+        let mut bytes = vec![Byte::Operand; code.len()];
+        for result in instructions(code) {
+            let instruction = result.map_err(|error| self.decode_error(error))?;
+            // `instructions` only yields offsets inside the code.
+            if let Some(byte) = bytes.get_mut(instruction.offset) {
+                *byte = Byte::Unreached;
+            }
+        }
+        Ok(bytes)
+    }
+
+    fn decode_error(&self, error: DecodeError) -> VerifyError {
+        match error {
+            DecodeError::OutOfRange { offset } => {
+                self.error(Some(offset), "no instruction: past the end of the code".to_string())
+            }
+            DecodeError::UnknownOpcode { offset, byte } => {
+                self.error(Some(offset), format!("unknown opcode {byte:#04x}"))
+            }
+            DecodeError::Truncated { offset, op } => self.error(
+                Some(offset),
+                format!("{}'s operand is cut off by the end of the code", op.name()),
+            ),
+        }
+    }
+
+    fn check_lines(&self) -> Result<(), VerifyError> {
+        let chunk = &self.function.chunk;
+        let mut previous: Option<u32> = None;
+        for (position, run) in chunk.lines.iter().enumerate() {
+            if run.offset as usize >= chunk.code.len() {
+                return Err(self.error(
+                    None,
+                    format!(
+                        "line run {position} starts at {:04}, past the end of the code ({} bytes)",
+                        run.offset,
+                        chunk.code.len()
+                    ),
+                ));
+            }
+            if let Some(previous) = previous
+                && run.offset <= previous
+            {
+                return Err(self.error(
+                    None,
+                    format!(
+                        "line run {position} starts at {:04}, not after the previous run's {previous:04}",
+                        run.offset
+                    ),
+                ));
+            }
+            previous = Some(run.offset);
+        }
+        Ok(())
+    }
+
+    fn check_operand(&self, instruction: &Instruction, bytes: &[Byte]) -> Result<(), VerifyError> {
+        let Some(&kind) = instruction.op.info().operands.first() else {
+            return Ok(());
+        };
+        let op = instruction.op;
+        let operand = instruction.operand as usize;
+        match kind {
+            OperandKind::Const => {
+                let constants = &self.function.chunk.constants;
+                let Some(constant) = constants.get(operand) else {
+                    return Err(self.error_at(
+                        instruction,
+                        format!(
+                            "{} constant {operand} is out of range ({} constants)",
+                            op.name(),
+                            constants.len()
+                        ),
+                    ));
+                };
+                if constant_is_name(op) && !matches!(constant, Constant::String(_)) {
+                    return Err(self.error_at(
+                        instruction,
+                        format!(
+                            "{} takes a name, but constant {operand} is a number, not a string",
+                            op.name()
+                        ),
+                    ));
+                }
+            }
+            OperandKind::Global => {
+                let count = self.module.globals.len();
+                if operand >= count {
+                    return Err(self.error_at(
+                        instruction,
+                        format!("{} global {operand} is out of range ({count} globals)", op.name()),
+                    ));
+                }
+            }
+            OperandKind::Function => self.check_closure(instruction, operand)?,
+            OperandKind::Upvalue => {
+                let count = self.function.captures.len();
+                if operand >= count {
+                    return Err(self.error_at(
+                        instruction,
+                        format!(
+                            "{} upvalue {operand} is out of range ({count} captured)",
+                            op.name()
+                        ),
+                    ));
+                }
+            }
+            OperandKind::JumpForward | OperandKind::JumpBack => {
+                self.check_jump(instruction, bytes)?;
+            }
+            // Slots and argument counts depend on the stack depth, which the
+            // stack walk checks.
+            OperandKind::Slot | OperandKind::Argc => {}
+        }
+        Ok(())
+    }
+
+    /// The function operand of `Closure` (the only opcode that takes one).
+    fn check_closure(&self, instruction: &Instruction, target: usize) -> Result<(), VerifyError> {
+        let count = self.module.functions.len();
+        let op = instruction.op.name();
+        if target >= count {
+            return Err(self.error_at(
+                instruction,
+                format!("{op} function {target} is out of range ({count} functions)"),
+            ));
+        }
+        if target == self.script {
+            return Err(
+                self.error_at(instruction, format!("{op} of function {target}, the script"))
+            );
+        }
+        let reach = self.reaches.get(target).copied().unwrap_or_default();
+        if let Some((position, slot)) = reach.local
+            && u32::from(slot) >= self.function.max_stack
+        {
+            return Err(self.error_at(
+                instruction,
+                format!(
+                    "{op} of function {target}: its capture {position} takes local slot {slot}, \
+                     not below this function's max_stack {}",
+                    self.function.max_stack
+                ),
+            ));
+        }
+        let captured_here = self.function.captures.len();
+        if let Some((position, upvalue)) = reach.upvalue
+            && usize::from(upvalue) >= captured_here
+        {
+            return Err(self.error_at(
+                instruction,
+                format!(
+                    "{op} of function {target}: its capture {position} takes upvalue {upvalue}, \
+                     but this function captures only {captured_here}"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn check_jump(&self, instruction: &Instruction, bytes: &[Byte]) -> Result<(), VerifyError> {
+        let code_len = self.function.chunk.code.len();
+        match instruction.jump_target() {
+            None => Err(self.error_at(
+                instruction,
+                format!(
+                    "{} of {} bytes lands before the start of the code",
+                    instruction.op.name(),
+                    instruction.operand
+                ),
+            )),
+            Some(target) if target >= code_len => Err(self.error_at(
+                instruction,
+                format!("jump target {target:04} is past the end of the code ({code_len} bytes)"),
+            )),
+            // Before the stack walk every instruction start is `Unreached`.
+            Some(target) if bytes.get(target) != Some(&Byte::Unreached) => Err(self.error_at(
+                instruction,
+                format!("jump target {target:04} is not an instruction boundary"),
+            )),
+            Some(_) => Ok(()),
+        }
+    }
+
+    /// The abstract interpretation of stack depths over the reachable code
+    /// (invariants 6 and 7 of this file's doc).
+    fn check_stack(&self, bytes: &mut [Byte]) -> Result<(), VerifyError> {
+        let max_stack = self.function.max_stack;
+        let entry = 1 + u32::from(self.function.arity);
+        if entry > max_stack {
+            return Err(self.error(
+                None,
+                format!(
+                    "the frame starts with {entry} values (slot 0 and the parameters), \
+                     above max_stack {max_stack}"
+                ),
+            ));
+        }
+        // An instruction's depth is set the first time a path reaches it
+        // and only compared afterwards: that is what bounds the walk to one
+        // visit per instruction.
+        let code = &self.function.chunk.code;
+        let mut worklist: Vec<usize> = Vec::new();
+        if let Some(first) = bytes.first_mut() {
+            *first = Byte::Reached(entry);
+            worklist.push(0);
+        }
+        let mut deepest = entry;
+
+        while let Some(offset) = worklist.pop() {
+            // Only reached instruction starts are pushed, and `bytes` is as
+            // long as the code, so `decode` gets an offset inside it.
+            let Some(&Byte::Reached(depth)) = bytes.get(offset) else {
+                continue;
+            };
+            let instruction = decode(code, offset).map_err(|error| self.decode_error(error))?;
+            let after = self.step(&instruction, depth)?;
+            deepest = deepest.max(after);
+
+            let falls_through = !matches!(instruction.op, Op::Jump | Op::Loop | Op::Return);
+            let fall_through = if falls_through {
+                if instruction.next >= code.len() {
+                    return Err(self.error_at(
+                        &instruction,
+                        format!(
+                            "{} falls off the end of the code; every path must end in Return",
+                            instruction.op.name()
+                        ),
+                    ));
+                }
+                Some(instruction.next)
+            } else {
+                None
+            };
+            for successor in [fall_through, instruction.jump_target()].into_iter().flatten() {
+                match bytes.get_mut(successor) {
+                    Some(byte @ Byte::Unreached) => {
+                        *byte = Byte::Reached(after);
+                        worklist.push(successor);
+                    }
+                    Some(Byte::Reached(there)) if *there != after => {
+                        return Err(self.error_at(
+                            &instruction,
+                            format!(
+                                "stack depth {after} on the way to {successor:04} differs from \
+                                 depth {there} there on another path"
+                            ),
+                        ));
+                    }
+                    Some(Byte::Reached(_)) => {}
+                    // Jump targets were checked, and decoding is contiguous,
+                    // so this is only a guard.
+                    Some(Byte::Operand) | None => {
+                        return Err(self.error_at(
+                            &instruction,
+                            format!("successor {successor:04} is not an instruction boundary"),
+                        ));
+                    }
+                }
+            }
+        }
+
+        if deepest != max_stack {
+            return Err(self.error(
+                None,
+                format!("max_stack is {max_stack}, but the deepest the stack gets is {deepest}"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The depth after `instruction`, which runs with `depth` values on the
+    /// stack, or why it cannot run there.
+    fn step(&self, instruction: &Instruction, depth: u32) -> Result<u32, VerifyError> {
+        let op = instruction.op;
+        let effect = op.info().effect;
+        let pops = u32::from(effect.pops) + if effect.pops_args { instruction.operand } else { 0 };
+        let Some(below) = depth.checked_sub(pops) else {
+            return Err(self.error_at(
+                instruction,
+                format!(
+                    "stack underflow: {} pops {pops} values, but the stack holds {depth}",
+                    op.name()
+                ),
+            ));
+        };
+        // `below <= depth <= max_stack <= MAX_STACK_LIMIT`, far from overflow.
+        let after = below + u32::from(effect.pushes);
+        if after > self.function.max_stack {
+            return Err(self.error_at(
+                instruction,
+                format!(
+                    "stack depth {after} after {} is above max_stack {}",
+                    op.name(),
+                    self.function.max_stack
+                ),
+            ));
+        }
+        match op {
+            Op::GetLocal | Op::SetLocal if instruction.operand >= depth => {
+                return Err(self.error_at(
+                    instruction,
+                    format!(
+                        "{} slot {} is not below the stack depth {depth}",
+                        op.name(),
+                        instruction.operand
+                    ),
+                ));
+            }
+            Op::Closure => {
+                // The closure captures once it is pushed, so a capture may
+                // name its own slot (a local function that calls itself)
+                // but nothing above it.
+                let reach =
+                    self.reaches.get(instruction.operand as usize).copied().unwrap_or_default();
+                if let Some((position, slot)) = reach.local
+                    && u32::from(slot) >= after
+                {
+                    return Err(self.error_at(
+                        instruction,
+                        format!(
+                            "Closure of function {}: its capture {position} takes local slot \
+                             {slot}, but only {after} slots are live once the closure is pushed",
+                            instruction.operand
+                        ),
+                    ));
+                }
+            }
+            _ => {}
+        }
+        Ok(after)
+    }
+}
+
+/// Whether `op`'s constant operand names a property, method or class, and
+/// so must be a string. The match lists every opcode so that adding one to
+/// the table forces a decision here.
+fn constant_is_name(op: Op) -> bool {
+    match op {
+        Op::GetProperty
+        | Op::SetProperty
+        | Op::GetSuper
+        | Op::Method
+        | Op::SuperMethod
+        | Op::Class
+        | Op::DefineMethod => true,
+        Op::Constant
+        | Op::Nil
+        | Op::True
+        | Op::False
+        | Op::Pop
+        | Op::GetLocal
+        | Op::SetLocal
+        | Op::GetGlobal
+        | Op::DefineGlobal
+        | Op::SetGlobal
+        | Op::GetUpvalue
+        | Op::SetUpvalue
+        | Op::Equal
+        | Op::NotEqual
+        | Op::Greater
+        | Op::GreaterEqual
+        | Op::Less
+        | Op::LessEqual
+        | Op::Add
+        | Op::Subtract
+        | Op::Multiply
+        | Op::Divide
+        | Op::Not
+        | Op::Negate
+        | Op::Print
+        | Op::Jump
+        | Op::JumpIfFalse
+        | Op::Loop
+        | Op::Call
+        | Op::CallMethod
+        | Op::Closure
+        | Op::CloseUpvalue
+        | Op::Return
+        | Op::Inherit => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::opcode::OPCODES;
+
+    #[test]
+    fn exactly_the_name_opcodes_take_string_constants() {
+        for info in OPCODES {
+            if constant_is_name(info.op) {
+                assert_eq!(info.operands, &[OperandKind::Const], "{}", info.name);
+            }
+        }
+    }
+}

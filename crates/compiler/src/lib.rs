@@ -1,0 +1,78 @@
+//! The bytecode compiler: a resolved syntax tree to a [`bytecode::Module`].
+//!
+//! The front end has already decided every slot, capture and error, so
+//! compiling cannot fail: every resolved program has a translation. The
+//! compiler tracks the operand-stack depth with the opcode table's own stack
+//! effects, which gives each function's `max_stack` and lets debug builds
+//! check that a local's slot is where the stack says it is.
+//!
+//! Lines: every instruction that can raise a runtime error carries the line
+//! of the token the tree-walker reports for the same error (operator,
+//! closing parenthesis, property name, variable), so both engines print the
+//! same traces.
+
+mod emit;
+mod expr;
+mod stmt;
+
+use bytecode::{Capture, FunctionKind, Module};
+use resolve::FrontEnd;
+use syntax::ast::{self, Program};
+
+use crate::emit::FnBuilder;
+
+/// Compile a program that `front` resolved without errors.
+///
+/// The module's global table names every global slot `front` knows, so
+/// modules compiled later in the same session (REPL entries) share slots.
+pub fn compile(program: &Program, front: &FrontEnd) -> Module {
+    let mut compiler = Compiler { front, functions: Vec::new() };
+    let mut script = FnBuilder::new(None, FunctionKind::Script, 0, Vec::new());
+    for stmt in &program.stmts {
+        compiler.stmt(&mut script, stmt);
+    }
+    let end = script.line();
+    script.emit_return_nil(end);
+    let script_index = compiler.functions.len() as u32;
+    compiler.functions.push(script.finish());
+    let globals = (0..front.globals.len() as u32)
+        .map(|slot| front.interner.resolve(front.globals.name(slot)).to_string())
+        .collect();
+    Module { functions: compiler.functions, script: script_index, globals }
+}
+
+struct Compiler<'a> {
+    front: &'a FrontEnd,
+    functions: Vec<bytecode::Function>,
+}
+
+impl Compiler<'_> {
+    fn name(&self, symbol: syntax::Symbol) -> &str {
+        self.front.interner.resolve(symbol)
+    }
+
+    /// Compile a function declaration into its own entry; returns its index.
+    fn function(&mut self, function: &ast::Function) -> u32 {
+        let kind = match function.kind {
+            ast::FunctionKind::Function => FunctionKind::Function,
+            ast::FunctionKind::Method => FunctionKind::Method,
+            ast::FunctionKind::Initializer => FunctionKind::Initializer,
+        };
+        let captures = function
+            .info
+            .upvalues
+            .iter()
+            .map(|c| Capture { is_local: c.is_local, index: c.index })
+            .collect();
+        let name = self.name(function.name.name).to_string();
+        let mut builder = FnBuilder::new(Some(name), kind, function.params.len() as u8, captures);
+        for stmt in &function.body {
+            self.stmt(&mut builder, stmt);
+        }
+        let end = builder.line().max(function.name.line());
+        builder.emit_return_nil(end);
+        let index = self.functions.len() as u32;
+        self.functions.push(builder.finish());
+        index
+    }
+}

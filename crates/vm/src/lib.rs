@@ -1,0 +1,111 @@
+//! The `vm` engine: runs bytecode modules on the shared runtime.
+//!
+//! A [`Vm`] loads modules (interning their constants and making a runtime
+//! function object for each function, once) and runs their scripts. Its
+//! frames live in the runtime's value stack (DESIGN.md invariant 6): slot 0
+//! is the callee or `this`, then arguments, locals and temporaries, exactly
+//! as the tree-walker lays them out. Call frames are records in a vector
+//! reserved up front, so a call allocates nothing.
+//!
+//! The VM trusts its input as far as the verifier has checked it: indices
+//! are in range and stack depths are consistent. It still never reads out of
+//! bounds on bad input, because every access goes through checked runtime
+//! APIs; a malformed module can at worst panic, which `bytecode::verify`
+//! rules out before a module is run.
+
+mod call;
+mod run;
+
+use std::io::Write;
+
+use bytecode::{Constant, Module};
+use runtime::{Gc, GcConfig, GcLog, Heap, NATIVES, ObjFunction, ObjNative, RuntimeError, Value};
+
+/// A function as the VM runs it: its code, its constants as runtime values
+/// (pinned), and its runtime object (pinned).
+pub(crate) struct Loaded {
+    pub(crate) function: bytecode::Function,
+    pub(crate) constants: Vec<Value>,
+    pub(crate) object: Gc<ObjFunction>,
+    /// Where the module this function came from starts in `Vm::functions`
+    /// (its `Closure` operands are relative to that).
+    pub(crate) module_base: u32,
+}
+
+/// A bytecode engine: a heap plus every function it has loaded, kept across
+/// runs so a REPL's entries share globals.
+pub struct Vm {
+    heap: Heap,
+    functions: Vec<Loaded>,
+    /// Names of global slots, for `Undefined variable` errors.
+    global_names: Vec<String>,
+}
+
+impl Vm {
+    /// A fresh VM. `define_global` gives each native its global slot (the
+    /// front end's table, shared with the compiler).
+    pub fn new(
+        config: GcConfig,
+        gc_log: Option<GcLog>,
+        mut define_global: impl FnMut(&str) -> u32,
+    ) -> Vm {
+        let heap = Heap::new(config, gc_log);
+        for native in NATIVES {
+            let slot = define_global(native.name);
+            let object = heap.alloc(ObjNative::new(native.name, native.arity, native.function));
+            heap.globals().set(slot as usize, object.to_value());
+        }
+        Vm { heap, functions: Vec::new(), global_names: Vec::new() }
+    }
+
+    pub fn heap(&self) -> &Heap {
+        &self.heap
+    }
+
+    /// Load `module` and run its script, writing program output to `out`.
+    pub fn run(&mut self, module: Module, out: &mut dyn Write) -> Result<(), RuntimeError> {
+        let script = self.load(module);
+        let result =
+            run::Run::new(&self.heap, &self.functions, &self.global_names, out).execute(script);
+        let _ = out.flush();
+        result
+    }
+
+    /// Intern a module's constants and make its function objects; returns
+    /// the script's index in `functions`.
+    fn load(&mut self, module: Module) -> usize {
+        let base = self.functions.len() as u32;
+        if module.globals.len() > self.global_names.len() {
+            self.global_names = module.globals;
+        }
+        for (index, function) in module.functions.into_iter().enumerate() {
+            let constants = function
+                .chunk
+                .constants
+                .iter()
+                .map(|constant| {
+                    let value = match constant {
+                        Constant::Number(n) => Value::number(*n),
+                        Constant::String(s) => self.heap.intern(s).to_value(),
+                    };
+                    self.heap.pin(value);
+                    value
+                })
+                .collect();
+            let name = function.name.as_deref().map(|name| {
+                let name = self.heap.intern(name);
+                self.heap.pin(name.to_value());
+                name
+            });
+            let object = self.heap.alloc(ObjFunction::new(
+                name,
+                function.arity,
+                function.captures.len() as u16,
+                base + index as u32,
+            ));
+            self.heap.pin(object.to_value());
+            self.functions.push(Loaded { function, constants, object, module_base: base });
+        }
+        (base + module.script) as usize
+    }
+}
