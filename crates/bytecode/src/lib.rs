@@ -1,5 +1,6 @@
 //! Strata's bytecode: the opcode table, compiled code as plain data, the
-//! checked decoder and the disassembler.
+//! checked decoder, the verifier, the `.loxc` file format, relocation and
+//! the disassembler.
 //!
 //! Everything here is plain data and pure functions: no heap, no runtime
 //! (DESIGN.md invariant 4), and every instruction's shape comes from the one
@@ -10,6 +11,7 @@ mod decode;
 mod disasm;
 mod file;
 mod opcode;
+mod relocate;
 mod verify;
 
 pub use chunk::{Capture, Chunk, Constant, Function, FunctionKind, LineRun, Module};
@@ -17,6 +19,7 @@ pub use decode::{DecodeError, Instruction, decode, instructions};
 pub use disasm::disassemble;
 pub use file::{FORMAT_VERSION, FileError, MAGIC, read_module, write_module};
 pub use opcode::{OPCODES, Op, OpInfo, OperandKind, StackEffect};
+pub use relocate::relocate_globals;
 pub use verify::{VerifyError, verify};
 
 /// `docs/bytecode.md`'s instruction reference, generated from the table.

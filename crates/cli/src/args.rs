@@ -32,6 +32,14 @@ struct Cli {
 enum Sub {
     /// Run a Lox program.
     Run(RunArgs),
+    /// Compile a program to a bytecode file (.loxc), run later with `strata run`.
+    Compile {
+        /// The Lox source file.
+        file: PathBuf,
+        /// Where to write the bytecode (default: FILE with extension .loxc).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
     /// List the bytecode a program compiles to.
     Disasm {
         /// The Lox source file.
@@ -42,10 +50,10 @@ enum Sub {
 /// Options shared by running a file and the REPL.
 #[derive(Args, Clone, Debug)]
 pub(crate) struct RunArgs {
-    /// The Lox source file to run.
+    /// The program to run: Lox source, or a bytecode file from `strata compile`.
     pub(crate) file: Option<PathBuf>,
 
-    /// Which engine runs the program.
+    /// Which engine runs the program (bytecode files need `vm`).
     #[arg(long, default_value = "vm", value_parser = parse_engine)]
     pub(crate) engine: Engine,
 
@@ -63,6 +71,7 @@ fn parse_engine(name: &str) -> Result<Engine, String> {
 }
 
 pub(crate) enum Command {
+    Compile { file: PathBuf, output: PathBuf },
     Disasm(PathBuf),
     Run(RunArgs),
     Repl(RunArgs),
@@ -81,6 +90,10 @@ pub(crate) fn parse() -> Result<Command, u8> {
     match cli.command {
         Some(Sub::Run(run)) if run.file.is_some() => Ok(Command::Run(run)),
         Some(Sub::Disasm { file }) => Ok(Command::Disasm(file)),
+        Some(Sub::Compile { file, output }) => {
+            let output = output.unwrap_or_else(|| file.with_extension("loxc"));
+            Ok(Command::Compile { file, output })
+        }
         Some(Sub::Run(_)) => {
             eprintln!(
                 "strata run: a FILE to run is required\n\nUsage: strata run [OPTIONS] <FILE>"

@@ -113,3 +113,47 @@ fn repl_keeps_state_continues_blocks_and_survives_errors() {
     assert!(err.contains("Undefined variable 'nope'.\n[line 1] in script"), "{err}");
     assert!(err.contains("[line 1] Error at ';': Expect expression."), "{err}");
 }
+
+#[test]
+fn compile_then_run_bytecode_and_reject_tampering() {
+    let source = write_temp(
+        "prog.lox",
+        b"fun twice(x) { return x * 2; }\nprint twice(21);\nprint clock() >= 0;",
+    );
+    let compiled = source.with_extension("loxc");
+    let out = strata(&["compile", source.to_str().unwrap()], "");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+
+    let out = strata(&["run", compiled.to_str().unwrap()], "");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "42\ntrue\n");
+
+    let bytes = std::fs::read(&compiled).unwrap();
+    let truncated = write_temp("truncated.loxc", &bytes[..bytes.len() / 2]);
+    let mut flipped = bytes.clone();
+    let last = flipped.len() - 1;
+    flipped[last] ^= 0x10;
+    let flipped = write_temp("flipped.loxc", &flipped);
+    for bad in [truncated, flipped] {
+        let out = strata(&["run", bad.to_str().unwrap()], "");
+        assert_eq!(out.status.code(), Some(65), "{}", bad.display());
+        let err = text(&out.stderr);
+        assert_eq!(err.lines().count(), 1, "one line: {err}");
+        assert!(err.starts_with("strata: cannot run '"), "{err}");
+    }
+
+    let out = strata(&["run", "--engine", "tree", compiled.to_str().unwrap()], "");
+    assert_eq!(out.status.code(), Some(64));
+}
+
+#[test]
+fn disasm_lists_functions_with_lines_and_constants() {
+    let source = write_temp("dis.lox", b"fun f(a) {\n  return a + 1;\n}\nprint f(2);");
+    let out = strata(&["disasm", source.to_str().unwrap()], "");
+    assert_eq!(out.status.code(), Some(0));
+    let listing = text(&out.stdout);
+    assert!(listing.contains("== <script>"), "{listing}");
+    assert!(listing.contains("== f (#0, function, arity 1"), "{listing}");
+    assert!(listing.contains("GetLocal          1"), "{listing}");
+    assert!(listing.contains("Constant          0  ; 1.0"), "{listing}");
+}

@@ -14,4 +14,6 @@ mod session;
 pub use diagnostics::DiagnosticStyle;
 pub use engine::{Engine, UnknownEngine};
 pub use runtime::{GcConfig, GcLog, GcReport, GcStats};
-pub use session::{Options, Outcome, Session, disassemble, run};
+pub use session::{
+    LoadError, Options, Outcome, Session, compile_to_bytes, disassemble, is_bytecode, run,
+};

@@ -106,21 +106,136 @@ impl Session {
             EngineState::Tree(tree) => tree.run(&program, &self.front, out),
             EngineState::Vm(vm) => vm.run(compile_verified(&program, &self.front), out),
         };
-        let _ = out.flush();
-        match result {
-            Ok(()) => Outcome::Success,
-            Err(error) => {
-                let _ = write!(err, "{error}");
-                let _ = err.flush();
-                Outcome::RuntimeError
-            }
-        }
+        report(result, out, err)
     }
 }
 
 /// Run `source` once with `options`.
 pub fn run(source: &[u8], options: Options, out: &mut dyn Write, err: &mut dyn Write) -> Outcome {
     Session::new(options).eval(source, out, err)
+}
+
+/// Why a bytecode file could not be run.
+#[derive(Debug)]
+pub enum LoadError {
+    /// The file is not a well-formed `.loxc` container.
+    File(bytecode::FileError),
+    /// The container is fine but its code is not safe to run.
+    Verify(bytecode::VerifyError),
+    /// Only the `vm` engine runs bytecode.
+    WrongEngine(Engine),
+}
+
+impl std::fmt::Display for LoadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LoadError::File(error) => write!(f, "{error}"),
+            LoadError::Verify(error) => write!(f, "rejected by the verifier: {error}"),
+            LoadError::WrongEngine(engine) => {
+                write!(f, "the {engine} engine cannot run bytecode files (use --engine vm)")
+            }
+        }
+    }
+}
+
+impl std::error::Error for LoadError {}
+
+/// Whether `bytes` look like a bytecode file (they start with its magic).
+pub fn is_bytecode(bytes: &[u8]) -> bool {
+    bytes.starts_with(&bytecode::MAGIC)
+}
+
+impl Session {
+    /// Load a `.loxc` file's bytes, verify them and run the module.
+    ///
+    /// A file that does not load or verify runs nothing and is an `Err`.
+    pub fn run_bytecode(
+        &mut self,
+        bytes: &[u8],
+        out: &mut dyn Write,
+        err: &mut dyn Write,
+    ) -> Result<Outcome, LoadError> {
+        let mut module = bytecode::read_module(bytes).map_err(LoadError::File)?;
+        bytecode::verify(&module).map_err(LoadError::Verify)?;
+        let EngineState::Vm(vm) = &mut self.engine else {
+            return Err(LoadError::WrongEngine(Engine::Tree));
+        };
+        let map: Vec<u32> = module
+            .globals
+            .iter()
+            .map(|name| {
+                let symbol = self.front.interner.intern(name);
+                self.front.globals.slot(symbol)
+            })
+            .collect();
+        let names = (0..self.front.globals.len() as u32)
+            .map(|slot| self.front.interner.resolve(self.front.globals.name(slot)).to_string())
+            .collect();
+        bytecode::relocate_globals(&mut module, &map, names);
+        let result = stacker::grow(ENGINE_STACK_BYTES, || vm.run(module, out));
+        Ok(report(result, out, err))
+    }
+}
+
+/// Flush `out` and turn a run's result into an outcome, writing a runtime
+/// error and its trace to `err`.
+fn report(
+    result: Result<(), runtime::RuntimeError>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> Outcome {
+    let _ = out.flush();
+    match result {
+        Ok(()) => Outcome::Success,
+        Err(error) => {
+            let _ = write!(err, "{error}");
+            let _ = err.flush();
+            Outcome::RuntimeError
+        }
+    }
+}
+
+/// A program's `.loxc` bytes (`strata compile`), or `None` after writing its
+/// compile errors to `err`.
+pub fn compile_to_bytes(
+    source: &[u8],
+    style: &DiagnosticStyle,
+    err: &mut dyn Write,
+) -> Option<Vec<u8>> {
+    // The front end and compiler recurse over the tree: give them the
+    // engine stack, as `Session::eval` does.
+    stacker::grow(ENGINE_STACK_BYTES, || {
+        let (program, front) = front_end_alone(source, style, err)?;
+        Some(bytecode::write_module(&compile_verified(&program, &front)))
+    })
+}
+
+/// Decode and compile `source` in a fresh front end with the natives
+/// declared first, as every session declares them.
+fn front_end_alone(
+    source: &[u8],
+    style: &DiagnosticStyle,
+    err: &mut dyn Write,
+) -> Option<(syntax::ast::Program, FrontEnd)> {
+    let text = match syntax::decode_source(source) {
+        Ok(text) => text,
+        Err(diagnostic) => {
+            let _ = write_diagnostics(err, &DiagnosticStyle::Plain, "", &[diagnostic]);
+            return None;
+        }
+    };
+    let mut front = FrontEnd::new();
+    for native in runtime::NATIVES {
+        let symbol = front.interner.intern(native.name);
+        front.globals.slot(symbol);
+    }
+    match front.compile(text) {
+        Ok(program) => Some((program, front)),
+        Err(diagnostics) => {
+            let _ = write_diagnostics(err, style, text, &diagnostics);
+            None
+        }
+    }
 }
 
 /// Compile `program` and check the result with the bytecode verifier.
@@ -135,26 +250,11 @@ fn compile_verified(program: &syntax::ast::Program, front: &FrontEnd) -> bytecod
     module
 }
 
-/// The bytecode listing of `source` (`strata disasm`), or its compile errors
-/// written to `err`.
+/// The bytecode listing of `source` (`strata disasm`), or `None` after
+/// writing its compile errors to `err`.
 pub fn disassemble(source: &[u8], style: &DiagnosticStyle, err: &mut dyn Write) -> Option<String> {
-    let text = match syntax::decode_source(source) {
-        Ok(text) => text,
-        Err(diagnostic) => {
-            let _ = write_diagnostics(err, &DiagnosticStyle::Plain, "", &[diagnostic]);
-            return None;
-        }
-    };
-    let mut front = FrontEnd::new();
-    for native in runtime::NATIVES {
-        let symbol = front.interner.intern(native.name);
-        front.globals.slot(symbol);
-    }
-    match front.compile(text) {
-        Ok(program) => Some(bytecode::disassemble(&compile_verified(&program, &front))),
-        Err(diagnostics) => {
-            let _ = write_diagnostics(err, style, text, &diagnostics);
-            None
-        }
-    }
+    stacker::grow(ENGINE_STACK_BYTES, || {
+        let (program, front) = front_end_alone(source, style, err)?;
+        Some(bytecode::disassemble(&compile_verified(&program, &front)))
+    })
 }

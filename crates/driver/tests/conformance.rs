@@ -1,6 +1,8 @@
 //! The conformance suite: every `.lox` file under `tests/conformance/` on
 //! every engine the driver knows, normally and with the collector running at
-//! every allocation, plus a check that all engines agree byte for byte.
+//! every allocation, plus a check that all engines agree byte for byte, and
+//! a run of every file through a `.loxc` round trip (compile to bytes, load,
+//! verify, run on `vm`).
 //!
 //! Expectations are comments in the files (see tests/conformance/README.md):
 //! `// expect: TEXT`, `// expect runtime error: MESSAGE`, `// expect trace:
@@ -36,6 +38,10 @@ fn main() {
                 }));
             }
         }
+        let (path_loxc, name_loxc) = (path.clone(), name.clone());
+        trials.push(Trial::test(format!("vm-loxc::{name}"), move || {
+            check_loxc(&path_loxc, &name_loxc)
+        }));
         if Engine::ALL.len() > 1 {
             let path = path.clone();
             trials
@@ -74,6 +80,33 @@ fn run(source: &[u8], engine: Engine, stress: bool) -> Run {
         stdout: String::from_utf8(out).expect("stdout is UTF-8"),
         stderr: String::from_utf8(err).expect("stderr is UTF-8"),
     }
+}
+
+/// Compile to `.loxc` bytes, then load, verify and run them on `vm`.
+fn run_loxc(source: &[u8]) -> Run {
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let style = driver::DiagnosticStyle::Plain;
+    let outcome = match driver::compile_to_bytes(source, &style, &mut err) {
+        None => Outcome::CompileError,
+        Some(bytes) => {
+            let mut session = driver::Session::new(Options::default());
+            match session.run_bytecode(&bytes, &mut out, &mut err) {
+                Ok(outcome) => outcome,
+                Err(error) => panic!("a freshly compiled file must load: {error}"),
+            }
+        }
+    };
+    Run {
+        outcome,
+        stdout: String::from_utf8(out).expect("stdout is UTF-8"),
+        stderr: String::from_utf8(err).expect("stderr is UTF-8"),
+    }
+}
+
+fn check_loxc(path: &Path, name: &str) -> Result<(), Failed> {
+    let source = std::fs::read(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+    let expected = parse_expectations(&String::from_utf8_lossy(&source));
+    compare(&expected, &run_loxc(&source)).map_err(|failure| format!("{name}: {failure}").into())
 }
 
 /// What a file's annotations say it must do.
