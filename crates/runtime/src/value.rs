@@ -17,7 +17,7 @@
 
 use std::fmt;
 
-use crate::object::ObjRef;
+use crate::object::{Gc, ObjRef, Object};
 
 /// The bits every non-number value has set (a quiet NaN with an extra bit).
 pub const QNAN: u64 = 0x7ffc_0000_0000_0000;
@@ -109,6 +109,12 @@ impl Value {
         } else {
             None
         }
+    }
+
+    /// The object this value points to, if it is an object of kind `T`.
+    #[inline(always)]
+    pub fn downcast<T: Object>(self) -> Option<Gc<T>> {
+        self.as_object()?.downcast::<T>()
     }
 
     /// Lox truthiness: `nil` and `false` are falsey, all else is truthy.

@@ -22,7 +22,7 @@ impl Interp<'_> {
         match callee {
             Expr::Get { object, name } => {
                 let receiver = self.eval(object)?;
-                let Some(instance) = crate::interp::as_instance(receiver) else {
+                let Some(instance) = receiver.downcast::<ObjInstance>() else {
                     return throw("Only instances have properties.", name.line());
                 };
                 let key = self.symbol(name.name);

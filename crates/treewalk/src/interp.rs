@@ -332,7 +332,7 @@ impl<'a> Interp<'a> {
             Expr::Set { object, name, value } => {
                 let object = self.eval(object)?;
                 let value = self.eval_holding(object, value)?;
-                let Some(instance) = as_instance(object) else {
+                let Some(instance) = object.downcast::<ObjInstance>() else {
                     return throw("Only instances have fields.", name.line());
                 };
                 self.heap.set_field(instance, self.symbol(name.name), value);
@@ -379,7 +379,7 @@ impl<'a> Interp<'a> {
         match op {
             BinaryOp::Equal => Ok(Value::bool(left.lox_eq(right))),
             BinaryOp::NotEqual => Ok(Value::bool(!left.lox_eq(right))),
-            BinaryOp::Add => match (as_string(left), as_string(right)) {
+            BinaryOp::Add => match (left.downcast::<ObjString>(), right.downcast::<ObjString>()) {
                 (Some(a), Some(b)) => Ok(self.heap.concat(a, b).to_value()),
                 _ => throw("Operands must be two numbers or two strings.", line),
             },
@@ -390,7 +390,7 @@ impl<'a> Interp<'a> {
     // ------------------------------------------------------------ properties
 
     pub(crate) fn get_property(&mut self, object: Value, name: &Ident) -> Res<Value> {
-        let Some(instance) = as_instance(object) else {
+        let Some(instance) = object.downcast::<ObjInstance>() else {
             return throw("Only instances have properties.", name.line());
         };
         let key = self.symbol(name.name);
@@ -411,10 +411,7 @@ impl<'a> Interp<'a> {
     /// The superclass method `super.name` refers to.
     pub(crate) fn super_method(&mut self, super_ref: &SuperRef) -> Res<Gc<ObjClosure>> {
         let superclass = self.read(&super_ref.keyword)?;
-        let superclass = superclass
-            .as_object()
-            .and_then(|o| o.downcast::<ObjClass>())
-            .expect("`super` always holds a class");
+        let superclass = superclass.downcast::<ObjClass>().expect("`super` always holds a class");
         match superclass.method(self.symbol(super_ref.method.name)) {
             Some(method) => Ok(method),
             None => self.undefined_property(&super_ref.method),
@@ -431,7 +428,7 @@ impl<'a> Interp<'a> {
         let scope_top = self.stack.len();
         if let Some(superclass) = &class.superclass {
             let value = self.read(superclass)?;
-            let Some(parent) = value.as_object().and_then(|o| o.downcast::<ObjClass>()) else {
+            let Some(parent) = value.downcast::<ObjClass>() else {
                 return throw("Superclass must be a class.", superclass.ident.line());
             };
             // The hidden `super` local, captured by methods that use it.
@@ -456,14 +453,4 @@ impl<'a> Interp<'a> {
 pub(crate) fn stack_address() -> usize {
     let marker = 0u8;
     std::ptr::addr_of!(marker) as usize
-}
-
-#[inline(always)]
-pub(crate) fn as_instance(value: Value) -> Option<Gc<ObjInstance>> {
-    value.as_object()?.downcast::<ObjInstance>()
-}
-
-#[inline(always)]
-fn as_string(value: Value) -> Option<Gc<ObjString>> {
-    value.as_object()?.downcast::<ObjString>()
 }

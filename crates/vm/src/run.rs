@@ -220,7 +220,7 @@ impl<'a> Run<'a> {
                 Op::GetProperty => {
                     let name = self.name_at(loaded, read_u32!());
                     let object = self.peek(0);
-                    let Some(instance) = as_instance(object) else {
+                    let Some(instance) = object.downcast::<ObjInstance>() else {
                         return raise("Only instances have properties.");
                     };
                     let value = match instance.field(name) {
@@ -239,7 +239,7 @@ impl<'a> Run<'a> {
                 Op::SetProperty => {
                     let name = self.name_at(loaded, read_u32!());
                     let value = self.peek(0);
-                    let Some(instance) = as_instance(self.peek(1)) else {
+                    let Some(instance) = self.peek(1).downcast::<ObjInstance>() else {
                         return raise("Only instances have fields.");
                     };
                     self.heap.set_field(instance, name, value);
@@ -262,7 +262,7 @@ impl<'a> Run<'a> {
                 Op::Method => {
                     let name = self.name_at(loaded, read_u32!());
                     let receiver = self.peek(0);
-                    let Some(instance) = as_instance(receiver) else {
+                    let Some(instance) = receiver.downcast::<ObjInstance>() else {
                         return raise("Only instances have properties.");
                     };
                     // [callee, slot 0]: a field is called like any value.
@@ -316,7 +316,7 @@ impl<'a> Run<'a> {
                     let sum = if a.is_number() && b.is_number() {
                         Value::number(a.as_number() + b.as_number())
                     } else {
-                        match (as_string(a), as_string(b)) {
+                        match (a.downcast::<ObjString>(), b.downcast::<ObjString>()) {
                             (Some(a), Some(b)) => self.heap.concat(a, b).to_value(),
                             _ => return raise("Operands must be two numbers or two strings."),
                         }
@@ -405,8 +405,7 @@ impl<'a> Run<'a> {
                 }
                 Op::Inherit => {
                     let class = as_class(self.peek(0));
-                    let Some(superclass) = self.peek(1).as_object().and_then(|o| o.downcast())
-                    else {
+                    let Some(superclass) = self.peek(1).downcast() else {
                         return raise("Superclass must be a class.");
                     };
                     self.heap.inherit(class, superclass);
@@ -414,7 +413,7 @@ impl<'a> Run<'a> {
                 }
                 Op::DefineMethod => {
                     let name = self.name_at(loaded, read_u32!());
-                    let method = self.peek(0).as_object().and_then(|o| o.downcast::<ObjClosure>());
+                    let method = self.peek(0).downcast::<ObjClosure>();
                     let method = method.expect("the compiler defines closures as methods");
                     as_class(self.peek(1)).set_method(name, method, self.heap.init_string());
                     self.pop();
@@ -424,7 +423,9 @@ impl<'a> Run<'a> {
     }
 
     fn name_at(&self, loaded: &Loaded, index: usize) -> Gc<ObjString> {
-        as_string(loaded.constants[index]).expect("verified name constants are strings")
+        loaded.constants[index]
+            .downcast::<ObjString>()
+            .expect("verified name constants are strings")
     }
 
     fn undefined<T>(&self, slot: usize) -> Res<T> {
@@ -437,18 +438,8 @@ fn undefined_property<T>(name: Gc<ObjString>) -> Res<T> {
     raise(format!("Undefined property '{}'.", name.as_str()))
 }
 
-#[inline(always)]
-pub(crate) fn as_instance(value: Value) -> Option<Gc<ObjInstance>> {
-    value.as_object()?.downcast::<ObjInstance>()
-}
-
-#[inline(always)]
-fn as_string(value: Value) -> Option<Gc<ObjString>> {
-    value.as_object()?.downcast::<ObjString>()
-}
-
 /// A value the compiler guarantees is a class (a class being built, or the
 /// hidden `super` local, which `Inherit` checked).
 fn as_class(value: Value) -> Gc<ObjClass> {
-    value.as_object().and_then(|o| o.downcast::<ObjClass>()).expect("compiled code: a class")
+    value.downcast::<ObjClass>().expect("compiled code: a class")
 }
