@@ -72,23 +72,14 @@ impl Compiler<'_> {
                 }
             }
             Expr::Call { callee, args, line } => self.call(f, callee, args, *line),
-            Expr::Get { object, name } => {
-                self.expr(f, object);
-                let constant = f.name_constant(self.name(name.name));
-                f.emit(Op::GetProperty, constant, name.line());
-            }
+            Expr::Get { object, name } => self.property(f, object, name, Op::GetProperty),
             Expr::Set { object, name, value } => {
                 self.expr(f, object);
                 self.expr(f, value);
                 let constant = f.name_constant(self.name(name.name));
                 f.emit(Op::SetProperty, constant, name.line());
             }
-            Expr::Super(super_ref) => {
-                self.get_var(f, &super_ref.this);
-                self.get_var(f, &super_ref.keyword);
-                let constant = f.name_constant(self.name(super_ref.method.name));
-                f.emit(Op::GetSuper, constant, super_ref.method.line());
-            }
+            Expr::Super(super_ref) => self.super_access(f, super_ref, Op::GetSuper),
         }
         f.line()
     }
@@ -99,16 +90,11 @@ impl Compiler<'_> {
     fn call(&mut self, f: &mut FnBuilder, callee: &Expr, args: &[Expr], line: u32) {
         let call = match callee {
             Expr::Get { object, name } => {
-                self.expr(f, object);
-                let constant = f.name_constant(self.name(name.name));
-                f.emit(Op::Method, constant, name.line());
+                self.property(f, object, name, Op::Method);
                 Op::CallMethod
             }
             Expr::Super(super_ref) => {
-                self.get_var(f, &super_ref.this);
-                self.get_var(f, &super_ref.keyword);
-                let constant = f.name_constant(self.name(super_ref.method.name));
-                f.emit(Op::SuperMethod, constant, super_ref.method.line());
+                self.super_access(f, super_ref, Op::SuperMethod);
                 Op::CallMethod
             }
             callee => {
@@ -120,6 +106,22 @@ impl Compiler<'_> {
             self.expr(f, arg);
         }
         f.emit(call, args.len() as u32, line);
+    }
+
+    /// `object` then `op` on its property `name` (`GetProperty`, `Method`).
+    fn property(&mut self, f: &mut FnBuilder, object: &Expr, name: &Ident, op: Op) {
+        self.expr(f, object);
+        let constant = f.name_constant(self.name(name.name));
+        f.emit(op, constant, name.line());
+    }
+
+    /// `this`, the superclass, then `op` on its method (`GetSuper`,
+    /// `SuperMethod`).
+    fn super_access(&mut self, f: &mut FnBuilder, super_ref: &SuperRef, op: Op) {
+        self.get_var(f, &super_ref.this);
+        self.get_var(f, &super_ref.keyword);
+        let constant = f.name_constant(self.name(super_ref.method.name));
+        f.emit(op, constant, super_ref.method.line());
     }
 
     pub(crate) fn get_var(&mut self, f: &mut FnBuilder, var: &VarUse) {

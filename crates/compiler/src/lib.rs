@@ -35,10 +35,7 @@ pub fn compile(program: &Program, front: &FrontEnd) -> Module {
     script.emit_return_nil(end);
     let script_index = compiler.functions.len() as u32;
     compiler.functions.push(script.finish());
-    let globals = (0..front.globals.len() as u32)
-        .map(|slot| front.interner.resolve(front.globals.name(slot)).to_string())
-        .collect();
-    Module { functions: compiler.functions, script: script_index, globals }
+    Module { functions: compiler.functions, script: script_index, globals: front.global_names() }
 }
 
 struct Compiler<'a> {

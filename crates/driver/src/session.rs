@@ -55,8 +55,7 @@ impl Session {
                 EngineState::Tree(TreeWalker::new(options.gc, options.gc_log, &mut front))
             }
             Engine::Vm => EngineState::Vm(vm::Vm::new(options.gc, options.gc_log, |name| {
-                let symbol = front.interner.intern(name);
-                front.globals.slot(symbol)
+                front.global_slot(name)
             })),
         };
         Session { front, engine, style: options.diagnostics }
@@ -160,18 +159,9 @@ impl Session {
         let EngineState::Vm(vm) = &mut self.engine else {
             return Err(LoadError::WrongEngine(Engine::Tree));
         };
-        let map: Vec<u32> = module
-            .globals
-            .iter()
-            .map(|name| {
-                let symbol = self.front.interner.intern(name);
-                self.front.globals.slot(symbol)
-            })
-            .collect();
-        let names = (0..self.front.globals.len() as u32)
-            .map(|slot| self.front.interner.resolve(self.front.globals.name(slot)).to_string())
-            .collect();
-        bytecode::relocate_globals(&mut module, &map, names);
+        let map: Vec<u32> =
+            module.globals.iter().map(|name| self.front.global_slot(name)).collect();
+        bytecode::relocate_globals(&mut module, &map, self.front.global_names());
         let result = stacker::grow(ENGINE_STACK_BYTES, || vm.run(module, out));
         Ok(report(result, out, err))
     }
@@ -226,8 +216,7 @@ fn front_end_alone(
     };
     let mut front = FrontEnd::new();
     for native in runtime::NATIVES {
-        let symbol = front.interner.intern(native.name);
-        front.globals.slot(symbol);
+        front.global_slot(native.name);
     }
     match front.compile(text) {
         Ok(program) => Some((program, front)),

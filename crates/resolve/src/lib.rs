@@ -31,6 +31,20 @@ impl FrontEnd {
         FrontEnd::default()
     }
 
+    /// The global slot named `name`, assigned on first sight (how engines
+    /// place natives, and how loaded bytecode finds its globals).
+    pub fn global_slot(&mut self, name: &str) -> u32 {
+        let symbol = self.interner.intern(name);
+        self.globals.slot(symbol)
+    }
+
+    /// The name of every global slot, in slot order.
+    pub fn global_names(&self) -> Vec<String> {
+        (0..self.globals.len() as u32)
+            .map(|slot| self.interner.resolve(self.globals.name(slot)).to_string())
+            .collect()
+    }
+
     /// How many functions this session has resolved; ids are `0..count`.
     pub fn function_count(&self) -> u32 {
         self.next_function_id

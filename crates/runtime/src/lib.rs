@@ -22,7 +22,7 @@ mod value;
 pub use error::{RuntimeError, TraceLine};
 pub use gc::{GcConfig, GcLog, GcReport, GcStats};
 pub use heap::{Globals, Heap, MAX_FRAMES, Root, STACK_SLOTS, Stack, StackFull, hash_str};
-pub use natives::{NATIVES, NativeSpec};
+pub use natives::{NATIVES, NativeSpec, define_natives};
 pub use object::{
     Gc, NativeFn, ObjBoundMethod, ObjClass, ObjClosure, ObjFunction, ObjInstance, ObjKind,
     ObjNative, ObjRef, ObjString, ObjUpvalue, Object, Trace,

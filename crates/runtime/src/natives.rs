@@ -4,7 +4,7 @@ use std::sync::OnceLock;
 use std::time::Instant;
 
 use crate::Heap;
-use crate::object::NativeFn;
+use crate::object::{NativeFn, ObjNative};
 use crate::value::Value;
 
 /// A native function as the engines install it.
@@ -17,6 +17,16 @@ pub struct NativeSpec {
 
 /// Every native, in the order their global slots are assigned.
 pub const NATIVES: &[NativeSpec] = &[NativeSpec { name: "clock", arity: 0, function: clock }];
+
+/// Allocate every native and store it in the global slot `slot_for` gives
+/// its name (the front end's numbering), as every engine starts.
+pub fn define_natives(heap: &Heap, mut slot_for: impl FnMut(&str) -> u32) {
+    for native in NATIVES {
+        let slot = slot_for(native.name);
+        let object = heap.alloc(ObjNative::new(native.name, native.arity, native.function));
+        heap.globals().set(slot as usize, object.to_value());
+    }
+}
 
 /// Seconds since the first call in this process, for timing programs.
 fn clock(_: &Heap, _: &[Value]) -> Result<Value, String> {

@@ -4,9 +4,7 @@ use std::io::Write;
 use std::rc::Rc;
 
 use resolve::FrontEnd;
-use runtime::{
-    Gc, GcConfig, GcLog, Heap, NATIVES, ObjFunction, ObjNative, ObjString, RuntimeError, TraceLine,
-};
+use runtime::{Gc, GcConfig, GcLog, Heap, ObjFunction, ObjString, RuntimeError, TraceLine};
 use syntax::ast::{Function, Program};
 
 use crate::interp::{Interp, Throw};
@@ -31,11 +29,7 @@ impl TreeWalker {
     /// `gc_log` sees every collection.
     pub fn new(config: GcConfig, gc_log: Option<GcLog>, front: &mut FrontEnd) -> TreeWalker {
         let heap = Heap::new(config, gc_log);
-        for native in NATIVES {
-            let slot = front.globals.slot(front.interner.intern(native.name));
-            let object = heap.alloc(ObjNative::new(native.name, native.arity, native.function));
-            heap.globals().set(slot as usize, object.to_value());
-        }
+        runtime::define_natives(&heap, |name| front.global_slot(name));
         TreeWalker { heap, state: State { symbols: Vec::new(), functions: Vec::new() } }
     }
 

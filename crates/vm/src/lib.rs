@@ -19,7 +19,7 @@ mod run;
 use std::io::Write;
 
 use bytecode::{Constant, Module};
-use runtime::{Gc, GcConfig, GcLog, Heap, NATIVES, ObjFunction, ObjNative, RuntimeError, Value};
+use runtime::{Gc, GcConfig, GcLog, Heap, ObjFunction, RuntimeError, Value};
 
 /// A function as the VM runs it: its code, its constants as runtime values
 /// (pinned), and its runtime object (pinned).
@@ -42,19 +42,15 @@ pub struct Vm {
 }
 
 impl Vm {
-    /// A fresh VM. `define_global` gives each native its global slot (the
+    /// A fresh VM. `global_slot` gives each native its global slot (the
     /// front end's table, shared with the compiler).
     pub fn new(
         config: GcConfig,
         gc_log: Option<GcLog>,
-        mut define_global: impl FnMut(&str) -> u32,
+        global_slot: impl FnMut(&str) -> u32,
     ) -> Vm {
         let heap = Heap::new(config, gc_log);
-        for native in NATIVES {
-            let slot = define_global(native.name);
-            let object = heap.alloc(ObjNative::new(native.name, native.arity, native.function));
-            heap.globals().set(slot as usize, object.to_value());
-        }
+        runtime::define_natives(&heap, global_slot);
         Vm { heap, functions: Vec::new(), global_names: Vec::new() }
     }
 

@@ -248,11 +248,7 @@ impl<'a> Run<'a> {
                     self.push(value)?;
                 }
                 Op::GetSuper => {
-                    let name = self.name_at(loaded, read_u32!());
-                    let superclass = as_class(self.peek(0));
-                    let Some(method) = superclass.method(name) else {
-                        return undefined_property(name);
-                    };
+                    let method = self.super_method(self.name_at(loaded, read_u32!()))?;
                     let this = self.peek(1);
                     let bound = self.heap.alloc(ObjBoundMethod::new(this, method)).to_value();
                     self.pop();
@@ -277,11 +273,7 @@ impl<'a> Run<'a> {
                     self.push(slot_zero)?;
                 }
                 Op::SuperMethod => {
-                    let name = self.name_at(loaded, read_u32!());
-                    let superclass = as_class(self.peek(0));
-                    let Some(method) = superclass.method(name) else {
-                        return undefined_property(name);
-                    };
+                    let method = self.super_method(self.name_at(loaded, read_u32!()))?;
                     let this = self.peek(1);
                     let top = self.stack.len();
                     self.stack.set(top - 2, method.to_value());
@@ -419,6 +411,15 @@ impl<'a> Run<'a> {
                     self.pop();
                 }
             }
+        }
+    }
+
+    /// The method `name` of the superclass on top of the stack (the hidden
+    /// `super` local, above `this`).
+    fn super_method(&self, name: Gc<ObjString>) -> Res<Gc<ObjClosure>> {
+        match as_class(self.peek(0)).method(name) {
+            Some(method) => Ok(method),
+            None => undefined_property(name),
         }
     }
 
