@@ -32,9 +32,9 @@ use std::time::Instant;
 use hashbrown::HashTable;
 
 use crate::gc::{GcConfig, GcLog, GcReport, GcStats};
-use crate::object::{
-    self, Gc, ObjClass, ObjInstance, ObjRef, ObjString, ObjUpvalue, Object, Trace,
-};
+use crate::cache::CacheHit;
+use crate::class::{ObjClass, ObjInstance, ObjShape};
+use crate::object::{self, Gc, ObjRef, ObjString, ObjUpvalue, Object, Trace};
 use crate::value::Value;
 
 /// The most call frames any engine may have live at once.
@@ -178,9 +178,53 @@ impl Heap {
         string
     }
 
-    /// Set a field of an instance, accounting for the table's growth.
-    pub fn set_field(&self, instance: Gc<ObjInstance>, name: Gc<ObjString>, value: Value) {
-        let grown = instance.set_field_raw(name, value);
+    /// A new instance of `class`, which the caller keeps rooted.
+    pub fn instantiate(&self, class: Gc<ObjClass>) -> Gc<ObjInstance> {
+        let shape = match class.root_shape() {
+            Some(shape) => shape,
+            None => {
+                // The shape under construction names the class: rooted.
+                let shape = self.alloc(ObjShape::root(class));
+                class.set_root_shape(shape);
+                shape
+            }
+        };
+        self.alloc(ObjInstance::new(shape, class.field_hint()))
+    }
+
+    /// Set field `name` of `instance` to `value` by the generic lookup, and
+    /// say how, for an inline cache: the index of an existing field, or the
+    /// shape the instance moved to when the field was new.
+    pub fn set_field(&self, instance: Gc<ObjInstance>, name: Gc<ObjString>, value: Value) -> CacheHit {
+        let shape = instance.shape();
+        if let Some(index) = shape.lookup(name) {
+            instance.set_field_at(index, value);
+            return CacheHit::Field(index);
+        }
+        let child = match shape.transition(name) {
+            Some(child) => child,
+            None => {
+                // The new shape names its parent, class and key, so they are
+                // rooted while it is allocated; the instance and value are not.
+                let _instance = Root::new(self, instance.to_value());
+                let _value = Root::new(self, value);
+                let child = self.alloc(ObjShape::child(shape, name));
+                shape.add_transition(name, child);
+                child
+            }
+        };
+        self.add_field(instance, child, value);
+        CacheHit::AddField(child)
+    }
+
+    /// Append a field to `instance`, moving it to `shape`, which must be the
+    /// child of its shape that adds one field (what [`set_field`] returned
+    /// for an instance of the same shape). Allocates nothing the GC tracks.
+    ///
+    /// [`set_field`]: Self::set_field
+    #[inline]
+    pub fn add_field(&self, instance: Gc<ObjInstance>, shape: Gc<ObjShape>, value: Value) {
+        let grown = instance.add_field(shape, value);
         self.bytes_allocated.set(self.bytes_allocated.get() + grown);
     }
 

@@ -1,15 +1,19 @@
 //! Strata's one runtime, shared by every engine (DESIGN.md invariant 2).
 //!
 //! - [`Value`]: the 64-bit NaN-boxed value (invariant 3, `docs/abi.md`).
-//! - Objects ([`ObjString`], [`ObjClosure`], ...) and typed pointers [`Gc`].
+//! - Objects ([`ObjString`], [`ObjClosure`], ...) and typed pointers [`Gc`];
+//!   instances laid out by shapes ([`ObjShape`]), and the inline caches
+//!   engines keep per property site ([`InlineCache`]).
 //! - [`Heap`]: allocation, interning, the roots, and the precise mark-sweep
 //!   collector, with stress and log modes ([`GcConfig`], [`GcReport`]).
 //! - Printing ([`Printed`], [`format_number`]), natives ([`NATIVES`]) and
 //!   runtime errors with stack traces ([`RuntimeError`]).
 //!
 //! It depends on no other Strata crate. Unsafe code lives in `value.rs`,
-//! `object.rs` and `heap.rs`; each block says why it is sound.
+//! `object.rs`, `class.rs` and `heap.rs`; each block says why it is sound.
 
+mod cache;
+mod class;
 mod error;
 mod gc;
 mod heap;
@@ -19,13 +23,15 @@ mod print;
 mod table;
 mod value;
 
+pub use cache::{CACHE_WAYS, CacheHit, CacheState, InlineCache};
+pub use class::{ObjBoundMethod, ObjClass, ObjInstance, ObjShape};
 pub use error::{RuntimeError, TraceLine};
 pub use gc::{GcConfig, GcLog, GcReport, GcStats};
 pub use heap::{Globals, Heap, MAX_FRAMES, Root, STACK_SLOTS, Stack, StackFull, hash_str};
 pub use natives::{NATIVES, NativeSpec, define_natives};
 pub use object::{
-    Gc, NativeFn, ObjBoundMethod, ObjClass, ObjClosure, ObjFunction, ObjInstance, ObjKind,
-    ObjNative, ObjRef, ObjString, ObjUpvalue, Object, Trace,
+    Gc, NativeFn, ObjClosure, ObjFunction, ObjKind, ObjNative, ObjRef, ObjString, ObjUpvalue,
+    Object, Trace,
 };
 pub use print::{Printed, format_number};
 pub use table::Table;

@@ -9,13 +9,14 @@
 //! single-threaded and never hands out a reference into an object that
 //! outlives the method call that made it.
 
-use std::cell::{Cell, UnsafeCell};
+use std::cell::Cell;
 use std::fmt;
 use std::marker::PhantomData;
 use std::ops::Deref;
 use std::ptr::NonNull;
 
-use crate::table::Table;
+use crate::cache::InlineCache;
+use crate::class::{ObjBoundMethod, ObjClass, ObjInstance, ObjShape};
 use crate::value::Value;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +30,7 @@ pub enum ObjKind {
     Class,
     Instance,
     BoundMethod,
+    Shape,
 }
 
 /// The first field of every object.
@@ -178,7 +180,7 @@ pub unsafe trait Object: Trace + Sized {
     fn heap_size(&self) -> usize;
 }
 
-fn trace_value(value: Value, tracer: &mut dyn FnMut(ObjRef)) {
+pub(crate) fn trace_value(value: Value, tracer: &mut dyn FnMut(ObjRef)) {
     if let Some(obj) = value.as_object() {
         tracer(obj);
     }
@@ -218,8 +220,9 @@ unsafe impl Object for ObjString {
 
 // ---------------------------------------------------------------- functions
 
-/// A function's identity for the runtime: name, arity and how many variables
-/// it captures. Its code belongs to the engine, which finds it by `proto`.
+/// A function's identity for the runtime: name, arity, how many variables
+/// it captures, and the inline caches of its property sites. Its code
+/// belongs to the engine, which finds it by `proto`.
 #[repr(C)]
 pub struct ObjFunction {
     header: Header,
@@ -229,11 +232,31 @@ pub struct ObjFunction {
     pub upvalue_count: u16,
     /// The engine's index of this function's code.
     pub proto: u32,
+    /// One cache per property, method or super site of the code, indexed by
+    /// the site operand (see `cache.rs`). Engines without sites leave it empty.
+    pub caches: Box<[InlineCache]>,
 }
 
 impl ObjFunction {
     pub fn new(name: Option<Gc<ObjString>>, arity: u8, upvalue_count: u16, proto: u32) -> Self {
-        ObjFunction { header: Header::new(ObjKind::Function), name, arity, upvalue_count, proto }
+        ObjFunction::with_caches(name, arity, upvalue_count, proto, Box::new([]))
+    }
+
+    pub fn with_caches(
+        name: Option<Gc<ObjString>>,
+        arity: u8,
+        upvalue_count: u16,
+        proto: u32,
+        caches: Box<[InlineCache]>,
+    ) -> Self {
+        ObjFunction {
+            header: Header::new(ObjKind::Function),
+            name,
+            arity,
+            upvalue_count,
+            proto,
+            caches,
+        }
     }
 
     /// The name used in stack traces: `None` for the script.
@@ -247,14 +270,17 @@ impl Trace for ObjFunction {
         if let Some(name) = self.name {
             tracer(name.as_obj());
         }
+        for cache in self.caches.iter() {
+            cache.trace(tracer);
+        }
     }
 }
 
-// SAFETY: repr(C), header first, and `trace` visits `name`.
+// SAFETY: repr(C), header first, and `trace` visits `name` and the caches.
 unsafe impl Object for ObjFunction {
     const KIND: ObjKind = ObjKind::Function;
     fn heap_size(&self) -> usize {
-        size_of::<Self>()
+        size_of::<Self>() + self.caches.len() * size_of::<InlineCache>()
     }
 }
 
@@ -382,170 +408,6 @@ unsafe impl Object for ObjUpvalue {
     }
 }
 
-// ------------------------------------------------------------------ classes
-
-#[repr(C)]
-pub struct ObjClass {
-    header: Header,
-    pub name: Gc<ObjString>,
-    methods: UnsafeCell<Table>,
-    /// `init`, cached when the class's methods are complete.
-    init: Cell<Option<Gc<ObjClosure>>>,
-}
-
-impl ObjClass {
-    pub fn new(name: Gc<ObjString>) -> ObjClass {
-        ObjClass {
-            header: Header::new(ObjKind::Class),
-            name,
-            methods: UnsafeCell::new(Table::new()),
-            init: Cell::new(None),
-        }
-    }
-
-    fn methods(&self) -> &Table {
-        // SAFETY: the table is only mutated by `set_method`/`inherit`, which
-        // take no reference that outlives them; single-threaded.
-        unsafe { &*self.methods.get() }
-    }
-
-    #[inline]
-    pub fn method(&self, name: Gc<ObjString>) -> Option<Gc<ObjClosure>> {
-        let value = self.methods().get(name)?;
-        value.as_object()?.downcast::<ObjClosure>()
-    }
-
-    /// Define (or override) a method; `init_name` is the interned `"init"`.
-    pub fn set_method(
-        &self,
-        name: Gc<ObjString>,
-        method: Gc<ObjClosure>,
-        init_name: Gc<ObjString>,
-    ) {
-        // SAFETY: no reference into the table is live (see `methods`).
-        unsafe { &mut *self.methods.get() }.set(name, method.to_value());
-        if name == init_name {
-            self.init.set(Some(method));
-        }
-    }
-
-    /// Copy every method of `superclass` into this class (done before the
-    /// class's own methods are defined, which then override).
-    pub fn inherit(&self, superclass: &ObjClass) {
-        // SAFETY: two distinct classes (the front end rejects `class A < A`
-        // and the superclass exists before this class), no live references.
-        let methods = unsafe { &mut *self.methods.get() };
-        for (name, value) in superclass.methods().iter() {
-            methods.set(name, value);
-        }
-        self.init.set(superclass.init.get());
-    }
-
-    #[inline]
-    pub fn initializer(&self) -> Option<Gc<ObjClosure>> {
-        self.init.get()
-    }
-}
-
-impl Trace for ObjClass {
-    fn trace(&self, tracer: &mut dyn FnMut(ObjRef)) {
-        tracer(self.name.as_obj());
-        self.methods().trace(tracer);
-    }
-}
-
-// SAFETY: repr(C), header first, `trace` visits the name and the methods
-// (the cached `init` is one of the methods).
-unsafe impl Object for ObjClass {
-    const KIND: ObjKind = ObjKind::Class;
-    fn heap_size(&self) -> usize {
-        size_of::<Self>() + self.methods().heap_size()
-    }
-}
-
-#[repr(C)]
-pub struct ObjInstance {
-    header: Header,
-    pub class: Gc<ObjClass>,
-    fields: UnsafeCell<Table>,
-}
-
-impl ObjInstance {
-    pub fn new(class: Gc<ObjClass>) -> ObjInstance {
-        ObjInstance {
-            header: Header::new(ObjKind::Instance),
-            class,
-            fields: UnsafeCell::new(Table::new()),
-        }
-    }
-
-    fn fields(&self) -> &Table {
-        // SAFETY: only `set_field` mutates, taking no lasting reference.
-        unsafe { &*self.fields.get() }
-    }
-
-    #[inline]
-    pub fn field(&self, name: Gc<ObjString>) -> Option<Value> {
-        self.fields().get(name)
-    }
-
-    /// Set a field; returns how many bytes the field table grew by, for the
-    /// heap's accounting (see [`Heap::set_field`](crate::Heap::set_field)).
-    #[inline]
-    pub(crate) fn set_field_raw(&self, name: Gc<ObjString>, value: Value) -> usize {
-        // SAFETY: no reference into the table is live (see `fields`).
-        let fields = unsafe { &mut *self.fields.get() };
-        let before = fields.heap_size();
-        fields.set(name, value);
-        fields.heap_size() - before
-    }
-}
-
-impl Trace for ObjInstance {
-    fn trace(&self, tracer: &mut dyn FnMut(ObjRef)) {
-        tracer(self.class.as_obj());
-        self.fields().trace(tracer);
-    }
-}
-
-// SAFETY: repr(C), header first, `trace` visits the class and field values.
-unsafe impl Object for ObjInstance {
-    const KIND: ObjKind = ObjKind::Instance;
-    fn heap_size(&self) -> usize {
-        size_of::<Self>() + self.fields().heap_size()
-    }
-}
-
-/// A method read off an instance: calling it runs the method with `this`
-/// bound to `receiver`.
-#[repr(C)]
-pub struct ObjBoundMethod {
-    header: Header,
-    pub receiver: Value,
-    pub method: Gc<ObjClosure>,
-}
-
-impl ObjBoundMethod {
-    pub fn new(receiver: Value, method: Gc<ObjClosure>) -> ObjBoundMethod {
-        ObjBoundMethod { header: Header::new(ObjKind::BoundMethod), receiver, method }
-    }
-}
-
-impl Trace for ObjBoundMethod {
-    fn trace(&self, tracer: &mut dyn FnMut(ObjRef)) {
-        trace_value(self.receiver, tracer);
-        tracer(self.method.as_obj());
-    }
-}
-
-// SAFETY: repr(C), header first, `trace` visits receiver and method.
-unsafe impl Object for ObjBoundMethod {
-    const KIND: ObjKind = ObjKind::BoundMethod;
-    fn heap_size(&self) -> usize {
-        size_of::<Self>()
-    }
-}
-
 /// Expands `$body` once per object kind, with `$t` bound to its type, in a
 /// `match` on `$obj.kind()`. The one list of kinds for freeing and tracing.
 macro_rules! for_each_kind {
@@ -581,6 +443,10 @@ macro_rules! for_each_kind {
             }
             ObjKind::BoundMethod => {
                 type $t = ObjBoundMethod;
+                $body
+            }
+            ObjKind::Shape => {
+                type $t = ObjShape;
                 $body
             }
         }

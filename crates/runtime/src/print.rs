@@ -2,8 +2,9 @@
 
 use std::fmt;
 
+use crate::class::{ObjBoundMethod, ObjClass, ObjInstance};
 use crate::object::{
-    ObjBoundMethod, ObjClass, ObjClosure, ObjFunction, ObjInstance, ObjKind, ObjString,
+    ObjClosure, ObjFunction, ObjKind, ObjString,
 };
 use crate::value::Value;
 
@@ -51,9 +52,10 @@ impl fmt::Display for Printed {
             ObjKind::Class => f.write_str(obj.downcast::<ObjClass>().unwrap().name.as_str()),
             ObjKind::Instance => {
                 let instance = obj.downcast::<ObjInstance>().unwrap();
-                write!(f, "{} instance", instance.class.name.as_str())
+                write!(f, "{} instance", instance.class().name.as_str())
             }
             ObjKind::Upvalue => f.write_str("upvalue"),
+            ObjKind::Shape => f.write_str("shape"),
         }
     }
 }

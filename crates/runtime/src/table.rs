@@ -1,4 +1,5 @@
-//! Tables keyed by interned strings: instance fields and class methods.
+//! Tables keyed by interned strings: class methods, shape transitions and
+//! shapes' field indices.
 //!
 //! Keys are interned, so a key compares by pointer and hashes by the hash the
 //! string computed once when it was interned. The table itself is hashbrown's
@@ -37,24 +38,31 @@ impl Hasher for PrehashedHasher {
     }
 }
 
-#[derive(Default)]
-pub struct Table {
-    map: hashbrown::HashMap<Key, Value, BuildHasherDefault<PrehashedHasher>>,
+/// A map from interned strings to `V`: class methods (`V = Value`), shape
+/// transitions and field indices.
+pub struct Table<V = Value> {
+    map: hashbrown::HashMap<Key, V, BuildHasherDefault<PrehashedHasher>>,
 }
 
-impl Table {
-    pub fn new() -> Table {
+impl<V> Default for Table<V> {
+    fn default() -> Self {
+        Table { map: hashbrown::HashMap::default() }
+    }
+}
+
+impl<V: Copy> Table<V> {
+    pub fn new() -> Table<V> {
         Table::default()
     }
 
     #[inline]
-    pub fn get(&self, key: Gc<ObjString>) -> Option<Value> {
+    pub fn get(&self, key: Gc<ObjString>) -> Option<V> {
         self.map.get(&Key(key)).copied()
     }
 
     /// Insert or overwrite; returns true if the key is new.
     #[inline]
-    pub fn set(&mut self, key: Gc<ObjString>, value: Value) -> bool {
+    pub fn set(&mut self, key: Gc<ObjString>, value: V) -> bool {
         self.map.insert(Key(key), value).is_none()
     }
 
@@ -66,14 +74,14 @@ impl Table {
         self.map.is_empty()
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = (Gc<ObjString>, Value)> + '_ {
+    pub fn iter(&self) -> impl Iterator<Item = (Gc<ObjString>, V)> + '_ {
         self.map.iter().map(|(k, v)| (k.0, *v))
     }
 
     /// Bytes of the table's own allocation.
     pub fn heap_size(&self) -> usize {
         // A bucket holds a key and a value, plus one control byte.
-        self.map.capacity() * (size_of::<Key>() + size_of::<Value>() + 1)
+        self.map.capacity() * (size_of::<Key>() + size_of::<V>() + 1)
     }
 }
 

@@ -31,7 +31,7 @@ impl Interp<'_> {
                     self.push_args(args, line)?;
                     return self.call_value(base, args.len(), line);
                 }
-                let Some(method) = instance.class.method(key) else {
+                let Some(method) = instance.class().method(key) else {
                     return self.undefined_property(name);
                 };
                 self.push(receiver, line)?;
@@ -81,7 +81,7 @@ impl Interp<'_> {
             ObjKind::Class => {
                 let class = obj.downcast::<ObjClass>().expect("kind checked");
                 // The class stays rooted in slot 0 until the instance replaces it.
-                let instance = self.heap.alloc(ObjInstance::new(class)).to_value();
+                let instance = self.heap.instantiate(class).to_value();
                 self.stack.set(base, instance);
                 match class.initializer() {
                     Some(init) => self.call_closure(init, base, n_args, line),

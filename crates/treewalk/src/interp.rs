@@ -397,7 +397,7 @@ impl<'a> Interp<'a> {
         if let Some(value) = instance.field(key) {
             return Ok(value);
         }
-        match instance.class.method(key) {
+        match instance.class().method(key) {
             Some(method) => Ok(self.heap.alloc(ObjBoundMethod::new(object, method)).to_value()),
             None => self.undefined_property(name),
         }

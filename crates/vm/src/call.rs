@@ -1,7 +1,7 @@
 //! Calls and closures.
 
 use runtime::{
-    Gc, ObjBoundMethod, ObjClass, ObjClosure, ObjInstance, ObjKind, ObjNative, ObjUpvalue, Value,
+    Gc, ObjBoundMethod, ObjClass, ObjClosure, ObjKind, ObjNative, ObjUpvalue, Value,
 };
 
 use crate::run::{Frame, Raise, Res, Run};
@@ -33,7 +33,7 @@ impl Run<'_> {
             ObjKind::Class => {
                 let class = obj.downcast::<ObjClass>().expect("kind checked");
                 // The class stays rooted in its stack slot until replaced.
-                let instance = self.heap.alloc(ObjInstance::new(class)).to_value();
+                let instance = self.heap.instantiate(class).to_value();
                 self.stack.set(base, instance);
                 match class.initializer() {
                     Some(init) => self.call_closure(init, base, n_args, return_to),

@@ -225,7 +225,7 @@ impl<'a> Run<'a> {
                     };
                     let value = match instance.field(name) {
                         Some(value) => value,
-                        None => match instance.class.method(name) {
+                        None => match instance.class().method(name) {
                             Some(method) => {
                                 // The receiver is still on the stack: rooted.
                                 self.heap.alloc(ObjBoundMethod::new(object, method)).to_value()
@@ -264,7 +264,7 @@ impl<'a> Run<'a> {
                     // [callee, slot 0]: a field is called like any value.
                     let (callee, slot_zero) = match instance.field(name) {
                         Some(field) => (field, field),
-                        None => match instance.class.method(name) {
+                        None => match instance.class().method(name) {
                             Some(method) => (method.to_value(), receiver),
                             None => return undefined_property(name),
                         },

@@ -1,0 +1,386 @@
+//! Classes, shapes (hidden classes), instances and bound methods.
+//!
+//! An instance keeps its fields in a plain vector of values, and a pointer
+//! to its *shape*: which field lives at which index. Shapes form a tree per
+//! class: a class's root shape has no fields, and each child adds one field
+//! to its parent's. Two instances of one class that gained the same fields
+//! in the same order share a shape, so "this instance's shape is S" says at
+//! once which class it has, which fields it has and where each one is. That
+//! is what inline caches compare (see `cache.rs`), as V8's maps and
+//! SpiderMonkey's shapes do.
+//!
+//! Shapes are heap objects: a class keeps its root shape alive, a shape its
+//! children (the transitions) and its parent, an instance its shape. A
+//! class's methods never change once its declaration has run (`Inherit` and
+//! `DefineMethod` come before any code can see the class), which is what
+//! lets a cache remember "shape S: method M" for good.
+
+use std::cell::{Cell, UnsafeCell};
+
+use crate::object::{Gc, Header, ObjClosure, ObjKind, ObjRef, ObjString, Object, Trace};
+use crate::table::Table;
+use crate::value::Value;
+
+// ------------------------------------------------------------------ classes
+
+#[repr(C)]
+pub struct ObjClass {
+    header: Header,
+    pub name: Gc<ObjString>,
+    methods: UnsafeCell<Table>,
+    /// `init`, cached when the class's methods are complete.
+    init: Cell<Option<Gc<ObjClosure>>>,
+    /// The shape of a new instance: made with the first instance.
+    root_shape: Cell<Option<Gc<ObjShape>>>,
+    /// The most fields an instance of this class has had: new instances
+    /// reserve that many (V8's "slack tracking", in its simplest form).
+    field_hint: Cell<u32>,
+}
+
+impl ObjClass {
+    pub fn new(name: Gc<ObjString>) -> ObjClass {
+        ObjClass {
+            header: Header::new(ObjKind::Class),
+            name,
+            methods: UnsafeCell::new(Table::new()),
+            init: Cell::new(None),
+            root_shape: Cell::new(None),
+            field_hint: Cell::new(0),
+        }
+    }
+
+    fn methods(&self) -> &Table {
+        // SAFETY: the table is only mutated by `set_method`/`inherit`, which
+        // take no reference that outlives them; single-threaded.
+        unsafe { &*self.methods.get() }
+    }
+
+    #[inline]
+    pub fn method(&self, name: Gc<ObjString>) -> Option<Gc<ObjClosure>> {
+        let value = self.methods().get(name)?;
+        value.as_object()?.downcast::<ObjClosure>()
+    }
+
+    /// Define (or override) a method; `init_name` is the interned `"init"`.
+    pub fn set_method(
+        &self,
+        name: Gc<ObjString>,
+        method: Gc<ObjClosure>,
+        init_name: Gc<ObjString>,
+    ) {
+        // SAFETY: no reference into the table is live (see `methods`).
+        unsafe { &mut *self.methods.get() }.set(name, method.to_value());
+        if name == init_name {
+            self.init.set(Some(method));
+        }
+    }
+
+    /// Copy every method of `superclass` into this class (done before the
+    /// class's own methods are defined, which then override).
+    pub fn inherit(&self, superclass: &ObjClass) {
+        // SAFETY: two distinct classes (the front end rejects `class A < A`
+        // and the superclass exists before this class), no live references.
+        let methods = unsafe { &mut *self.methods.get() };
+        for (name, value) in superclass.methods().iter() {
+            methods.set(name, value);
+        }
+        self.init.set(superclass.init.get());
+    }
+
+    #[inline]
+    pub fn initializer(&self) -> Option<Gc<ObjClosure>> {
+        self.init.get()
+    }
+
+    pub(crate) fn root_shape(&self) -> Option<Gc<ObjShape>> {
+        self.root_shape.get()
+    }
+
+    pub(crate) fn set_root_shape(&self, shape: Gc<ObjShape>) {
+        self.root_shape.set(Some(shape));
+    }
+
+    pub(crate) fn field_hint(&self) -> usize {
+        self.field_hint.get() as usize
+    }
+}
+
+impl Trace for ObjClass {
+    fn trace(&self, tracer: &mut dyn FnMut(ObjRef)) {
+        tracer(self.name.as_obj());
+        self.methods().trace(tracer);
+        if let Some(shape) = self.root_shape.get() {
+            tracer(shape.as_obj());
+        }
+    }
+}
+
+// SAFETY: repr(C), header first, `trace` visits the name, the methods (the
+// cached `init` is one of them) and the root shape.
+unsafe impl Object for ObjClass {
+    const KIND: ObjKind = ObjKind::Class;
+    fn heap_size(&self) -> usize {
+        size_of::<Self>() + self.methods().heap_size()
+    }
+}
+
+// ------------------------------------------------------------------- shapes
+
+/// Up to this many fields, finding one walks the shape chain; past it, a
+/// shape builds an index on its first lookup.
+const LINEAR_LOOKUP_MAX: u32 = 8;
+
+/// A hidden class: the class of an instance and the layout of its fields.
+#[repr(C)]
+pub struct ObjShape {
+    header: Header,
+    class: Gc<ObjClass>,
+    parent: Option<Gc<ObjShape>>,
+    /// The field this shape adds to its parent's; `None` for a root shape.
+    key: Option<Gc<ObjString>>,
+    /// How many fields an instance of this shape has; the last one is `key`.
+    len: u32,
+    /// Children by the field they add.
+    transitions: UnsafeCell<Table<Gc<ObjShape>>>,
+    /// Every field's index, for shapes with many fields (built lazily).
+    index: UnsafeCell<Option<Table<u32>>>,
+}
+
+impl ObjShape {
+    pub(crate) fn root(class: Gc<ObjClass>) -> ObjShape {
+        ObjShape::new(class, None, None, 0)
+    }
+
+    pub(crate) fn child(parent: Gc<ObjShape>, key: Gc<ObjString>) -> ObjShape {
+        ObjShape::new(parent.class, Some(parent), Some(key), parent.len + 1)
+    }
+
+    fn new(
+        class: Gc<ObjClass>,
+        parent: Option<Gc<ObjShape>>,
+        key: Option<Gc<ObjString>>,
+        len: u32,
+    ) -> ObjShape {
+        ObjShape {
+            header: Header::new(ObjKind::Shape),
+            class,
+            parent,
+            key,
+            len,
+            transitions: UnsafeCell::new(Table::new()),
+            index: UnsafeCell::new(None),
+        }
+    }
+
+    #[inline(always)]
+    pub fn class(&self) -> Gc<ObjClass> {
+        self.class
+    }
+
+    /// How many fields an instance of this shape has.
+    #[inline(always)]
+    pub fn len(&self) -> u32 {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The index of field `name`, if this shape has it.
+    pub fn lookup(&self, name: Gc<ObjString>) -> Option<u32> {
+        if self.len <= LINEAR_LOOKUP_MAX {
+            let mut shape = self;
+            while let Some(key) = shape.key {
+                if key == name {
+                    return Some(shape.len - 1);
+                }
+                shape = shape.parent.as_deref()?;
+            }
+            return None;
+        }
+        // SAFETY: the index is only written here, and no reference into it
+        // outlives this call; single-threaded.
+        let index = unsafe { &mut *self.index.get() };
+        index.get_or_insert_with(|| self.build_index()).get(name)
+    }
+
+    fn build_index(&self) -> Table<u32> {
+        let mut index = Table::new();
+        let mut shape = Some(self);
+        while let Some(s) = shape {
+            if let Some(key) = s.key {
+                index.set(key, s.len - 1);
+            }
+            shape = s.parent.as_deref();
+        }
+        index
+    }
+
+    /// The child adding field `name`, if one was made already.
+    pub(crate) fn transition(&self, name: Gc<ObjString>) -> Option<Gc<ObjShape>> {
+        // SAFETY: no reference into the table outlives a method call.
+        unsafe { &*self.transitions.get() }.get(name)
+    }
+
+    pub(crate) fn add_transition(&self, name: Gc<ObjString>, child: Gc<ObjShape>) {
+        // SAFETY: as in `transition`.
+        unsafe { &mut *self.transitions.get() }.set(name, child);
+    }
+}
+
+impl Trace for ObjShape {
+    fn trace(&self, tracer: &mut dyn FnMut(ObjRef)) {
+        tracer(self.class.as_obj());
+        if let Some(parent) = self.parent {
+            tracer(parent.as_obj());
+        }
+        if let Some(key) = self.key {
+            tracer(key.as_obj());
+        }
+        // SAFETY: tracing takes no lasting reference (see `transition`).
+        for (key, child) in unsafe { &*self.transitions.get() }.iter() {
+            tracer(key.as_obj());
+            tracer(child.as_obj());
+        }
+        // The index's keys are the chain's keys, traced through `parent`.
+    }
+}
+
+// SAFETY: repr(C), header first, `trace` visits the class, parent, key and
+// transitions.
+unsafe impl Object for ObjShape {
+    const KIND: ObjKind = ObjKind::Shape;
+    fn heap_size(&self) -> usize {
+        // SAFETY: as in `transition`.
+        let (transitions, index) = unsafe { (&*self.transitions.get(), &*self.index.get()) };
+        size_of::<Self>() + transitions.heap_size() + index.as_ref().map_or(0, Table::heap_size)
+    }
+}
+
+// ---------------------------------------------------------------- instances
+
+#[repr(C)]
+pub struct ObjInstance {
+    header: Header,
+    shape: Cell<Gc<ObjShape>>,
+    /// One value per field of the shape, in the shape's order.
+    fields: UnsafeCell<Vec<Value>>,
+}
+
+impl ObjInstance {
+    pub(crate) fn new(shape: Gc<ObjShape>, capacity: usize) -> ObjInstance {
+        ObjInstance {
+            header: Header::new(ObjKind::Instance),
+            shape: Cell::new(shape),
+            fields: UnsafeCell::new(Vec::with_capacity(capacity)),
+        }
+    }
+
+    fn fields(&self) -> &Vec<Value> {
+        // SAFETY: only `set_field_at` and `add_field` mutate, taking no
+        // lasting reference; single-threaded.
+        unsafe { &*self.fields.get() }
+    }
+
+    #[inline(always)]
+    pub fn shape(&self) -> Gc<ObjShape> {
+        self.shape.get()
+    }
+
+    #[inline(always)]
+    pub fn class(&self) -> Gc<ObjClass> {
+        self.shape.get().class
+    }
+
+    /// The field `name`, if the instance has it.
+    #[inline]
+    pub fn field(&self, name: Gc<ObjString>) -> Option<Value> {
+        self.shape().lookup(name).map(|index| self.field_at(index))
+    }
+
+    /// The field at `index` of the instance's shape.
+    ///
+    /// # Panics
+    /// If the shape has no field at `index` (a stale cache would be a bug).
+    #[inline(always)]
+    pub fn field_at(&self, index: u32) -> Value {
+        self.fields()[index as usize]
+    }
+
+    /// Overwrite the field at `index` of the instance's shape.
+    #[inline(always)]
+    pub fn set_field_at(&self, index: u32, value: Value) {
+        // SAFETY: as in `fields`.
+        let fields = unsafe { &mut *self.fields.get() };
+        fields[index as usize] = value;
+    }
+
+    /// Append a field, moving to `shape` (a child of the current shape);
+    /// returns how many bytes the field vector grew by.
+    pub(crate) fn add_field(&self, shape: Gc<ObjShape>, value: Value) -> usize {
+        assert!(
+            shape.parent == Some(self.shape()) && shape.len as usize == self.fields().len() + 1,
+            "a field is added along a transition of the instance's shape"
+        );
+        // SAFETY: as in `fields`.
+        let fields = unsafe { &mut *self.fields.get() };
+        let before = fields.capacity();
+        fields.push(value);
+        self.shape.set(shape);
+        let class = shape.class;
+        if shape.len > class.field_hint.get() {
+            class.field_hint.set(shape.len);
+        }
+        (fields.capacity() - before) * size_of::<Value>()
+    }
+}
+
+impl Trace for ObjInstance {
+    fn trace(&self, tracer: &mut dyn FnMut(ObjRef)) {
+        tracer(self.shape().as_obj());
+        for value in self.fields() {
+            crate::object::trace_value(*value, tracer);
+        }
+    }
+}
+
+// SAFETY: repr(C), header first, `trace` visits the shape and field values.
+unsafe impl Object for ObjInstance {
+    const KIND: ObjKind = ObjKind::Instance;
+    fn heap_size(&self) -> usize {
+        size_of::<Self>() + self.fields().capacity() * size_of::<Value>()
+    }
+}
+
+// ------------------------------------------------------------ bound methods
+
+/// A method read off an instance: calling it runs the method with `this`
+/// bound to `receiver`.
+#[repr(C)]
+pub struct ObjBoundMethod {
+    header: Header,
+    pub receiver: Value,
+    pub method: Gc<ObjClosure>,
+}
+
+impl ObjBoundMethod {
+    pub fn new(receiver: Value, method: Gc<ObjClosure>) -> ObjBoundMethod {
+        ObjBoundMethod { header: Header::new(ObjKind::BoundMethod), receiver, method }
+    }
+}
+
+impl Trace for ObjBoundMethod {
+    fn trace(&self, tracer: &mut dyn FnMut(ObjRef)) {
+        crate::object::trace_value(self.receiver, tracer);
+        tracer(self.method.as_obj());
+    }
+}
+
+// SAFETY: repr(C), header first, `trace` visits receiver and method.
+unsafe impl Object for ObjBoundMethod {
+    const KIND: ObjKind = ObjKind::BoundMethod;
+    fn heap_size(&self) -> usize {
+        size_of::<Self>()
+    }
+}
