@@ -19,11 +19,14 @@ pub struct LineRun {
     pub line: u32,
 }
 
-/// One function's code, constants and line table.
+/// One function's code, constants, property sites and line table.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Chunk {
     pub code: Vec<u8>,
     pub constants: Vec<Constant>,
+    /// Property sites, each the index of the string constant it names. One
+    /// instruction uses each site, and the VM gives each its inline cache.
+    pub sites: Vec<u32>,
     /// Sorted by offset; each run lasts until the next.
     pub lines: Vec<LineRun>,
 }
@@ -54,6 +57,13 @@ impl Chunk {
     /// Overwrite the `u32` operand at `offset` (jump patching).
     pub fn patch_u32(&mut self, offset: usize, value: u32) {
         self.code[offset..offset + 4].copy_from_slice(&value.to_le_bytes());
+    }
+
+    /// A new property site naming `name`.
+    pub fn add_site(&mut self, name: &str) -> u32 {
+        let constant = self.add_constant(Constant::String(name.to_string()));
+        self.sites.push(constant);
+        (self.sites.len() - 1) as u32
     }
 
     /// The index of `constant`, added if it is new.

@@ -62,6 +62,14 @@ fn disassemble_function(out: &mut String, module: &Module, index: usize, functio
                     Some(Constant::String(s)) => format!("{s:?}"),
                     None => "<out of range>".to_string(),
                 },
+                OperandKind::Site => chunk
+                    .sites
+                    .get(instruction.operand as usize)
+                    .and_then(|&constant| chunk.constants.get(constant as usize))
+                    .map_or("<out of range>".to_string(), |constant| match constant {
+                        Constant::String(s) => format!("{s:?}"),
+                        Constant::Number(n) => format!("{n:?}"),
+                    }),
                 OperandKind::Global => module
                     .globals
                     .get(instruction.operand as usize)

@@ -38,6 +38,7 @@
 //!             max_stack u32
 //!             code length u32, code bytes    the chunk's instructions, as opcode.rs encodes them
 //!             constants count, constant ...
+//!             sites count, site u32 ...      each the index of the constant naming the property
 //!             lines count, line run ...
 //!
 //! capture   = is_local u8 (0 or 1), index u8
@@ -75,15 +76,16 @@ use crate::chunk::{Capture, Chunk, Constant, Function, FunctionKind, LineRun, Mo
 pub const MAGIC: [u8; 4] = *b"LOXC";
 
 /// The version of the layout this build writes and reads.
-pub const FORMAT_VERSION: u16 = 1;
+pub const FORMAT_VERSION: u16 = 2;
 
 const HEADER_LEN: usize = 16;
 
 // The smallest encoding of each repeated element, for bounding counts.
 const MIN_STRING: usize = 4;
-/// Name flag, kind, arity, then five `u32`s: captures count, max_stack,
-/// code length, constants count, lines count.
-const MIN_FUNCTION: usize = 3 + 5 * 4;
+/// Name flag, kind, arity, then six `u32`s: captures count, max_stack,
+/// code length, constants count, sites count, lines count.
+const MIN_FUNCTION: usize = 3 + 6 * 4;
+const SITE_LEN: usize = 4;
 const CAPTURE_LEN: usize = 2;
 /// A tag and an empty string (a number takes 9).
 const MIN_CONSTANT: usize = 1 + MIN_STRING;
@@ -285,6 +287,10 @@ fn put_function(out: &mut Vec<u8>, function: &Function) {
             }
         }
     }
+    put_len(out, chunk.sites.len());
+    for &site in &chunk.sites {
+        put_u32(out, site);
+    }
     put_len(out, chunk.lines.len());
     for run in &chunk.lines {
         put_u32(out, run.offset);
@@ -412,6 +418,12 @@ fn read_function(cursor: &mut Cursor<'_>) -> Result<Function, FileError> {
         });
     }
 
+    let n_sites = cursor.count("a function's sites count", SITE_LEN)?;
+    let mut sites = Vec::with_capacity(n_sites);
+    for _ in 0..n_sites {
+        sites.push(cursor.u32("a site's constant")?);
+    }
+
     let n_lines = cursor.count("a function's line table count", LINE_RUN_LEN)?;
     let mut lines = Vec::with_capacity(n_lines);
     for _ in 0..n_lines {
@@ -421,7 +433,7 @@ fn read_function(cursor: &mut Cursor<'_>) -> Result<Function, FileError> {
         });
     }
 
-    Ok(Function { name, kind, arity, captures, max_stack, chunk: Chunk { code, constants, lines } })
+    Ok(Function { name, kind, arity, captures, max_stack, chunk: Chunk { code, constants, sites, lines } })
 }
 
 /// The unread rest of the input. Every read is checked and reports the

@@ -8,7 +8,7 @@
 //!
 //! Encoding: one byte of opcode, then each operand little-endian in its
 //! width (`u8` slots, upvalue indices and argument counts; `u32` constant,
-//! global and function indices and jump offsets).
+//! site, global and function indices and jump offsets).
 
 /// What an operand means, which fixes its width and what it indexes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,6 +21,10 @@ pub enum OperandKind {
     Argc,
     /// An index into the function's constant table (`u32`).
     Const,
+    /// A property site: an index into the function's site table (`u32`),
+    /// which names the property by a string constant. Each site has its own
+    /// inline cache at run time.
+    Site,
     /// A global slot (`u32`).
     Global,
     /// An index into the module's functions (`u32`).
@@ -116,17 +120,17 @@ opcodes! {
     GetUpvalue(Upvalue) 0 => 1;
     /// Store the top of the stack in captured variable `u`.
     SetUpvalue(Upvalue) 1 => 1;
-    /// Replace an instance with its property named by constant `c`.
-    GetProperty(Const) 1 => 1;
-    /// Set property `c` of the instance below the top to the top; leave the value.
-    SetProperty(Const) 2 => 1;
-    /// Replace `this` and a superclass with the superclass's method `c` bound to `this`.
-    GetSuper(Const) 2 => 1;
-    /// Replace a receiver with [callee, slot 0] for a call of its property `c`:
+    /// Replace an instance with its property named by site `p`.
+    GetProperty(Site) 1 => 1;
+    /// Set property `p` of the instance below the top to the top; leave the value.
+    SetProperty(Site) 2 => 1;
+    /// Replace `this` and a superclass with the superclass's method `p` bound to `this`.
+    GetSuper(Site) 2 => 1;
+    /// Replace a receiver with [callee, slot 0] for a call of its property `p`:
     /// [method, receiver] for a method, [value, value] for a field.
-    Method(Const) 1 => 2;
-    /// Replace `this` and a superclass with [superclass method `c`, `this`].
-    SuperMethod(Const) 2 => 2;
+    Method(Site) 1 => 2;
+    /// Replace `this` and a superclass with [superclass method `p`, `this`].
+    SuperMethod(Site) 2 => 2;
     /// Lox `==`.
     Equal() 2 => 1;
     /// Lox `!=`.

@@ -22,9 +22,11 @@
 //!    the code.
 //! 5. **Operands**, on every instruction, reachable or not:
 //!    - a constant index is in the function's constant table, and the
-//!      constant of a name-taking opcode (`GetProperty`, `SetProperty`,
-//!      `GetSuper`, `Method`, `SuperMethod`, `Class`, `DefineMethod`) is a
+//!      constant of a name-taking opcode (`Class`, `DefineMethod`) is a
 //!      string;
+//!    - a site index is in the function's site table, and no two
+//!      instructions share a site (each site's inline cache then sees one
+//!      kind of lookup); every site of the table names a string constant;
 //!    - a global index is in the module's global table;
 //!    - a function index is in the module and is not the script;
 //!    - an upvalue index is below this function's capture count;
@@ -190,11 +192,13 @@ struct FunctionChecker<'a> {
 impl FunctionChecker<'_> {
     fn check(&self) -> Result<(), VerifyError> {
         self.check_header()?;
+        self.check_sites()?;
         let mut bytes = self.decode()?;
         self.check_lines()?;
+        let mut site_used = vec![false; self.function.chunk.sites.len()];
         // Decoding succeeded, so this yields every instruction.
         for instruction in instructions(&self.function.chunk.code).flatten() {
-            self.check_operand(&instruction, &bytes)?;
+            self.check_operand(&instruction, &bytes, &mut site_used)?;
         }
         self.check_stack(&mut bytes)
     }
@@ -321,7 +325,38 @@ impl FunctionChecker<'_> {
         Ok(())
     }
 
-    fn check_operand(&self, instruction: &Instruction, bytes: &[Byte]) -> Result<(), VerifyError> {
+    /// Every site names a string constant.
+    fn check_sites(&self) -> Result<(), VerifyError> {
+        let chunk = &self.function.chunk;
+        for (site, &constant) in chunk.sites.iter().enumerate() {
+            match chunk.constants.get(constant as usize) {
+                Some(Constant::String(_)) => {}
+                Some(Constant::Number(_)) => {
+                    return Err(self.error(
+                        None,
+                        format!("site {site} names constant {constant}, a number, not a string"),
+                    ));
+                }
+                None => {
+                    return Err(self.error(
+                        None,
+                        format!(
+                            "site {site} names constant {constant}, out of range ({} constants)",
+                            chunk.constants.len()
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn check_operand(
+        &self,
+        instruction: &Instruction,
+        bytes: &[Byte],
+        site_used: &mut [bool],
+    ) -> Result<(), VerifyError> {
         let Some(&kind) = instruction.op.info().operands.first() else {
             return Ok(());
         };
@@ -347,6 +382,21 @@ impl FunctionChecker<'_> {
                             "{} takes a name, but constant {operand} is a number, not a string",
                             op.name()
                         ),
+                    ));
+                }
+            }
+            OperandKind::Site => {
+                let count = site_used.len();
+                let Some(used) = site_used.get_mut(operand) else {
+                    return Err(self.error_at(
+                        instruction,
+                        format!("{} site {operand} is out of range ({count} sites)", op.name()),
+                    ));
+                };
+                if std::mem::replace(used, true) {
+                    return Err(self.error_at(
+                        instruction,
+                        format!("{} uses site {operand}, which an earlier instruction uses", op.name()),
                     ));
                 }
             }
@@ -604,14 +654,13 @@ impl FunctionChecker<'_> {
 /// the table forces a decision here.
 fn constant_is_name(op: Op) -> bool {
     match op {
+        Op::Class | Op::DefineMethod => true,
         Op::GetProperty
         | Op::SetProperty
         | Op::GetSuper
         | Op::Method
         | Op::SuperMethod
-        | Op::Class
-        | Op::DefineMethod => true,
-        Op::Constant
+        | Op::Constant
         | Op::Nil
         | Op::True
         | Op::False

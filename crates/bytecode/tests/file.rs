@@ -86,7 +86,7 @@ fn rich_module() -> Module {
     closure.emit_op(Op::Return, 21);
 
     let mut init = Chunk::default();
-    let field = init.add_constant(Constant::String("ñame".into()));
+    let field = init.add_site("ñame");
     init.emit_op(Op::GetLocal, 30);
     init.emit_u8(0);
     init.emit_op(Op::GetLocal, 30);
@@ -162,6 +162,7 @@ fn round_trip_cases() -> Vec<(&'static str, Module)> {
                 functions: vec![script(Chunk {
                     code: vec![0xff, 0xfe],
                     constants: Vec::new(),
+                    sites: vec![3, u32::MAX],
                     lines: vec![
                         LineRun { offset: 9, line: 2 },
                         LineRun { offset: 0, line: u32::MAX },
@@ -287,8 +288,8 @@ fn the_header_is_laid_out_as_documented() {
     let payload = &bytes[HEADER_LEN..];
     assert_eq!(&bytes[0..4], b"LOXC");
     assert_eq!(MAGIC, *b"LOXC");
-    assert_eq!(&bytes[4..6], &[1, 0], "version 1, little-endian");
-    assert_eq!(FORMAT_VERSION, 1);
+    assert_eq!(&bytes[4..6], &[2, 0], "version 2, little-endian");
+    assert_eq!(FORMAT_VERSION, 2);
     assert_eq!(&bytes[6..8], &[0, 0], "reserved");
     assert_eq!(&bytes[8..12], &(payload.len() as u32).to_le_bytes());
     assert_eq!(&bytes[12..16], &crc32fast::hash(payload).to_le_bytes());
@@ -304,6 +305,7 @@ fn a_small_module_has_these_exact_bytes() {
     chunk.emit_op(Op::Constant, 3);
     chunk.emit_u32(pi);
     chunk.emit_op(Op::Return, 4);
+    chunk.sites.push(s);
     let module = Module {
         functions: vec![Function {
             name: Some("f".into()),
@@ -330,6 +332,7 @@ fn a_small_module_has_these_exact_bytes() {
         2, 0, 0, 0, // two constants
         0, 0, 0, 0, 0, 0, 0, 0xf8, 0x3f, // 1.5
         1, 2, 0, 0, 0, 0xc3, 0xa9, // "é"
+        1, 0, 0, 0, 1, 0, 0, 0, // sites: [constant 1]
         2, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 5, 0, 0, 0, 4, 0, 0, 0, // lines
     ];
     assert_eq!(write_module(&module), seal(payload));
@@ -346,7 +349,7 @@ fn the_opcode_table_is_pinned_to_the_format_version() {
     }
     assert_eq!(
         (FORMAT_VERSION, crc32fast::hash(table.as_bytes())),
-        (1, 0x5926_549d),
+        (2, 0x6017_6363),
         "the opcode table changed: bump FORMAT_VERSION"
     );
 }
@@ -369,18 +372,18 @@ fn other_files_are_not_bytecode() {
 #[test]
 fn another_version_is_refused_with_both_versions() {
     let mut bytes = write_module(&tiny_module());
-    bytes[4..6].copy_from_slice(&2u16.to_le_bytes());
+    bytes[4..6].copy_from_slice(&1u16.to_le_bytes());
     let err = read_module(&bytes).unwrap_err();
-    assert_eq!(err, FileError::UnsupportedVersion { found: 2, supported: FORMAT_VERSION });
+    assert_eq!(err, FileError::UnsupportedVersion { found: 1, supported: FORMAT_VERSION });
     let message = err.to_string();
     assert!(
-        message.contains("version 2")
+        message.contains("version 1")
             && message.contains(&format!("reads version {FORMAT_VERSION}")),
         "{message}"
     );
     // The version is checked before everything after it, even a bad payload.
     bytes.truncate(8);
-    assert!(matches!(read_module(&bytes), Err(FileError::UnsupportedVersion { found: 2, .. })));
+    assert!(matches!(read_module(&bytes), Err(FileError::UnsupportedVersion { found: 1, .. })));
 }
 
 #[test]
@@ -468,8 +471,12 @@ fn huge_counts_are_refused_before_allocating() {
             Payload::functions(1).script_head().u32(0).u32(1).u8(1).u32(u32::MAX),
         ),
         (
-            "a function's line table count",
+            "a function's sites count",
             Payload::functions(1).script_head().u32(0).u32(0).u32(u32::MAX),
+        ),
+        (
+            "a function's line table count",
+            Payload::functions(1).script_head().u32(0).u32(0).u32(0).u32(u32::MAX),
         ),
     ];
     for (what, payload) in cases {
@@ -505,19 +512,19 @@ fn structural_errors_name_what_broke() {
             FileError::InvalidUtf8 { what: "a global's name", offset: 24 },
         ),
         (
-            Payload::functions(1).u8(2).bytes(&[0; 22]),
+            Payload::functions(1).u8(2).bytes(&[0; 26]),
             FileError::InvalidFlag { what: "a function's name flag", offset: 28, value: 2 },
         ),
         (
-            Payload::functions(1).u8(1).str(b"\xc3").bytes(&[0; 22]),
+            Payload::functions(1).u8(1).str(b"\xc3").bytes(&[0; 26]),
             FileError::InvalidUtf8 { what: "a function's name", offset: 33 },
         ),
         (
-            Payload::functions(1).u8(0).u8(4).bytes(&[0; 21]),
+            Payload::functions(1).u8(0).u8(4).bytes(&[0; 25]),
             FileError::UnknownFunctionKind { offset: 29, value: 4 },
         ),
         (
-            Payload::functions(1).u8(0).u8(1).u8(0).u32(1).u8(2).u8(0).bytes(&[0; 16]),
+            Payload::functions(1).u8(0).u8(1).u8(0).u32(1).u8(2).u8(0).bytes(&[0; 20]),
             FileError::InvalidFlag { what: "a capture's is_local flag", offset: 35, value: 2 },
         ),
         (
@@ -525,18 +532,18 @@ fn structural_errors_name_what_broke() {
             FileError::UnknownConstantTag { offset: 47, tag: 2 },
         ),
         (
-            Payload::functions(1).script_head().u32(0).u32(1).u8(0).bytes(&[0; 4]),
+            Payload::functions(1).script_head().u32(0).u32(1).u8(0).bytes(&[0; 7]),
             FileError::Truncated { what: "a number constant", offset: 48 },
         ),
         (
-            Payload::functions(1).script_head().u32(0).u32(0).u32(0).u8(0),
+            Payload::functions(1).script_head().u32(0).u32(0).u32(0).u32(0).u8(0),
             FileError::UnusedPayload { count: 1 },
         ),
         (
-            Payload::functions(1).script_head().u32(0).u32(0).u32(1).u32(0),
+            Payload::functions(1).script_head().u32(0).u32(0).u32(0).u32(1).u32(0),
             FileError::CountTooLarge {
                 what: "a function's line table count",
-                offset: 47,
+                offset: 51,
                 count: 1,
                 remaining: 4,
             },

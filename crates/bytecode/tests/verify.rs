@@ -121,7 +121,7 @@ fn program() -> Module {
         (Op::DefineGlobal, 2),
         (Op::GetGlobal, 2),
         (Op::Call, 0),
-        (Op::Method, 4),
+        (Op::Method, 0),
         (Op::CallMethod, 0),
         (Op::Print, 0),
         (Op::Nil, 0),
@@ -136,6 +136,7 @@ fn program() -> Module {
     ] {
         script_chunk.add_constant(constant);
     }
+    script_chunk.sites.push(4);
 
     // #1 add(a, b); the trailing `Nil; Return` is unreachable, as a
     // compiler's implicit return after an explicit one is.
@@ -211,7 +212,7 @@ fn program() -> Module {
 
     // #4 P.get().
     let mut get_chunk = assemble(&[(Op::GetLocal, 0), (Op::GetProperty, 0), (Op::Return, 0)]);
-    get_chunk.add_constant(Constant::String("x".to_string()));
+    get_chunk.add_site("x");
     let get = function("get", FunctionKind::Method, 0, 2, get_chunk);
 
     Module {
@@ -453,11 +454,40 @@ fn a_constant_out_of_range_is_rejected() {
 
 #[test]
 fn a_name_constant_that_is_a_number_is_rejected() {
-    for op in [Op::Class, Op::GetProperty, Op::Method] {
+    for op in [Op::Class, Op::DefineMethod] {
         let mut module = script(3, &[(Op::Nil, 0), (op, 0), (Op::Return, 0)]);
         module.functions[0].chunk.add_constant(Constant::Number(1.0));
         rejects(&module, &format!("{} takes a name, but constant 0 is a number", op.name()));
     }
+}
+
+#[test]
+fn a_site_must_name_a_string_constant() {
+    let mut module = script(3, &[(Op::Nil, 0), (Op::GetProperty, 0), (Op::Return, 0)]);
+    module.functions[0].chunk.add_constant(Constant::Number(1.0));
+    module.functions[0].chunk.sites.push(0);
+    rejects(&module, "site 0 names constant 0, a number, not a string");
+    module.functions[0].chunk.sites[0] = 1;
+    rejects(&module, "site 0 names constant 1, out of range (1 constants)");
+}
+
+#[test]
+fn a_site_out_of_range_is_rejected() {
+    for op in [Op::GetProperty, Op::Method, Op::SetProperty, Op::GetSuper, Op::SuperMethod] {
+        let mut module = script(3, &[(Op::Nil, 0), (Op::Nil, 0), (op, 1), (Op::Return, 0)]);
+        module.functions[0].chunk.add_site("x");
+        rejects(&module, &format!("{} site 1 is out of range (1 sites)", op.name()));
+    }
+}
+
+#[test]
+fn two_instructions_may_not_share_a_site() {
+    let mut module = script(
+        3,
+        &[(Op::Nil, 0), (Op::GetProperty, 0), (Op::GetProperty, 0), (Op::Return, 0)],
+    );
+    module.functions[0].chunk.add_site("x");
+    rejects(&module, "at 0006: GetProperty uses site 0, which an earlier instruction uses");
 }
 
 #[test]

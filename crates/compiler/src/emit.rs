@@ -84,6 +84,12 @@ impl FnBuilder {
         self.constant(Constant::String(name.to_string()))
     }
 
+    /// A new property site naming `name`: each instruction that looks a
+    /// property up gets its own, and so its own inline cache.
+    pub(crate) fn site(&mut self, name: &str) -> u32 {
+        self.function.chunk.add_site(name)
+    }
+
     /// Emit a forward jump (`Jump` or `JumpIfFalse`) to patch later.
     pub(crate) fn jump(&mut self, op: Op, line: u32) -> Jump {
         debug_assert_eq!(op.info().operands, &[OperandKind::JumpForward]);

@@ -76,8 +76,8 @@ impl Compiler<'_> {
             Expr::Set { object, name, value } => {
                 self.expr(f, object);
                 self.expr(f, value);
-                let constant = f.name_constant(self.name(name.name));
-                f.emit(Op::SetProperty, constant, name.line());
+                let site = f.site(self.name(name.name));
+                f.emit(Op::SetProperty, site, name.line());
             }
             Expr::Super(super_ref) => self.super_access(f, super_ref, Op::GetSuper),
         }
@@ -111,8 +111,8 @@ impl Compiler<'_> {
     /// `object` then `op` on its property `name` (`GetProperty`, `Method`).
     fn property(&mut self, f: &mut FnBuilder, object: &Expr, name: &Ident, op: Op) {
         self.expr(f, object);
-        let constant = f.name_constant(self.name(name.name));
-        f.emit(op, constant, name.line());
+        let site = f.site(self.name(name.name));
+        f.emit(op, site, name.line());
     }
 
     /// `this`, the superclass, then `op` on its method (`GetSuper`,
@@ -120,8 +120,8 @@ impl Compiler<'_> {
     fn super_access(&mut self, f: &mut FnBuilder, super_ref: &SuperRef, op: Op) {
         self.get_var(f, &super_ref.this);
         self.get_var(f, &super_ref.keyword);
-        let constant = f.name_constant(self.name(super_ref.method.name));
-        f.emit(op, constant, super_ref.method.line());
+        let site = f.site(self.name(super_ref.method.name));
+        f.emit(op, site, super_ref.method.line());
     }
 
     pub(crate) fn get_var(&mut self, f: &mut FnBuilder, var: &VarUse) {

@@ -442,6 +442,33 @@ impl Stack {
         self.values().truncate(len);
     }
 
+    /// How many slots the stack can hold ([`STACK_SLOTS`]).
+    #[inline(always)]
+    pub fn capacity(&self) -> usize {
+        self.values().capacity()
+    }
+
+    /// The address of slot 0, fixed for the life of the heap: an engine may
+    /// keep the top of the stack in a register and write slots through it,
+    /// then publish the height with [`set_len`](Self::set_len) before
+    /// anything that can collect or read the stack (DESIGN.md invariant 6).
+    #[inline(always)]
+    pub fn base_ptr(&self) -> *mut Value {
+        self.values().as_mut_ptr()
+    }
+
+    /// Publish the stack's height.
+    ///
+    /// # Safety
+    /// `len` is at most [`capacity`](Self::capacity), and every slot below
+    /// it holds a value written since the heap was made.
+    #[inline(always)]
+    pub unsafe fn set_len(&self, len: usize) {
+        // SAFETY: the caller's promise; `Value` is `Copy`, so nothing is
+        // dropped or leaked by moving the length.
+        unsafe { self.values().set_len(len) }
+    }
+
     /// A copy of `range` (for native calls and diagnostics).
     pub fn slice_to_vec(&self, range: std::ops::Range<usize>) -> Vec<Value> {
         self.values()[range].to_vec()

@@ -1,21 +1,23 @@
-//! Calls and closures.
+//! Calls of everything but plain closures (which the loop enters itself),
+//! and making closures.
 
-use runtime::{
-    Gc, ObjBoundMethod, ObjClass, ObjClosure, ObjKind, ObjNative, ObjUpvalue, Value,
-};
+use runtime::{Gc, ObjBoundMethod, ObjClass, ObjClosure, ObjKind, ObjNative, ObjUpvalue, Value};
 
-use crate::run::{Frame, Raise, Res, Run};
+use crate::run::{Frame, Raise, Res, Run, arity_error};
 
 impl Run<'_> {
-    /// Call `callee` with the frame's slot 0 at stack slot `base` and
-    /// `n_args` arguments above it. A bytecode callee gets a new frame;
+    /// Call `callee` with the frame's slot 0 at `base` and `n_args`
+    /// arguments above it. A method or initializer gets a new frame;
     /// anything else completes here, leaving its result at `return_to`.
+    ///
+    /// The caller has published the stack and saved its `ip`; this
+    /// publishes the stack again before it returns.
     pub(crate) fn call_value(
         &mut self,
         callee: Value,
-        base: usize,
+        base: *mut Value,
         n_args: usize,
-        return_to: usize,
+        return_to: *mut Value,
     ) -> Res<()> {
         let Some(obj) = callee.as_object() else {
             return Err(Raise("Can only call functions and classes.".into()));
@@ -23,90 +25,73 @@ impl Run<'_> {
         match obj.kind() {
             ObjKind::Closure => {
                 let closure = obj.downcast::<ObjClosure>().expect("kind checked");
-                self.call_closure(closure, base, n_args, return_to)
+                self.push_frame(closure, base, n_args, return_to).map(drop)
             }
             ObjKind::BoundMethod => {
                 let bound = obj.downcast::<ObjBoundMethod>().expect("kind checked");
-                self.stack.set(base, bound.receiver);
-                self.call_closure(bound.method, base, n_args, return_to)
+                // SAFETY: `base` is a live slot of the stack.
+                unsafe { base.write(bound.receiver) };
+                self.push_frame(bound.method, base, n_args, return_to).map(drop)
             }
             ObjKind::Class => {
                 let class = obj.downcast::<ObjClass>().expect("kind checked");
                 // The class stays rooted in its stack slot until replaced.
                 let instance = self.heap.instantiate(class).to_value();
-                self.stack.set(base, instance);
+                // SAFETY: as above.
+                unsafe { base.write(instance) };
                 match class.initializer() {
-                    Some(init) => self.call_closure(init, base, n_args, return_to),
-                    None if n_args != 0 => {
-                        Err(Raise(format!("Expected 0 arguments but got {n_args}.")))
+                    Some(init) => self.push_frame(init, base, n_args, return_to).map(drop),
+                    None if n_args != 0 => Err(arity_error(0, n_args)),
+                    None => {
+                        self.finish(return_to, instance);
+                        Ok(())
                     }
-                    None => self.finish(return_to, instance),
                 }
             }
             ObjKind::Native => {
                 let native = obj.downcast::<ObjNative>().expect("kind checked");
-                self.call_native(native, base, n_args, return_to)
+                if n_args != native.arity as usize {
+                    return Err(arity_error(native.arity, n_args));
+                }
+                // SAFETY: the arguments are the `n_args` published slots
+                // above `base`; a native may allocate, and a collection
+                // only reads the stack.
+                let args = unsafe { std::slice::from_raw_parts(base.add(1), n_args) };
+                let result = (native.function)(self.heap, args).map_err(Raise)?;
+                self.finish(return_to, result);
+                Ok(())
             }
             _ => Err(Raise("Can only call functions and classes.".into())),
         }
     }
 
-    fn call_native(
-        &mut self,
-        native: Gc<ObjNative>,
-        base: usize,
-        n_args: usize,
-        return_to: usize,
-    ) -> Res<()> {
-        if n_args != native.arity as usize {
-            return Err(Raise(format!("Expected {} arguments but got {n_args}.", native.arity)));
-        }
-        let args = self.stack.slice_to_vec(base + 1..base + 1 + n_args);
-        let result = (native.function)(self.heap, &args).map_err(Raise)?;
-        self.finish(return_to, result)
-    }
-
     /// A call that completed without a frame: its result replaces the callee.
-    fn finish(&mut self, return_to: usize, result: Value) -> Res<()> {
-        self.stack.truncate(return_to);
-        self.push(result)
+    fn finish(&mut self, return_to: *mut Value, result: Value) {
+        // SAFETY: `return_to` is a slot of the caller's frame, below the
+        // published top; the stack shrinks to just above it.
+        unsafe {
+            return_to.write(result);
+            self.stack.set_len(self.index_of(return_to) + 1);
+        }
     }
 
-    fn call_closure(
-        &mut self,
-        closure: Gc<ObjClosure>,
-        base: usize,
-        n_args: usize,
-        return_to: usize,
-    ) -> Res<()> {
-        let function = closure.function;
-        if n_args != function.arity as usize {
-            return Err(Raise(format!("Expected {} arguments but got {n_args}.", function.arity)));
-        }
-        if self.frames.len() >= runtime::MAX_FRAMES {
-            return Err(Raise("Stack overflow.".into()));
-        }
-        let func = function.proto as usize;
-        let frame = Frame { closure: Some(closure), func, ip: 0, base, return_to };
-        self.frames.push(frame);
-        Ok(())
-    }
-
-    /// A closure over loaded function `index`, capturing from `frame`.
-    pub(crate) fn make_closure(&mut self, index: usize, frame: Frame) -> Res<Gc<ObjClosure>> {
+    /// A closure over loaded function `index`, capturing from `frame`. The
+    /// caller has published the stack.
+    pub(crate) fn make_closure(&mut self, index: usize, frame: &Frame<'_>) -> Gc<ObjClosure> {
         let loaded = &self.functions[index];
         let mut upvalues: Vec<Gc<ObjUpvalue>> = Vec::with_capacity(loaded.function.captures.len());
+        let base = self.index_of(frame.base);
         for capture in &loaded.function.captures {
             // Captures of the enclosing closure stay reachable through it
-            // (it is in the caller's frame); new open upvalues are roots.
+            // (see `Frame::closure`); new open upvalues are roots.
             let upvalue = if capture.is_local {
-                self.heap.capture_upvalue((frame.base + capture.index as usize) as u32)
+                self.heap.capture_upvalue((base + capture.index as usize) as u32)
             } else {
                 frame.closure.expect("nested functions run in a closure").upvalues
                     [capture.index as usize]
             };
             upvalues.push(upvalue);
         }
-        Ok(self.heap.alloc(ObjClosure::new(loaded.object, upvalues.into_boxed_slice())))
+        self.heap.alloc(ObjClosure::new(loaded.object, upvalues.into_boxed_slice()))
     }
 }

@@ -7,11 +7,14 @@
 //! as the tree-walker lays them out. Call frames are records in a vector
 //! reserved up front, so a call allocates nothing.
 //!
-//! The VM trusts its input as far as the verifier has checked it: indices
-//! are in range and stack depths are consistent. It still never reads out of
-//! bounds on bad input, because every access goes through checked runtime
-//! APIs; a malformed module can at worst panic, which `bytecode::verify`
-//! rules out before a module is run.
+//! The VM trusts its input as far as the verifier has checked it: opcodes
+//! are valid, indices are in range and stack depths are consistent, so the
+//! dispatch loop (`run.rs`) decodes and indexes without checks. Every module
+//! the VM runs has passed `bytecode::verify`: the driver verifies files on
+//! load and, in debug builds, the compiler's output too.
+//!
+//! Property sites have inline caches keyed by shape (`runtime::InlineCache`),
+//! held on each function's runtime object.
 
 mod call;
 mod run;
@@ -19,7 +22,7 @@ mod run;
 use std::io::Write;
 
 use bytecode::{Constant, Module};
-use runtime::{Gc, GcConfig, GcLog, Heap, ObjFunction, RuntimeError, Value};
+use runtime::{Gc, GcConfig, GcLog, Heap, InlineCache, ObjFunction, RuntimeError, Value};
 
 /// A function as the VM runs it: its code, its constants as runtime values
 /// (pinned), and its runtime object (pinned).
@@ -75,7 +78,7 @@ impl Vm {
             self.global_names = module.globals;
         }
         for (index, function) in module.functions.into_iter().enumerate() {
-            let constants = function
+            let constants: Vec<Value> = function
                 .chunk
                 .constants
                 .iter()
@@ -93,11 +96,22 @@ impl Vm {
                 self.heap.pin(name.to_value());
                 name
             });
-            let object = self.heap.alloc(ObjFunction::new(
+            // One cache per site; its name is a constant, pinned above.
+            let caches = function
+                .chunk
+                .sites
+                .iter()
+                .map(|&constant| {
+                    let name = constants[constant as usize];
+                    InlineCache::new(name.downcast().expect("verified sites name strings"))
+                })
+                .collect();
+            let object = self.heap.alloc(ObjFunction::with_caches(
                 name,
                 function.arity,
                 function.captures.len() as u16,
                 base + index as u32,
+                caches,
             ));
             self.heap.pin(object.to_value());
             self.functions.push(Loaded { function, constants, object, module_base: base });

@@ -1,51 +1,72 @@
 //! The dispatch loop.
+//!
+//! The loop keeps the instruction pointer, the top of the stack and the
+//! frame's slot 0 in locals (registers, in practice) as raw pointers, as
+//! clox does. The runtime's [`Stack`] is the truth at every safepoint
+//! (DESIGN.md invariant 6): before anything that can allocate, collect,
+//! call out, raise or read the stack, the loop publishes the stack height
+//! (`sync!`), and after a call it reloads what the callee changed.
+//!
+//! Why the raw accesses are sound:
+//! - the verifier accepted every function (see `decode.rs`): opcodes are
+//!   valid, operands are in range, each frame's depth stays within
+//!   `max_stack` and never goes below its slots;
+//! - a frame is entered only if `max_stack` slots fit below the stack's
+//!   capacity, which never changes, so no push writes past it;
+//! - slot addresses are stable (the stack is reserved once and never moves).
 
 use std::io::Write;
 
 use bytecode::Op;
 use runtime::{
-    Gc, Heap, ObjBoundMethod, ObjClass, ObjClosure, ObjInstance, ObjString, Printed, RuntimeError,
-    Stack, TraceLine, Value,
+    CacheHit, Gc, Heap, InlineCache, ObjBoundMethod, ObjClass, ObjClosure, ObjInstance, ObjString,
+    Printed, RuntimeError, Stack, TraceLine, Value,
 };
 
 use crate::Loaded;
 
 /// One active call.
 #[derive(Clone, Copy)]
-pub(crate) struct Frame {
-    /// `None` for the script.
+pub(crate) struct Frame<'a> {
+    pub(crate) loaded: &'a Loaded,
+    /// `None` for the script. Not a root: a running closure is reachable
+    /// from the stack (slot 0 or, for `CallMethod`, the slot below) or, for
+    /// a method, from the receiver's class.
     pub(crate) closure: Option<Gc<ObjClosure>>,
-    /// Index into the loaded functions.
-    pub(crate) func: usize,
-    /// Offset of the next instruction (saved while a callee runs).
-    pub(crate) ip: usize,
-    /// Stack slot of the frame's slot 0.
-    pub(crate) base: usize,
-    /// Stack height to cut back to when the frame returns (below the
-    /// callee for `CallMethod`, which has one more value under slot 0).
-    pub(crate) return_to: usize,
+    /// The next instruction (saved while a callee runs or an error unwinds).
+    pub(crate) ip: *const u8,
+    /// The frame's slot 0.
+    pub(crate) base: *mut Value,
+    /// Where the result goes when the frame returns (below slot 0 for
+    /// `CallMethod`, which has the callee under it).
+    pub(crate) return_to: *mut Value,
+}
+
+impl Frame<'_> {
+    /// Offset of the instruction this frame is executing (or called from).
+    fn offset(&self) -> usize {
+        let start = self.loaded.function.chunk.code.as_ptr();
+        // `ip` is past the opcode, so one back is inside the instruction.
+        (self.ip as usize).saturating_sub(start as usize).saturating_sub(1)
+    }
 }
 
 /// One execution of a script.
 pub(crate) struct Run<'a> {
     pub(crate) heap: &'a Heap,
     pub(crate) stack: &'a Stack,
+    /// Slot 0 of the stack.
+    pub(crate) bottom: *mut Value,
     pub(crate) functions: &'a [Loaded],
     global_names: &'a [String],
     out: &'a mut dyn Write,
-    pub(crate) frames: Vec<Frame>,
-    /// Offset of the instruction being executed in the innermost frame.
-    op_start: usize,
+    pub(crate) frames: Vec<Frame<'a>>,
 }
 
 /// A runtime error, raised from inside the loop.
 pub(crate) struct Raise(pub(crate) String);
 
 pub(crate) type Res<T> = Result<T, Raise>;
-
-fn raise<T>(message: impl Into<String>) -> Res<T> {
-    Err(Raise(message.into()))
-}
 
 impl<'a> Run<'a> {
     pub(crate) fn new(
@@ -54,389 +75,559 @@ impl<'a> Run<'a> {
         global_names: &'a [String],
         out: &'a mut dyn Write,
     ) -> Run<'a> {
+        let stack = heap.stack();
         Run {
             heap,
-            stack: heap.stack(),
+            stack,
+            bottom: stack.base_ptr(),
             functions,
             global_names,
             out,
             frames: Vec::with_capacity(runtime::MAX_FRAMES),
-            op_start: 0,
         }
     }
 
     /// Run the script `script` to completion.
     pub(crate) fn execute(mut self, script: usize) -> Result<(), RuntimeError> {
-        let base = self.stack.len();
-        let started = self.stack.push(Value::NIL);
-        if started.is_err() {
+        let loaded = &self.functions[script];
+        let start = self.stack.len();
+        if start + loaded.function.max_stack as usize > self.stack.capacity() {
             return Err(RuntimeError::stack_overflow());
         }
-        self.frames.push(Frame { closure: None, func: script, ip: 0, base, return_to: base });
-        let result = self.dispatch();
-        let outcome = result.map_err(|Raise(message)| self.trace(message));
+        // SAFETY: `start` is below the capacity (checked above).
+        let base = unsafe { self.bottom.add(start) };
+        // SAFETY: room for the frame was checked above; slot 0 is written
+        // before the height is published.
+        unsafe {
+            base.write(Value::NIL);
+            self.stack.set_len(start + 1);
+        }
+        let ip = loaded.function.chunk.code.as_ptr();
+        self.frames.push(Frame { loaded, closure: None, ip, base, return_to: base });
+        let outcome = self.dispatch().map_err(|Raise(message)| self.trace(message));
         // Leave the stack as it was, closing what the script captured so
         // later REPL entries see the values.
-        self.heap.close_upvalues(base as u32);
-        self.stack.truncate(base);
+        self.heap.close_upvalues(start as u32);
+        self.stack.truncate(start);
         outcome
     }
 
     /// The error with one trace line per active frame, innermost first.
     fn trace(&self, message: String) -> RuntimeError {
         let mut error = RuntimeError::new(message);
-        for (depth, frame) in self.frames.iter().enumerate().rev() {
-            let loaded = &self.functions[frame.func];
-            let innermost = depth + 1 == self.frames.len();
-            let offset = if innermost { self.op_start } else { frame.ip.saturating_sub(1) };
-            let line = loaded.function.chunk.line_at(offset);
-            error.trace.push(TraceLine { line, function: loaded.function.name.clone() });
+        for frame in self.frames.iter().rev() {
+            let function = &frame.loaded.function;
+            let line = function.chunk.line_at(frame.offset());
+            error.trace.push(TraceLine { line, function: function.name.clone() });
         }
         error
     }
 
+    /// The stack slot index of `slot`.
     #[inline(always)]
-    pub(crate) fn push(&self, value: Value) -> Res<()> {
-        self.stack.push(value).or_else(|_| raise("Stack overflow."))
+    pub(crate) fn index_of(&self, slot: *const Value) -> usize {
+        // SAFETY: every slot pointer the VM makes points into the stack.
+        unsafe { slot.offset_from(self.bottom) as usize }
     }
 
+    /// Enter `closure` with slot 0 at `base` and `n_args` arguments above
+    /// it: checks the arity and that the frame fits, then pushes it. The
+    /// caller has saved its own frame's `ip`.
     #[inline(always)]
-    fn pop(&self) -> Value {
-        self.stack.pop()
+    pub(crate) fn push_frame(
+        &mut self,
+        closure: Gc<ObjClosure>,
+        base: *mut Value,
+        n_args: usize,
+        return_to: *mut Value,
+    ) -> Res<Frame<'a>> {
+        let function = closure.function;
+        if n_args != function.arity as usize {
+            return Err(arity_error(function.arity, n_args));
+        }
+        let loaded = &self.functions[function.proto as usize];
+        let room = self.stack.capacity() - self.index_of(base);
+        if self.frames.len() == runtime::MAX_FRAMES || room < loaded.function.max_stack as usize {
+            return Err(Raise("Stack overflow.".into()));
+        }
+        let ip = loaded.function.chunk.code.as_ptr();
+        let frame = Frame { loaded, closure: Some(closure), ip, base, return_to };
+        self.frames.push(frame);
+        Ok(frame)
     }
 
-    #[inline(always)]
-    fn peek(&self, distance: usize) -> Value {
-        self.stack.get(self.stack.len() - 1 - distance)
-    }
-
+    #[allow(clippy::too_many_lines)] // One arm per opcode reads best as one match.
     fn dispatch(&mut self) -> Res<()> {
-        let mut frame = *self.frames.last().expect("the script's frame");
-        let mut loaded = &self.functions[frame.func];
-        let mut code: &[u8] = &loaded.function.chunk.code;
-        let mut ip = frame.ip;
+        let heap = self.heap;
+        let globals = heap.globals();
 
+        let mut frame = *self.frames.last().expect("the script's frame");
+        let mut ip = frame.ip;
+        let mut base = frame.base;
+        let mut constants = frame.loaded.constants.as_ptr();
+        let mut caches: &[InlineCache] = &frame.loaded.object.caches;
+        // SAFETY: the stack's height is its published top.
+        let mut sp = unsafe { self.bottom.add(self.stack.len()) };
+
+        // Reading code. SAFETY (all three): verified code decodes to its
+        // end with every operand present, and `ip` stays on it.
         macro_rules! read_u8 {
             () => {{
-                let byte = code[ip];
-                ip += 1;
+                let byte = unsafe { *ip };
+                ip = unsafe { ip.add(1) };
                 byte as usize
             }};
         }
         macro_rules! read_u32 {
             () => {{
-                let bytes = [code[ip], code[ip + 1], code[ip + 2], code[ip + 3]];
-                ip += 4;
-                u32::from_le_bytes(bytes) as usize
+                let value = u32::from_le_bytes(unsafe { ip.cast::<[u8; 4]>().read() });
+                ip = unsafe { ip.add(4) };
+                value as usize
             }};
         }
-        // Save the running frame's position before anything that can call,
-        // return, or raise (which reads it for the trace).
-        macro_rules! save {
-            () => {
-                self.frames.last_mut().expect("a running frame").ip = ip;
+        // The operand stack. SAFETY (all four): the verifier proved each
+        // instruction finds the values it pops and stays within `max_stack`,
+        // which `push_frame` checked fits in the stack.
+        macro_rules! push {
+            ($value:expr) => {{
+                let value = $value;
+                unsafe {
+                    sp.write(value);
+                    sp = sp.add(1);
+                }
+            }};
+        }
+        macro_rules! pop {
+            () => {{
+                sp = unsafe { sp.sub(1) };
+                unsafe { sp.read() }
+            }};
+        }
+        macro_rules! peek {
+            ($distance:expr) => {
+                unsafe { sp.sub(1 + $distance).read() }
             };
         }
-        // After a call or return: continue in whatever frame is on top.
-        macro_rules! reload {
+        macro_rules! set_top {
+            ($value:expr) => {{
+                let value = $value;
+                unsafe { sp.sub(1).write(value) }
+            }};
+        }
+        // Publish the stack height: a safepoint.
+        macro_rules! sync {
             () => {
-                frame = *self.frames.last().expect("a running frame");
-                loaded = &self.functions[frame.func];
-                code = &loaded.function.chunk.code;
+                // SAFETY: `sp` is within the stack and everything below it
+                // was written.
+                unsafe { self.stack.set_len(self.index_of(sp)) }
+            };
+        }
+        // Raise a runtime error from the running frame.
+        macro_rules! raise {
+            ($error:expr) => {{
+                sync!();
+                self.frames.last_mut().expect("a running frame").ip = ip;
+                return Err($error);
+            }};
+        }
+        macro_rules! try_raise {
+            ($result:expr) => {
+                match $result {
+                    Ok(value) => value,
+                    Err(error) => raise!(error),
+                }
+            };
+        }
+        // Continue in `frame` (after a call or a return).
+        macro_rules! enter {
+            ($frame:expr) => {
+                frame = $frame;
                 ip = frame.ip;
+                base = frame.base;
+                constants = frame.loaded.constants.as_ptr();
+                caches = &frame.loaded.object.caches;
+            };
+        }
+        // Before a call: save the caller's position and publish the stack.
+        macro_rules! save {
+            () => {
+                sync!();
+                self.frames.last_mut().expect("a running frame").ip = ip;
             };
         }
         macro_rules! number_operands {
             () => {{
-                let (b, a) = (self.pop(), self.pop());
+                let (a, b) = (peek!(1), peek!(0));
                 if !a.is_number() || !b.is_number() {
-                    return raise("Operands must be numbers.");
+                    raise!(Raise("Operands must be numbers.".into()));
                 }
+                sp = unsafe { sp.sub(1) };
                 (a.as_number(), b.as_number())
             }};
         }
+        macro_rules! cache {
+            ($site:expr) => {
+                // The verifier checked every site index against the site
+                // table, which the load turned into this cache table.
+                &caches[$site]
+            };
+        }
 
         loop {
-            self.op_start = ip;
-            let op = Op::from_byte(code[ip]).expect("verified code has only known opcodes");
-            ip += 1;
+            // SAFETY: verified code holds only opcodes of the table, and
+            // `Op` is `repr(u8)` in table order.
+            let op: Op = unsafe { std::mem::transmute::<u8, Op>(*ip) };
+            ip = unsafe { ip.add(1) };
             match op {
                 Op::Constant => {
                     let index = read_u32!();
-                    self.push(loaded.constants[index])?;
+                    // SAFETY: the verifier checked the index.
+                    push!(unsafe { *constants.add(index) });
                 }
-                Op::Nil => self.push(Value::NIL)?,
-                Op::True => self.push(Value::TRUE)?,
-                Op::False => self.push(Value::FALSE)?,
+                Op::Nil => push!(Value::NIL),
+                Op::True => push!(Value::TRUE),
+                Op::False => push!(Value::FALSE),
                 Op::Pop => {
-                    self.pop();
+                    pop!();
                 }
                 Op::GetLocal => {
                     let slot = read_u8!();
-                    self.push(self.stack.get(frame.base + slot))?;
+                    // SAFETY: the verifier checked the slot is below the depth.
+                    push!(unsafe { base.add(slot).read() });
                 }
                 Op::SetLocal => {
                     let slot = read_u8!();
-                    self.stack.set(frame.base + slot, self.peek(0));
+                    let value = peek!(0);
+                    // SAFETY: as for `GetLocal`.
+                    unsafe { base.add(slot).write(value) };
                 }
                 Op::GetGlobal => {
                     let slot = read_u32!();
-                    let value = self.heap.globals().get(slot);
+                    let value = globals.get(slot);
                     if value.is_undefined() {
-                        return self.undefined(slot);
+                        raise!(self.undefined(slot));
                     }
-                    self.push(value)?;
+                    push!(value);
                 }
                 Op::DefineGlobal => {
                     let slot = read_u32!();
-                    let value = self.pop();
-                    self.heap.globals().set(slot, value);
+                    globals.set(slot, pop!());
                 }
                 Op::SetGlobal => {
                     let slot = read_u32!();
-                    if self.heap.globals().get(slot).is_undefined() {
-                        return self.undefined(slot);
+                    if globals.get(slot).is_undefined() {
+                        raise!(self.undefined(slot));
                     }
-                    self.heap.globals().set(slot, self.peek(0));
+                    globals.set(slot, peek!(0));
                 }
                 Op::GetUpvalue => {
                     let index = read_u8!();
                     let upvalue = frame.closure.expect("only closures capture").upvalues[index];
                     let value = match upvalue.open_slot() {
-                        Some(slot) => self.stack.get(slot as usize),
+                        // SAFETY: an open upvalue's slot is a live local.
+                        Some(slot) => unsafe { self.bottom.add(slot as usize).read() },
                         None => upvalue.closed_value(),
                     };
-                    self.push(value)?;
+                    push!(value);
                 }
                 Op::SetUpvalue => {
                     let index = read_u8!();
                     let upvalue = frame.closure.expect("only closures capture").upvalues[index];
-                    let value = self.peek(0);
+                    let value = peek!(0);
                     match upvalue.open_slot() {
-                        Some(slot) => self.stack.set(slot as usize, value),
+                        // SAFETY: as for `GetUpvalue`.
+                        Some(slot) => unsafe { self.bottom.add(slot as usize).write(value) },
                         None => upvalue.set_closed_value(value),
                     }
                 }
                 Op::GetProperty => {
-                    let name = self.name_at(loaded, read_u32!());
-                    let object = self.peek(0);
-                    let Some(instance) = object.downcast::<ObjInstance>() else {
-                        return raise("Only instances have properties.");
+                    let cache = cache!(read_u32!());
+                    let Some(instance) = peek!(0).downcast::<ObjInstance>() else {
+                        raise!(Raise("Only instances have properties.".into()));
                     };
-                    let value = match instance.field(name) {
-                        Some(value) => value,
-                        None => match instance.class().method(name) {
-                            Some(method) => {
-                                // The receiver is still on the stack: rooted.
-                                self.heap.alloc(ObjBoundMethod::new(object, method)).to_value()
-                            }
-                            None => return undefined_property(name),
-                        },
+                    let hit = match cache.get(instance.shape().as_obj()) {
+                        Some(hit) => hit,
+                        None => try_raise!(lookup_miss(cache, instance)),
                     };
-                    self.pop();
-                    self.push(value)?;
+                    match hit {
+                        CacheHit::Field(index) => set_top!(instance.field_at(index)),
+                        CacheHit::Method(method) => {
+                            sync!();
+                            // The receiver is still on the stack: rooted.
+                            let bound = heap.alloc(ObjBoundMethod::new(peek!(0), method));
+                            set_top!(bound.to_value());
+                        }
+                        CacheHit::AddField(_) => unreachable!("a get site caches no sets"),
+                    }
                 }
                 Op::SetProperty => {
-                    let name = self.name_at(loaded, read_u32!());
-                    let value = self.peek(0);
-                    let Some(instance) = self.peek(1).downcast::<ObjInstance>() else {
-                        return raise("Only instances have fields.");
+                    let cache = cache!(read_u32!());
+                    let value = peek!(0);
+                    let Some(instance) = peek!(1).downcast::<ObjInstance>() else {
+                        raise!(Raise("Only instances have fields.".into()));
                     };
-                    self.heap.set_field(instance, name, value);
-                    self.pop();
-                    self.pop();
-                    self.push(value)?;
+                    let shape = instance.shape();
+                    match cache.get(shape.as_obj()) {
+                        Some(CacheHit::Field(index)) => instance.set_field_at(index, value),
+                        Some(CacheHit::AddField(next)) => heap.add_field(instance, next, value),
+                        _ => {
+                            sync!();
+                            let hit = heap.set_field(instance, cache.name, value);
+                            // The old shape is the new one's parent: alive.
+                            cache.insert(shape.as_obj(), hit);
+                        }
+                    }
+                    pop!();
+                    set_top!(value);
                 }
                 Op::GetSuper => {
-                    let method = self.super_method(self.name_at(loaded, read_u32!()))?;
-                    let this = self.peek(1);
-                    let bound = self.heap.alloc(ObjBoundMethod::new(this, method)).to_value();
-                    self.pop();
-                    self.pop();
-                    self.push(bound)?;
+                    let cache = cache!(read_u32!());
+                    let method = try_raise!(super_method(cache, peek!(0)));
+                    sync!();
+                    // `this` is still on the stack: rooted.
+                    let bound = heap.alloc(ObjBoundMethod::new(peek!(1), method));
+                    pop!();
+                    set_top!(bound.to_value());
                 }
                 Op::Method => {
-                    let name = self.name_at(loaded, read_u32!());
-                    let receiver = self.peek(0);
+                    let cache = cache!(read_u32!());
+                    let receiver = peek!(0);
                     let Some(instance) = receiver.downcast::<ObjInstance>() else {
-                        return raise("Only instances have properties.");
+                        raise!(Raise("Only instances have properties.".into()));
+                    };
+                    let hit = match cache.get(instance.shape().as_obj()) {
+                        Some(hit) => hit,
+                        None => try_raise!(lookup_miss(cache, instance)),
                     };
                     // [callee, slot 0]: a field is called like any value.
-                    let (callee, slot_zero) = match instance.field(name) {
-                        Some(field) => (field, field),
-                        None => match instance.class().method(name) {
-                            Some(method) => (method.to_value(), receiver),
-                            None => return undefined_property(name),
-                        },
-                    };
-                    self.stack.set(self.stack.len() - 1, callee);
-                    self.push(slot_zero)?;
+                    match hit {
+                        CacheHit::Method(method) => {
+                            set_top!(method.to_value());
+                            push!(receiver);
+                        }
+                        CacheHit::Field(index) => {
+                            let field = instance.field_at(index);
+                            set_top!(field);
+                            push!(field);
+                        }
+                        CacheHit::AddField(_) => unreachable!("a method site caches no sets"),
+                    }
                 }
                 Op::SuperMethod => {
-                    let method = self.super_method(self.name_at(loaded, read_u32!()))?;
-                    let this = self.peek(1);
-                    let top = self.stack.len();
-                    self.stack.set(top - 2, method.to_value());
-                    self.stack.set(top - 1, this);
+                    let cache = cache!(read_u32!());
+                    let method = try_raise!(super_method(cache, peek!(0)));
+                    // [method, this]
+                    let this = peek!(1);
+                    unsafe { sp.sub(2).write(method.to_value()) };
+                    set_top!(this);
                 }
                 Op::Equal => {
-                    let (b, a) = (self.pop(), self.pop());
-                    self.push(Value::bool(a.lox_eq(b)))?;
+                    let b = pop!();
+                    set_top!(Value::bool(peek!(0).lox_eq(b)));
                 }
                 Op::NotEqual => {
-                    let (b, a) = (self.pop(), self.pop());
-                    self.push(Value::bool(!a.lox_eq(b)))?;
+                    let b = pop!();
+                    set_top!(Value::bool(!peek!(0).lox_eq(b)));
                 }
                 Op::Greater => {
                     let (a, b) = number_operands!();
-                    self.push(Value::bool(a > b))?;
+                    set_top!(Value::bool(a > b));
                 }
                 Op::GreaterEqual => {
                     let (a, b) = number_operands!();
-                    self.push(Value::bool(a >= b))?;
+                    set_top!(Value::bool(a >= b));
                 }
                 Op::Less => {
                     let (a, b) = number_operands!();
-                    self.push(Value::bool(a < b))?;
+                    set_top!(Value::bool(a < b));
                 }
                 Op::LessEqual => {
                     let (a, b) = number_operands!();
-                    self.push(Value::bool(a <= b))?;
+                    set_top!(Value::bool(a <= b));
                 }
                 Op::Add => {
-                    let (b, a) = (self.peek(0), self.peek(1));
+                    let (a, b) = (peek!(1), peek!(0));
                     let sum = if a.is_number() && b.is_number() {
                         Value::number(a.as_number() + b.as_number())
                     } else {
                         match (a.downcast::<ObjString>(), b.downcast::<ObjString>()) {
-                            (Some(a), Some(b)) => self.heap.concat(a, b).to_value(),
-                            _ => return raise("Operands must be two numbers or two strings."),
+                            (Some(a), Some(b)) => {
+                                sync!();
+                                heap.concat(a, b).to_value()
+                            }
+                            _ => raise!(Raise(
+                                "Operands must be two numbers or two strings.".into()
+                            )),
                         }
                     };
-                    self.pop();
-                    self.pop();
-                    self.push(sum)?;
+                    pop!();
+                    set_top!(sum);
                 }
                 Op::Subtract => {
                     let (a, b) = number_operands!();
-                    self.push(Value::number(a - b))?;
+                    set_top!(Value::number(a - b));
                 }
                 Op::Multiply => {
                     let (a, b) = number_operands!();
-                    self.push(Value::number(a * b))?;
+                    set_top!(Value::number(a * b));
                 }
                 Op::Divide => {
                     let (a, b) = number_operands!();
-                    self.push(Value::number(a / b))?;
+                    set_top!(Value::number(a / b));
                 }
-                Op::Not => {
-                    let value = self.pop();
-                    self.push(Value::bool(value.is_falsey()))?;
-                }
+                Op::Not => set_top!(Value::bool(peek!(0).is_falsey())),
                 Op::Negate => {
-                    let value = self.peek(0);
+                    let value = peek!(0);
                     if !value.is_number() {
-                        return raise("Operand must be a number.");
+                        raise!(Raise("Operand must be a number.".into()));
                     }
-                    self.pop();
-                    self.push(Value::number(-value.as_number()))?;
+                    set_top!(Value::number(-value.as_number()));
                 }
                 Op::Print => {
-                    let value = self.pop();
+                    let value = pop!();
                     // Like clox, printing does not fail on a closed stdout.
                     let _ = writeln!(self.out, "{}", Printed(value));
                 }
                 Op::Jump => {
                     let distance = read_u32!();
-                    ip += distance;
+                    // SAFETY: the verifier checked the target.
+                    ip = unsafe { ip.add(distance) };
                 }
                 Op::JumpIfFalse => {
                     let distance = read_u32!();
-                    if self.peek(0).is_falsey() {
-                        ip += distance;
+                    if peek!(0).is_falsey() {
+                        // SAFETY: as for `Jump`.
+                        ip = unsafe { ip.add(distance) };
                     }
                 }
                 Op::Loop => {
                     let distance = read_u32!();
-                    ip -= distance;
+                    // SAFETY: as for `Jump`.
+                    ip = unsafe { ip.sub(distance) };
                 }
                 Op::Call | Op::CallMethod => {
                     let n_args = read_u8!();
-                    let top = self.stack.len();
-                    let base = top - n_args - 1;
-                    let (callee, return_to) =
-                        if op == Op::Call { (base, base) } else { (base - 1, base - 1) };
+                    // SAFETY: the verifier checked the callee (and, for
+                    // `CallMethod`, the slot below it) is on the stack.
+                    let slot_zero = unsafe { sp.sub(n_args + 1) };
+                    let return_to =
+                        if op == Op::Call { slot_zero } else { unsafe { slot_zero.sub(1) } };
+                    let callee = unsafe { return_to.read() };
                     save!();
-                    self.call_value(self.stack.get(callee), base, n_args, return_to)?;
-                    reload!();
+                    match callee.downcast::<ObjClosure>() {
+                        Some(closure) => {
+                            let callee_frame =
+                                try_raise!(self.push_frame(closure, slot_zero, n_args, return_to));
+                            enter!(callee_frame);
+                        }
+                        None => {
+                            try_raise!(self.call_value(callee, slot_zero, n_args, return_to));
+                            enter!(*self.frames.last().expect("a running frame"));
+                            // SAFETY: the call published the stack's height.
+                            sp = unsafe { self.bottom.add(self.stack.len()) };
+                        }
+                    }
                 }
                 Op::Closure => {
-                    let index = loaded.module_base as usize + read_u32!();
-                    let closure = self.make_closure(index, frame)?;
-                    self.push(closure.to_value())?;
+                    let index = frame.loaded.module_base as usize + read_u32!();
+                    sync!();
+                    let closure = self.make_closure(index, &frame);
+                    push!(closure.to_value());
                 }
                 Op::CloseUpvalue => {
-                    self.heap.close_upvalues((self.stack.len() - 1) as u32);
-                    self.pop();
+                    sync!();
+                    heap.close_upvalues(self.index_of(sp) as u32 - 1);
+                    pop!();
                 }
                 Op::Return => {
-                    let result = self.pop();
-                    self.heap.close_upvalues(frame.base as u32);
+                    let result = pop!();
+                    sync!();
+                    heap.close_upvalues(self.index_of(base) as u32);
+                    sp = frame.return_to;
                     self.frames.pop();
-                    self.stack.truncate(frame.return_to);
-                    if self.frames.is_empty() {
-                        return Ok(());
+                    match self.frames.last() {
+                        Some(&caller) => {
+                            push!(result);
+                            enter!(caller);
+                        }
+                        None => {
+                            sync!();
+                            return Ok(());
+                        }
                     }
-                    self.push(result)?;
-                    reload!();
                 }
                 Op::Class => {
-                    let name = self.name_at(loaded, read_u32!());
-                    let class = self.heap.alloc(ObjClass::new(name));
-                    self.push(class.to_value())?;
+                    let name = self.name_at(constants, read_u32!());
+                    sync!();
+                    let class = heap.alloc(ObjClass::new(name));
+                    push!(class.to_value());
                 }
                 Op::Inherit => {
-                    let class = as_class(self.peek(0));
-                    let Some(superclass) = self.peek(1).downcast() else {
-                        return raise("Superclass must be a class.");
+                    let class = as_class(peek!(0));
+                    let Some(superclass) = peek!(1).downcast() else {
+                        raise!(Raise("Superclass must be a class.".into()));
                     };
-                    self.heap.inherit(class, superclass);
-                    self.pop();
+                    heap.inherit(class, superclass);
+                    pop!();
                 }
                 Op::DefineMethod => {
-                    let name = self.name_at(loaded, read_u32!());
-                    let method = self.peek(0).downcast::<ObjClosure>();
+                    let name = self.name_at(constants, read_u32!());
+                    let method = peek!(0).downcast::<ObjClosure>();
                     let method = method.expect("the compiler defines closures as methods");
-                    as_class(self.peek(1)).set_method(name, method, self.heap.init_string());
-                    self.pop();
+                    as_class(peek!(1)).set_method(name, method, heap.init_string());
+                    pop!();
                 }
             }
         }
     }
 
-    /// The method `name` of the superclass on top of the stack (the hidden
-    /// `super` local, above `this`).
-    fn super_method(&self, name: Gc<ObjString>) -> Res<Gc<ObjClosure>> {
-        match as_class(self.peek(0)).method(name) {
-            Some(method) => Ok(method),
-            None => undefined_property(name),
-        }
+    fn name_at(&self, constants: *const Value, index: usize) -> Gc<ObjString> {
+        // SAFETY: the verifier checked the index.
+        let constant = unsafe { *constants.add(index) };
+        constant.downcast::<ObjString>().expect("verified name constants are strings")
     }
 
-    fn name_at(&self, loaded: &Loaded, index: usize) -> Gc<ObjString> {
-        loaded.constants[index]
-            .downcast::<ObjString>()
-            .expect("verified name constants are strings")
-    }
-
-    fn undefined<T>(&self, slot: usize) -> Res<T> {
+    fn undefined(&self, slot: usize) -> Raise {
         let name = self.global_names.get(slot).map_or("?", String::as_str);
-        raise(format!("Undefined variable '{name}'."))
+        Raise(format!("Undefined variable '{name}'."))
     }
 }
 
-fn undefined_property<T>(name: Gc<ObjString>) -> Res<T> {
-    raise(format!("Undefined property '{}'.", name.as_str()))
+/// The generic lookup of `cache`'s name on `instance`, remembered in the
+/// cache: a field, else a method of its class.
+#[cold]
+fn lookup_miss(cache: &InlineCache, instance: Gc<ObjInstance>) -> Res<CacheHit> {
+    let shape = instance.shape();
+    let hit = match shape.lookup(cache.name) {
+        Some(index) => CacheHit::Field(index),
+        None => match shape.class().method(cache.name) {
+            Some(method) => CacheHit::Method(method),
+            None => return Err(undefined_property(cache.name)),
+        },
+    };
+    cache.insert(shape.as_obj(), hit);
+    Ok(hit)
+}
+
+/// The method of `cache`'s name on `superclass` (the hidden `super` local,
+/// a class the compiler guarantees), through the cache.
+#[inline]
+fn super_method(cache: &InlineCache, superclass: Value) -> Res<Gc<ObjClosure>> {
+    let class = as_class(superclass);
+    if let Some(CacheHit::Method(method)) = cache.get(class.as_obj()) {
+        return Ok(method);
+    }
+    let method = class.method(cache.name).ok_or_else(|| undefined_property(cache.name))?;
+    cache.insert(class.as_obj(), CacheHit::Method(method));
+    Ok(method)
+}
+
+pub(crate) fn arity_error(arity: u8, n_args: usize) -> Raise {
+    Raise(format!("Expected {arity} arguments but got {n_args}."))
+}
+
+fn undefined_property(name: Gc<ObjString>) -> Raise {
+    Raise(format!("Undefined property '{}'.", name.as_str()))
 }
 
 /// A value the compiler guarantees is a class (a class being built, or the
