@@ -181,6 +181,60 @@ opcodes! {
     Inherit() 2 => 1;
     /// Add the closure on top to the class below it as method `c`; pop the closure.
     DefineMethod(Const) 2 => 1;
+
+    // Superinstructions: each does the work of the two instructions its doc
+    // names, in one dispatch. The compiler fuses the pair when nothing jumps
+    // between them and both are on one source line (`compiler/src/emit.rs`).
+
+    /// Pop the top into frame slot `s` (`SetLocal s`, `Pop`).
+    StoreLocal(Slot) 1 => 0;
+    /// Pop the top into the already defined global `g` (`SetGlobal g`, `Pop`).
+    StoreGlobal(Global) 1 => 0;
+    /// Pop the top into captured variable `u` (`SetUpvalue u`, `Pop`).
+    StoreUpvalue(Upvalue) 1 => 0;
+    /// Pop a value and the instance below it, setting its property `p`
+    /// (`SetProperty p`, `Pop`).
+    StoreProperty(Site) 2 => 0;
+    /// Pop the top; jump forward `d` bytes if it is falsey.
+    PopJumpIfFalse(JumpForward) 1 => 0;
+    /// Pop two numbers; jump forward `d` bytes unless the first is less than
+    /// the second (`Less`, `PopJumpIfFalse d`).
+    JumpIfNotLess(JumpForward) 2 => 0;
+    /// As `JumpIfNotLess`, for `<=`.
+    JumpIfNotLessEqual(JumpForward) 2 => 0;
+    /// As `JumpIfNotLess`, for `>`.
+    JumpIfNotGreater(JumpForward) 2 => 0;
+    /// As `JumpIfNotLess`, for `>=`.
+    JumpIfNotGreaterEqual(JumpForward) 2 => 0;
+    /// Add constant `c` to the top (`Constant c`, `Add`).
+    AddConstant(Const) 1 => 1;
+    /// Subtract constant `c` from the top (`Constant c`, `Subtract`).
+    SubtractConstant(Const) 1 => 1;
+    /// Multiply the top by constant `c` (`Constant c`, `Multiply`).
+    MultiplyConstant(Const) 1 => 1;
+    /// Divide the top by constant `c` (`Constant c`, `Divide`).
+    DivideConstant(Const) 1 => 1;
+}
+
+impl Op {
+    /// The superinstruction doing `self` then `next`, if there is one.
+    pub fn fused_with(self, next: Op) -> Option<Op> {
+        Some(match (self, next) {
+            (Op::SetLocal, Op::Pop) => Op::StoreLocal,
+            (Op::SetGlobal, Op::Pop) => Op::StoreGlobal,
+            (Op::SetUpvalue, Op::Pop) => Op::StoreUpvalue,
+            (Op::SetProperty, Op::Pop) => Op::StoreProperty,
+            (Op::Less, Op::PopJumpIfFalse) => Op::JumpIfNotLess,
+            (Op::LessEqual, Op::PopJumpIfFalse) => Op::JumpIfNotLessEqual,
+            (Op::Greater, Op::PopJumpIfFalse) => Op::JumpIfNotGreater,
+            (Op::GreaterEqual, Op::PopJumpIfFalse) => Op::JumpIfNotGreaterEqual,
+            (Op::Constant, Op::Add) => Op::AddConstant,
+            (Op::Constant, Op::Subtract) => Op::SubtractConstant,
+            (Op::Constant, Op::Multiply) => Op::MultiplyConstant,
+            (Op::Constant, Op::Divide) => Op::DivideConstant,
+            _ => return None,
+        })
+    }
 }
 
 impl Op {
@@ -217,6 +271,28 @@ mod tests {
             assert!(!info.doc.is_empty(), "{} has no doc", info.name);
         }
         assert_eq!(Op::from_byte(OPCODES.len() as u8), None);
+    }
+
+    #[test]
+    fn a_superinstruction_has_its_pair_s_operands_and_stack_effect() {
+        for first in OPCODES {
+            for second in OPCODES {
+                let Some(fused) = first.op.fused_with(second.op) else { continue };
+                let fused = fused.info();
+                let operands: Vec<_> =
+                    first.operands.iter().chain(second.operands).copied().collect();
+                assert_eq!(fused.operands, &operands[..], "{}", fused.name);
+                // Net effect of the pair (neither pops arguments).
+                let depth = |pops: u8, pushes: u8| i32::from(pushes) - i32::from(pops);
+                assert_eq!(
+                    depth(fused.effect.pops, fused.effect.pushes),
+                    depth(first.effect.pops, first.effect.pushes)
+                        + depth(second.effect.pops, second.effect.pushes),
+                    "{}",
+                    fused.name
+                );
+            }
+        }
     }
 
     #[test]

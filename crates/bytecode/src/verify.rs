@@ -40,9 +40,10 @@
 //!    Every instruction finds at least as many values as it pops (for
 //!    `Call` and `CallMethod`, plus the argument count); the depth is never
 //!    above `max_stack`; every path into an instruction brings the same
-//!    depth; `GetLocal` and `SetLocal` name a slot below the depth; a
-//!    `Closure`'s local captures name slots that exist once the closure is
-//!    pushed (so no upvalue points above the top of the stack); and
+//!    depth; `GetLocal` and `SetLocal` name a slot below the depth, and
+//!    `StoreLocal` one below the depth after its pop; a `Closure`'s local
+//!    captures name slots that exist once the closure is pushed (so no
+//!    upvalue points above the top of the stack); and
 //!    `max_stack` equals the deepest depth reached, so that a compiler that
 //!    miscounts is caught rather than trusted.
 //! 7. **Termination of paths.** No reachable instruction other than `Jump`,
@@ -624,6 +625,15 @@ impl FunctionChecker<'_> {
                     ),
                 ));
             }
+            Op::StoreLocal if instruction.operand >= after => {
+                return Err(self.error_at(
+                    instruction,
+                    format!(
+                        "StoreLocal slot {} is not below the stack depth {after} after the pop",
+                        instruction.operand
+                    ),
+                ));
+            }
             Op::Closure => {
                 // The closure captures once it is pushed, so a capture may
                 // name its own slot (a local function that calls itself)
@@ -657,6 +667,19 @@ fn constant_is_name(op: Op) -> bool {
         Op::Class | Op::DefineMethod => true,
         Op::GetProperty
         | Op::SetProperty
+        | Op::StoreLocal
+        | Op::StoreGlobal
+        | Op::StoreUpvalue
+        | Op::StoreProperty
+        | Op::PopJumpIfFalse
+        | Op::JumpIfNotLess
+        | Op::JumpIfNotLessEqual
+        | Op::JumpIfNotGreater
+        | Op::JumpIfNotGreaterEqual
+        | Op::AddConstant
+        | Op::SubtractConstant
+        | Op::MultiplyConstant
+        | Op::DivideConstant
         | Op::GetSuper
         | Op::Method
         | Op::SuperMethod

@@ -1,5 +1,14 @@
 //! Building one function's chunk: emitting instructions, tracking the
-//! stack depth, and patching jumps.
+//! stack depth, patching jumps, and fusing instruction pairs into
+//! superinstructions.
+//!
+//! Fusion happens as instructions are emitted: when the new instruction and
+//! the one just before it have a superinstruction ([`Op::fused_with`]), the
+//! earlier one's opcode byte is rewritten and the new one's operand appended
+//! (the opcode table test guarantees the fused operands are the pair's, in
+//! order). It is skipped when a jump lands between the two, which would
+//! skip half of the pair, and when they are on different source lines, so
+//! that an error raised by the pair reports the line it would have.
 
 use bytecode::{Capture, Chunk, Constant, Function, FunctionKind, Op, OperandKind};
 
@@ -13,6 +22,17 @@ pub(crate) struct FnBuilder {
     /// and dead code does not count towards `max_stack` (the verifier
     /// checks that `max_stack` is exactly the deepest reachable depth).
     reachable: bool,
+    /// The last instruction emitted, while fusing with it is allowed.
+    last: Option<Last>,
+}
+
+/// The last instruction emitted.
+#[derive(Clone, Copy)]
+struct Last {
+    op: Op,
+    offset: usize,
+    /// `max_stack` before it was emitted.
+    max_stack_before: u32,
 }
 
 /// A forward jump waiting for its target.
@@ -34,7 +54,7 @@ impl FnBuilder {
         let depth = 1 + arity as u32;
         let function =
             Function { name, kind, arity, captures, max_stack: depth, chunk: Chunk::default() };
-        FnBuilder { function, depth, reachable: true }
+        FnBuilder { function, depth, reachable: true, last: None }
     }
 
     pub(crate) fn finish(self) -> Function {
@@ -53,8 +73,28 @@ impl FnBuilder {
     /// Emit `op` with its operand (ignored for opcodes without one).
     pub(crate) fn emit(&mut self, op: Op, operand: u32, line: u32) {
         let info = op.info();
+        let max_stack_before = self.function.max_stack;
         let chunk = &mut self.function.chunk;
-        chunk.emit_op(op, line);
+        let fused = self.last.and_then(|last| {
+            let same_line = chunk.lines.last().is_some_and(|run| run.line == line);
+            let fused = last.op.fused_with(op).filter(|_| same_line)?;
+            Some((last, fused))
+        });
+        match fused {
+            Some((last, fused)) => {
+                chunk.code[last.offset] = fused as u8;
+                // The pair's depth never exceeds its ends: undo the first
+                // half's contribution to `max_stack`.
+                self.function.max_stack = last.max_stack_before;
+                self.last = Some(Last { op: fused, ..last });
+            }
+            None => {
+                let offset = chunk.code.len();
+                chunk.emit_op(op, line);
+                self.last = Some(Last { op, offset, max_stack_before });
+            }
+        }
+        let chunk = &mut self.function.chunk;
         match info.operands.first().map(|kind| kind.width()) {
             Some(1) => chunk.emit_u8(operand as u8),
             Some(_) => chunk.emit_u32(operand),
@@ -104,12 +144,14 @@ impl FnBuilder {
         self.function.chunk.patch_u32(jump.operand, distance as u32);
         self.depth = jump.depth;
         self.reachable = true;
+        self.last = None;
     }
 
     /// The current offset, as the target of a later `loop_back` (which
     /// makes the code here reachable).
     pub(crate) fn loop_target(&mut self) -> usize {
         self.reachable = true;
+        self.last = None;
         self.function.chunk.code.len()
     }
 

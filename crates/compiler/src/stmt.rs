@@ -34,26 +34,25 @@ impl Compiler<'_> {
             }
             Stmt::If(if_stmt) => {
                 let line = self.expr(f, &if_stmt.cond);
-                let to_else = f.jump(Op::JumpIfFalse, line);
-                f.op(Op::Pop, line);
+                let to_else = f.jump(Op::PopJumpIfFalse, line);
                 self.stmt(f, &if_stmt.then_branch);
-                let to_end = f.jump(Op::Jump, if_stmt.then_end.line);
-                f.land(to_else);
-                f.op(Op::Pop, line);
-                if let Some(branch) = &if_stmt.else_branch {
-                    self.stmt(f, branch);
+                match &if_stmt.else_branch {
+                    Some(branch) => {
+                        let to_end = f.jump(Op::Jump, if_stmt.then_end.line);
+                        f.land(to_else);
+                        self.stmt(f, branch);
+                        f.land(to_end);
+                    }
+                    None => f.land(to_else),
                 }
-                f.land(to_end);
             }
             Stmt::While(while_stmt) => {
                 let start = f.loop_target();
                 let line = self.expr(f, &while_stmt.cond);
-                let exit = f.jump(Op::JumpIfFalse, line);
-                f.op(Op::Pop, line);
+                let exit = f.jump(Op::PopJumpIfFalse, line);
                 self.stmt(f, &while_stmt.body);
                 f.loop_back(start, while_stmt.body_end.line);
                 f.land(exit);
-                f.op(Op::Pop, line);
             }
             Stmt::For(for_stmt) => self.for_loop(f, for_stmt),
             Stmt::Fun { name, function } => {
@@ -79,9 +78,7 @@ impl Compiler<'_> {
         let mut start = f.loop_target();
         let exit = for_stmt.cond.as_ref().map(|cond| {
             let line = self.expr(f, cond);
-            let exit = f.jump(Op::JumpIfFalse, line);
-            f.op(Op::Pop, line);
-            (exit, line)
+            f.jump(Op::PopJumpIfFalse, line)
         });
         if let Some(incr) = &for_stmt.incr {
             let line = for_stmt.clauses_end.line;
@@ -95,9 +92,8 @@ impl Compiler<'_> {
         }
         self.stmt(f, &for_stmt.body);
         f.loop_back(start, for_stmt.body_end.line);
-        if let Some((exit, line)) = exit {
+        if let Some(exit) = exit {
             f.land(exit);
-            f.op(Op::Pop, line);
         }
         end_scope(f, &for_stmt.exit, for_stmt.body_end.line);
     }

@@ -161,11 +161,15 @@ impl<'a> Run<'a> {
         let heap = self.heap;
         let globals = heap.globals();
 
-        let mut frame = *self.frames.last().expect("the script's frame");
-        let mut ip = frame.ip;
-        let mut base = frame.base;
-        let mut constants = frame.loaded.constants.as_ptr();
-        let mut caches: &[InlineCache] = &frame.loaded.object.caches;
+        // The running frame's state, kept in locals; few enough that the
+        // hot ones (`ip`, `sp`, `base`) stay in registers. The rest of the
+        // frame is read from `self.frames` where an instruction needs it.
+        let script = *self.frames.last().expect("the script's frame");
+        let mut ip = script.ip;
+        let mut base = script.base;
+        let mut closure = script.closure;
+        let mut constants = script.loaded.constants.as_ptr();
+        let mut caches = script.loaded.object.caches.as_ptr();
         // SAFETY: the stack's height is its published top.
         let mut sp = unsafe { self.bottom.add(self.stack.len()) };
 
@@ -183,6 +187,13 @@ impl<'a> Run<'a> {
                 let value = u32::from_le_bytes(unsafe { ip.cast::<[u8; 4]>().read() });
                 ip = unsafe { ip.add(4) };
                 value as usize
+            }};
+        }
+        macro_rules! constant {
+            ($index:expr) => {{
+                let index = $index;
+                // SAFETY: the verifier checked the index.
+                unsafe { *constants.add(index) }
             }};
         }
         // The operand stack. SAFETY (all four): the verifier proved each
@@ -241,11 +252,12 @@ impl<'a> Run<'a> {
         // Continue in `frame` (after a call or a return).
         macro_rules! enter {
             ($frame:expr) => {
-                frame = $frame;
+                let frame: &Frame<'_> = $frame;
                 ip = frame.ip;
                 base = frame.base;
+                closure = frame.closure;
                 constants = frame.loaded.constants.as_ptr();
-                caches = &frame.loaded.object.caches;
+                caches = frame.loaded.object.caches.as_ptr();
             };
         }
         // Before a call: save the caller's position and publish the stack.
@@ -265,12 +277,78 @@ impl<'a> Run<'a> {
                 (a.as_number(), b.as_number())
             }};
         }
+        // Set the property of the instance below the top to the top, by the
+        // site operand's cache; evaluates to the value.
+        macro_rules! set_property {
+            () => {{
+                let cache = cache!(read_u32!());
+                let value = peek!(0);
+                let Some(instance) = peek!(1).downcast::<ObjInstance>() else {
+                    raise!(Raise("Only instances have fields.".into()));
+                };
+                let shape = instance.shape();
+                match cache.get(shape.as_obj()) {
+                    Some(CacheHit::Field(index)) => instance.set_field_at(index, value),
+                    Some(CacheHit::AddField(next)) => heap.add_field(instance, next, value),
+                    _ => {
+                        sync!();
+                        let hit = heap.set_field(instance, cache.name, value);
+                        // The old shape is the new one's parent: alive.
+                        cache.insert(shape.as_obj(), hit);
+                    }
+                }
+                value
+            }};
+        }
+        // `a + b`: numbers add, strings concatenate.
+        macro_rules! add {
+            ($a:expr, $b:expr) => {{
+                let (a, b): (Value, Value) = ($a, $b);
+                if a.is_number() && b.is_number() {
+                    Value::number(a.as_number() + b.as_number())
+                } else {
+                    match (a.downcast::<ObjString>(), b.downcast::<ObjString>()) {
+                        (Some(a), Some(b)) => {
+                            sync!();
+                            heap.concat(a, b).to_value()
+                        }
+                        _ => raise!(Raise("Operands must be two numbers or two strings.".into())),
+                    }
+                }
+            }};
+        }
+        // The top (a number) and constant operand `c`, for `<op>Constant`.
+        macro_rules! number_and_constant {
+            () => {{
+                let (a, b) = (peek!(0), constant!(read_u32!()));
+                if !a.is_number() || !b.is_number() {
+                    raise!(Raise("Operands must be numbers.".into()));
+                }
+                (a.as_number(), b.as_number())
+            }};
+        }
+        // Pop two numbers and jump by the operand unless `a <op> b`.
+        macro_rules! jump_unless {
+            ($op:tt) => {{
+                let distance = read_u32!();
+                let (a, b) = (peek!(1), peek!(0));
+                if !a.is_number() || !b.is_number() {
+                    raise!(Raise("Operands must be numbers.".into()));
+                }
+                sp = unsafe { sp.sub(2) };
+                if !(a.as_number() $op b.as_number()) {
+                    // SAFETY: as for `Jump`.
+                    ip = unsafe { ip.add(distance) };
+                }
+            }};
+        }
         macro_rules! cache {
-            ($site:expr) => {
-                // The verifier checked every site index against the site
-                // table, which the load turned into this cache table.
-                &caches[$site]
-            };
+            ($site:expr) => {{
+                let site = $site;
+                // SAFETY: the verifier checked every site index against the
+                // site table, which the load turned into this cache table.
+                unsafe { &*caches.add(site) }
+            }};
         }
 
         loop {
@@ -281,8 +359,7 @@ impl<'a> Run<'a> {
             match op {
                 Op::Constant => {
                     let index = read_u32!();
-                    // SAFETY: the verifier checked the index.
-                    push!(unsafe { *constants.add(index) });
+                    push!(constant!(index));
                 }
                 Op::Nil => push!(Value::NIL),
                 Op::True => push!(Value::TRUE),
@@ -322,7 +399,7 @@ impl<'a> Run<'a> {
                 }
                 Op::GetUpvalue => {
                     let index = read_u8!();
-                    let upvalue = frame.closure.expect("only closures capture").upvalues[index];
+                    let upvalue = closure.expect("only closures capture").upvalues[index];
                     let value = match upvalue.open_slot() {
                         // SAFETY: an open upvalue's slot is a live local.
                         Some(slot) => unsafe { self.bottom.add(slot as usize).read() },
@@ -332,7 +409,7 @@ impl<'a> Run<'a> {
                 }
                 Op::SetUpvalue => {
                     let index = read_u8!();
-                    let upvalue = frame.closure.expect("only closures capture").upvalues[index];
+                    let upvalue = closure.expect("only closures capture").upvalues[index];
                     let value = peek!(0);
                     match upvalue.open_slot() {
                         // SAFETY: as for `GetUpvalue`.
@@ -361,24 +438,14 @@ impl<'a> Run<'a> {
                     }
                 }
                 Op::SetProperty => {
-                    let cache = cache!(read_u32!());
-                    let value = peek!(0);
-                    let Some(instance) = peek!(1).downcast::<ObjInstance>() else {
-                        raise!(Raise("Only instances have fields.".into()));
-                    };
-                    let shape = instance.shape();
-                    match cache.get(shape.as_obj()) {
-                        Some(CacheHit::Field(index)) => instance.set_field_at(index, value),
-                        Some(CacheHit::AddField(next)) => heap.add_field(instance, next, value),
-                        _ => {
-                            sync!();
-                            let hit = heap.set_field(instance, cache.name, value);
-                            // The old shape is the new one's parent: alive.
-                            cache.insert(shape.as_obj(), hit);
-                        }
-                    }
+                    let value = set_property!();
                     pop!();
                     set_top!(value);
+                }
+                Op::StoreProperty => {
+                    set_property!();
+                    pop!();
+                    pop!();
                 }
                 Op::GetSuper => {
                     let cache = cache!(read_u32!());
@@ -446,20 +513,7 @@ impl<'a> Run<'a> {
                     set_top!(Value::bool(a <= b));
                 }
                 Op::Add => {
-                    let (a, b) = (peek!(1), peek!(0));
-                    let sum = if a.is_number() && b.is_number() {
-                        Value::number(a.as_number() + b.as_number())
-                    } else {
-                        match (a.downcast::<ObjString>(), b.downcast::<ObjString>()) {
-                            (Some(a), Some(b)) => {
-                                sync!();
-                                heap.concat(a, b).to_value()
-                            }
-                            _ => raise!(Raise(
-                                "Operands must be two numbers or two strings.".into()
-                            )),
-                        }
-                    };
+                    let sum = add!(peek!(1), peek!(0));
                     pop!();
                     set_top!(sum);
                 }
@@ -515,24 +569,25 @@ impl<'a> Run<'a> {
                     let callee = unsafe { return_to.read() };
                     save!();
                     match callee.downcast::<ObjClosure>() {
-                        Some(closure) => {
+                        Some(callee) => {
                             let callee_frame =
-                                try_raise!(self.push_frame(closure, slot_zero, n_args, return_to));
-                            enter!(callee_frame);
+                                try_raise!(self.push_frame(callee, slot_zero, n_args, return_to));
+                            enter!(&callee_frame);
                         }
                         None => {
                             try_raise!(self.call_value(callee, slot_zero, n_args, return_to));
-                            enter!(*self.frames.last().expect("a running frame"));
+                            enter!(self.frames.last().expect("a running frame"));
                             // SAFETY: the call published the stack's height.
                             sp = unsafe { self.bottom.add(self.stack.len()) };
                         }
                     }
                 }
                 Op::Closure => {
-                    let index = frame.loaded.module_base as usize + read_u32!();
+                    let current = *self.frames.last().expect("a running frame");
+                    let index = current.loaded.module_base as usize + read_u32!();
                     sync!();
-                    let closure = self.make_closure(index, &frame);
-                    push!(closure.to_value());
+                    let made = self.make_closure(index, &current);
+                    push!(made.to_value());
                 }
                 Op::CloseUpvalue => {
                     sync!();
@@ -543,10 +598,9 @@ impl<'a> Run<'a> {
                     let result = pop!();
                     sync!();
                     heap.close_upvalues(self.index_of(base) as u32);
-                    sp = frame.return_to;
-                    self.frames.pop();
+                    sp = self.frames.pop().expect("a running frame").return_to;
                     match self.frames.last() {
-                        Some(&caller) => {
+                        Some(caller) => {
                             push!(result);
                             enter!(caller);
                         }
@@ -569,6 +623,57 @@ impl<'a> Run<'a> {
                     };
                     heap.inherit(class, superclass);
                     pop!();
+                }
+                Op::StoreLocal => {
+                    let slot = read_u8!();
+                    let value = pop!();
+                    // SAFETY: the verifier checked the slot is below the
+                    // depth after the pop.
+                    unsafe { base.add(slot).write(value) };
+                }
+                Op::StoreGlobal => {
+                    let slot = read_u32!();
+                    if globals.get(slot).is_undefined() {
+                        raise!(self.undefined(slot));
+                    }
+                    globals.set(slot, pop!());
+                }
+                Op::StoreUpvalue => {
+                    let index = read_u8!();
+                    let upvalue = closure.expect("only closures capture").upvalues[index];
+                    let value = pop!();
+                    match upvalue.open_slot() {
+                        // SAFETY: as for `GetUpvalue`.
+                        Some(slot) => unsafe { self.bottom.add(slot as usize).write(value) },
+                        None => upvalue.set_closed_value(value),
+                    }
+                }
+                Op::PopJumpIfFalse => {
+                    let distance = read_u32!();
+                    if pop!().is_falsey() {
+                        // SAFETY: as for `Jump`.
+                        ip = unsafe { ip.add(distance) };
+                    }
+                }
+                Op::JumpIfNotLess => jump_unless!(<),
+                Op::JumpIfNotLessEqual => jump_unless!(<=),
+                Op::JumpIfNotGreater => jump_unless!(>),
+                Op::JumpIfNotGreaterEqual => jump_unless!(>=),
+                Op::AddConstant => {
+                    let constant = constant!(read_u32!());
+                    set_top!(add!(peek!(0), constant));
+                }
+                Op::SubtractConstant => {
+                    let (a, b) = number_and_constant!();
+                    set_top!(Value::number(a - b));
+                }
+                Op::MultiplyConstant => {
+                    let (a, b) = number_and_constant!();
+                    set_top!(Value::number(a * b));
+                }
+                Op::DivideConstant => {
+                    let (a, b) = number_and_constant!();
+                    set_top!(Value::number(a / b));
                 }
                 Op::DefineMethod => {
                     let name = self.name_at(constants, read_u32!());
