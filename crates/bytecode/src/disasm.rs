@@ -6,7 +6,20 @@ use std::fmt::Write;
 
 use crate::chunk::{Constant, Function, FunctionKind, Module};
 use crate::decode::instructions;
-use crate::opcode::OperandKind;
+use crate::opcode::{OPCODES, OperandKind};
+
+/// The widest opcode name, so that operands line up.
+const NAME_WIDTH: usize = {
+    let mut widest = 0;
+    let mut index = 0;
+    while index < OPCODES.len() {
+        if OPCODES[index].name.len() > widest {
+            widest = OPCODES[index].name.len();
+        }
+        index += 1;
+    }
+    widest
+};
 
 /// The whole module, script first, then functions in index order.
 pub fn disassemble(module: &Module) -> String {
@@ -53,9 +66,10 @@ fn disassemble_function(out: &mut String, module: &Module, index: usize, functio
         let line_text =
             if last_line == Some(line) { "   |".to_string() } else { format!("{line:4}") };
         last_line = Some(line);
-        let _ = write!(out, "{:04} {line_text} {:<14}", instruction.offset, instruction.op.name());
+        let _ = write!(out, "{:04} {line_text} {}", instruction.offset, instruction.op.name());
         if let Some(kind) = instruction.op.info().operands.first() {
-            let _ = write!(out, " {:>4}", instruction.operand);
+            let pad = NAME_WIDTH - instruction.op.name().len();
+            let _ = write!(out, "{:pad$} {:>4}", "", instruction.operand);
             let note = match kind {
                 OperandKind::Const => match chunk.constants.get(instruction.operand as usize) {
                     Some(Constant::Number(n)) => format!("{n:?}"),

@@ -3,7 +3,7 @@
 
 use runtime::{Gc, ObjBoundMethod, ObjClass, ObjClosure, ObjKind, ObjNative, ObjUpvalue, Value};
 
-use crate::run::{Frame, Raise, Res, Run, arity_error};
+use crate::run::{Frame, Raise, Res, Run, arity_error, error};
 
 impl Run<'_> {
     /// Call `callee` with the frame's slot 0 at `base` and `n_args`
@@ -20,7 +20,7 @@ impl Run<'_> {
         return_to: *mut Value,
     ) -> Res<()> {
         let Some(obj) = callee.as_object() else {
-            return Err(Raise("Can only call functions and classes.".into()));
+            return Err(error("Can only call functions and classes."));
         };
         match obj.kind() {
             ObjKind::Closure => {
@@ -61,7 +61,7 @@ impl Run<'_> {
                 self.finish(return_to, result);
                 Ok(())
             }
-            _ => Err(Raise("Can only call functions and classes.".into())),
+            _ => Err(error("Can only call functions and classes.")),
         }
     }
 

@@ -148,7 +148,7 @@ impl<'a> Run<'a> {
         let loaded = &self.functions[function.proto as usize];
         let room = self.stack.capacity() - self.index_of(base);
         if self.frames.len() == runtime::MAX_FRAMES || room < loaded.function.max_stack as usize {
-            return Err(Raise("Stack overflow.".into()));
+            return Err(error("Stack overflow."));
         }
         let ip = loaded.function.chunk.code.as_ptr();
         let frame = Frame { loaded, closure: Some(closure), ip, base, return_to };
@@ -168,8 +168,7 @@ impl<'a> Run<'a> {
         let mut ip = script.ip;
         let mut base = script.base;
         let mut closure = script.closure;
-        let mut constants = script.loaded.constants.as_ptr();
-        let mut caches = script.loaded.object.caches.as_ptr();
+        let mut loaded: &Loaded = script.loaded;
         // SAFETY: the stack's height is its published top.
         let mut sp = unsafe { self.bottom.add(self.stack.len()) };
 
@@ -193,7 +192,7 @@ impl<'a> Run<'a> {
             ($index:expr) => {{
                 let index = $index;
                 // SAFETY: the verifier checked the index.
-                unsafe { *constants.add(index) }
+                unsafe { *loaded.constants.get_unchecked(index) }
             }};
         }
         // The operand stack. SAFETY (all four): the verifier proved each
@@ -233,12 +232,11 @@ impl<'a> Run<'a> {
                 unsafe { self.stack.set_len(self.index_of(sp)) }
             };
         }
-        // Raise a runtime error from the running frame.
+        // Raise a runtime error from the running frame: leave the loop
+        // (which has no loops inside it) for the one exit below it.
         macro_rules! raise {
             ($error:expr) => {{
-                sync!();
-                self.frames.last_mut().expect("a running frame").ip = ip;
-                return Err($error);
+                break $error;
             }};
         }
         macro_rules! try_raise {
@@ -256,8 +254,7 @@ impl<'a> Run<'a> {
                 ip = frame.ip;
                 base = frame.base;
                 closure = frame.closure;
-                constants = frame.loaded.constants.as_ptr();
-                caches = frame.loaded.object.caches.as_ptr();
+                loaded = frame.loaded;
             };
         }
         // Before a call: save the caller's position and publish the stack.
@@ -271,7 +268,7 @@ impl<'a> Run<'a> {
             () => {{
                 let (a, b) = (peek!(1), peek!(0));
                 if !a.is_number() || !b.is_number() {
-                    raise!(Raise("Operands must be numbers.".into()));
+                    raise!(error("Operands must be numbers."));
                 }
                 sp = unsafe { sp.sub(1) };
                 (a.as_number(), b.as_number())
@@ -284,7 +281,7 @@ impl<'a> Run<'a> {
                 let cache = cache!(read_u32!());
                 let value = peek!(0);
                 let Some(instance) = peek!(1).downcast::<ObjInstance>() else {
-                    raise!(Raise("Only instances have fields.".into()));
+                    raise!(error("Only instances have fields."));
                 };
                 let shape = instance.shape();
                 match cache.get(shape.as_obj()) {
@@ -312,7 +309,7 @@ impl<'a> Run<'a> {
                             sync!();
                             heap.concat(a, b).to_value()
                         }
-                        _ => raise!(Raise("Operands must be two numbers or two strings.".into())),
+                        _ => raise!(error("Operands must be two numbers or two strings.")),
                     }
                 }
             }};
@@ -322,7 +319,7 @@ impl<'a> Run<'a> {
             () => {{
                 let (a, b) = (peek!(0), constant!(read_u32!()));
                 if !a.is_number() || !b.is_number() {
-                    raise!(Raise("Operands must be numbers.".into()));
+                    raise!(error("Operands must be numbers."));
                 }
                 (a.as_number(), b.as_number())
             }};
@@ -333,7 +330,7 @@ impl<'a> Run<'a> {
                 let distance = read_u32!();
                 let (a, b) = (peek!(1), peek!(0));
                 if !a.is_number() || !b.is_number() {
-                    raise!(Raise("Operands must be numbers.".into()));
+                    raise!(error("Operands must be numbers."));
                 }
                 sp = unsafe { sp.sub(2) };
                 if !(a.as_number() $op b.as_number()) {
@@ -347,11 +344,11 @@ impl<'a> Run<'a> {
                 let site = $site;
                 // SAFETY: the verifier checked every site index against the
                 // site table, which the load turned into this cache table.
-                unsafe { &*caches.add(site) }
+                unsafe { loaded.object.caches.get_unchecked(site) }
             }};
         }
 
-        loop {
+        let error: Raise = loop {
             // SAFETY: verified code holds only opcodes of the table, and
             // `Op` is `repr(u8)` in table order.
             let op: Op = unsafe { std::mem::transmute::<u8, Op>(*ip) };
@@ -420,7 +417,7 @@ impl<'a> Run<'a> {
                 Op::GetProperty => {
                     let cache = cache!(read_u32!());
                     let Some(instance) = peek!(0).downcast::<ObjInstance>() else {
-                        raise!(Raise("Only instances have properties.".into()));
+                        raise!(error("Only instances have properties."));
                     };
                     let hit = match cache.get(instance.shape().as_obj()) {
                         Some(hit) => hit,
@@ -460,7 +457,7 @@ impl<'a> Run<'a> {
                     let cache = cache!(read_u32!());
                     let receiver = peek!(0);
                     let Some(instance) = receiver.downcast::<ObjInstance>() else {
-                        raise!(Raise("Only instances have properties.".into()));
+                        raise!(error("Only instances have properties."));
                     };
                     let hit = match cache.get(instance.shape().as_obj()) {
                         Some(hit) => hit,
@@ -533,7 +530,7 @@ impl<'a> Run<'a> {
                 Op::Negate => {
                     let value = peek!(0);
                     if !value.is_number() {
-                        raise!(Raise("Operand must be a number.".into()));
+                        raise!(error("Operand must be a number."));
                     }
                     set_top!(Value::number(-value.as_number()));
                 }
@@ -611,7 +608,7 @@ impl<'a> Run<'a> {
                     }
                 }
                 Op::Class => {
-                    let name = self.name_at(constants, read_u32!());
+                    let name = self.name_at(loaded, read_u32!());
                     sync!();
                     let class = heap.alloc(ObjClass::new(name));
                     push!(class.to_value());
@@ -619,7 +616,7 @@ impl<'a> Run<'a> {
                 Op::Inherit => {
                     let class = as_class(peek!(0));
                     let Some(superclass) = peek!(1).downcast() else {
-                        raise!(Raise("Superclass must be a class.".into()));
+                        raise!(error("Superclass must be a class."));
                     };
                     heap.inherit(class, superclass);
                     pop!();
@@ -676,22 +673,25 @@ impl<'a> Run<'a> {
                     set_top!(Value::number(a / b));
                 }
                 Op::DefineMethod => {
-                    let name = self.name_at(constants, read_u32!());
+                    let name = self.name_at(loaded, read_u32!());
                     let method = peek!(0).downcast::<ObjClosure>();
                     let method = method.expect("the compiler defines closures as methods");
                     as_class(peek!(1)).set_method(name, method, heap.init_string());
                     pop!();
                 }
             }
-        }
+        };
+        sync!();
+        self.frames.last_mut().expect("a running frame").ip = ip;
+        Err(error)
     }
 
-    fn name_at(&self, constants: *const Value, index: usize) -> Gc<ObjString> {
-        // SAFETY: the verifier checked the index.
-        let constant = unsafe { *constants.add(index) };
+    fn name_at(&self, loaded: &Loaded, index: usize) -> Gc<ObjString> {
+        let constant = loaded.constants[index];
         constant.downcast::<ObjString>().expect("verified name constants are strings")
     }
 
+    #[cold]
     fn undefined(&self, slot: usize) -> Raise {
         let name = self.global_names.get(slot).map_or("?", String::as_str);
         Raise(format!("Undefined variable '{name}'."))
@@ -727,10 +727,19 @@ fn super_method(cache: &InlineCache, superclass: Value) -> Res<Gc<ObjClosure>> {
     Ok(method)
 }
 
+/// A runtime error with a fixed message (out of line: errors are rare).
+#[cold]
+#[inline(never)]
+pub(crate) fn error(message: &str) -> Raise {
+    Raise(message.to_string())
+}
+
+#[cold]
 pub(crate) fn arity_error(arity: u8, n_args: usize) -> Raise {
     Raise(format!("Expected {arity} arguments but got {n_args}."))
 }
 
+#[cold]
 fn undefined_property(name: Gc<ObjString>) -> Raise {
     Raise(format!("Undefined property '{}'.", name.as_str()))
 }
