@@ -2,7 +2,8 @@
 //! every engine the driver knows, normally and with the collector running at
 //! every allocation, plus a check that all engines agree byte for byte, and
 //! a run of every file through a `.loxc` round trip (compile to bytes, load,
-//! verify, run on `vm`).
+//! verify, run on `vm`). Every benchmark program in `benches/` runs on
+//! every engine too, checked against its expected output.
 //!
 //! Expectations are comments in the files (see tests/conformance/README.md):
 //! `// expect: TEXT`, `// expect runtime error: MESSAGE`, `// expect trace:
@@ -48,7 +49,42 @@ fn main() {
                 .push(Trial::test(format!("engines-agree::{name}"), move || engines_agree(&path)));
         }
     }
+    trials.extend(benchmark_trials());
     libtest_mimic::run(&args, trials).exit();
+}
+
+/// Every benchmark program in `benches/` on every engine: each prints
+/// exactly its `.expected` output and exits successfully, so the engines
+/// agree on real programs too, not only on the corpus's small ones.
+fn benchmark_trials() -> Vec<Trial> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../benches");
+    let mut programs = Vec::new();
+    collect_lox_files(&dir, &mut programs);
+    programs.sort();
+    assert!(!programs.is_empty(), "no benchmark programs under {}", dir.display());
+    let mut trials = Vec::new();
+    for path in programs {
+        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        for &engine in Engine::ALL {
+            let path = path.clone();
+            trials.push(Trial::test(format!("bench-{engine}::{name}"), move || {
+                check_benchmark(&path, engine)
+            }));
+        }
+    }
+    trials
+}
+
+fn check_benchmark(path: &Path, engine: Engine) -> Result<(), Failed> {
+    let source = std::fs::read(path).map_err(|e| e.to_string())?;
+    let expected = std::fs::read_to_string(path.with_extension("expected"))
+        .map_err(|e| format!("{}: {e}", path.with_extension("expected").display()))?;
+    let actual = run(&source, engine, false);
+    let wanted = Run { outcome: Outcome::Success, stdout: expected, stderr: String::new() };
+    if actual != wanted {
+        return Err(format!("{engine}: expected\n{wanted:#?}\ngot\n{actual:#?}").into());
+    }
+    Ok(())
 }
 
 fn collect_lox_files(dir: &Path, files: &mut Vec<PathBuf>) {
