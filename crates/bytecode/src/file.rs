@@ -433,7 +433,14 @@ fn read_function(cursor: &mut Cursor<'_>) -> Result<Function, FileError> {
         });
     }
 
-    Ok(Function { name, kind, arity, captures, max_stack, chunk: Chunk { code, constants, sites, lines } })
+    Ok(Function {
+        name,
+        kind,
+        arity,
+        captures,
+        max_stack,
+        chunk: Chunk { code, constants, sites, lines },
+    })
 }
 
 /// The unread rest of the input. Every read is checked and reports the

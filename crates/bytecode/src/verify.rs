@@ -397,7 +397,10 @@ impl FunctionChecker<'_> {
                 if std::mem::replace(used, true) {
                     return Err(self.error_at(
                         instruction,
-                        format!("{} uses site {operand}, which an earlier instruction uses", op.name()),
+                        format!(
+                            "{} uses site {operand}, which an earlier instruction uses",
+                            op.name()
+                        ),
                     ));
                 }
             }

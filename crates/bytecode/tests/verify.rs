@@ -482,10 +482,8 @@ fn a_site_out_of_range_is_rejected() {
 
 #[test]
 fn two_instructions_may_not_share_a_site() {
-    let mut module = script(
-        3,
-        &[(Op::Nil, 0), (Op::GetProperty, 0), (Op::GetProperty, 0), (Op::Return, 0)],
-    );
+    let mut module =
+        script(3, &[(Op::Nil, 0), (Op::GetProperty, 0), (Op::GetProperty, 0), (Op::Return, 0)]);
     module.functions[0].chunk.add_site("x");
     rejects(&module, "at 0006: GetProperty uses site 0, which an earlier instruction uses");
 }

@@ -68,11 +68,7 @@ pub struct InlineCache {
 
 impl InlineCache {
     pub fn new(name: Gc<ObjString>) -> InlineCache {
-        InlineCache {
-            name,
-            entries: Default::default(),
-            megamorphic: Cell::new(false),
-        }
+        InlineCache { name, entries: Default::default(), megamorphic: Cell::new(false) }
     }
 
     /// What the generic lookup found for `key`, if the cache remembers it.

@@ -31,9 +31,9 @@ use std::time::Instant;
 
 use hashbrown::HashTable;
 
-use crate::gc::{GcConfig, GcLog, GcReport, GcStats};
 use crate::cache::CacheHit;
 use crate::class::{ObjClass, ObjInstance, ObjShape};
+use crate::gc::{GcConfig, GcLog, GcReport, GcStats};
 use crate::object::{self, Gc, ObjRef, ObjString, ObjUpvalue, Object, Trace};
 use crate::value::Value;
 
@@ -195,7 +195,12 @@ impl Heap {
     /// Set field `name` of `instance` to `value` by the generic lookup, and
     /// say how, for an inline cache: the index of an existing field, or the
     /// shape the instance moved to when the field was new.
-    pub fn set_field(&self, instance: Gc<ObjInstance>, name: Gc<ObjString>, value: Value) -> CacheHit {
+    pub fn set_field(
+        &self,
+        instance: Gc<ObjInstance>,
+        name: Gc<ObjString>,
+        value: Value,
+    ) -> CacheHit {
         let shape = instance.shape();
         if let Some(index) = shape.lookup(name) {
             instance.set_field_at(index, value);

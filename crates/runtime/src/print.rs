@@ -3,9 +3,7 @@
 use std::fmt;
 
 use crate::class::{ObjBoundMethod, ObjClass, ObjInstance};
-use crate::object::{
-    ObjClosure, ObjFunction, ObjKind, ObjString,
-};
+use crate::object::{ObjClosure, ObjFunction, ObjKind, ObjString};
 use crate::value::Value;
 
 /// Format a number as LOX.md says: the shortest digits that read back to the

@@ -172,18 +172,23 @@ impl<'a> Run<'a> {
         // SAFETY: the stack's height is its published top.
         let mut sp = unsafe { self.bottom.add(self.stack.len()) };
 
-        // Reading code. SAFETY (all three): verified code decodes to its
-        // end with every operand present, and `ip` stays on it.
+        // Reading code.
         macro_rules! read_u8 {
             () => {{
+                // SAFETY: verified code decodes to its end with every
+                // operand present, so the operand byte is inside the code.
                 let byte = unsafe { *ip };
+                // SAFETY: as above; at most one past the operand, the end.
                 ip = unsafe { ip.add(1) };
                 byte as usize
             }};
         }
         macro_rules! read_u32 {
             () => {{
+                // SAFETY: as in `read_u8`, for a four-byte operand (read
+                // unaligned, as `[u8; 4]` has alignment 1).
                 let value = u32::from_le_bytes(unsafe { ip.cast::<[u8; 4]>().read() });
+                // SAFETY: as in `read_u8`.
                 ip = unsafe { ip.add(4) };
                 value as usize
             }};
@@ -195,12 +200,13 @@ impl<'a> Run<'a> {
                 unsafe { *loaded.constants.get_unchecked(index) }
             }};
         }
-        // The operand stack. SAFETY (all four): the verifier proved each
-        // instruction finds the values it pops and stays within `max_stack`,
-        // which `push_frame` checked fits in the stack.
+        // The operand stack. The verifier proved that each instruction
+        // finds the values it pops and stays within `max_stack`, which
+        // `push_frame` checked fits in the stack.
         macro_rules! push {
             ($value:expr) => {{
                 let value = $value;
+                // SAFETY: within `max_stack` (above).
                 unsafe {
                     sp.write(value);
                     sp = sp.add(1);
@@ -209,18 +215,22 @@ impl<'a> Run<'a> {
         }
         macro_rules! pop {
             () => {{
+                // SAFETY: the instruction pops a value it finds (above).
                 sp = unsafe { sp.sub(1) };
+                // SAFETY: that slot holds a value pushed before.
                 unsafe { sp.read() }
             }};
         }
         macro_rules! peek {
             ($distance:expr) => {
+                // SAFETY: the instruction finds that many values (above).
                 unsafe { sp.sub(1 + $distance).read() }
             };
         }
         macro_rules! set_top {
             ($value:expr) => {{
                 let value = $value;
+                // SAFETY: the instruction finds a value on top (above).
                 unsafe { sp.sub(1).write(value) }
             }};
         }
@@ -270,6 +280,7 @@ impl<'a> Run<'a> {
                 if !a.is_number() || !b.is_number() {
                     raise!(error("Operands must be numbers."));
                 }
+                // SAFETY: the instruction pops two values (see `pop!`).
                 sp = unsafe { sp.sub(1) };
                 (a.as_number(), b.as_number())
             }};
@@ -332,8 +343,13 @@ impl<'a> Run<'a> {
                 if !a.is_number() || !b.is_number() {
                     raise!(error("Operands must be numbers."));
                 }
+                // SAFETY: the instruction pops two values (see `pop!`).
                 sp = unsafe { sp.sub(2) };
-                if !(a.as_number() $op b.as_number()) {
+                // `!(a < b)`, not `a >= b`: the two differ when either is
+                // NaN, and the jump is taken exactly when Lox's `a < b` is false.
+                #[allow(clippy::neg_cmp_op_on_partial_ord)]
+                let taken = !(a.as_number() $op b.as_number());
+                if taken {
                     // SAFETY: as for `Jump`.
                     ip = unsafe { ip.add(distance) };
                 }
@@ -352,6 +368,7 @@ impl<'a> Run<'a> {
             // SAFETY: verified code holds only opcodes of the table, and
             // `Op` is `repr(u8)` in table order.
             let op: Op = unsafe { std::mem::transmute::<u8, Op>(*ip) };
+            // SAFETY: an opcode is followed by its operands or by more code.
             ip = unsafe { ip.add(1) };
             match op {
                 Op::Constant => {
@@ -482,6 +499,7 @@ impl<'a> Run<'a> {
                     let method = try_raise!(super_method(cache, peek!(0)));
                     // [method, this]
                     let this = peek!(1);
+                    // SAFETY: the instruction finds two values (see `pop!`).
                     unsafe { sp.sub(2).write(method.to_value()) };
                     set_top!(this);
                 }
@@ -561,8 +579,13 @@ impl<'a> Run<'a> {
                     // SAFETY: the verifier checked the callee (and, for
                     // `CallMethod`, the slot below it) is on the stack.
                     let slot_zero = unsafe { sp.sub(n_args + 1) };
-                    let return_to =
-                        if op == Op::Call { slot_zero } else { unsafe { slot_zero.sub(1) } };
+                    let return_to = if op == Op::Call {
+                        slot_zero
+                    } else {
+                        // SAFETY: as above.
+                        unsafe { slot_zero.sub(1) }
+                    };
+                    // SAFETY: as above.
                     let callee = unsafe { return_to.read() };
                     save!();
                     match callee.downcast::<ObjClosure>() {
