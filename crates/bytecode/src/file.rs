@@ -218,14 +218,29 @@ impl fmt::Display for FileError {
 
 impl std::error::Error for FileError {}
 
-/// `module` as the bytes of a `.loxc` file.
-///
-/// # Panics
-///
-/// If a count, a length or the whole payload exceeds `u32::MAX`, which the
-/// format cannot represent. The compiler cannot get there: its indices,
-/// offsets and jumps are `u32` too, and it hits those limits first.
-pub fn write_module(module: &Module) -> Vec<u8> {
+/// A module too big for the format: a count, a length or the whole payload
+/// exceeds `u32::MAX` (only a program of gigabytes gets there).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TooLarge {
+    pub len: usize,
+}
+
+impl fmt::Display for TooLarge {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the program is too large for a .loxc file (a count or length of {} exceeds {})",
+            self.len,
+            u32::MAX
+        )
+    }
+}
+
+impl std::error::Error for TooLarge {}
+
+/// `module` as the bytes of a `.loxc` file, or [`TooLarge`] if a count, a
+/// length or the whole payload exceeds what the format can represent.
+pub fn write_module(module: &Module) -> Result<Vec<u8>, TooLarge> {
     let mut out = Vec::new();
     out.extend_from_slice(&MAGIC);
     out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
@@ -233,28 +248,28 @@ pub fn write_module(module: &Module) -> Vec<u8> {
     // Length and checksum are patched in once the payload is written.
     out.extend_from_slice(&[0; 8]);
 
-    put_len(&mut out, module.globals.len());
+    put_len(&mut out, module.globals.len())?;
     for name in &module.globals {
-        put_str(&mut out, name);
+        put_str(&mut out, name)?;
     }
     put_u32(&mut out, module.script);
-    put_len(&mut out, module.functions.len());
+    put_len(&mut out, module.functions.len())?;
     for function in &module.functions {
-        put_function(&mut out, function);
+        put_function(&mut out, function)?;
     }
 
     let (header, payload) = out.split_at_mut(HEADER_LEN);
-    header[8..12].copy_from_slice(&len_u32(payload.len()).to_le_bytes());
+    header[8..12].copy_from_slice(&len_u32(payload.len())?.to_le_bytes());
     header[12..16].copy_from_slice(&crc32fast::hash(payload).to_le_bytes());
-    out
+    Ok(out)
 }
 
-fn put_function(out: &mut Vec<u8>, function: &Function) {
+fn put_function(out: &mut Vec<u8>, function: &Function) -> Result<(), TooLarge> {
     match &function.name {
         None => out.push(0),
         Some(name) => {
             out.push(1);
-            put_str(out, name);
+            put_str(out, name)?;
         }
     }
     out.push(match function.kind {
@@ -264,7 +279,7 @@ fn put_function(out: &mut Vec<u8>, function: &Function) {
         FunctionKind::Initializer => 3,
     });
     out.push(function.arity);
-    put_len(out, function.captures.len());
+    put_len(out, function.captures.len())?;
     for capture in &function.captures {
         out.push(u8::from(capture.is_local));
         out.push(capture.index);
@@ -272,9 +287,9 @@ fn put_function(out: &mut Vec<u8>, function: &Function) {
     put_u32(out, function.max_stack);
 
     let chunk = &function.chunk;
-    put_len(out, chunk.code.len());
+    put_len(out, chunk.code.len())?;
     out.extend_from_slice(&chunk.code);
-    put_len(out, chunk.constants.len());
+    put_len(out, chunk.constants.len())?;
     for constant in &chunk.constants {
         match constant {
             Constant::Number(value) => {
@@ -283,36 +298,39 @@ fn put_function(out: &mut Vec<u8>, function: &Function) {
             }
             Constant::String(text) => {
                 out.push(1);
-                put_str(out, text);
+                put_str(out, text)?;
             }
         }
     }
-    put_len(out, chunk.sites.len());
+    put_len(out, chunk.sites.len())?;
     for &site in &chunk.sites {
         put_u32(out, site);
     }
-    put_len(out, chunk.lines.len());
+    put_len(out, chunk.lines.len())?;
     for run in &chunk.lines {
         put_u32(out, run.offset);
         put_u32(out, run.line);
     }
+    Ok(())
 }
 
 fn put_u32(out: &mut Vec<u8>, value: u32) {
     out.extend_from_slice(&value.to_le_bytes());
 }
 
-fn put_len(out: &mut Vec<u8>, len: usize) {
-    put_u32(out, len_u32(len));
+fn put_len(out: &mut Vec<u8>, len: usize) -> Result<(), TooLarge> {
+    put_u32(out, len_u32(len)?);
+    Ok(())
 }
 
-fn put_str(out: &mut Vec<u8>, text: &str) {
-    put_len(out, text.len());
+fn put_str(out: &mut Vec<u8>, text: &str) -> Result<(), TooLarge> {
+    put_len(out, text.len())?;
     out.extend_from_slice(text.as_bytes());
+    Ok(())
 }
 
-fn len_u32(len: usize) -> u32 {
-    u32::try_from(len).expect("a .loxc count or length exceeds u32::MAX")
+fn len_u32(len: usize) -> Result<u32, TooLarge> {
+    u32::try_from(len).map_err(|_| TooLarge { len })
 }
 
 /// The module in `bytes`, a whole `.loxc` file.

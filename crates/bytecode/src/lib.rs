@@ -17,7 +17,7 @@ mod verify;
 pub use chunk::{Capture, Chunk, Constant, Function, FunctionKind, LineRun, Module};
 pub use decode::{DecodeError, Instruction, decode, instructions};
 pub use disasm::disassemble;
-pub use file::{FORMAT_VERSION, FileError, MAGIC, read_module, write_module};
+pub use file::{FORMAT_VERSION, FileError, MAGIC, TooLarge, read_module, write_module};
 pub use opcode::{OPCODES, Op, OpInfo, OperandKind, StackEffect};
 pub use relocate::relocate_globals;
 pub use verify::{VerifyError, verify};

@@ -269,22 +269,22 @@ fn read_payload(payload: Payload) -> Result<Module, FileError> {
 #[test]
 fn modules_round_trip() {
     for (case, module) in round_trip_cases() {
-        let bytes = write_module(&module);
+        let bytes = write_module(&module).unwrap();
         let read = read_module(&bytes).unwrap_or_else(|err| panic!("{case}: {err}"));
         assert_same(&read, &module, case);
         // Every field has one encoding, so writing again gives the same bytes.
-        assert_eq!(write_module(&read), bytes, "{case}: rewritten bytes");
+        assert_eq!(write_module(&read).unwrap(), bytes, "{case}: rewritten bytes");
     }
 }
 
 #[test]
 fn modules_without_nan_round_trip_by_plain_equality() {
-    assert_eq!(read_module(&write_module(&tiny_module())), Ok(tiny_module()));
+    assert_eq!(read_module(&write_module(&tiny_module()).unwrap()), Ok(tiny_module()));
 }
 
 #[test]
 fn the_header_is_laid_out_as_documented() {
-    let bytes = write_module(&tiny_module());
+    let bytes = write_module(&tiny_module()).unwrap();
     let payload = &bytes[HEADER_LEN..];
     assert_eq!(&bytes[0..4], b"LOXC");
     assert_eq!(MAGIC, *b"LOXC");
@@ -335,7 +335,7 @@ fn a_small_module_has_these_exact_bytes() {
         1, 0, 0, 0, 1, 0, 0, 0, // sites: [constant 1]
         2, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 5, 0, 0, 0, 4, 0, 0, 0, // lines
     ];
-    assert_eq!(write_module(&module), seal(payload));
+    assert_eq!(write_module(&module).unwrap(), seal(payload));
 }
 
 #[test]
@@ -364,14 +364,14 @@ fn other_files_are_not_bytecode() {
     {
         assert_eq!(read_module(bytes), Err(FileError::NotBytecode), "{bytes:?}");
     }
-    let mut bytes = write_module(&tiny_module());
+    let mut bytes = write_module(&tiny_module()).unwrap();
     bytes[0] = b'l';
     assert_eq!(read_module(&bytes), Err(FileError::NotBytecode));
 }
 
 #[test]
 fn another_version_is_refused_with_both_versions() {
-    let mut bytes = write_module(&tiny_module());
+    let mut bytes = write_module(&tiny_module()).unwrap();
     bytes[4..6].copy_from_slice(&1u16.to_le_bytes());
     let err = read_module(&bytes).unwrap_err();
     assert_eq!(err, FileError::UnsupportedVersion { found: 1, supported: FORMAT_VERSION });
@@ -388,21 +388,21 @@ fn another_version_is_refused_with_both_versions() {
 
 #[test]
 fn the_reserved_field_must_be_zero() {
-    let mut bytes = write_module(&tiny_module());
+    let mut bytes = write_module(&tiny_module()).unwrap();
     bytes[7] = 0x80;
     assert_eq!(read_module(&bytes), Err(FileError::ReservedNotZero { value: 0x8000 }));
 }
 
 #[test]
 fn a_trailing_byte_is_refused() {
-    let mut bytes = write_module(&tiny_module());
+    let mut bytes = write_module(&tiny_module()).unwrap();
     bytes.push(0);
     assert_eq!(read_module(&bytes), Err(FileError::TrailingBytes { count: 1 }));
 }
 
 #[test]
 fn a_corrupt_payload_fails_the_checksum() {
-    let mut bytes = write_module(&tiny_module());
+    let mut bytes = write_module(&tiny_module()).unwrap();
     let last = bytes.len() - 1;
     bytes[last] ^= 0x10;
     assert!(matches!(read_module(&bytes), Err(FileError::ChecksumMismatch { .. })));
@@ -410,7 +410,7 @@ fn a_corrupt_payload_fails_the_checksum() {
 
 #[test]
 fn every_truncation_is_an_error() {
-    let bytes = write_module(&rich_module());
+    let bytes = write_module(&rich_module()).unwrap();
     for len in 0..bytes.len() {
         let err = read_module(&bytes[..len]).expect_err("a prefix must not load");
         let expected = if len < HEADER_LEN {
@@ -426,7 +426,7 @@ fn every_truncation_is_an_error() {
 fn every_single_bit_flip_is_an_error() {
     // Each header field refuses any change to it, and CRC-32 catches every
     // single-bit error in the payload.
-    let bytes = write_module(&tiny_module());
+    let bytes = write_module(&tiny_module()).unwrap();
     let mut flipped = bytes.clone();
     for index in 0..bytes.len() {
         for bit in 0..8 {
@@ -637,7 +637,7 @@ fn mutate(payload: &mut Vec<u8>, rng: &mut Rng) {
 
 #[test]
 fn random_mutations_behind_a_valid_checksum_never_panic() {
-    let original = write_module(&rich_module());
+    let original = write_module(&rich_module()).unwrap();
     let payload = &original[HEADER_LEN..];
     let mut rng = Rng(0x5eed_1234_abcd_0001);
     let mut loaded = 0;
@@ -651,7 +651,7 @@ fn random_mutations_behind_a_valid_checksum_never_panic() {
             // The encoding is canonical: what loads writes back identically.
             Ok(module) => {
                 loaded += 1;
-                assert_eq!(write_module(&module), file, "non-canonical load");
+                assert_eq!(write_module(&module).unwrap(), file, "non-canonical load");
             }
             Err(err) => assert!(
                 !matches!(

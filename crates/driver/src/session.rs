@@ -186,7 +186,7 @@ fn report(
 }
 
 /// A program's `.loxc` bytes (`strata compile`), or `None` after writing its
-/// compile errors to `err`.
+/// compile errors (or that it is too large for the format) to `err`.
 pub fn compile_to_bytes(
     source: &[u8],
     style: &DiagnosticStyle,
@@ -196,7 +196,13 @@ pub fn compile_to_bytes(
     // engine stack, as `Session::eval` does.
     stacker::grow(ENGINE_STACK_BYTES, || {
         let (program, front) = front_end_alone(source, style, err)?;
-        Some(bytecode::write_module(&compile_verified(&program, &front)))
+        match bytecode::write_module(&compile_verified(&program, &front)) {
+            Ok(bytes) => Some(bytes),
+            Err(too_large) => {
+                let _ = writeln!(err, "{too_large}");
+                None
+            }
+        }
     })
 }
 
