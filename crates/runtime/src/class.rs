@@ -17,6 +17,7 @@
 
 use std::cell::{Cell, UnsafeCell};
 
+use crate::cache::CacheHit;
 use crate::object::{Gc, Header, ObjClosure, ObjKind, ObjRef, ObjString, Object, Trace};
 use crate::table::Table;
 use crate::value::Value;
@@ -205,6 +206,16 @@ impl ObjShape {
         index.get_or_insert_with(|| self.build_index()).get(name)
     }
 
+    /// What reading property `name` of an instance of this shape finds: the
+    /// field's index if it has that field (fields shadow methods), else its
+    /// class's method. Never [`CacheHit::AddField`].
+    pub fn resolve(&self, name: Gc<ObjString>) -> Option<CacheHit> {
+        match self.lookup(name) {
+            Some(index) => Some(CacheHit::Field(index)),
+            None => self.class.method(name).map(CacheHit::Method),
+        }
+    }
+
     fn build_index(&self) -> Table<u32> {
         let mut index = Table::new();
         let mut shape = Some(self);
@@ -291,12 +302,6 @@ impl ObjInstance {
     #[inline(always)]
     pub fn class(&self) -> Gc<ObjClass> {
         self.shape.get().class
-    }
-
-    /// The field `name`, if the instance has it.
-    #[inline]
-    pub fn field(&self, name: Gc<ObjString>) -> Option<Value> {
-        self.shape().lookup(name).map(|index| self.field_at(index))
     }
 
     /// The field at `index` of the instance's shape.

@@ -3,8 +3,8 @@
 use std::rc::Rc;
 
 use runtime::{
-    Gc, ObjBoundMethod, ObjClass, ObjClosure, ObjFunction, ObjInstance, ObjKind, ObjNative,
-    ObjUpvalue, TraceLine, Value,
+    CacheHit, Gc, ObjBoundMethod, ObjClass, ObjClosure, ObjFunction, ObjInstance, ObjKind,
+    ObjNative, ObjUpvalue, TraceLine, Value,
 };
 use syntax::ast::{Capture, Expr, Function, FunctionKind};
 
@@ -25,18 +25,19 @@ impl Interp<'_> {
                 let Some(instance) = receiver.downcast::<ObjInstance>() else {
                     return throw("Only instances have properties.", name.line());
                 };
-                let key = self.symbol(name.name);
-                if let Some(field) = instance.field(key) {
-                    self.push(field, line)?;
-                    self.push_args(args, line)?;
-                    return self.call_value(base, args.len(), line);
+                match instance.shape().resolve(self.symbol(name.name)) {
+                    Some(CacheHit::Field(index)) => {
+                        self.push(instance.field_at(index), line)?;
+                        self.push_args(args, line)?;
+                        self.call_value(base, args.len(), line)
+                    }
+                    Some(CacheHit::Method(method)) => {
+                        self.push(receiver, line)?;
+                        self.push_args(args, line)?;
+                        self.call_closure(method, base, args.len(), line)
+                    }
+                    Some(CacheHit::AddField(_)) | None => self.undefined_property(name),
                 }
-                let Some(method) = instance.class().method(key) else {
-                    return self.undefined_property(name);
-                };
-                self.push(receiver, line)?;
-                self.push_args(args, line)?;
-                self.call_closure(method, base, args.len(), line)
             }
             Expr::Super(super_ref) => {
                 let method = self.super_method(super_ref)?;

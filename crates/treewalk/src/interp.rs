@@ -16,8 +16,8 @@ use std::io::Write;
 
 use resolve::FrontEnd;
 use runtime::{
-    Gc, Heap, ObjBoundMethod, ObjClass, ObjClosure, ObjInstance, ObjString, Printed, Root,
-    RuntimeError, Stack, Value,
+    CacheHit, Gc, Heap, ObjBoundMethod, ObjClass, ObjClosure, ObjInstance, ObjString, Printed,
+    Root, RuntimeError, Stack, Value,
 };
 use syntax::ast::*;
 
@@ -393,13 +393,12 @@ impl<'a> Interp<'a> {
         let Some(instance) = object.downcast::<ObjInstance>() else {
             return throw("Only instances have properties.", name.line());
         };
-        let key = self.symbol(name.name);
-        if let Some(value) = instance.field(key) {
-            return Ok(value);
-        }
-        match instance.class().method(key) {
-            Some(method) => Ok(self.heap.alloc(ObjBoundMethod::new(object, method)).to_value()),
-            None => self.undefined_property(name),
+        match instance.shape().resolve(self.symbol(name.name)) {
+            Some(CacheHit::Field(index)) => Ok(instance.field_at(index)),
+            Some(CacheHit::Method(method)) => {
+                Ok(self.heap.alloc(ObjBoundMethod::new(object, method)).to_value())
+            }
+            Some(CacheHit::AddField(_)) | None => self.undefined_property(name),
         }
     }
 

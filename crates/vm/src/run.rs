@@ -726,13 +726,7 @@ impl<'a> Run<'a> {
 #[cold]
 fn lookup_miss(cache: &InlineCache, instance: Gc<ObjInstance>) -> Res<CacheHit> {
     let shape = instance.shape();
-    let hit = match shape.lookup(cache.name) {
-        Some(index) => CacheHit::Field(index),
-        None => match shape.class().method(cache.name) {
-            Some(method) => CacheHit::Method(method),
-            None => return Err(undefined_property(cache.name)),
-        },
-    };
+    let hit = shape.resolve(cache.name).ok_or_else(|| undefined_property(cache.name))?;
     cache.insert(shape.as_obj(), hit);
     Ok(hit)
 }
