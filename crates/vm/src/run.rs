@@ -274,15 +274,46 @@ impl<'a> Run<'a> {
                 self.frames.last_mut().expect("a running frame").ip = ip;
             };
         }
-        macro_rules! number_operands {
-            () => {{
-                let (a, b) = (peek!(1), peek!(0));
+        // Two operands as numbers, or the error if either is not one.
+        macro_rules! numbers {
+            ($a:expr, $b:expr) => {{
+                let (a, b): (Value, Value) = ($a, $b);
                 if !a.is_number() || !b.is_number() {
                     raise!(error("Operands must be numbers."));
                 }
+                (a.as_number(), b.as_number())
+            }};
+        }
+        // The two numbers on top, popping one: the result replaces the other.
+        macro_rules! number_operands {
+            () => {{
+                let operands = numbers!(peek!(1), peek!(0));
                 // SAFETY: the instruction pops two values (see `pop!`).
                 sp = unsafe { sp.sub(1) };
-                (a.as_number(), b.as_number())
+                operands
+            }};
+        }
+        // Store the top in global `g` (the operand), which must be defined.
+        macro_rules! set_global {
+            () => {{
+                let slot = read_u32!();
+                if globals.get(slot).is_undefined() {
+                    raise!(self.undefined(slot));
+                }
+                globals.set(slot, peek!(0));
+            }};
+        }
+        // Store the top in captured variable `u` (the operand).
+        macro_rules! set_upvalue {
+            () => {{
+                let index = read_u8!();
+                let upvalue = closure.expect("only closures capture").upvalues[index];
+                let value = peek!(0);
+                match upvalue.open_slot() {
+                    // SAFETY: an open upvalue's slot is a live local.
+                    Some(slot) => unsafe { self.bottom.add(slot as usize).write(value) },
+                    None => upvalue.set_closed_value(value),
+                }
             }};
         }
         // Set the property of the instance below the top to the top, by the
@@ -327,28 +358,21 @@ impl<'a> Run<'a> {
         }
         // The top (a number) and constant operand `c`, for `<op>Constant`.
         macro_rules! number_and_constant {
-            () => {{
-                let (a, b) = (peek!(0), constant!(read_u32!()));
-                if !a.is_number() || !b.is_number() {
-                    raise!(error("Operands must be numbers."));
-                }
-                (a.as_number(), b.as_number())
-            }};
+            () => {
+                numbers!(peek!(0), constant!(read_u32!()))
+            };
         }
         // Pop two numbers and jump by the operand unless `a <op> b`.
         macro_rules! jump_unless {
             ($op:tt) => {{
                 let distance = read_u32!();
-                let (a, b) = (peek!(1), peek!(0));
-                if !a.is_number() || !b.is_number() {
-                    raise!(error("Operands must be numbers."));
-                }
+                let (a, b) = numbers!(peek!(1), peek!(0));
                 // SAFETY: the instruction pops two values (see `pop!`).
                 sp = unsafe { sp.sub(2) };
                 // `!(a < b)`, not `a >= b`: the two differ when either is
                 // NaN, and the jump is taken exactly when Lox's `a < b` is false.
                 #[allow(clippy::neg_cmp_op_on_partial_ord)]
-                let taken = !(a.as_number() $op b.as_number());
+                let taken = !(a $op b);
                 if taken {
                     // SAFETY: as for `Jump`.
                     ip = unsafe { ip.add(distance) };
@@ -404,13 +428,7 @@ impl<'a> Run<'a> {
                     let slot = read_u32!();
                     globals.set(slot, pop!());
                 }
-                Op::SetGlobal => {
-                    let slot = read_u32!();
-                    if globals.get(slot).is_undefined() {
-                        raise!(self.undefined(slot));
-                    }
-                    globals.set(slot, peek!(0));
-                }
+                Op::SetGlobal => set_global!(),
                 Op::GetUpvalue => {
                     let index = read_u8!();
                     let upvalue = closure.expect("only closures capture").upvalues[index];
@@ -421,16 +439,7 @@ impl<'a> Run<'a> {
                     };
                     push!(value);
                 }
-                Op::SetUpvalue => {
-                    let index = read_u8!();
-                    let upvalue = closure.expect("only closures capture").upvalues[index];
-                    let value = peek!(0);
-                    match upvalue.open_slot() {
-                        // SAFETY: as for `GetUpvalue`.
-                        Some(slot) => unsafe { self.bottom.add(slot as usize).write(value) },
-                        None => upvalue.set_closed_value(value),
-                    }
-                }
+                Op::SetUpvalue => set_upvalue!(),
                 Op::GetProperty => {
                     let cache = cache!(read_u32!());
                     let Some(instance) = peek!(0).downcast::<ObjInstance>() else {
@@ -652,21 +661,12 @@ impl<'a> Run<'a> {
                     unsafe { base.add(slot).write(value) };
                 }
                 Op::StoreGlobal => {
-                    let slot = read_u32!();
-                    if globals.get(slot).is_undefined() {
-                        raise!(self.undefined(slot));
-                    }
-                    globals.set(slot, pop!());
+                    set_global!();
+                    pop!();
                 }
                 Op::StoreUpvalue => {
-                    let index = read_u8!();
-                    let upvalue = closure.expect("only closures capture").upvalues[index];
-                    let value = pop!();
-                    match upvalue.open_slot() {
-                        // SAFETY: as for `GetUpvalue`.
-                        Some(slot) => unsafe { self.bottom.add(slot as usize).write(value) },
-                        None => upvalue.set_closed_value(value),
-                    }
+                    set_upvalue!();
+                    pop!();
                 }
                 Op::PopJumpIfFalse => {
                     let distance = read_u32!();
