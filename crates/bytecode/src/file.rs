@@ -377,17 +377,11 @@ pub fn read_module(bytes: &[u8]) -> Result<Module, FileError> {
 }
 
 fn read_payload(cursor: &mut Cursor<'_>) -> Result<Module, FileError> {
-    let n_globals = cursor.count("the globals count", MIN_STRING)?;
-    let mut globals = Vec::with_capacity(n_globals);
-    for _ in 0..n_globals {
-        globals.push(cursor.string("a global's name", "the length of a global's name")?);
-    }
+    let globals = cursor.list("the globals count", MIN_STRING, |c| {
+        c.string("a global's name", "the length of a global's name")
+    })?;
     let script = cursor.u32("the script index")?;
-    let n_functions = cursor.count("the function count", MIN_FUNCTION)?;
-    let mut functions = Vec::with_capacity(n_functions);
-    for _ in 0..n_functions {
-        functions.push(read_function(cursor)?);
-    }
+    let functions = cursor.list("the function count", MIN_FUNCTION, read_function)?;
     Ok(Module { functions, script, globals })
 }
 
@@ -408,48 +402,36 @@ fn read_function(cursor: &mut Cursor<'_>) -> Result<Function, FileError> {
     };
     let arity = cursor.u8("a function's arity")?;
 
-    let n_captures = cursor.count("a function's captures count", CAPTURE_LEN)?;
-    let mut captures = Vec::with_capacity(n_captures);
-    for _ in 0..n_captures {
-        captures.push(Capture {
-            is_local: cursor.flag("a capture's is_local flag")?,
-            index: cursor.u8("a capture's index")?,
-        });
-    }
+    let captures = cursor.list("a function's captures count", CAPTURE_LEN, |c| {
+        Ok(Capture {
+            is_local: c.flag("a capture's is_local flag")?,
+            index: c.u8("a capture's index")?,
+        })
+    })?;
     let max_stack = cursor.u32("a function's max_stack")?;
 
     let code_len = cursor.count("a function's code length", 1)?;
     let code = cursor.take(code_len, "a function's code")?.to_vec();
 
-    let n_constants = cursor.count("a function's constants count", MIN_CONSTANT)?;
-    let mut constants = Vec::with_capacity(n_constants);
-    for _ in 0..n_constants {
-        let offset = cursor.offset;
-        constants.push(match cursor.u8("a constant's tag")? {
-            0 => Constant::Number(f64::from_bits(u64::from_le_bytes(
-                cursor.array("a number constant")?,
-            ))),
-            1 => Constant::String(
-                cursor.string("a string constant", "the length of a string constant")?,
-            ),
-            tag => return Err(FileError::UnknownConstantTag { offset, tag }),
-        });
-    }
+    let constants = cursor.list("a function's constants count", MIN_CONSTANT, |c| {
+        let offset = c.offset;
+        match c.u8("a constant's tag")? {
+            0 => Ok(Constant::Number(f64::from_bits(u64::from_le_bytes(
+                c.array("a number constant")?,
+            )))),
+            1 => Ok(Constant::String(
+                c.string("a string constant", "the length of a string constant")?,
+            )),
+            tag => Err(FileError::UnknownConstantTag { offset, tag }),
+        }
+    })?;
 
-    let n_sites = cursor.count("a function's sites count", SITE_LEN)?;
-    let mut sites = Vec::with_capacity(n_sites);
-    for _ in 0..n_sites {
-        sites.push(cursor.u32("a site's constant")?);
-    }
+    let sites =
+        cursor.list("a function's sites count", SITE_LEN, |c| c.u32("a site's constant"))?;
 
-    let n_lines = cursor.count("a function's line table count", LINE_RUN_LEN)?;
-    let mut lines = Vec::with_capacity(n_lines);
-    for _ in 0..n_lines {
-        lines.push(LineRun {
-            offset: cursor.u32("a line run's offset")?,
-            line: cursor.u32("a line run's line")?,
-        });
-    }
+    let lines = cursor.list("a function's line table count", LINE_RUN_LEN, |c| {
+        Ok(LineRun { offset: c.u32("a line run's offset")?, line: c.u32("a line run's line")? })
+    })?;
 
     Ok(Function {
         name,
@@ -524,6 +506,22 @@ impl<'a> Cursor<'a> {
             Some(needed) if needed <= remaining => Ok(to_usize(count)),
             _ => Err(FileError::CountTooLarge { what, offset, count, remaining }),
         }
+    }
+
+    /// A count (checked as by [`count`](Self::count)), then that many
+    /// elements, each read by `read`.
+    fn list<T>(
+        &mut self,
+        what: &'static str,
+        min_size: usize,
+        mut read: impl FnMut(&mut Self) -> Result<T, FileError>,
+    ) -> Result<Vec<T>, FileError> {
+        let count = self.count(what, min_size)?;
+        let mut items = Vec::with_capacity(count);
+        for _ in 0..count {
+            items.push(read(self)?);
+        }
+        Ok(items)
     }
 
     fn string(&mut self, what: &'static str, len_what: &'static str) -> Result<String, FileError> {

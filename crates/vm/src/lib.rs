@@ -11,7 +11,7 @@
 //! are valid, indices are in range and stack depths are consistent, so the
 //! dispatch loop (`run.rs`) decodes and indexes without checks. Every module
 //! the VM runs has passed `bytecode::verify`: the driver verifies files on
-//! load and, in debug builds, the compiler's output too.
+//! load and the compiler's output as it is compiled.
 //!
 //! Property sites have inline caches keyed by shape (`runtime::InlineCache`),
 //! held on each function's runtime object.
