@@ -59,27 +59,18 @@ impl Chunk {
         self.code[offset..offset + 4].copy_from_slice(&value.to_le_bytes());
     }
 
-    /// A new property site naming `name`.
-    pub fn add_site(&mut self, name: &str) -> u32 {
-        let constant = self.add_constant(Constant::String(name.to_string()));
+    /// A new property site naming string constant `constant`.
+    pub fn add_site(&mut self, constant: u32) -> u32 {
         self.sites.push(constant);
         (self.sites.len() - 1) as u32
     }
 
-    /// The index of `constant`, added if it is new.
+    /// Append `constant`; returns its index. Equal constants are not merged
+    /// here: a compiler that wants them shared keeps its own index of them
+    /// (a linear search per constant would make big chunks quadratic).
     pub fn add_constant(&mut self, constant: Constant) -> u32 {
-        let existing = self.constants.iter().position(|c| match (c, &constant) {
-            // Bitwise, so that -0 and 0 (and NaNs) stay distinct constants.
-            (Constant::Number(a), Constant::Number(b)) => a.to_bits() == b.to_bits(),
-            (a, b) => a == b,
-        });
-        match existing {
-            Some(index) => index as u32,
-            None => {
-                self.constants.push(constant);
-                (self.constants.len() - 1) as u32
-            }
-        }
+        self.constants.push(constant);
+        (self.constants.len() - 1) as u32
     }
 }
 

@@ -50,10 +50,13 @@
 //!    `Loop` and `Return` is the last one in the code: execution never falls
 //!    off the end, so every path ends in a `Return` (which, like any
 //!    instruction, needs the value it pops).
+//! 8. **No dead code.** Every instruction is reachable from the entry, so
+//!    every instruction has a known stack depth: whatever compiles or
+//!    resumes bytecode (a JIT, deoptimization) never meets code without one.
+//!    The compiler emits no dead code.
 //!
 //! Constants themselves need no check: any number (NaN included) and any
-//! string is a valid constant. Unreachable code is decoded and its operands
-//! checked, but it has no stack depth: nothing may execute or compile it.
+//! string is a valid constant.
 
 use std::fmt;
 
@@ -581,6 +584,12 @@ impl FunctionChecker<'_> {
             }
         }
 
+        if let Some(dead) = bytes.iter().position(|byte| *byte == Byte::Unreached) {
+            return Err(self.error(
+                Some(dead),
+                "no path reaches this instruction (dead code is not allowed)".to_string(),
+            ));
+        }
         if deepest != max_stack {
             return Err(self.error(
                 None,

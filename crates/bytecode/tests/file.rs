@@ -86,7 +86,8 @@ fn rich_module() -> Module {
     closure.emit_op(Op::Return, 21);
 
     let mut init = Chunk::default();
-    let field = init.add_site("ñame");
+    let name = init.add_constant(Constant::String("ñame".into()));
+    let field = init.add_site(name);
     init.emit_op(Op::GetLocal, 30);
     init.emit_u8(0);
     init.emit_op(Op::GetLocal, 30);

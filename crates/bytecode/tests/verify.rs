@@ -138,21 +138,14 @@ fn program() -> Module {
     }
     script_chunk.sites.push(4);
 
-    // #1 add(a, b); the trailing `Nil; Return` is unreachable, as a
-    // compiler's implicit return after an explicit one is.
+    // #1 add(a, b); no implicit `Nil; Return` after the explicit one, which
+    // would be dead code.
     let add = function(
         "add",
         FunctionKind::Function,
         2,
         5,
-        assemble(&[
-            (Op::GetLocal, 1),
-            (Op::GetLocal, 2),
-            (Op::Add, 0),
-            (Op::Return, 0),
-            (Op::Nil, 0),
-            (Op::Return, 0),
-        ]),
+        assemble(&[(Op::GetLocal, 1), (Op::GetLocal, 2), (Op::Add, 0), (Op::Return, 0)]),
     );
 
     // #2 count(n): slot 1 is n, slot 2 is i, slot 3 is show.
@@ -212,7 +205,8 @@ fn program() -> Module {
 
     // #4 P.get().
     let mut get_chunk = assemble(&[(Op::GetLocal, 0), (Op::GetProperty, 0), (Op::Return, 0)]);
-    get_chunk.add_site("x");
+    let name = get_chunk.add_constant(Constant::String("x".into()));
+    get_chunk.add_site(name);
     let get = function("get", FunctionKind::Method, 0, 2, get_chunk);
 
     Module {
@@ -261,13 +255,18 @@ fn nan_and_any_string_are_fine_constants() {
 }
 
 #[test]
-fn unreachable_code_needs_no_stack_depth() {
+fn dead_code_is_rejected() {
     // After the `Return`, `Pop; Pop` would underflow and `Print` would fall
-    // off the end, but nothing can run them.
-    accepts(&script(
-        2,
-        &[(Op::Nil, 0), (Op::Return, 0), (Op::Pop, 0), (Op::Pop, 0), (Op::Print, 0)],
-    ));
+    // off the end; nothing can run them, but nothing may be there at all.
+    rejects(
+        &script(2, &[(Op::Nil, 0), (Op::Return, 0), (Op::Pop, 0), (Op::Pop, 0), (Op::Print, 0)]),
+        "at 0002: no path reaches this instruction",
+    );
+    // Dead code would also make the deepest reachable depth a lie.
+    rejects(
+        &script(3, &[(Op::Nil, 0), (Op::Return, 0), (Op::Nil, 0), (Op::Nil, 0), (Op::Return, 0)]),
+        "at 0002: no path reaches this instruction",
+    );
 }
 
 #[test]
@@ -475,7 +474,8 @@ fn a_site_must_name_a_string_constant() {
 fn a_site_out_of_range_is_rejected() {
     for op in [Op::GetProperty, Op::Method, Op::SetProperty, Op::GetSuper, Op::SuperMethod] {
         let mut module = script(3, &[(Op::Nil, 0), (Op::Nil, 0), (op, 1), (Op::Return, 0)]);
-        module.functions[0].chunk.add_site("x");
+        let name = module.functions[0].chunk.add_constant(Constant::String("x".into()));
+        module.functions[0].chunk.add_site(name);
         rejects(&module, &format!("{} site 1 is out of range (1 sites)", op.name()));
     }
 }
@@ -484,7 +484,8 @@ fn a_site_out_of_range_is_rejected() {
 fn two_instructions_may_not_share_a_site() {
     let mut module =
         script(3, &[(Op::Nil, 0), (Op::GetProperty, 0), (Op::GetProperty, 0), (Op::Return, 0)]);
-    module.functions[0].chunk.add_site("x");
+    let name = module.functions[0].chunk.add_constant(Constant::String("x".into()));
+    module.functions[0].chunk.add_site(name);
     rejects(&module, "at 0006: GetProperty uses site 0, which an earlier instruction uses");
 }
 
@@ -701,18 +702,6 @@ fn a_local_slot_above_the_stack_is_rejected() {
     rejects(
         &script(2, &[(Op::Nil, 0), (Op::SetLocal, 2), (Op::Return, 0)]),
         "SetLocal slot 2 is not below the stack depth 2",
-    );
-}
-
-#[test]
-fn dead_code_does_not_count_towards_max_stack() {
-    // Code after a `Return` has no depth, so a compiler that counts it
-    // declares a deeper frame than any path reaches. The compiler's
-    // `FnBuilder` counts it today: for its output to verify it must stop
-    // counting (or emitting) dead code.
-    rejects(
-        &script(3, &[(Op::Nil, 0), (Op::Return, 0), (Op::Nil, 0), (Op::Nil, 0), (Op::Return, 0)]),
-        "max_stack is 3, but the deepest the stack gets is 2",
     );
 }
 

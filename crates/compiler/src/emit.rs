@@ -10,6 +10,8 @@
 //! skip half of the pair, and when they are on different source lines, so
 //! that an error raised by the pair reports the line it would have.
 
+use std::collections::HashMap;
+
 use bytecode::{Capture, Chunk, Constant, Function, FunctionKind, Op, OperandKind};
 
 /// A function under construction.
@@ -18,12 +20,24 @@ pub(crate) struct FnBuilder {
     /// Values on the frame's stack now, slot 0 included.
     depth: u32,
     /// Whether control can reach the next instruction emitted. Code after a
-    /// `return` or an unconditional jump is dead until a jump lands on it,
-    /// and dead code does not count towards `max_stack` (the verifier
-    /// checks that `max_stack` is exactly the deepest reachable depth).
+    /// `return` or an unconditional jump is dead until a live jump lands on
+    /// it. Dead code is not emitted at all: the verifier requires every
+    /// instruction to be reachable and `max_stack` to be exactly the deepest
+    /// reachable depth. While dead, `depth` means nothing; a live jump's
+    /// landing restores it.
     reachable: bool,
     /// The last instruction emitted, while fusing with it is allowed.
     last: Option<Last>,
+    /// Every constant added so far, so that equal ones share an index.
+    constants: HashMap<ConstantKey, u32>,
+}
+
+/// A constant as a map key: numbers by their bits, so that `-0` and `0`
+/// stay distinct constants.
+#[derive(PartialEq, Eq, Hash)]
+enum ConstantKey {
+    Number(u64),
+    String(String),
 }
 
 /// The last instruction emitted.
@@ -38,8 +52,9 @@ struct Last {
 /// A forward jump waiting for its target.
 #[must_use]
 pub(crate) struct Jump {
-    /// Offset of the jump's operand.
-    operand: usize,
+    /// Offset of the jump's operand; `None` if the jump was in dead code and
+    /// so never emitted (landing it makes nothing reachable).
+    operand: Option<usize>,
     /// The stack depth when the jump is taken.
     depth: u32,
 }
@@ -54,7 +69,7 @@ impl FnBuilder {
         let depth = 1 + arity as u32;
         let function =
             Function { name, kind, arity, captures, max_stack: depth, chunk: Chunk::default() };
-        FnBuilder { function, depth, reachable: true, last: None }
+        FnBuilder { function, depth, reachable: true, last: None, constants: HashMap::new() }
     }
 
     pub(crate) fn finish(self) -> Function {
@@ -70,8 +85,18 @@ impl FnBuilder {
         self.depth
     }
 
-    /// Emit `op` with its operand (ignored for opcodes without one).
+    /// Whether the next instruction emitted would be reachable. Statements
+    /// in dead code are skipped whole (see `Compiler::stmt`).
+    pub(crate) fn is_reachable(&self) -> bool {
+        self.reachable
+    }
+
+    /// Emit `op` with its operand (ignored for opcodes without one); in dead
+    /// code, emit nothing.
     pub(crate) fn emit(&mut self, op: Op, operand: u32, line: u32) {
+        if !self.reachable {
+            return;
+        }
         let info = op.info();
         let max_stack_before = self.function.max_stack;
         let chunk = &mut self.function.chunk;
@@ -103,9 +128,7 @@ impl FnBuilder {
         let pops = info.effect.pops as u32 + if info.effect.pops_args { operand } else { 0 };
         debug_assert!(self.depth >= pops, "{} pops below the frame", info.name);
         self.depth = self.depth - pops + info.effect.pushes as u32;
-        if self.reachable {
-            self.function.max_stack = self.function.max_stack.max(self.depth);
-        }
+        self.function.max_stack = self.function.max_stack.max(self.depth);
         if matches!(op, Op::Return | Op::Jump | Op::Loop) {
             self.reachable = false;
         }
@@ -116,8 +139,14 @@ impl FnBuilder {
         self.emit(op, 0, line);
     }
 
+    /// The index of `constant`, added if it is new.
     pub(crate) fn constant(&mut self, constant: Constant) -> u32 {
-        self.function.chunk.add_constant(constant)
+        let key = match &constant {
+            Constant::Number(n) => ConstantKey::Number(n.to_bits()),
+            Constant::String(s) => ConstantKey::String(s.clone()),
+        };
+        let chunk = &mut self.function.chunk;
+        *self.constants.entry(key).or_insert_with(|| chunk.add_constant(constant))
     }
 
     pub(crate) fn name_constant(&mut self, name: &str) -> u32 {
@@ -127,30 +156,35 @@ impl FnBuilder {
     /// A new property site naming `name`: each instruction that looks a
     /// property up gets its own, and so its own inline cache.
     pub(crate) fn site(&mut self, name: &str) -> u32 {
-        self.function.chunk.add_site(name)
+        let constant = self.name_constant(name);
+        self.function.chunk.add_site(constant)
     }
 
     /// Emit a forward jump (`Jump` or `JumpIfFalse`) to patch later.
     pub(crate) fn jump(&mut self, op: Op, line: u32) -> Jump {
         debug_assert_eq!(op.info().operands, &[OperandKind::JumpForward]);
+        let live = self.reachable;
         self.emit(op, 0, line);
-        let operand = self.function.chunk.code.len() - 4;
+        let operand = live.then(|| self.function.chunk.code.len() - 4);
         Jump { operand, depth: self.depth }
     }
 
-    /// Point `jump` here. The code here is reached with the jump's depth.
+    /// Point `jump` here. A live jump makes the code here reachable, with
+    /// the jump's depth; a dead one changes nothing.
     pub(crate) fn land(&mut self, jump: Jump) {
-        let distance = self.function.chunk.code.len() - (jump.operand + 4);
-        self.function.chunk.patch_u32(jump.operand, distance as u32);
+        let Some(operand) = jump.operand else { return };
+        let distance = self.function.chunk.code.len() - (operand + 4);
+        self.function.chunk.patch_u32(operand, distance as u32);
+        debug_assert!(!self.reachable || self.depth == jump.depth, "depths differ at a merge");
         self.depth = jump.depth;
         self.reachable = true;
         self.last = None;
     }
 
-    /// The current offset, as the target of a later `loop_back` (which
-    /// makes the code here reachable).
+    /// The current offset, as the target of a later `loop_back`. A loop is
+    /// entered only by falling into its start, so this changes nothing
+    /// about reachability: a loop whose start is dead is dead throughout.
     pub(crate) fn loop_target(&mut self) -> usize {
-        self.reachable = true;
         self.last = None;
         self.function.chunk.code.len()
     }

@@ -8,6 +8,11 @@ use crate::emit::FnBuilder;
 
 impl Compiler<'_> {
     pub(crate) fn stmt(&mut self, f: &mut FnBuilder, stmt: &Stmt) {
+        // A statement no path reaches (after a `return`) compiles to nothing,
+        // nested functions included.
+        if !f.is_reachable() {
+            return;
+        }
         match stmt {
             Stmt::Expr(expr) => {
                 let line = self.expr(f, expr);
@@ -71,26 +76,24 @@ impl Compiler<'_> {
         }
     }
 
+    /// `init; start: cond; exit unless true; body; incr; loop to start`.
+    /// The increment follows the body (not the book's jump over it), so it is
+    /// reachable exactly when the body's end is, and a loop costs one jump
+    /// per iteration.
     fn for_loop(&mut self, f: &mut FnBuilder, for_stmt: &For) {
         if let Some(init) = &for_stmt.init {
             self.stmt(f, init);
         }
-        let mut start = f.loop_target();
+        let start = f.loop_target();
         let exit = for_stmt.cond.as_ref().map(|cond| {
             let line = self.expr(f, cond);
             f.jump(Op::PopJumpIfFalse, line)
         });
+        self.stmt(f, &for_stmt.body);
         if let Some(incr) = &for_stmt.incr {
-            let line = for_stmt.clauses_end.line;
-            let to_body = f.jump(Op::Jump, line);
-            let incr_start = f.loop_target();
             let incr_line = self.expr(f, incr);
             f.op(Op::Pop, incr_line);
-            f.loop_back(start, line);
-            start = incr_start;
-            f.land(to_body);
         }
-        self.stmt(f, &for_stmt.body);
         f.loop_back(start, for_stmt.body_end.line);
         if let Some(exit) = exit {
             f.land(exit);
