@@ -157,7 +157,7 @@ refs256 = [f"a{i}" for i in range(1, 201)] + [f"b{i}" for i in range(1, 57)]
 T("limit/upvalues_256_ok", "// Tests that a function may capture 256 variables.\n"
   "{\n" + lines_to_text(chunks(a_decls, 10)) +
   "  fun mid() {\n" + lines_to_text(chunks(b_decls, 10, "    ")) +
-  "    fun inner() {\n      return " + " +\n        ".join(" + ".join(refs256[i:i+16]) for i in range(0, 256, 16)) + ";\n    }\n"
+  "    fun inner() {\n      return " + " +\n        ".join("(" + " + ".join(refs256[i:i+16]) + ")" for i in range(0, 256, 16)) + ";\n    }\n"
   "    return inner();\n  }\n  print mid(); // expect: 21696\n}\n")
 
 stmts = [f"a{i};" for i in range(1, 201)] + [f"b{i};" for i in range(1, 57)]
@@ -230,3 +230,47 @@ T("limit/if_then_too_large", "// Tests that a then-branch over 65535 bytes is to
 
 T("limit/else_too_large", "// Tests that an else-branch over 65535 bytes is too much code to jump over.\n"
   "if (false) print \"then\"; else {\n" + trues(33000) + "} // Error at '}': Too much code to jump over.\n")
+
+# ---------------------------------------------------------------- nesting
+# The syntax tree may be 256 levels deep (README.md, "Limits beyond LOX.md"):
+# a top-level statement is level 1, each grouping, operator, call, property
+# or block one more. Reaching level 257 is a fatal `Too much nesting.`: it is
+# the last error reported.
+def parens(n, inner="1"):
+    return "(" * n + inner + ")" * n
+
+T("limit/nesting_parens_254_ok", "// Tests that 254 nested groupings under `print` (256 levels) compile.\n"
+  "print " + parens(254) + "; // expect: 1\n")
+
+T("limit/nesting_parens_255_error", "// Tests that a literal at level 257 (255 groupings under `print`) is too deep.\n"
+  "print " + parens(255) + "; // Error at '1': Too much nesting.\n")
+
+T("limit/nesting_chain_254_links_ok", "// Tests that a chain of 254 additions under `print` (256 levels) compiles.\n"
+  "print " + " + ".join(["1"] * 255) + "; // expect: 255\n")
+
+T("limit/nesting_chain_255_links_error", "// Tests that each link of a left-associative chain is a level: the 255th `+` is too deep.\n"
+  "print " + " + ".join(["1"] * 256) + "; // Error at '+': Too much nesting.\n")
+
+T("limit/nesting_call_chain_ok", "// Tests that a chain of 254 calls under `print` (256 levels) compiles.\n"
+  "fun f() { return f; }\nprint f" + "()" * 254 + "; // expect: <fn f>\n")
+
+T("limit/nesting_call_chain_error", "// Tests that each call of a chain is a level: the 255th call is too deep.\n"
+  "fun f() { return f; }\nprint f" + "()" * 255 + "; // Error at '(': Too much nesting.\n")
+
+T("limit/nesting_blocks_ok", "// Tests that 254 nested blocks around a print statement (256 levels) compile.\n"
+  + "{" * 254 + " print \"deep\"; " + "}" * 254 + " // expect: deep\n")
+
+T("limit/nesting_blocks_error", "// Tests that a 257th nested block is too deep, reported at its brace.\n"
+  + "{" * 256 + "{ // Error at '{': Too much nesting.\n" + "}" * 257 + "\n")
+
+T("limit/nesting_keeps_earlier_errors", "// Tests that `Too much nesting.` stops the front end: errors before it\n"
+  "// are kept, nothing after it is reported.\n"
+  "print; // Error at ';': Expect expression.\n"
+  "print " + parens(255) + "; // Error at '1': Too much nesting.\n"
+  "print;\n"
+  "var a = 1 +;\n")
+
+T("limit/nesting_in_panic_mode", "// Tests that `Too much nesting.` is reported even while an earlier error\n"
+  "// silences the rest of its declaration.\n"
+  "var = // Error at '=': Expect variable name.\n"
+  "  " + parens(255) + "; // Error at '1': Too much nesting.\n")
