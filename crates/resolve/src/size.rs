@@ -70,6 +70,7 @@ fn bytes(op: Emit, frame: FrameKind) -> u64 {
         | Emit::GetVar
         | Emit::SetVar
         | Emit::Call { .. }
+        | Emit::CallProperty { .. }
         | Emit::GetProperty
         | Emit::SetProperty
         | Emit::GetSuper

@@ -181,13 +181,20 @@ impl<S: Semantics> Parser<'_, '_, S> {
         let operator = self.previous;
         match operator.kind {
             T::LeftParen => {
+                // The tree of `(a.m)(x)` is that of `a.m(x)`, and engines
+                // run both as method calls.
+                let method = matches!(left.expr, Expr::Get { .. } | Expr::Super(_));
+                if method {
+                    self.sema.emit(Emit::Method, operator.to_ref(), &mut self.report);
+                }
                 let (args, args_height) = self.arguments();
                 let n_args = args.len() as u32;
-                self.sema.emit(
-                    Emit::Call { args: n_args },
-                    self.previous.to_ref(),
-                    &mut self.report,
-                );
+                let call = if method {
+                    Emit::CallProperty { args: n_args }
+                } else {
+                    Emit::Call { args: n_args }
+                };
+                self.sema.emit(call, self.previous.to_ref(), &mut self.report);
                 let line = self.previous.line;
                 let height = 1 + left.height.max(args_height);
                 Parsed { expr: Expr::Call { callee: Box::new(left.expr), args, line }, height }
