@@ -36,6 +36,12 @@ pub struct ObjClass {
     /// The most fields an instance of this class has had: new instances
     /// reserve that many (V8's "slack tracking", in its simplest form).
     field_hint: Cell<u32>,
+    /// Set once the class is in use (instantiated, inherited from, or
+    /// searched by `super`): its methods may no longer change, which is
+    /// what lets caches remember them for good. Compiled code never changes
+    /// a class after its declaration; a crafted bytecode file that tries is
+    /// stopped with a runtime error.
+    sealed: Cell<bool>,
 }
 
 impl ObjClass {
@@ -47,7 +53,20 @@ impl ObjClass {
             init: Cell::new(None),
             root_shape: Cell::new(None),
             field_hint: Cell::new(0),
+            sealed: Cell::new(false),
         }
+    }
+
+    /// Whether the class is in use, and so its methods are final.
+    #[inline]
+    pub fn is_sealed(&self) -> bool {
+        self.sealed.get()
+    }
+
+    /// Mark the class as in use: its methods are final from now on.
+    #[inline]
+    pub fn seal(&self) {
+        self.sealed.set(true);
     }
 
     fn methods(&self) -> &Table {
@@ -63,12 +82,14 @@ impl ObjClass {
     }
 
     /// Define (or override) a method; `init_name` is the interned `"init"`.
+    /// The class must not be sealed.
     pub fn set_method(
         &self,
         name: Gc<ObjString>,
         method: Gc<ObjClosure>,
         init_name: Gc<ObjString>,
     ) {
+        debug_assert!(!self.is_sealed(), "methods of a class in use never change");
         // SAFETY: no reference into the table is live (see `methods`).
         unsafe { &mut *self.methods.get() }.set(name, method.to_value());
         if name == init_name {
@@ -77,10 +98,14 @@ impl ObjClass {
     }
 
     /// Copy every method of `superclass` into this class (done before the
-    /// class's own methods are defined, which then override).
+    /// class's own methods are defined, which then override). The two are
+    /// distinct classes and this one is not sealed; the superclass becomes
+    /// sealed.
     pub fn inherit(&self, superclass: &ObjClass) {
-        // SAFETY: two distinct classes (the front end rejects `class A < A`
-        // and the superclass exists before this class), no live references.
+        assert!(!std::ptr::eq(self, superclass), "a class never inherits from itself");
+        debug_assert!(!self.is_sealed(), "methods of a class in use never change");
+        superclass.seal();
+        // SAFETY: two distinct classes (asserted above), no live references.
         let methods = unsafe { &mut *self.methods.get() };
         for (name, value) in superclass.methods().iter() {
             methods.set(name, value);

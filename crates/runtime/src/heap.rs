@@ -34,6 +34,7 @@ use hashbrown::HashTable;
 use crate::cache::CacheHit;
 use crate::class::{ObjClass, ObjInstance, ObjShape};
 use crate::gc::{GcConfig, GcLog, GcReport, GcStats};
+use crate::interrupt::Interrupt;
 use crate::object::{self, Gc, ObjRef, ObjString, ObjUpvalue, Object, Trace};
 use crate::value::Value;
 
@@ -43,6 +44,16 @@ pub const MAX_FRAMES: usize = 16_384;
 /// for temporaries. Reserved once and never moved, so open upvalues and
 /// machine code may address slots directly; untouched pages cost nothing.
 pub const STACK_SLOTS: usize = MAX_FRAMES * 256 + 4096;
+
+/// How a heap is set up: its collector's policy and log, and the interrupt
+/// its engine polls.
+#[derive(Default)]
+pub struct HeapOptions {
+    pub gc: GcConfig,
+    /// Called after every collection (`--gc-log`), from the first on.
+    pub gc_log: Option<GcLog>,
+    pub interrupt: Interrupt,
+}
 
 pub struct Heap {
     objects: UnsafeCell<Vec<ObjRef>>,
@@ -63,12 +74,12 @@ pub struct Heap {
     open_upvalues: UnsafeCell<Vec<Gc<ObjUpvalue>>>,
     /// The interned `"init"`, pinned.
     init_string: Cell<Option<Gc<ObjString>>>,
+    interrupt: Interrupt,
 }
 
 impl Heap {
-    /// A heap collecting as `config` says; `log` is called after every
-    /// collection (`--gc-log`), from the first on.
-    pub fn new(config: GcConfig, log: Option<GcLog>) -> Heap {
+    pub fn new(options: HeapOptions) -> Heap {
+        let HeapOptions { gc: config, gc_log: log, interrupt } = options;
         let heap = Heap {
             objects: UnsafeCell::new(Vec::new()),
             strings: UnsafeCell::new(HashTable::new()),
@@ -85,6 +96,7 @@ impl Heap {
             handles: UnsafeCell::new(Vec::new()),
             open_upvalues: UnsafeCell::new(Vec::new()),
             init_string: Cell::new(None),
+            interrupt,
         };
         let init = heap.intern("init");
         heap.pin(init.to_value());
@@ -106,6 +118,11 @@ impl Heap {
 
     pub fn globals(&self) -> &Globals {
         &self.globals
+    }
+
+    /// The flag the engine polls at back-edges and calls.
+    pub fn interrupt(&self) -> &Interrupt {
+        &self.interrupt
     }
 
     /// The interned string `"init"`.
@@ -178,8 +195,10 @@ impl Heap {
         string
     }
 
-    /// A new instance of `class`, which the caller keeps rooted.
+    /// A new instance of `class`, which the caller keeps rooted. The class
+    /// is sealed: its methods are final from now on.
     pub fn instantiate(&self, class: Gc<ObjClass>) -> Gc<ObjInstance> {
+        class.seal();
         let shape = match class.root_shape() {
             Some(shape) => shape,
             None => {

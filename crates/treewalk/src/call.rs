@@ -23,7 +23,7 @@ impl Interp<'_> {
             Expr::Get { object, name } => {
                 let receiver = self.eval(object)?;
                 let Some(instance) = receiver.downcast::<ObjInstance>() else {
-                    return throw("Only instances have properties.", name.line());
+                    return throw("Only instances have methods.", name.line());
                 };
                 match instance.shape().resolve(self.symbol(name.name)) {
                     Some(CacheHit::Field(index)) => {
@@ -134,6 +134,7 @@ impl Interp<'_> {
         if self.depth >= runtime::MAX_FRAMES || stack_address() < self.stack_floor {
             return throw("Stack overflow.", line);
         }
+        self.poll_interrupt(line)?;
         let syntax = self.function_syntax(function);
 
         let saved = (self.base, self.closure);

@@ -114,10 +114,13 @@ impl<'a> Interp<'a> {
             }
             Stmt::Print(expr) => {
                 let value = self.eval(expr)?;
-                // A closed stdout is not the program's error; like clox,
-                // printing does not fail.
-                let _ = writeln!(self.out, "{}", Printed(value));
-                Ok(NEXT)
+                match writeln!(self.out, "{}", Printed(value)) {
+                    Ok(()) => Ok(NEXT),
+                    // The output is gone: the run stops.
+                    Err(failure) => {
+                        Err(Box::new(Throw { error: RuntimeError::output(&failure), line: 0 }))
+                    }
+                }
             }
             Stmt::Var { name, init } => {
                 let value = match init {
@@ -143,6 +146,7 @@ impl<'a> Interp<'a> {
                     if flow != NEXT {
                         return Ok(flow);
                     }
+                    self.poll_interrupt(while_stmt.body_end.line)?;
                 }
                 Ok(NEXT)
             }
@@ -202,9 +206,21 @@ impl<'a> Interp<'a> {
             if let Some(incr) = &for_stmt.incr {
                 self.eval(incr)?;
             }
+            self.poll_interrupt(for_stmt.body_end.line)?;
         }
         self.end_scope(top);
         Ok(flow)
+    }
+
+    /// At a loop's back-edge or a call (where the VM polls too): stop with
+    /// `Interrupted.` if that was requested from outside.
+    #[inline(always)]
+    pub(crate) fn poll_interrupt(&self, line: u32) -> Res<()> {
+        if self.heap.interrupt().is_requested() {
+            self.heap.interrupt().take();
+            return throw(runtime::INTERRUPTED, line);
+        }
+        Ok(())
     }
 
     /// Give a declared variable its first value.

@@ -57,7 +57,7 @@ impl Run<'_> {
                 // above `base`; a native may allocate, and a collection
                 // only reads the stack.
                 let args = unsafe { std::slice::from_raw_parts(base.add(1), n_args) };
-                let result = (native.function)(self.heap, args).map_err(Raise)?;
+                let result = (native.function)(self.heap, args).map_err(Raise::lox)?;
                 self.finish(return_to, result);
                 Ok(())
             }

@@ -22,7 +22,7 @@ mod run;
 use std::io::Write;
 
 use bytecode::{Constant, Module};
-use runtime::{Gc, GcConfig, GcLog, Heap, InlineCache, ObjFunction, RuntimeError, Value};
+use runtime::{Gc, Heap, HeapOptions, InlineCache, ObjFunction, RuntimeError, Value};
 
 /// A function as the VM runs it: its code, its constants as runtime values
 /// (pinned), and its runtime object (pinned).
@@ -47,12 +47,8 @@ pub struct Vm {
 impl Vm {
     /// A fresh VM. `global_slot` gives each native its global slot (the
     /// front end's table, shared with the compiler).
-    pub fn new(
-        config: GcConfig,
-        gc_log: Option<GcLog>,
-        global_slot: impl FnMut(&str) -> u32,
-    ) -> Vm {
-        let heap = Heap::new(config, gc_log);
+    pub fn new(options: HeapOptions, global_slot: impl FnMut(&str) -> u32) -> Vm {
+        let heap = Heap::new(options);
         runtime::define_natives(&heap, global_slot);
         Vm { heap, functions: Vec::new(), global_names: Vec::new() }
     }
