@@ -65,7 +65,7 @@ pub fn parse(source: &str, interner: &mut Interner, sema: &mut impl Semantics) -
 }
 
 pub(crate) struct Parser<'src, 'a, S: Semantics> {
-    pub(crate) source: &'src str,
+    source: &'src str,
     scanner: Scanner<'src>,
     interner: &'a mut Interner,
     pub(crate) sema: &'a mut S,
