@@ -6,6 +6,7 @@
 //! strata                           the REPL
 //! ```
 
+use std::io::Write;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
@@ -82,9 +83,20 @@ pub(crate) enum Command {
 pub(crate) fn parse() -> Result<Command, u8> {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(error) => {
+        // A usage error, or `--help`/`--version`, whose text goes to stdout
+        // and must be written like any other output.
+        Err(error) if error.use_stderr() => {
             let _ = error.print();
-            return Err(if error.use_stderr() { crate::exit::USAGE } else { crate::exit::OK });
+            return Err(crate::exit::USAGE);
+        }
+        Err(error) => {
+            return Err(match error.print().and_then(|()| std::io::stdout().flush()) {
+                Ok(()) => crate::exit::OK,
+                Err(failure) => {
+                    complain!("cannot write output: {}", crate::describe(&failure));
+                    crate::exit::IO_ERROR
+                }
+            });
         }
     };
     match cli.command {
@@ -95,9 +107,7 @@ pub(crate) fn parse() -> Result<Command, u8> {
             Ok(Command::Compile { file, output })
         }
         Some(Sub::Run(_)) => {
-            eprintln!(
-                "strata run: a FILE to run is required\n\nUsage: strata run [OPTIONS] <FILE>"
-            );
+            complain!("run: a FILE to run is required\n\nUsage: strata run [OPTIONS] <FILE>");
             Err(crate::exit::USAGE)
         }
         None if cli.run.file.is_some() => Ok(Command::Run(cli.run)),
