@@ -41,10 +41,11 @@ impl Entry {
         self.undecodable || (self.depth <= 0 && !self.in_string)
     }
 
-    /// Add one line (without its line break).
+    /// Add one line, with its line break if it has one (the last line of
+    /// piped input may not, and then the entry has none either, exactly as
+    /// a file ending there would not).
     pub(crate) fn push_line(&mut self, line: &[u8]) {
         self.bytes.extend_from_slice(line);
-        self.bytes.push(b'\n');
         match std::str::from_utf8(line) {
             Ok(text) => self.scan(text),
             Err(_) => self.undecodable = true,
@@ -97,9 +98,9 @@ mod tests {
         let mut entry = Entry::default();
         let mut text = String::new();
         for line in lines {
+            let line = format!("{line}\n");
             entry.push_line(line.as_bytes());
-            text.push_str(line);
-            text.push('\n');
+            text.push_str(&line);
             assert_eq!(entry.is_complete(), !syntax::is_unfinished(&text), "{text:?}");
         }
     }
@@ -117,9 +118,9 @@ mod tests {
     #[test]
     fn a_line_that_is_not_utf8_completes_the_entry() {
         let mut entry = Entry::default();
-        entry.push_line(b"{");
+        entry.push_line(b"{\n");
         assert!(!entry.is_complete());
-        entry.push_line(b"print \"\xff\";");
+        entry.push_line(b"print \"\xff\";\n");
         assert!(entry.is_complete());
         assert_eq!(entry.bytes(), b"{\nprint \"\xff\";\n");
     }

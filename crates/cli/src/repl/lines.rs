@@ -14,7 +14,7 @@ use crate::input::{self, InputError};
 
 /// What reading a line gave.
 pub(crate) enum Line {
-    /// A line, without its line break.
+    /// A line, with its line break if it has one.
     Text(Vec<u8>),
     /// A line the terminal could not decode as UTF-8 (its bytes are lost).
     NotUtf8,
@@ -48,7 +48,7 @@ impl Lines {
     pub(crate) fn read(&mut self, prompt: &str) -> Result<Line, InputError> {
         match self {
             Lines::Terminal { editor, .. } => match editor.readline(prompt) {
-                Ok(line) => Ok(Line::Text(line.into_bytes())),
+                Ok(line) => Ok(Line::Text((line + "\n").into_bytes())),
                 Err(ReadlineError::Interrupted) => Ok(Line::Interrupted),
                 Err(ReadlineError::Eof) => Ok(Line::Eof),
                 Err(ReadlineError::Io(error)) if error.kind() == io::ErrorKind::InvalidData => {
@@ -61,9 +61,6 @@ impl Lines {
                 let mut line = Vec::new();
                 if input::read_line(stdin, &mut line)? == 0 {
                     return Ok(Line::Eof);
-                }
-                if line.last() == Some(&b'\n') {
-                    line.pop();
                 }
                 Ok(Line::Text(line))
             }
