@@ -28,9 +28,10 @@ mod value;
 pub use cache::{CACHE_WAYS, CacheHit, CacheState, InlineCache};
 pub use class::{ObjBoundMethod, ObjClass, ObjInstance, ObjShape};
 pub use error::{ErrorKind, RuntimeError, TraceLine};
-pub use gc::{GcConfig, GcLog, GcReport, GcStats};
+pub use gc::{DEFAULT_MAX_HEAP, GcConfig, GcLog, GcReport, GcStats, OUT_OF_MEMORY, OutOfMemory};
 pub use heap::{
-    Globals, Heap, HeapOptions, MAX_FRAMES, Root, STACK_SLOTS, Stack, StackFull, hash_str,
+    Globals, Heap, HeapOptions, MAX_FRAME_SLOTS, MAX_FRAMES, Root, STACK_SLOTS, Stack, StackFull,
+    hash_str,
 };
 pub use interrupt::{INTERRUPTED, Interrupt};
 pub use natives::{NATIVES, NativeSpec, define_natives};

@@ -16,8 +16,8 @@ use std::io::Write;
 
 use resolve::FrontEnd;
 use runtime::{
-    CacheHit, Gc, Heap, ObjBoundMethod, ObjClass, ObjClosure, ObjInstance, ObjString, Printed,
-    Root, RuntimeError, Stack, Value,
+    CacheHit, Gc, Heap, ObjBoundMethod, ObjClass, ObjClosure, ObjInstance, ObjString, OutOfMemory,
+    Printed, Root, RuntimeError, Stack, Value,
 };
 use syntax::ast::*;
 
@@ -35,9 +35,17 @@ pub(crate) type Res<T> = Result<T, Box<Throw>>;
 /// `exec`'s result for "carry on with the next statement".
 pub(crate) const NEXT: Value = Value::UNDEFINED;
 
-/// How much native stack to keep free below a call: deeper than this and
-/// the call is a Lox `Stack overflow.` rather than a crash.
+/// How much native stack a Lox call must find free. A function body nests
+/// at most `syntax::MAX_NESTING` levels (chains included), so evaluating
+/// one call's body takes a bounded amount of native stack, well under this;
+/// a call that finds less continues on a new stack segment
+/// ([`STACK_SEGMENT`]). So the native stack never decides when a program
+/// overflows: only the frame limit does, exactly as in the VM.
 const STACK_RED_ZONE: usize = 1 << 20;
+
+/// The size of each extra native stack segment (reserved lazily: only the
+/// pages a program touches cost memory).
+const STACK_SEGMENT: usize = 64 << 20;
 
 pub(crate) struct Interp<'a> {
     pub(crate) heap: &'a Heap,
@@ -67,9 +75,7 @@ impl<'a> Interp<'a> {
         out: &'a mut dyn Write,
         base: usize,
     ) -> Interp<'a> {
-        let here = stack_address();
-        let remaining = stacker::remaining_stack().unwrap_or(8 << 20);
-        let stack_floor = (here - remaining) + STACK_RED_ZONE.min(remaining / 2);
+        let stack_floor = stack_floor();
         Interp {
             heap,
             stack: heap.stack(),
@@ -97,6 +103,12 @@ impl<'a> Interp<'a> {
 
     pub(crate) fn name(&self, symbol: syntax::Symbol) -> &str {
         self.front.interner.resolve(symbol)
+    }
+
+    /// What an allocation made, or `Out of memory.` raised on `line`.
+    #[inline(always)]
+    pub(crate) fn fit<T>(&self, made: Result<T, OutOfMemory>, line: u32) -> Res<T> {
+        made.or_else(|_| throw(runtime::OUT_OF_MEMORY, line))
     }
 
     #[inline(always)]
@@ -152,7 +164,7 @@ impl<'a> Interp<'a> {
             }
             Stmt::For(for_stmt) => self.for_loop(for_stmt),
             Stmt::Fun { name, function } => {
-                let closure = self.make_closure(function)?;
+                let closure = self.make_closure(function, name.ident.line())?;
                 self.define(name, closure.to_value())?;
                 Ok(NEXT)
             }
@@ -351,14 +363,16 @@ impl<'a> Interp<'a> {
                 let Some(instance) = object.downcast::<ObjInstance>() else {
                     return throw("Only instances have fields.", name.line());
                 };
-                self.heap.set_field(instance, self.symbol(name.name), value);
+                let set = self.heap.set_field(instance, self.symbol(name.name), value);
+                self.fit(set, name.line())?;
                 Ok(value)
             }
             Expr::This(var) => self.read(var),
             Expr::Super(super_ref) => {
                 let method = self.super_method(super_ref)?;
                 let this = self.read(&super_ref.this)?;
-                Ok(self.heap.alloc(ObjBoundMethod::new(this, method)).to_value())
+                let bound = self.heap.alloc(ObjBoundMethod::new(this, method));
+                Ok(self.fit(bound, super_ref.method.line())?.to_value())
             }
         }
     }
@@ -396,7 +410,7 @@ impl<'a> Interp<'a> {
             BinaryOp::Equal => Ok(Value::bool(left.lox_eq(right))),
             BinaryOp::NotEqual => Ok(Value::bool(!left.lox_eq(right))),
             BinaryOp::Add => match (left.downcast::<ObjString>(), right.downcast::<ObjString>()) {
-                (Some(a), Some(b)) => Ok(self.heap.concat(a, b).to_value()),
+                (Some(a), Some(b)) => Ok(self.fit(self.heap.concat(a, b), line)?.to_value()),
                 _ => throw("Operands must be two numbers or two strings.", line),
             },
             _ => throw("Operands must be numbers.", line),
@@ -412,7 +426,8 @@ impl<'a> Interp<'a> {
         match instance.shape().resolve(self.symbol(name.name)) {
             Some(CacheHit::Field(index)) => Ok(instance.field_at(index)),
             Some(CacheHit::Method(method)) => {
-                Ok(self.heap.alloc(ObjBoundMethod::new(object, method)).to_value())
+                let bound = self.heap.alloc(ObjBoundMethod::new(object, method));
+                Ok(self.fit(bound, name.line())?.to_value())
             }
             Some(CacheHit::AddField(_)) | None => self.undefined_property(name),
         }
@@ -437,7 +452,7 @@ impl<'a> Interp<'a> {
 
     fn class(&mut self, class: &Class) -> Res<()> {
         let name = self.symbol(class.name.ident.name);
-        let object = self.heap.alloc(ObjClass::new(name));
+        let object = self.fit(self.heap.alloc(ObjClass::new(name)), class.name.ident.line())?;
         self.define(&class.name, object.to_value())?;
 
         let scope_top = self.stack.len();
@@ -449,18 +464,45 @@ impl<'a> Interp<'a> {
             // The hidden `super` local, captured by methods that use it.
             debug_assert_eq!(Some((scope_top - self.base) as u8), class.scope.slot);
             self.push(value, superclass.ident.line())?;
-            self.heap.inherit(object, parent);
+            self.fit(self.heap.inherit(object, parent), superclass.ident.line())?;
         }
-        let init = self.heap.init_string();
         for method in &class.methods {
-            let closure = self.make_closure(method)?;
-            object.set_method(self.symbol(method.name.name), closure, init);
+            let line = method.name.line();
+            let closure = self.make_closure(method, line)?;
+            let defined = self.heap.define_method(object, self.symbol(method.name.name), closure);
+            self.fit(defined, line)?;
         }
         if class.superclass.is_some() {
             self.end_scope(scope_top);
         }
         Ok(())
     }
+}
+
+/// The lowest native stack address a call may start at on the stack
+/// running now (so that [`STACK_RED_ZONE`] bytes stay free below it).
+pub(crate) fn stack_floor() -> usize {
+    let here = stack_address();
+    // Without a known limit (never on the platforms Strata runs on), assume
+    // the smallest stack a Rust thread gets.
+    let remaining = stacker::remaining_stack().unwrap_or(2 << 20);
+    (here - remaining) + STACK_RED_ZONE.min(remaining / 2)
+}
+
+/// Run `f` on a fresh native stack segment, with the floor moved there.
+#[cold]
+#[inline(never)]
+pub(crate) fn on_new_segment<T>(
+    interp: &mut Interp<'_>,
+    f: impl FnOnce(&mut Interp<'_>) -> T,
+) -> T {
+    let saved = interp.stack_floor;
+    let result = stacker::grow(STACK_SEGMENT, || {
+        interp.stack_floor = stack_floor();
+        f(interp)
+    });
+    interp.stack_floor = saved;
+    result
 }
 
 /// The native stack pointer, near enough: the address of a local.

@@ -19,8 +19,9 @@ use std::io::Write;
 
 use bytecode::Op;
 use runtime::{
-    CacheHit, ErrorKind, Gc, Heap, INTERRUPTED, InlineCache, ObjBoundMethod, ObjClass, ObjClosure,
-    ObjInstance, ObjString, Printed, RuntimeError, Stack, TraceLine, Value,
+    CacheHit, ErrorKind, Gc, Heap, INTERRUPTED, InlineCache, OUT_OF_MEMORY, ObjBoundMethod,
+    ObjClass, ObjClosure, ObjInstance, ObjString, OutOfMemory, Printed, RuntimeError, Stack,
+    TraceLine, Value,
 };
 
 use crate::Loaded;
@@ -73,6 +74,13 @@ pub(crate) struct Raise {
 impl Raise {
     pub(crate) fn lox(message: String) -> Raise {
         Raise { kind: ErrorKind::Lox, message }
+    }
+}
+
+impl From<OutOfMemory> for Raise {
+    #[cold]
+    fn from(_: OutOfMemory) -> Raise {
+        error(OUT_OF_MEMORY)
     }
 }
 
@@ -268,7 +276,7 @@ impl<'a> Run<'a> {
             ($result:expr) => {
                 match $result {
                     Ok(value) => value,
-                    Err(error) => raise!(error),
+                    Err(error) => raise!(Raise::from(error)),
                 }
             };
         }
@@ -343,10 +351,13 @@ impl<'a> Run<'a> {
                 let shape = instance.shape();
                 match cache.get(shape.as_obj()) {
                     Some(CacheHit::Field(index)) => instance.set_field_at(index, value),
-                    Some(CacheHit::AddField(next)) => heap.add_field(instance, next, value),
+                    Some(CacheHit::AddField(next)) => {
+                        sync!();
+                        try_raise!(heap.add_field(instance, next, value));
+                    }
                     _ => {
                         sync!();
-                        let hit = heap.set_field(instance, cache.name, value);
+                        let hit = try_raise!(heap.set_field(instance, cache.name, value));
                         // The old shape is the new one's parent: alive.
                         cache.insert(shape.as_obj(), hit);
                     }
@@ -364,7 +375,7 @@ impl<'a> Run<'a> {
                     match (a.downcast::<ObjString>(), b.downcast::<ObjString>()) {
                         (Some(a), Some(b)) => {
                             sync!();
-                            heap.concat(a, b).to_value()
+                            try_raise!(heap.concat(a, b)).to_value()
                         }
                         _ => raise!(error("Operands must be two numbers or two strings.")),
                     }
@@ -489,7 +500,8 @@ impl<'a> Run<'a> {
                         CacheHit::Method(method) => {
                             sync!();
                             // The receiver is still on the stack: rooted.
-                            let bound = heap.alloc(ObjBoundMethod::new(peek!(0), method));
+                            let bound =
+                                try_raise!(heap.alloc(ObjBoundMethod::new(peek!(0), method)));
                             set_top!(bound.to_value());
                         }
                         CacheHit::AddField(_) => unreachable!("a get site caches no sets"),
@@ -510,7 +522,7 @@ impl<'a> Run<'a> {
                     let method = try_raise!(super_method(cache, peek!(0)));
                     sync!();
                     // `this` is still on the stack: rooted.
-                    let bound = heap.alloc(ObjBoundMethod::new(peek!(1), method));
+                    let bound = try_raise!(heap.alloc(ObjBoundMethod::new(peek!(1), method)));
                     pop!();
                     set_top!(bound.to_value());
                 }
@@ -656,7 +668,7 @@ impl<'a> Run<'a> {
                     let current = *self.frames.last().expect("a running frame");
                     let index = current.loaded.module_base as usize + read_u32!();
                     sync!();
-                    let made = self.make_closure(index, &current);
+                    let made = try_raise!(self.make_closure(index, &current));
                     push!(made.to_value());
                 }
                 Op::CloseUpvalue => {
@@ -676,7 +688,7 @@ impl<'a> Run<'a> {
                 Op::Class => {
                     let name = self.name_at(loaded, read_u32!());
                     sync!();
-                    let class = heap.alloc(ObjClass::new(name));
+                    let class = try_raise!(heap.alloc(ObjClass::new(name)));
                     push!(class.to_value());
                 }
                 Op::Inherit => {
@@ -687,7 +699,8 @@ impl<'a> Run<'a> {
                     if class == superclass {
                         raise!(error("A class can't inherit from itself."));
                     }
-                    heap.inherit(class, superclass);
+                    sync!();
+                    try_raise!(heap.inherit(class, superclass));
                     pop!();
                 }
                 Op::StoreLocal => {
@@ -738,7 +751,8 @@ impl<'a> Run<'a> {
                     // The verifier: a `Closure` of a method comes right before.
                     let method = method.expect("DefineMethod follows its Closure");
                     let class = try_raise!(class_being_declared(peek!(1)));
-                    class.set_method(name, method, heap.init_string());
+                    sync!();
+                    try_raise!(heap.define_method(class, name, method));
                     pop!();
                 }
             }
