@@ -64,7 +64,7 @@ pub(crate) fn options(run: &RunArgs, file_name: &str, failure: &WriteFailure) ->
     let gc_log = run.gc_log.then(|| output::gc_log(failure.clone(), interrupt.clone()));
     Options {
         engine: run.engine,
-        gc: GcConfig { stress: run.gc_stress, ..GcConfig::default() },
+        gc: GcConfig { stress: run.gc_stress, max_heap: run.max_heap, ..GcConfig::default() },
         gc_log,
         interrupt: Some(interrupt),
         diagnostics: diagnostic_style(Path::new(file_name)),

@@ -630,8 +630,10 @@ fn sigint_ends_a_file_run_as_it_ends_any_program() {
         });
     }
     let mut child = command.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    // Kept open to the end, so that writing the log cannot end strata.
+    let mut log = BufReader::new(child.stderr.take().unwrap());
     let mut line = String::new();
-    BufReader::new(child.stderr.take().unwrap()).read_line(&mut line).unwrap();
+    log.read_line(&mut line).unwrap();
     assert!(line.starts_with("[gc #1]"), "{line}");
     signal(child.id(), libc::SIGINT);
     assert_eq!(wait(&mut child).signal(), Some(libc::SIGINT));
@@ -714,4 +716,38 @@ fn repl_on_a_terminal_edits_interrupts_and_keeps_history() {
     for entry in ["1 + 2", "print i > 0;", "f"] {
         assert!(saved.lines().any(|line| line == entry), "{entry:?} in {saved:?}");
     }
+}
+
+// ---------------------------------------------------------------------------
+// The heap limit
+
+#[test]
+fn max_heap_limits_the_program_in_every_spelling() {
+    let program = "class Node { init(next) { this.next = next; } }\nprint \"start\";\n\
+                   fun fill() { var list = nil; while (true) { list = Node(list); } }\nfill();\n";
+    let path = write_temp("heap.lox", program.as_bytes());
+    let path = path.to_str().unwrap();
+    for args in [
+        vec!["--max-heap", "4M", path],
+        vec!["run", "--max-heap", "4096k", path],
+        vec!["run", "--engine", "tree", "--max-heap", "4194304", path],
+    ] {
+        let out = strata(&args, "");
+        assert_eq!(out.status.code(), Some(70), "{args:?}");
+        assert_eq!(text(&out.stdout), "start\n", "{args:?}");
+        assert!(text(&out.stderr).starts_with("Out of memory.\n[line "), "{args:?}");
+    }
+
+    // In the REPL the session survives it, and the memory comes back.
+    let out = strata(&["--max-heap", "4M"], &format!("{program}print \"after\";\n"));
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(text(&out.stdout), "start\nafter\n");
+    assert!(text(&out.stderr).starts_with("Out of memory.\n[line "));
+
+    for bad in ["", "4X", "1.5G", "-1", "99999999999G"] {
+        let out = strata(&["run", &format!("--max-heap={bad}"), path], "");
+        assert_eq!(out.status.code(), Some(64), "{bad:?}");
+        assert!(text(&out.stderr).contains("--max-heap"), "{bad:?}");
+    }
+    assert!(text(&strata(&["--help"], "").stdout).contains("--max-heap <SIZE>"));
 }
