@@ -49,15 +49,15 @@ pub(crate) fn compile_file(path: &Path, output: &Path) -> u8 {
 /// Whether `a` and `b` name one existing file: the same canonical path, or
 /// (on Unix) the same device and inode, which also catches hard links.
 fn is_same_file(a: &Path, b: &Path) -> bool {
-    let (Ok(meta_a), Ok(meta_b)) = (fs::metadata(a), fs::metadata(b)) else { return false };
     #[cfg(unix)]
     {
         use std::os::unix::fs::MetadataExt;
-        if (meta_a.dev(), meta_a.ino()) == (meta_b.dev(), meta_b.ino()) {
+        if let (Ok(a), Ok(b)) = (fs::metadata(a), fs::metadata(b))
+            && (a.dev(), a.ino()) == (b.dev(), b.ino())
+        {
             return true;
         }
     }
-    let _ = (meta_a, meta_b);
     matches!((fs::canonicalize(a), fs::canonicalize(b)), (Ok(a), Ok(b)) if a == b)
 }
 
