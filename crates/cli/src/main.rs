@@ -71,7 +71,7 @@ pub(crate) fn options(run: &RunArgs, file_name: &str, failure: &WriteFailure) ->
     }
 }
 
-pub(crate) fn exit_code(outcome: Outcome) -> u8 {
+fn exit_code(outcome: Outcome) -> u8 {
     match outcome {
         Outcome::Success => exit::OK,
         Outcome::CompileError => exit::COMPILE_ERROR,
