@@ -70,7 +70,6 @@ fn bytes(op: Emit, frame: FrameKind) -> u64 {
         | Emit::GetVar
         | Emit::SetVar
         | Emit::Call { .. }
-        | Emit::CallProperty { .. }
         | Emit::GetProperty
         | Emit::SetProperty
         | Emit::GetSuper

@@ -97,7 +97,7 @@ impl StackDepth {
             // The callee and arguments become the result.
             Emit::Call { args } => self.pop(args),
             // The method, receiver and arguments become the result.
-            Emit::Invoke { args } | Emit::SuperInvoke { args } | Emit::CallProperty { args } => {
+            Emit::Invoke { args } | Emit::SuperInvoke { args } => {
                 self.pop(args + 1)
             }
         }

@@ -269,6 +269,13 @@ pub enum Expr {
         callee: Box<Expr>,
         args: Vec<Expr>,
         line: u32,
+        /// Written `object.name(...)` or `super.name(...)`: engines look the
+        /// method up before the arguments run and call it without making a
+        /// bound method (the book's `OP_INVOKE`), and a receiver that is not
+        /// an instance is `Only instances have methods.`. A parenthesized
+        /// property, `(object.name)(...)`, is read first and then called,
+        /// like any value: `invoke` is false.
+        invoke: bool,
     },
     /// `object.name`
     Get {

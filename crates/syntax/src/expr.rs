@@ -181,23 +181,20 @@ impl<S: Semantics> Parser<'_, '_, S> {
         let operator = self.previous;
         match operator.kind {
             T::LeftParen => {
-                // The tree of `(a.m)(x)` is that of `a.m(x)`, and engines
-                // run both as method calls.
-                let method = matches!(left.expr, Expr::Get { .. } | Expr::Super(_));
-                if method {
-                    self.sema.emit(Emit::Method, operator.to_ref(), &mut self.report);
-                }
+                // A call of any value, a parenthesized property included:
+                // `(a.m)(x)` reads `a.m` first, as clox does. (`a.m(x)` is
+                // parsed by `dot`, as an invoke.)
                 let (args, args_height) = self.arguments();
                 let n_args = args.len() as u32;
-                let call = if method {
-                    Emit::CallProperty { args: n_args }
-                } else {
-                    Emit::Call { args: n_args }
-                };
-                self.sema.emit(call, self.previous.to_ref(), &mut self.report);
+                self.sema.emit(
+                    Emit::Call { args: n_args },
+                    self.previous.to_ref(),
+                    &mut self.report,
+                );
                 let line = self.previous.line;
                 let height = 1 + left.height.max(args_height);
-                Parsed { expr: Expr::Call { callee: Box::new(left.expr), args, line }, height }
+                let callee = Box::new(left.expr);
+                Parsed { expr: Expr::Call { callee, args, line, invoke: false }, height }
             }
             T::Dot => self.dot(left, can_assign),
             T::And => {
@@ -290,7 +287,10 @@ impl<S: Semantics> Parser<'_, '_, S> {
                 SuperRef { keyword: VarUse { ident: keyword, var: super_var }, this, method };
             let callee = Box::new(Expr::Super(Box::new(super_ref)));
             let height = 1 + args_height.max(1);
-            Parsed { expr: Expr::Call { callee, args, line: self.previous.line }, height }
+            Parsed {
+                expr: Expr::Call { callee, args, line: self.previous.line, invoke: true },
+                height,
+            }
         } else {
             let at = self.previous.to_ref();
             let super_var = self.sema.resolve(keyword.name, at, &mut self.report);
@@ -323,7 +323,8 @@ impl<S: Semantics> Parser<'_, '_, S> {
             self.sema.emit(Emit::Invoke { args: n_args }, self.previous.to_ref(), &mut self.report);
             let height = 1 + (object.height + 1).max(args_height);
             let callee = Box::new(Expr::Get { object: Box::new(object.expr), name });
-            return Parsed { expr: Expr::Call { callee, args, line: self.previous.line }, height };
+            let expr = Expr::Call { callee, args, line: self.previous.line, invoke: true };
+            return Parsed { expr, height };
         }
         self.sema.emit(Emit::GetProperty, name.token, &mut self.report);
         Parsed {

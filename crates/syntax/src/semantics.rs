@@ -67,18 +67,11 @@ pub enum Emit {
         args: u32,
     },
     /// Look a method up on the object on top before its arguments run,
-    /// leaving the method and the receiver (`a.m(...)`). Strata's engines
-    /// also do so for a call of a parenthesized property, `(a.m)(...)` or
-    /// `(super.m)(...)`, which clox reads as a property first.
+    /// leaving the method and the receiver (`a.m(...)`; a parenthesized
+    /// property, `(a.m)(...)`, is a `GetProperty` then a `Call`, as in clox).
     Method,
     /// Call the method looked up below `args` arguments (`a.m(...)`).
     Invoke {
-        args: u32,
-    },
-    /// Call the method looked up below `args` arguments, where the source
-    /// calls a parenthesized property (`(a.m)(...)`: `GetProperty` or
-    /// `GetSuper`, then `Method`); clox emits a plain call there.
-    CallProperty {
         args: u32,
     },
     GetProperty,

@@ -17,10 +17,16 @@ impl Interp<'_> {
     /// The callee is evaluated (for `a.m(...)` and `super.m(...)`: looked
     /// up) before the arguments, so a missing method is reported before any
     /// argument runs.
-    pub(crate) fn call_expr(&mut self, callee: &Expr, args: &[Expr], line: u32) -> Res<Value> {
+    pub(crate) fn call_expr(
+        &mut self,
+        callee: &Expr,
+        args: &[Expr],
+        line: u32,
+        invoke: bool,
+    ) -> Res<Value> {
         let base = self.stack.len();
         match callee {
-            Expr::Get { object, name } => {
+            Expr::Get { object, name } if invoke => {
                 let receiver = self.eval(object)?;
                 let Some(instance) = receiver.downcast::<ObjInstance>() else {
                     return throw("Only instances have methods.", name.line());
@@ -39,7 +45,7 @@ impl Interp<'_> {
                     Some(CacheHit::AddField(_)) | None => self.undefined_property(name),
                 }
             }
-            Expr::Super(super_ref) => {
+            Expr::Super(super_ref) if invoke => {
                 let method = self.super_method(super_ref)?;
                 let this = self.read(&super_ref.this)?;
                 self.push(this, line)?;
