@@ -25,7 +25,7 @@
 use std::cell::Cell;
 
 use crate::class::ObjShape;
-use crate::object::{Gc, ObjClosure, ObjRef, ObjString, Trace};
+use crate::object::{Gc, Header, ObjClosure, ObjRef, ObjString, Trace};
 
 /// How many keys a polymorphic cache holds.
 pub const CACHE_WAYS: usize = 4;
@@ -43,61 +43,132 @@ pub enum CacheHit {
     AddField(Gc<ObjShape>),
 }
 
-#[derive(Clone, Copy)]
-struct Entry {
-    key: ObjRef,
-    hit: CacheHit,
+/// What a [`CacheEntry`]'s `kind` says its hit is (the layout machine code
+/// reads; `abi.rs` exports the offsets).
+pub mod hit_kind {
+    /// A field; `index` is its index.
+    pub const FIELD: u32 = 0;
+    /// A method; `target` is the closure.
+    pub const METHOD: u32 = 1;
+    /// A new field; `target` is the shape the instance moves to.
+    pub const ADD_FIELD: u32 = 2;
 }
 
-/// The states a cache moves through, for statistics and teaching tools.
+/// One way of a cache: a key and its hit, in a fixed layout. An empty way
+/// has a null key.
+#[repr(C)]
+pub struct CacheEntry {
+    pub(crate) key: Cell<*const Header>,
+    pub(crate) kind: Cell<u32>,
+    pub(crate) index: Cell<u32>,
+    pub(crate) target: Cell<*const Header>,
+}
+
+impl CacheEntry {
+    fn empty() -> CacheEntry {
+        CacheEntry {
+            key: Cell::new(std::ptr::null()),
+            kind: Cell::new(0),
+            index: Cell::new(0),
+            target: Cell::new(std::ptr::null()),
+        }
+    }
+
+    fn key(&self) -> Option<ObjRef> {
+        let key = self.key.get();
+        // SAFETY: a non-null key is an object the cache keeps alive (it is
+        // traced with the function that owns the cache).
+        (!key.is_null()).then(|| unsafe { ObjRef::from_addr(key as usize) })
+    }
+
+    fn hit(&self) -> CacheHit {
+        // SAFETY: `target` was stored by `set` from a live object of the
+        // kind `kind` names, which the cache keeps alive.
+        let target = || unsafe { ObjRef::from_addr(self.target.get() as usize) };
+        match self.kind.get() {
+            hit_kind::FIELD => CacheHit::Field(self.index.get()),
+            hit_kind::METHOD => {
+                CacheHit::Method(target().downcast().expect("a method hit holds a closure"))
+            }
+            _ => CacheHit::AddField(target().downcast().expect("an add-field hit holds a shape")),
+        }
+    }
+
+    fn set(&self, key: ObjRef, hit: CacheHit) {
+        let (kind, index, target) = match hit {
+            CacheHit::Field(index) => (hit_kind::FIELD, index, std::ptr::null()),
+            CacheHit::Method(method) => {
+                (hit_kind::METHOD, 0, method.as_obj().addr() as *const Header)
+            }
+            CacheHit::AddField(shape) => {
+                (hit_kind::ADD_FIELD, 0, shape.as_obj().addr() as *const Header)
+            }
+        };
+        self.kind.set(kind);
+        self.index.set(index);
+        self.target.set(target);
+        // The key last: a way is in use once its key is set.
+        self.key.set(key.addr() as *const Header);
+    }
+}
+
+/// How full a cache is, for `--stats` and tests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CacheState {
     Empty,
     Monomorphic,
+    /// This many keys (2 to [`CACHE_WAYS`]).
     Polymorphic(usize),
+    /// A key missed when every way was taken.
     Megamorphic,
 }
 
-/// One site's cache: the property name and up to [`CACHE_WAYS`] entries.
+/// The cache of one site, in a fixed layout (`abi.rs`): the ways first, so
+/// machine code finds way `i` at `i * size_of::<CacheEntry>()`.
+#[repr(C)]
 pub struct InlineCache {
-    /// The name the site looks up.
+    pub(crate) entries: [CacheEntry; CACHE_WAYS],
+    /// The property the site names.
     pub name: Gc<ObjString>,
-    entries: [Cell<Option<Entry>>; CACHE_WAYS],
     megamorphic: Cell<bool>,
 }
 
 impl InlineCache {
     pub fn new(name: Gc<ObjString>) -> InlineCache {
-        InlineCache { name, entries: Default::default(), megamorphic: Cell::new(false) }
+        InlineCache {
+            entries: std::array::from_fn(|_| CacheEntry::empty()),
+            name,
+            megamorphic: Cell::new(false),
+        }
     }
 
-    /// What the generic lookup found for `key`, if the cache remembers it.
+    /// What the cache remembers for `key`.
     #[inline(always)]
     pub fn get(&self, key: ObjRef) -> Option<CacheHit> {
+        let key = key.addr() as *const Header;
         for entry in &self.entries {
-            match entry.get() {
-                Some(entry) if entry.key == key => return Some(entry.hit),
-                Some(_) => {}
-                None => return None,
+            let there = entry.key.get();
+            if there == key {
+                return Some(entry.hit());
+            }
+            if there.is_null() {
+                return None;
             }
         }
         None
     }
 
-    /// Remember that the lookup for `key` found `hit`; a cache that is full
-    /// becomes megamorphic instead.
-    ///
-    /// The caller keeps `key` and `hit` reachable until this returns; from
-    /// then on the cache does.
+    /// Remember `hit` for `key`, in the first free way; with none left, the
+    /// cache becomes megamorphic and keeps what it has.
     pub fn insert(&self, key: ObjRef, hit: CacheHit) {
-        match self.entries.iter().find(|entry| entry.get().is_none()) {
-            Some(free) => free.set(Some(Entry { key, hit })),
+        match self.entries.iter().find(|entry| entry.key.get().is_null()) {
+            Some(free) => free.set(key, hit),
             None => self.megamorphic.set(true),
         }
     }
 
     pub fn state(&self) -> CacheState {
-        let used = self.entries.iter().filter(|entry| entry.get().is_some()).count();
+        let used = self.entries.iter().filter(|entry| !entry.key.get().is_null()).count();
         match used {
             _ if self.megamorphic.get() => CacheState::Megamorphic,
             0 => CacheState::Empty,
@@ -110,9 +181,10 @@ impl InlineCache {
 impl Trace for InlineCache {
     fn trace(&self, tracer: &mut dyn FnMut(ObjRef)) {
         tracer(self.name.as_obj());
-        for entry in self.entries.iter().filter_map(Cell::get) {
-            tracer(entry.key);
-            match entry.hit {
+        for entry in &self.entries {
+            let Some(key) = entry.key() else { continue };
+            tracer(key);
+            match entry.hit() {
                 CacheHit::Field(_) => {}
                 CacheHit::Method(method) => tracer(method.as_obj()),
                 CacheHit::AddField(shape) => tracer(shape.as_obj()),

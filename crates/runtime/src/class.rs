@@ -18,6 +18,7 @@
 use std::cell::{Cell, RefCell, UnsafeCell};
 use std::rc::Rc;
 
+use crate::buffer::GrowArray;
 use crate::cache::CacheHit;
 use crate::object::{Gc, Header, ObjClosure, ObjKind, ObjRef, ObjString, Object, Trace};
 use crate::table::Table;
@@ -363,9 +364,9 @@ unsafe impl Object for ObjShape {
 #[repr(C)]
 pub struct ObjInstance {
     header: Header,
-    shape: Cell<Gc<ObjShape>>,
+    pub(crate) shape: Cell<Gc<ObjShape>>,
     /// One value per field of the shape, in the shape's order.
-    fields: UnsafeCell<Vec<Value>>,
+    pub(crate) fields: GrowArray<Value>,
 }
 
 impl ObjInstance {
@@ -373,14 +374,8 @@ impl ObjInstance {
         ObjInstance {
             header: Header::new(ObjKind::Instance),
             shape: Cell::new(shape),
-            fields: UnsafeCell::new(Vec::with_capacity(capacity)),
+            fields: GrowArray::with_capacity(capacity),
         }
-    }
-
-    fn fields(&self) -> &Vec<Value> {
-        // SAFETY: only `set_field_at` and `add_field` mutate, taking no
-        // lasting reference; single-threaded.
-        unsafe { &*self.fields.get() }
     }
 
     #[inline(always)]
@@ -399,43 +394,36 @@ impl ObjInstance {
     /// If the shape has no field at `index` (a stale cache would be a bug).
     #[inline(always)]
     pub fn field_at(&self, index: u32) -> Value {
-        self.fields()[index as usize]
+        self.fields.get(index as usize)
     }
 
     /// Overwrite the field at `index` of the instance's shape.
     #[inline(always)]
     pub fn set_field_at(&self, index: u32, value: Value) {
-        // SAFETY: as in `fields`.
-        let fields = unsafe { &mut *self.fields.get() };
-        fields[index as usize] = value;
+        self.fields.set(index as usize, value);
     }
 
     /// Append a field, moving to `shape` (a child of the current shape);
     /// returns how many bytes the field vector grew by.
     pub(crate) fn add_field(&self, shape: Gc<ObjShape>, value: Value) -> usize {
         assert!(
-            shape.parent == Some(self.shape()) && shape.len as usize == self.fields().len() + 1,
+            shape.parent == Some(self.shape()) && shape.len as usize == self.fields.len() + 1,
             "a field is added along a transition of the instance's shape"
         );
-        // SAFETY: as in `fields`.
-        let fields = unsafe { &mut *self.fields.get() };
-        let before = fields.capacity();
-        fields.push(value);
+        let grown = self.fields.push(value);
         self.shape.set(shape);
         let class = shape.class;
         if shape.len > class.field_hint.get() {
             class.field_hint.set(shape.len);
         }
-        (fields.capacity() - before) * size_of::<Value>()
+        grown
     }
 }
 
 impl Trace for ObjInstance {
     fn trace(&self, tracer: &mut dyn FnMut(ObjRef)) {
         tracer(self.shape().as_obj());
-        for value in self.fields() {
-            crate::object::trace_value(*value, tracer);
-        }
+        self.fields.for_each(|value| crate::object::trace_value(value, tracer));
     }
 }
 
@@ -443,7 +431,7 @@ impl Trace for ObjInstance {
 unsafe impl Object for ObjInstance {
     const KIND: ObjKind = ObjKind::Instance;
     fn heap_size(&self) -> usize {
-        size_of::<Self>() + self.fields().capacity() * size_of::<Value>()
+        size_of::<Self>() + self.fields.capacity() * size_of::<Value>()
     }
 }
 

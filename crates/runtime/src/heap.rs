@@ -27,10 +27,12 @@
 //! into that state, so no reference can be invalidated by a collection.
 
 use std::cell::{Cell, RefCell, UnsafeCell};
+use std::ptr::NonNull;
 use std::time::Instant;
 
 use hashbrown::HashTable;
 
+use crate::buffer::GrowArray;
 use crate::cache::CacheHit;
 use crate::class::{ObjClass, ObjInstance, ObjShape};
 use crate::gc::{GcConfig, GcLog, GcReport, GcStats, OutOfMemory};
@@ -103,7 +105,7 @@ impl Heap {
             collecting: Cell::new(false),
             gray: UnsafeCell::new(Vec::new()),
             stack: Stack::new(),
-            globals: Globals { values: UnsafeCell::new(Vec::new()) },
+            globals: Globals { values: GrowArray::with_capacity(0) },
             pinned: UnsafeCell::new(Vec::new()),
             handles: UnsafeCell::new(Vec::new()),
             open_upvalues: UnsafeCell::new(Vec::new()),
@@ -385,7 +387,13 @@ impl Heap {
             Ok(found) => return Ok(open[found]),
             Err(at) => at,
         };
-        let upvalue = self.alloc(ObjUpvalue::new_open(slot))?;
+        // A captured slot is live, or (a local function capturing itself) the
+        // slot its closure is about to be pushed into.
+        assert!((slot as usize) <= self.stack.len(), "a captured slot is live");
+        assert!((slot as usize) < self.stack.capacity(), "a captured slot is inside the stack");
+        // SAFETY: inside the stack (asserted).
+        let location = unsafe { self.stack.base_ptr().add(slot as usize) };
+        let upvalue = self.alloc(ObjUpvalue::new_open(slot, location))?;
         // SAFETY: as above; a collection keeps the list's order.
         unsafe { &mut *self.open_upvalues.get() }.insert(at, upvalue);
         Ok(upvalue)
@@ -402,7 +410,8 @@ impl Heap {
             if slot < from_slot {
                 break;
             }
-            last.close(self.stack.get(slot as usize));
+            debug_assert!((slot as usize) < self.stack.len(), "open upvalues point below the top");
+            last.close();
             open.pop();
         }
     }
@@ -479,8 +488,8 @@ impl Heap {
         // SAFETY: collection runs inside an allocation; no reference into
         // these root areas is live then (module rules).
         unsafe {
-            (*self.stack.values.get()).iter().for_each(&mut value);
-            (*self.globals.values.get()).iter().for_each(&mut value);
+            self.stack.live().iter().for_each(&mut value);
+            self.globals.values.for_each(|v| value(&v));
             (*self.pinned.get()).iter().for_each(&mut value);
             (*self.handles.get()).iter().for_each(&mut value);
             for upvalue in (*self.open_upvalues.get()).iter() {
@@ -530,8 +539,15 @@ pub fn hash_str(text: &str) -> u64 {
 ///
 /// Its capacity is reserved up front ([`STACK_SLOTS`]) and never grows, so
 /// slot addresses are stable. Pushing past it is a Lox `Stack overflow.`
+/// The layout is fixed (`abi.rs`): machine code keeps the top in a register
+/// and publishes the height at safepoints, as the VM does.
+#[repr(C)]
 pub struct Stack {
-    values: UnsafeCell<Vec<Value>>,
+    /// Slot 0, fixed for the heap's life.
+    pub(crate) base: NonNull<Value>,
+    /// The published height: slots below it hold values, and are roots.
+    pub(crate) len: Cell<usize>,
+    capacity: usize,
 }
 
 /// The stack is full: the engine reports `Stack overflow.`
@@ -540,61 +556,86 @@ pub struct StackFull;
 
 impl Stack {
     fn new() -> Stack {
-        Stack { values: UnsafeCell::new(Vec::with_capacity(STACK_SLOTS)) }
+        // Reserved, not touched: the pages cost nothing until used.
+        let mut reserved = std::mem::ManuallyDrop::new(Vec::<Value>::with_capacity(STACK_SLOTS));
+        let capacity = reserved.capacity();
+        // SAFETY: a `Vec`'s pointer is never null.
+        let base = unsafe { NonNull::new_unchecked(reserved.as_mut_ptr()) };
+        Stack { base, len: Cell::new(0), capacity }
     }
 
-    #[inline(always)]
-    #[allow(clippy::mut_from_ref)] // Private: callers never hold it across calls.
-    fn values(&self) -> &mut Vec<Value> {
-        // SAFETY: single-threaded, and every caller below uses the reference
-        // only within its own body, never across an allocation.
-        unsafe { &mut *self.values.get() }
+    /// The live slots (a root area).
+    fn live(&self) -> &[Value] {
+        // SAFETY: the slots below the published height hold values
+        // (`set_len`'s contract); the caller keeps the slice only while no
+        // engine writes the stack (tracing, inside an allocation).
+        unsafe { std::slice::from_raw_parts(self.base.as_ptr(), self.len.get()) }
     }
 
     #[inline(always)]
     pub fn len(&self) -> usize {
-        self.values().len()
+        self.len.get()
     }
 
     #[inline(always)]
     pub fn is_empty(&self) -> bool {
-        self.values().is_empty()
+        self.len.get() == 0
     }
 
     #[inline(always)]
     pub fn push(&self, value: Value) -> Result<(), StackFull> {
-        let values = self.values();
-        if values.len() == values.capacity() {
+        let len = self.len.get();
+        if len == self.capacity {
             return Err(StackFull);
         }
-        values.push(value);
+        // SAFETY: below the capacity (checked).
+        unsafe { self.base.as_ptr().add(len).write(value) };
+        self.len.set(len + 1);
         Ok(())
     }
 
     #[inline(always)]
     pub fn pop(&self) -> Value {
-        self.values().pop().expect("pop from an empty stack")
+        let len = self.len.get().checked_sub(1).expect("pop from an empty stack");
+        self.len.set(len);
+        // SAFETY: the slot was below the height, so it holds a value.
+        unsafe { self.base.as_ptr().add(len).read() }
     }
 
+    /// The value in `slot`.
+    ///
+    /// # Panics
+    /// If `slot` is not below the height.
     #[inline(always)]
     pub fn get(&self, slot: usize) -> Value {
-        self.values()[slot]
+        assert!(slot < self.len.get(), "slot {slot} above the stack's top");
+        // SAFETY: below the height (checked).
+        unsafe { self.base.as_ptr().add(slot).read() }
     }
 
+    /// Overwrite `slot`.
+    ///
+    /// # Panics
+    /// If `slot` is not below the height.
     #[inline(always)]
     pub fn set(&self, slot: usize, value: Value) {
-        self.values()[slot] = value;
+        assert!(slot < self.len.get(), "slot {slot} above the stack's top");
+        // SAFETY: below the height (checked).
+        unsafe { self.base.as_ptr().add(slot).write(value) }
     }
 
+    /// Drop every slot from `len` up (a no-op if the stack is lower).
     #[inline(always)]
     pub fn truncate(&self, len: usize) {
-        self.values().truncate(len);
+        if len < self.len.get() {
+            self.len.set(len);
+        }
     }
 
     /// How many slots the stack can hold ([`STACK_SLOTS`]).
     #[inline(always)]
     pub fn capacity(&self) -> usize {
-        self.values().capacity()
+        self.capacity
     }
 
     /// The address of slot 0, fixed for the life of the heap: an engine may
@@ -603,7 +644,7 @@ impl Stack {
     /// anything that can collect or read the stack (DESIGN.md invariant 6).
     #[inline(always)]
     pub fn base_ptr(&self) -> *mut Value {
-        self.values().as_mut_ptr()
+        self.base.as_ptr()
     }
 
     /// Publish the stack's height.
@@ -613,51 +654,60 @@ impl Stack {
     /// it holds a value written since the heap was made.
     #[inline(always)]
     pub unsafe fn set_len(&self, len: usize) {
-        // SAFETY: the caller's promise; `Value` is `Copy`, so nothing is
-        // dropped or leaked by moving the length.
-        unsafe { self.values().set_len(len) }
+        debug_assert!(len <= self.capacity);
+        self.len.set(len);
     }
 
     /// A copy of `range` (for native calls and diagnostics).
     pub fn slice_to_vec(&self, range: std::ops::Range<usize>) -> Vec<Value> {
-        self.values()[range].to_vec()
+        self.live()[range].to_vec()
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        // SAFETY: the allocation `new` reserved; `Value` needs no drop.
+        drop(unsafe { Vec::from_raw_parts(self.base.as_ptr(), 0, self.capacity) });
     }
 }
 
 /// Global variables, indexed by the resolver's global slots. A root.
+///
+/// The layout is fixed (`abi.rs`). An engine makes room for every global a
+/// module names before it runs the module ([`reserve`](Self::reserve)), so
+/// the array does not move while code runs: machine code may load its
+/// address once per entry.
+#[repr(C)]
 pub struct Globals {
-    values: UnsafeCell<Vec<Value>>,
+    pub(crate) values: GrowArray<Value>,
 }
 
 impl Globals {
-    #[inline(always)]
-    #[allow(clippy::mut_from_ref)] // Private: callers never hold it across calls.
-    fn values(&self) -> &mut Vec<Value> {
-        // SAFETY: as for `Stack::values`.
-        unsafe { &mut *self.values.get() }
-    }
-
     /// The global in `slot`, or `Value::UNDEFINED` if it was never defined.
     #[inline(always)]
     pub fn get(&self, slot: usize) -> Value {
-        self.values().get(slot).copied().unwrap_or(Value::UNDEFINED)
+        if slot < self.values.len() { self.values.get(slot) } else { Value::UNDEFINED }
     }
 
     #[inline(always)]
     pub fn set(&self, slot: usize, value: Value) {
-        let values = self.values();
-        if slot >= values.len() {
-            values.resize(slot + 1, Value::UNDEFINED);
+        self.reserve(slot + 1);
+        self.values.set(slot, value);
+    }
+
+    /// Make room for `count` globals (undefined until set).
+    pub fn reserve(&self, count: usize) {
+        while self.values.len() < count {
+            self.values.push(Value::UNDEFINED);
         }
-        values[slot] = value;
     }
 
     pub fn len(&self) -> usize {
-        self.values().len()
+        self.values.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.values().is_empty()
+        self.values.is_empty()
     }
 }
 

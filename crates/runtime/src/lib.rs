@@ -13,6 +13,8 @@
 //! It depends on no other Strata crate. Unsafe code lives in `value.rs`,
 //! `object.rs`, `class.rs` and `heap.rs`; each block says why it is sound.
 
+pub mod abi;
+mod buffer;
 mod cache;
 mod class;
 mod error;
@@ -25,6 +27,7 @@ mod print;
 mod table;
 mod value;
 
+pub use buffer::{FixedArray, GrowArray};
 pub use cache::{CACHE_WAYS, CacheHit, CacheState, InlineCache};
 pub use class::{ObjBoundMethod, ObjClass, ObjInstance, ObjShape};
 pub use error::{ErrorKind, RuntimeError, TraceLine};

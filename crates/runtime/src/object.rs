@@ -15,6 +15,7 @@ use std::marker::PhantomData;
 use std::ops::Deref;
 use std::ptr::NonNull;
 
+use crate::buffer::FixedArray;
 use crate::cache::InlineCache;
 use crate::class::{ObjBoundMethod, ObjClass, ObjInstance, ObjShape};
 use crate::value::Value;
@@ -36,7 +37,7 @@ pub enum ObjKind {
 /// The first field of every object.
 #[repr(C)]
 pub struct Header {
-    kind: ObjKind,
+    pub(crate) kind: ObjKind,
     marked: Cell<bool>,
 }
 
@@ -234,7 +235,7 @@ pub struct ObjFunction {
     pub proto: u32,
     /// One cache per property, method or super site of the code, indexed by
     /// the site operand (see `cache.rs`). Engines without sites leave it empty.
-    pub caches: Box<[InlineCache]>,
+    pub caches: FixedArray<InlineCache>,
 }
 
 impl ObjFunction {
@@ -255,7 +256,7 @@ impl ObjFunction {
             arity,
             upvalue_count,
             proto,
-            caches,
+            caches: FixedArray::new(caches),
         }
     }
 
@@ -318,11 +319,12 @@ unsafe impl Object for ObjNative {
 pub struct ObjClosure {
     header: Header,
     pub function: Gc<ObjFunction>,
-    pub upvalues: Box<[Gc<ObjUpvalue>]>,
+    pub upvalues: FixedArray<Gc<ObjUpvalue>>,
 }
 
 impl ObjClosure {
     pub fn new(function: Gc<ObjFunction>, upvalues: Box<[Gc<ObjUpvalue>]>) -> ObjClosure {
+        let upvalues = FixedArray::new(upvalues);
         ObjClosure { header: Header::new(ObjKind::Closure), function, upvalues }
     }
 }
@@ -347,24 +349,31 @@ unsafe impl Object for ObjClosure {
 /// A captured variable.
 ///
 /// While the variable's frame is live the upvalue is *open*: the value lives
-/// in the VM stack at `slot`. When the frame's scope ends it is *closed*:
-/// the value moves into `closed`. Every closure that captured the variable
-/// shares this one object, so they all see each other's assignments.
+/// in the VM stack, at `slot`. When the frame's scope ends it is *closed*:
+/// the value moves into `closed`. Either way `location` points at the value
+/// (the stack never moves, nor does a heap object), so reading or writing a
+/// captured variable is one indirection, as in the book's C VM. Every
+/// closure that captured the variable shares this one object, so they all
+/// see each other's assignments.
 #[repr(C)]
 pub struct ObjUpvalue {
     header: Header,
+    /// The stack slot while open; `u32::MAX` once closed.
     slot: Cell<u32>,
+    pub(crate) location: Cell<*mut Value>,
     closed: Cell<Value>,
 }
 
 impl ObjUpvalue {
     const CLOSED: u32 = u32::MAX;
 
-    pub(crate) fn new_open(slot: u32) -> ObjUpvalue {
+    /// An open upvalue for stack `slot`, whose value is at `location`.
+    pub(crate) fn new_open(slot: u32, location: *mut Value) -> ObjUpvalue {
         debug_assert!(slot != Self::CLOSED);
         ObjUpvalue {
             header: Header::new(ObjKind::Upvalue),
             slot: Cell::new(slot),
+            location: Cell::new(location),
             closed: Cell::new(Value::NIL),
         }
     }
@@ -376,19 +385,26 @@ impl ObjUpvalue {
         if slot == Self::CLOSED { None } else { Some(slot) }
     }
 
-    /// The value of a closed upvalue.
+    /// The variable's value.
     #[inline(always)]
-    pub fn closed_value(&self) -> Value {
-        self.closed.get()
+    pub fn get(&self) -> Value {
+        // SAFETY: `location` is a live stack slot while the upvalue is open
+        // (the verifier proves a captured slot is only left by closing it)
+        // or this object's own `closed` cell.
+        unsafe { self.location.get().read() }
     }
 
+    /// Assign the variable.
     #[inline(always)]
-    pub fn set_closed_value(&self, value: Value) {
-        self.closed.set(value)
+    pub fn set(&self, value: Value) {
+        // SAFETY: as in `get`.
+        unsafe { self.location.get().write(value) }
     }
 
-    pub(crate) fn close(&self, value: Value) {
-        self.closed.set(value);
+    /// Move the value out of the stack into the upvalue itself.
+    pub(crate) fn close(&self) {
+        self.closed.set(self.get());
+        self.location.set(self.closed.as_ptr());
         self.slot.set(Self::CLOSED);
     }
 }
@@ -396,7 +412,9 @@ impl ObjUpvalue {
 impl Trace for ObjUpvalue {
     fn trace(&self, tracer: &mut dyn FnMut(ObjRef)) {
         // An open upvalue's value is in the stack, which is a root.
-        trace_value(self.closed.get(), tracer);
+        if self.open_slot().is_none() {
+            trace_value(self.closed.get(), tracer);
+        }
     }
 }
 

@@ -3,6 +3,26 @@
 use runtime::{ObjRef, Value};
 
 #[test]
+fn object_kinds_are_numbered_as_documented() {
+    use runtime::abi::*;
+    let kinds = [
+        KIND_STRING,
+        KIND_FUNCTION,
+        KIND_NATIVE,
+        KIND_CLOSURE,
+        KIND_UPVALUE,
+        KIND_CLASS,
+        KIND_INSTANCE,
+        KIND_BOUND_METHOD,
+        KIND_SHAPE,
+    ];
+    assert_eq!(kinds, [0, 1, 2, 3, 4, 5, 6, 7, 8]);
+    assert_eq!((HIT_FIELD, HIT_METHOD, HIT_ADD_FIELD), (0, 1, 2));
+    assert_eq!(OBJECT_TAG, 0xfffc_0000_0000_0000);
+    assert_eq!(UNDEFINED, 0x7ffc_0000_0000_0004);
+}
+
+#[test]
 fn value_is_one_word() {
     assert_eq!(size_of::<Value>(), 8);
     assert_eq!(size_of::<Option<ObjRef>>(), 8);
@@ -21,4 +41,61 @@ fn tags_are_as_documented_in_abi_md() {
     let computed = Value::number(zero / zero);
     assert!(computed.is_number() && !computed.is_object());
     assert!(Value::number(-0.0).is_number());
+}
+
+/// Every offset compiled code uses, at the value `docs/abi.md` documents.
+/// A failure here means a layout changed: update `docs/abi.md` and every
+/// code generator that relies on it, then this table.
+#[test]
+fn object_layouts_are_as_documented_in_abi_md() {
+    use runtime::abi::*;
+    let layout = [
+        ("HEADER_KIND", HEADER_KIND),
+        ("CLOSURE_FUNCTION", CLOSURE_FUNCTION),
+        ("CLOSURE_UPVALUES", CLOSURE_UPVALUES),
+        ("FUNCTION_ARITY", FUNCTION_ARITY),
+        ("FUNCTION_CACHES", FUNCTION_CACHES),
+        ("UPVALUE_LOCATION", UPVALUE_LOCATION),
+        ("INSTANCE_SHAPE", INSTANCE_SHAPE),
+        ("INSTANCE_FIELDS", INSTANCE_FIELDS),
+        ("INSTANCE_FIELD_COUNT", INSTANCE_FIELD_COUNT),
+        ("BOUND_RECEIVER", BOUND_RECEIVER),
+        ("BOUND_METHOD", BOUND_METHOD),
+        ("CACHE_SIZE", CACHE_SIZE),
+        ("CACHE_WAYS_OFFSET", CACHE_WAYS_OFFSET),
+        ("CACHE_ENTRY_SIZE", CACHE_ENTRY_SIZE),
+        ("ENTRY_KEY", ENTRY_KEY),
+        ("ENTRY_KIND", ENTRY_KIND),
+        ("ENTRY_INDEX", ENTRY_INDEX),
+        ("ENTRY_TARGET", ENTRY_TARGET),
+        ("STACK_BASE", STACK_BASE),
+        ("STACK_LEN", STACK_LEN),
+        ("GLOBALS_VALUES", GLOBALS_VALUES),
+        ("GLOBALS_COUNT", GLOBALS_COUNT),
+    ];
+    let documented = [
+        ("HEADER_KIND", 0),
+        ("CLOSURE_FUNCTION", 8),
+        ("CLOSURE_UPVALUES", 16),
+        ("FUNCTION_ARITY", 16),
+        ("FUNCTION_CACHES", 24),
+        ("UPVALUE_LOCATION", 8),
+        ("INSTANCE_SHAPE", 8),
+        ("INSTANCE_FIELDS", 16),
+        ("INSTANCE_FIELD_COUNT", 24),
+        ("BOUND_RECEIVER", 8),
+        ("BOUND_METHOD", 16),
+        ("CACHE_SIZE", 112),
+        ("CACHE_WAYS_OFFSET", 0),
+        ("CACHE_ENTRY_SIZE", 24),
+        ("ENTRY_KEY", 0),
+        ("ENTRY_KIND", 8),
+        ("ENTRY_INDEX", 12),
+        ("ENTRY_TARGET", 16),
+        ("STACK_BASE", 0),
+        ("STACK_LEN", 8),
+        ("GLOBALS_VALUES", 0),
+        ("GLOBALS_COUNT", 8),
+    ];
+    assert_eq!(layout, documented);
 }

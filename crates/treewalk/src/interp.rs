@@ -258,13 +258,7 @@ impl<'a> Interp<'a> {
     pub(crate) fn read(&self, var: &VarUse) -> Res<Value> {
         match var.var {
             VarRef::Local(slot) => Ok(self.stack.get(self.base + slot as usize)),
-            VarRef::Upvalue(index) => {
-                let upvalue = self.upvalue(index);
-                Ok(match upvalue.open_slot() {
-                    Some(slot) => self.stack.get(slot as usize),
-                    None => upvalue.closed_value(),
-                })
-            }
+            VarRef::Upvalue(index) => Ok(self.upvalue(index).get()),
             VarRef::Global(slot) => {
                 let value = self.heap.globals().get(slot as usize);
                 if value.is_undefined() {
@@ -280,13 +274,7 @@ impl<'a> Interp<'a> {
     fn write(&self, var: &VarUse, value: Value) -> Res<()> {
         match var.var {
             VarRef::Local(slot) => self.stack.set(self.base + slot as usize, value),
-            VarRef::Upvalue(index) => {
-                let upvalue = self.upvalue(index);
-                match upvalue.open_slot() {
-                    Some(slot) => self.stack.set(slot as usize, value),
-                    None => upvalue.set_closed_value(value),
-                }
-            }
+            VarRef::Upvalue(index) => self.upvalue(index).set(value),
             VarRef::Global(slot) => {
                 let globals = self.heap.globals();
                 if globals.get(slot as usize).is_undefined() {

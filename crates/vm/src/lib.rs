@@ -71,6 +71,9 @@ impl Vm {
     /// index in `functions`.
     fn load(&mut self, module: Module) -> usize {
         let base = self.functions.len() as u32;
+        // Every global the module names has its slot before it runs, so the
+        // globals array does not move while code runs (`runtime::Globals`).
+        self.heap.globals().reserve(module.globals.len());
         if module.globals.len() > self.global_names.len() {
             self.global_names = module.globals;
         }

@@ -331,12 +331,7 @@ impl<'a> Run<'a> {
             () => {{
                 let index = read_u8!();
                 let upvalue = closure.expect("only closures capture").upvalues[index];
-                let value = peek!(0);
-                match upvalue.open_slot() {
-                    // SAFETY: an open upvalue's slot is a live local.
-                    Some(slot) => unsafe { self.bottom.add(slot as usize).write(value) },
-                    None => upvalue.set_closed_value(value),
-                }
+                upvalue.set(peek!(0));
             }};
         }
         // Set the property of the instance below the top to the top, by the
@@ -478,12 +473,7 @@ impl<'a> Run<'a> {
                 Op::GetUpvalue => {
                     let index = read_u8!();
                     let upvalue = closure.expect("only closures capture").upvalues[index];
-                    let value = match upvalue.open_slot() {
-                        // SAFETY: an open upvalue's slot is a live local.
-                        Some(slot) => unsafe { self.bottom.add(slot as usize).read() },
-                        None => upvalue.closed_value(),
-                    };
-                    push!(value);
+                    push!(upvalue.get());
                 }
                 Op::SetUpvalue => set_upvalue!(),
                 Op::GetProperty => {
