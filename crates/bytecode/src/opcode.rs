@@ -159,8 +159,9 @@ opcodes! {
     Print() 1 => 0;
     /// Jump forward `d` bytes.
     Jump(JumpForward) 0 => 0;
-    /// Jump forward `d` bytes if the top is falsey (the top stays).
-    JumpIfFalse(JumpForward) 0 => 0;
+    /// Jump forward `d` bytes if the top is falsey (the top stays: it reads
+    /// a value, so its row pops and pushes one, for the verifier).
+    JumpIfFalse(JumpForward) 1 => 1;
     /// Jump back `d` bytes (loops).
     Loop(JumpBack) 0 => 0;
     /// Call the value below `n` arguments; slot 0 of the new frame is the callee.

@@ -57,7 +57,8 @@
 //! 7. **Stack depths and captured slots**, by abstract interpretation of
 //!    the code from offset 0 with depth `1 + arity` (slot 0 and the
 //!    parameters). Every instruction finds at least as many values as it
-//!    pops (for `Call` and `CallMethod`, plus the argument count); the depth
+//!    pops (for `Call` and `CallMethod`, plus the argument count) above
+//!    slot 0 and the parameters, which no instruction pops; the depth
 //!    is never above `max_stack`; every path into an instruction brings the
 //!    same depth; `GetLocal` and `SetLocal` name a slot below the depth, and
 //!    `StoreLocal` one below the depth after its pop; a `Closure`'s local
@@ -993,14 +994,23 @@ impl FunctionChecker<'_> {
         let op = instruction.op;
         let effect = op.info().effect;
         let pops = u32::from(effect.pops) + if effect.pops_args { instruction.operand } else { 0 };
-        let Some(below) = depth.checked_sub(pops) else {
-            return Err(self.error_at(
-                instruction,
-                format!(
-                    "stack underflow: {} pops {pops} values, but the stack holds {depth}",
-                    op.name()
-                ),
-            ));
+        // Slot 0 and the parameters are the frame's own: no instruction
+        // pops them (a `Return` pops its result, above them), so `this` in
+        // a method stays the receiver and nothing reads below the frame.
+        let floor = 1 + u32::from(self.function.arity);
+        let below = match depth.checked_sub(pops) {
+            Some(below) if below >= floor => below,
+            _ => {
+                return Err(self.error_at(
+                    instruction,
+                    format!(
+                        "stack underflow: {} pops {pops} values, but the stack holds {} above \
+                         slot 0 and the parameters",
+                        op.name(),
+                        depth.saturating_sub(floor)
+                    ),
+                ));
+            }
         };
         // `below <= depth <= max_stack <= MAX_FRAME_SLOTS`, far from overflow.
         let after = below + u32::from(effect.pushes);

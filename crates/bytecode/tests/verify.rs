@@ -828,10 +828,43 @@ fn a_slot_captured_on_one_path_is_captured_after_the_merge() {
 
 #[test]
 fn a_stack_underflow_is_rejected() {
-    // Slot 0 is on the stack; the second Pop takes it, the third has nothing.
+    // Only slot 0 is on the stack, and it is the frame's own: no value to pop.
     rejects(
-        &script(1, &[(Op::Pop, 0), (Op::Pop, 0), (Op::Nil, 0), (Op::Return, 0)]),
-        "at 0001: stack underflow: Pop pops 1 values, but the stack holds 0",
+        &script(1, &[(Op::Pop, 0), (Op::Nil, 0), (Op::Return, 0)]),
+        "at 0000: stack underflow: Pop pops 1 values, but the stack holds 0 above slot 0 and \
+         the parameters",
+    );
+}
+
+#[test]
+fn slot_zero_and_the_parameters_are_never_popped() {
+    // Popping slot 0 and pushing again would replace `this` (an
+    // initializer's `ReturnThis` would return the new value); popping it
+    // and reading the top would read below the frame.
+    rejects(
+        &script(2, &[(Op::Print, 0), (Op::JumpIfFalse, 0), (Op::Nil, 0), (Op::Return, 0)]),
+        "at 0000: stack underflow: Print pops 1 values, but the stack holds 0",
+    );
+    // The script returning slot 0 itself, while a closure captured it.
+    rejects(&script(1, &[(Op::Return, 0)]), "at 0000: stack underflow: Return pops 1 values");
+    let f = function(
+        "f",
+        FunctionKind::Function,
+        2,
+        3,
+        assemble(&[(Op::Pop, 0), (Op::Nil, 0), (Op::Return, 0)]),
+    );
+    rejects(
+        &with_function(f),
+        "(#1) at 0000: stack underflow: Pop pops 1 values, but the stack holds 0",
+    );
+}
+
+#[test]
+fn jump_if_false_needs_a_value_it_does_not_pop() {
+    rejects(
+        &script(2, &[(Op::JumpIfFalse, 0), (Op::Nil, 0), (Op::Return, 0)]),
+        "at 0000: stack underflow: JumpIfFalse pops 1 values",
     );
 }
 
@@ -839,7 +872,7 @@ fn a_stack_underflow_is_rejected() {
 fn a_call_counts_its_arguments_in_what_it_pops() {
     rejects(
         &script(3, &[(Op::Nil, 0), (Op::Nil, 0), (Op::Call, 3), (Op::Return, 0)]),
-        "at 0002: stack underflow: Call pops 4 values, but the stack holds 3",
+        "at 0002: stack underflow: Call pops 4 values, but the stack holds 2",
     );
     // Call 255 on a small stack: an underflow, whatever the count.
     rejects(
@@ -851,8 +884,8 @@ fn a_call_counts_its_arguments_in_what_it_pops() {
 #[test]
 fn return_needs_a_value() {
     rejects(
-        &script(1, &[(Op::Pop, 0), (Op::Return, 0)]),
-        "at 0001: stack underflow: Return pops 1 values, but the stack holds 0",
+        &script(2, &[(Op::Nil, 0), (Op::Pop, 0), (Op::Return, 0)]),
+        "at 0002: stack underflow: Return pops 1 values, but the stack holds 0",
     );
 }
 

@@ -16,6 +16,7 @@
 pub mod abi;
 mod buffer;
 mod cache;
+mod call;
 mod class;
 mod error;
 mod gc;
@@ -29,6 +30,7 @@ mod value;
 
 pub use buffer::{FixedArray, GrowArray};
 pub use cache::{CACHE_WAYS, CacheHit, CacheState, InlineCache};
+pub use call::{Call, NOT_CALLABLE, arity_message, call_native, check_arity, prepare_call};
 pub use class::{ObjBoundMethod, ObjClass, ObjInstance, ObjShape};
 pub use error::{ErrorKind, RuntimeError, TraceLine};
 pub use gc::{DEFAULT_MAX_HEAP, GcConfig, GcLog, GcReport, GcStats, OUT_OF_MEMORY, OutOfMemory};

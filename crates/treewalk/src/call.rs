@@ -3,8 +3,8 @@
 use std::rc::Rc;
 
 use runtime::{
-    CacheHit, Gc, ObjBoundMethod, ObjClass, ObjClosure, ObjFunction, ObjInstance, ObjKind,
-    ObjNative, ObjUpvalue, OutOfMemory, TraceLine, Value,
+    CacheHit, Call, Gc, ObjClosure, ObjFunction, ObjInstance, ObjUpvalue, OutOfMemory, TraceLine,
+    Value,
 };
 use syntax::ast::{Capture, Expr, Function, FunctionKind};
 
@@ -72,57 +72,20 @@ impl Interp<'_> {
     /// Call the value in stack slot `base` with the `n_args` above it.
     pub(crate) fn call_value(&mut self, base: usize, n_args: usize, line: u32) -> Res<Value> {
         let callee = self.stack.get(base);
-        let Some(obj) = callee.as_object() else {
-            return throw("Can only call functions and classes.", line);
-        };
-        match obj.kind() {
-            ObjKind::Closure => {
-                let closure = obj.downcast::<ObjClosure>().expect("kind checked");
+        let args = self.stack.slice_to_vec(base + 1..base + 1 + n_args);
+        let call = runtime::prepare_call(self.heap, callee, &args);
+        match call.or_else(|message| throw(message, line))? {
+            Call::Closure { closure, slot_zero } => {
+                if let Some(value) = slot_zero {
+                    self.stack.set(base, value);
+                }
                 self.call_closure(closure, base, n_args, line)
             }
-            ObjKind::BoundMethod => {
-                let bound = obj.downcast::<ObjBoundMethod>().expect("kind checked");
-                self.stack.set(base, bound.receiver);
-                self.call_closure(bound.method, base, n_args, line)
+            Call::Done(result) => {
+                self.stack.truncate(base);
+                Ok(result)
             }
-            ObjKind::Class => {
-                let class = obj.downcast::<ObjClass>().expect("kind checked");
-                // The class stays rooted in slot 0 until the instance replaces it.
-                let instance = self.fit(self.heap.instantiate(class), line)?.to_value();
-                self.stack.set(base, instance);
-                match class.initializer() {
-                    Some(init) => self.call_closure(init, base, n_args, line),
-                    None if n_args != 0 => {
-                        throw(format!("Expected 0 arguments but got {n_args}."), line)
-                    }
-                    None => {
-                        self.stack.truncate(base);
-                        Ok(instance)
-                    }
-                }
-            }
-            ObjKind::Native => {
-                let native = obj.downcast::<ObjNative>().expect("kind checked");
-                self.call_native(native, base, n_args, line)
-            }
-            _ => throw("Can only call functions and classes.", line),
         }
-    }
-
-    fn call_native(
-        &mut self,
-        native: Gc<ObjNative>,
-        base: usize,
-        n_args: usize,
-        line: u32,
-    ) -> Res<Value> {
-        if n_args != native.arity as usize {
-            return throw(format!("Expected {} arguments but got {n_args}.", native.arity), line);
-        }
-        let args = self.stack.slice_to_vec(base + 1..base + 1 + n_args);
-        let result = (native.function)(self.heap, &args);
-        self.stack.truncate(base);
-        result.or_else(|message| throw(message, line))
     }
 
     /// Run `closure` in a new frame whose slot 0 is stack slot `base`.
@@ -134,9 +97,7 @@ impl Interp<'_> {
         line: u32,
     ) -> Res<Value> {
         let function = closure.function;
-        if n_args != function.arity as usize {
-            return throw(format!("Expected {} arguments but got {n_args}.", function.arity), line);
-        }
+        runtime::check_arity(&function, n_args).or_else(|message| throw(message, line))?;
         if self.depth >= runtime::MAX_FRAMES {
             return throw("Stack overflow.", line);
         }

@@ -1,9 +1,9 @@
 //! Calls of everything but plain closures (which the loop enters itself),
 //! and making closures.
 
-use runtime::{Gc, ObjBoundMethod, ObjClass, ObjClosure, ObjKind, ObjNative, ObjUpvalue, Value};
+use runtime::{Call, Gc, ObjClosure, ObjUpvalue, Value};
 
-use crate::run::{Frame, Raise, Res, Run, arity_error, error};
+use crate::run::{Frame, Raise, Res, Run};
 
 impl Run<'_> {
     /// Call `callee` with the frame's slot 0 at `base` and `n_args`
@@ -19,49 +19,21 @@ impl Run<'_> {
         n_args: usize,
         return_to: *mut Value,
     ) -> Res<()> {
-        let Some(obj) = callee.as_object() else {
-            return Err(error("Can only call functions and classes."));
-        };
-        match obj.kind() {
-            ObjKind::Closure => {
-                let closure = obj.downcast::<ObjClosure>().expect("kind checked");
+        // SAFETY: the arguments are the `n_args` published slots above
+        // `base`; a call may allocate, and a collection only reads the stack.
+        let args = unsafe { std::slice::from_raw_parts(base.add(1), n_args) };
+        match runtime::prepare_call(self.heap, callee, args).map_err(Raise::lox)? {
+            Call::Closure { closure, slot_zero } => {
+                if let Some(value) = slot_zero {
+                    // SAFETY: `base` is a live slot of the stack.
+                    unsafe { base.write(value) };
+                }
                 self.push_frame(closure, base, n_args, return_to).map(drop)
             }
-            ObjKind::BoundMethod => {
-                let bound = obj.downcast::<ObjBoundMethod>().expect("kind checked");
-                // SAFETY: `base` is a live slot of the stack.
-                unsafe { base.write(bound.receiver) };
-                self.push_frame(bound.method, base, n_args, return_to).map(drop)
-            }
-            ObjKind::Class => {
-                let class = obj.downcast::<ObjClass>().expect("kind checked");
-                // The class stays rooted in its stack slot until replaced.
-                let instance = self.heap.instantiate(class)?.to_value();
-                // SAFETY: as above.
-                unsafe { base.write(instance) };
-                match class.initializer() {
-                    Some(init) => self.push_frame(init, base, n_args, return_to).map(drop),
-                    None if n_args != 0 => Err(arity_error(0, n_args)),
-                    None => {
-                        self.finish(return_to, instance);
-                        Ok(())
-                    }
-                }
-            }
-            ObjKind::Native => {
-                let native = obj.downcast::<ObjNative>().expect("kind checked");
-                if n_args != native.arity as usize {
-                    return Err(arity_error(native.arity, n_args));
-                }
-                // SAFETY: the arguments are the `n_args` published slots
-                // above `base`; a native may allocate, and a collection
-                // only reads the stack.
-                let args = unsafe { std::slice::from_raw_parts(base.add(1), n_args) };
-                let result = (native.function)(self.heap, args).map_err(Raise::lox)?;
+            Call::Done(result) => {
                 self.finish(return_to, result);
                 Ok(())
             }
-            _ => Err(error("Can only call functions and classes.")),
         }
     }
 

@@ -161,9 +161,7 @@ impl<'a> Run<'a> {
         return_to: *mut Value,
     ) -> Res<Frame<'a>> {
         let function = closure.function;
-        if n_args != function.arity as usize {
-            return Err(arity_error(function.arity, n_args));
-        }
+        runtime::check_arity(&function, n_args).map_err(Raise::lox)?;
         let loaded = &self.functions[function.proto as usize];
         let room = self.stack.capacity() - self.index_of(base);
         if self.frames.len() == runtime::MAX_FRAMES || room < loaded.function.max_stack as usize {
@@ -824,11 +822,6 @@ fn interrupted(heap: &Heap) -> Raise {
 #[inline(never)]
 fn output_error(failure: &std::io::Error) -> Raise {
     Raise { kind: ErrorKind::Output, message: failure.to_string() }
-}
-
-#[cold]
-pub(crate) fn arity_error(arity: u8, n_args: usize) -> Raise {
-    Raise::lox(format!("Expected {arity} arguments but got {n_args}."))
 }
 
 #[cold]
