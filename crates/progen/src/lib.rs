@@ -75,16 +75,18 @@
 
 mod class;
 mod config;
+mod differential;
 mod expr;
 mod fault;
 mod generator;
-#[cfg(feature = "module")]
-pub mod module;
+mod module;
 mod scope;
 mod stmt;
 mod ty;
 
 pub use config::Config;
+pub use differential::{Run, check, runs};
+pub use module::{ModuleOptions, WILD, arbitrary_module};
 
 use arbitrary::Unstructured;
 

@@ -1,5 +1,5 @@
 //! Plausible bytecode modules from arbitrary bytes, for fuzzing the
-//! loader, the verifier and, through them, the VM (feature `module`).
+//! loader, the verifier and, through them, the VM.
 //!
 //! Random bytes almost never make a module the verifier accepts, so a
 //! byte-level fuzzer barely reaches the VM. This builder instead writes

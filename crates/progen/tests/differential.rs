@@ -18,10 +18,7 @@
 //! For example `PROGEN_SEED=1234 cargo test --release -p progen --test
 //! differential -- --nocapture` reproduces one case.
 
-use std::panic::{AssertUnwindSafe, catch_unwind};
-
 use arbitrary::Unstructured;
-use driver::{DiagnosticStyle, Engine, GcConfig, Options, Outcome};
 use libtest_mimic::{Arguments, Failed, Trial};
 
 /// Seeds in a default run.
@@ -40,7 +37,7 @@ fn main() {
         Some(seed) => vec![Trial::test(format!("seed_{seed}"), move || {
             let case = Case::new(seed);
             println!("---- program (seed {seed}) ----\n{}", case.program);
-            for (label, run) in case.runs() {
+            for (label, run) in progen::runs(&case.program) {
                 println!("---- {label} ----\n{run}");
             }
             case.check().map_err(Failed::from)
@@ -105,52 +102,6 @@ struct Case {
     program: String,
 }
 
-/// What one run produced, or the panic that ended it.
-#[derive(PartialEq, Eq)]
-enum Run {
-    Ended { outcome: Outcome, stdout: String, stderr: String },
-    Panicked(String),
-}
-
-impl std::fmt::Display for Run {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Run::Panicked(message) => write!(f, "PANIC: {message}"),
-            Run::Ended { outcome, stdout, stderr } => {
-                writeln!(f, "outcome: {outcome:?}")?;
-                writeln!(f, "stdout:\n{}", abbreviate(stdout))?;
-                write!(f, "stderr:\n{}", abbreviate(stderr))
-            }
-        }
-    }
-}
-
-/// At most 40 lines of `text` (a stack overflow's trace has thousands).
-fn abbreviate(text: &str) -> String {
-    let lines: Vec<&str> = text.lines().collect();
-    if lines.len() <= 40 {
-        return text.to_string();
-    }
-    format!(
-        "{}\n... ({} more lines) ...\n{}\n",
-        lines[..20].join("\n"),
-        lines.len() - 30,
-        lines[lines.len() - 10..].join("\n")
-    )
-}
-
-fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
-    payload
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| payload.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "(a panic without a message)".to_string())
-}
-
-fn text(bytes: Vec<u8>) -> String {
-    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
-}
-
 impl Case {
     fn new(seed: u64) -> Case {
         let bytes = bytes_for(seed);
@@ -158,86 +109,9 @@ impl Case {
         Case { seed, program }
     }
 
-    fn run_engine(&self, engine: Engine, stress: bool) -> Run {
-        let options = Options {
-            engine,
-            gc: GcConfig { stress, ..GcConfig::default() },
-            ..Options::default()
-        };
-        let (mut out, mut err) = (Vec::new(), Vec::new());
-        match catch_unwind(AssertUnwindSafe(|| {
-            driver::run(self.program.as_bytes(), options, &mut out, &mut err)
-        })) {
-            Ok(outcome) => Run::Ended { outcome, stdout: text(out), stderr: text(err) },
-            Err(payload) => Run::Panicked(panic_message(payload)),
-        }
-    }
-
-    /// Compile to `.loxc` bytes, then load, verify and run them.
-    fn run_loxc(&self) -> Run {
-        let (mut out, mut err) = (Vec::new(), Vec::new());
-        let result = catch_unwind(AssertUnwindSafe(|| {
-            let Some(bytes) = driver::compile_to_bytes(
-                self.program.as_bytes(),
-                &DiagnosticStyle::Plain,
-                &mut err,
-            ) else {
-                return Ok(Outcome::CompileError);
-            };
-            let mut session = driver::Session::new(Options::default());
-            session.run_bytecode(&bytes, &mut out, &mut err).map_err(|e| e.to_string())
-        }));
-        match result {
-            Ok(Ok(outcome)) => Run::Ended { outcome, stdout: text(out), stderr: text(err) },
-            Ok(Err(load_error)) => {
-                Run::Panicked(format!("a freshly compiled file does not load: {load_error}"))
-            }
-            Err(payload) => Run::Panicked(panic_message(payload)),
-        }
-    }
-
-    /// Every run, labelled.
-    fn runs(&self) -> Vec<(String, Run)> {
-        let mut runs = Vec::new();
-        for &engine in Engine::ALL {
-            runs.push((engine.to_string(), self.run_engine(engine, false)));
-            runs.push((format!("{engine} --gc-stress"), self.run_engine(engine, true)));
-        }
-        runs.push(("vm via .loxc".to_string(), self.run_loxc()));
-        runs
-    }
-
     fn check(&self) -> Result<(), String> {
-        let runs = self.runs();
-        let (first_label, first) = &runs[0];
-        let mut problems = Vec::new();
-        if let Run::Ended { outcome: Outcome::CompileError, .. } = first {
-            problems.push("the generated program does not compile".to_string());
-        }
-        for (label, run) in &runs {
-            if let Run::Panicked(_) = run {
-                problems.push(format!("{label} panicked"));
-            } else if run != first {
-                problems.push(format!("{label} differs from {first_label}"));
-            }
-        }
-        if problems.is_empty() {
-            return Ok(());
-        }
-        let mut report = format!(
-            "seed {} ({}); reproduce with PROGEN_SEED={}\n---- program ----\n{}",
-            self.seed,
-            problems.join(", "),
-            self.seed,
-            self.program
-        );
-        // The reference run, then every run that is not the same.
-        report.push_str(&format!("---- {first_label} ----\n{first}\n"));
-        for (label, run) in &runs[1..] {
-            if run != first {
-                report.push_str(&format!("---- {label} ----\n{run}\n"));
-            }
-        }
-        Err(report)
+        progen::check(&self.program).map_err(|report| {
+            format!("seed {} (reproduce with PROGEN_SEED={}): {report}", self.seed, self.seed)
+        })
     }
 }
