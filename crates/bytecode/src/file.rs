@@ -10,17 +10,24 @@
 //!
 //! # Layout
 //!
-//! Every integer is little-endian. The file is a 16-byte header, then the
+//! Every integer is little-endian. The file is a 20-byte header, then the
 //! payload, then nothing: trailing bytes are an error.
 //!
 //! | offset | size | field |
 //! |---|---|---|
-//! | 0 | 4 | magic: `LOXC` (`4c 4f 58 43`), [`MAGIC`] |
-//! | 4 | 2 | format version, `u16`: [`FORMAT_VERSION`] |
-//! | 6 | 2 | reserved, `u16`: must be 0 |
-//! | 8 | 4 | payload length in bytes, `u32` |
-//! | 12 | 4 | CRC-32 of the payload, `u32` (IEEE polynomial, as `crc32fast` and zlib compute it) |
-//! | 16 | payload length | the payload |
+//! | 0 | 8 | magic: `89 4c 4f 58 43 0d 0a 1a` (`\x89LOXC\r\n\x1a`), [`MAGIC`] |
+//! | 8 | 2 | format version, `u16`: [`FORMAT_VERSION`] |
+//! | 10 | 2 | reserved, `u16`: must be 0 |
+//! | 12 | 4 | payload length in bytes, `u32` |
+//! | 16 | 4 | CRC-32 of the payload, `u32` (IEEE polynomial, as `crc32fast` and zlib compute it) |
+//! | 20 | payload length | the payload |
+//!
+//! The magic is PNG's idea: its first byte is not ASCII and cannot start
+//! UTF-8 text, so no Lox source file (which must be UTF-8) ever starts with
+//! it, and whether a file is bytecode is decided by its first bytes alone;
+//! the `\r\n` and `\x1a` show at once a file mangled by a text-mode
+//! transfer. A file with the magic but another version is a bytecode file
+//! this build cannot read, not source.
 //!
 //! In the payload, a *string* is a `u32` byte length followed by that many
 //! bytes of UTF-8, and a *count* is a `u32` followed by that many elements:
@@ -72,13 +79,13 @@ use std::fmt;
 
 use crate::chunk::{Capture, Chunk, Constant, Function, FunctionKind, LineRun, Module};
 
-/// The first four bytes of every `.loxc` file.
-pub const MAGIC: [u8; 4] = *b"LOXC";
+/// The first eight bytes of every `.loxc` file.
+pub const MAGIC: [u8; 8] = *b"\x89LOXC\r\n\x1a";
 
 /// The version of the layout this build writes and reads.
-pub const FORMAT_VERSION: u16 = 2;
+pub const FORMAT_VERSION: u16 = 3;
 
-const HEADER_LEN: usize = 16;
+const HEADER_LEN: usize = 20;
 
 // The smallest encoding of each repeated element, for bounding counts.
 const MIN_STRING: usize = 4;
@@ -166,7 +173,7 @@ impl fmt::Display for FileError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             FileError::NotBytecode => {
-                write!(f, "not a Strata bytecode file (it does not start with `LOXC`)")
+                write!(f, "not a Strata bytecode file (it does not start with the bytecode magic)")
             }
             FileError::UnsupportedVersion { found, supported } => write!(
                 f,
@@ -259,8 +266,8 @@ pub fn write_module(module: &Module) -> Result<Vec<u8>, TooLarge> {
     }
 
     let (header, payload) = out.split_at_mut(HEADER_LEN);
-    header[8..12].copy_from_slice(&len_u32(payload.len())?.to_le_bytes());
-    header[12..16].copy_from_slice(&crc32fast::hash(payload).to_le_bytes());
+    header[12..16].copy_from_slice(&len_u32(payload.len())?.to_le_bytes());
+    header[16..20].copy_from_slice(&crc32fast::hash(payload).to_le_bytes());
     Ok(out)
 }
 

@@ -174,6 +174,9 @@ opcodes! {
     CloseUpvalue() 1 => 0;
     /// Return the top from the current function.
     Return() 1 => 0;
+    /// Return `this` (slot 0) from an initializer: the only way an
+    /// initializer returns, so a class call always yields its instance.
+    ReturnThis() 0 => 0;
     /// Push a new class named by constant `c`.
     Class(Const) 0 => 1;
     /// Copy the superclass's methods into the class on top, and pop the class
@@ -238,6 +241,13 @@ impl Op {
 }
 
 impl Op {
+    /// Whether control never goes on to the next instruction: an
+    /// unconditional jump or a return. Code right after one is reached only
+    /// by a jump.
+    pub fn ends_flow(self) -> bool {
+        matches!(self, Op::Jump | Op::Loop | Op::Return | Op::ReturnThis)
+    }
+
     /// The opcode encoded as `byte`, if any.
     #[inline]
     pub fn from_byte(byte: u8) -> Option<Op> {

@@ -7,26 +7,36 @@
 //! panics, never loops and takes time linear in the module's size: every
 //! index is checked with `get`, every sum that a hostile operand feeds is
 //! checked, and the stack walk sets each instruction's depth once and only
-//! compares it afterwards, so each instruction is visited at most once.
+//! compares it afterwards; an instruction is walked again only when a new
+//! path brings it a captured slot it did not have, which can happen at most
+//! 256 times (captured slots are below 256), so the walk is linear too.
 //!
 //! What it checks, in this order:
 //!
 //! 1. **Module.** There is at least one function; `script` indexes one; the
-//!    script has kind `Script`, arity 0 and no captures; no other function
-//!    has kind `Script`.
-//! 2. **Function header.** At most 256 captures (an arity above 255 cannot
-//!    be encoded); `max_stack` at most 65536; the code is not empty.
+//!    script has kind `Script`, arity 0, no captures and no name; no other
+//!    function has kind `Script`. Every global's name is a Lox identifier.
+//! 2. **Function header.** Every function but the script has a name, and
+//!    it is a Lox identifier (so a trace line is always `[line N] in
+//!    NAME()`, never a crafted string with newlines or escapes); at most 256
+//!    captures (an arity above 255 cannot be encoded); `max_stack` at most
+//!    [`MAX_FRAME_SLOTS`], the front end's own limit; the code is not
+//!    empty; a number constant that is a NaN is the canonical one
+//!    (`0x7ff8…` or `0xfff8…`), because any other NaN's bits could carry
+//!    the value representation's tags.
 //! 3. **Decoding.** The code decodes, instruction after instruction, to its
 //!    very end: no unknown opcode byte, no operand cut off by the end.
-//! 4. **Line table.** Runs start at strictly increasing offsets, each inside
-//!    the code.
-//! 5. **Operands**, on every instruction, reachable or not:
+//! 4. **Line table.** There is at least one run, the first starts at offset
+//!    0, every line is at least 1, and runs start at strictly increasing
+//!    offsets, each inside the code.
+//! 5. **Operands**, on every instruction:
 //!    - a constant index is in the function's constant table, and the
 //!      constant of a name-taking opcode (`Class`, `DefineMethod`) is a
-//!      string;
+//!      string that is a Lox identifier;
 //!    - a site index is in the function's site table, and no two
 //!      instructions share a site (each site's inline cache then sees one
-//!      kind of lookup); every site of the table names a string constant;
+//!      kind of lookup); every site of the table names a string constant
+//!      that is a Lox identifier;
 //!    - a global index is in the module's global table;
 //!    - a function index is in the module and is not the script;
 //!    - an upvalue index is below this function's capture count;
@@ -35,28 +45,39 @@
 //!      takes an upvalue takes one below this function's capture count;
 //!    - a jump lands on the first byte of an instruction: not before the
 //!      start, not at or past the end, not inside an instruction.
-//! 6. **Stack depths**, by abstract interpretation of the reachable code
-//!    from offset 0 with depth `1 + arity` (slot 0 and the parameters).
-//!    Every instruction finds at least as many values as it pops (for
-//!    `Call` and `CallMethod`, plus the argument count); the depth is never
-//!    above `max_stack`; every path into an instruction brings the same
-//!    depth; `GetLocal` and `SetLocal` name a slot below the depth, and
+//! 6. **Methods and initializers.** A closure over a method or an
+//!    initializer is made only to be added to a class at once: its
+//!    `Closure` is directly followed by a `DefineMethod` that no jump lands
+//!    on, and a `DefineMethod` is directly preceded by such a `Closure`.
+//!    The method is named `init` exactly when its function is an
+//!    initializer. An initializer returns only with `ReturnThis`, and only
+//!    an initializer has `ReturnThis`. No function assigns slot 0 (the
+//!    callee, or `this`). Together these make a class call always yield its
+//!    instance, and `this` always be the receiver.
+//! 7. **Stack depths and captured slots**, by abstract interpretation of
+//!    the code from offset 0 with depth `1 + arity` (slot 0 and the
+//!    parameters). Every instruction finds at least as many values as it
+//!    pops (for `Call` and `CallMethod`, plus the argument count); the depth
+//!    is never above `max_stack`; every path into an instruction brings the
+//!    same depth; `GetLocal` and `SetLocal` name a slot below the depth, and
 //!    `StoreLocal` one below the depth after its pop; a `Closure`'s local
 //!    captures name slots that exist once the closure is pushed (so no
-//!    upvalue points above the top of the stack); and
-//!    `max_stack` equals the deepest depth reached, so that a compiler that
-//!    miscounts is caught rather than trusted.
-//! 7. **Termination of paths.** No reachable instruction other than `Jump`,
-//!    `Loop` and `Return` is the last one in the code: execution never falls
-//!    off the end, so every path ends in a `Return` (which, like any
-//!    instruction, needs the value it pops).
-//! 8. **No dead code.** Every instruction is reachable from the entry, so
+//!    upvalue points above the top of the stack); and `max_stack` equals the
+//!    deepest depth reached, so that a compiler that miscounts is caught
+//!    rather than trusted. The walk also tracks which slots a closure may
+//!    have captured (an open upvalue points at them): only `CloseUpvalue`
+//!    (which closes the top slot) and the returns (which close them all)
+//!    may pop such a slot, so no open upvalue ever points above the top of
+//!    the stack, where the collector does not look.
+//! 8. **Termination of paths.** No reachable instruction other than `Jump`,
+//!    `Loop`, `Return` and `ReturnThis` is the last one in the code:
+//!    execution never falls off the end.
+//! 9. **No dead code.** Every instruction is reachable from the entry, so
 //!    every instruction has a known stack depth: whatever compiles or
 //!    resumes bytecode (a JIT, deoptimization) never meets code without one.
 //!    The compiler emits no dead code.
 //!
-//! Constants themselves need no check: any number (NaN included) and any
-//! string is a valid constant.
+//! Any string is a valid string constant.
 
 use std::fmt;
 
@@ -64,9 +85,15 @@ use crate::chunk::{Capture, Constant, Function, FunctionKind, Module};
 use crate::decode::{DecodeError, Instruction, decode, instructions};
 use crate::opcode::{Op, OperandKind};
 
-/// The deepest frame a function may declare. Frames live in the VM's value
-/// stack, so the limit keeps one hostile function from claiming it all.
-const MAX_STACK_LIMIT: u32 = 65536;
+/// The deepest frame a function may declare: the front end's limit on the
+/// stack slots a function needs (`resolve::MAX_FRAME_SLOTS`, pinned equal
+/// by a test), which lets the runtime reserve room for every frame up to
+/// its frame limit whatever functions they run.
+pub const MAX_FRAME_SLOTS: u32 = 1024;
+
+/// The canonical NaNs: the one Rust's `f64::NAN` has, and the one x86's
+/// arithmetic produces. Neither has the bits that tag non-numbers.
+const CANONICAL_NANS: [u64; 2] = [0x7ff8_0000_0000_0000, 0xfff8_0000_0000_0000];
 
 /// The most variables a closure may capture (one `u8` upvalue operand's
 /// worth), the front end's limit too.
@@ -75,8 +102,9 @@ const MAX_CAPTURES: usize = 256;
 /// Why a module was rejected, and where.
 ///
 /// Every error means the module is malformed: a corrupt or hostile file, or
-/// a compiler bug. The two limits (`max_stack` at most 65536, 256 captures)
-/// are implementation limits that no program the front end accepts reaches.
+/// a compiler bug. The two limits (`max_stack` at most [`MAX_FRAME_SLOTS`],
+/// 256 captures) are limits of the front end too, so no program it accepts
+/// goes past them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifyError {
     /// Index of the function at fault; `None` when the module as a whole is
@@ -126,6 +154,18 @@ pub fn verify(module: &Module) -> Result<(), VerifyError> {
     Ok(())
 }
 
+/// Whether `name` is a Lox identifier: `[A-Za-z_][A-Za-z0-9_]*`.
+fn is_identifier(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    bytes.next().is_some_and(|first| first.is_ascii_alphabetic() || first == b'_')
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// `name` for a message: escaped, so that the message stays one line.
+fn quoted(name: &str) -> String {
+    format!("'{}'", name.escape_debug())
+}
+
 /// The module-wide checks; returns the script's index.
 fn check_module(module: &Module) -> Result<usize, VerifyError> {
     let module_error = |problem: String| VerifyError {
@@ -144,6 +184,12 @@ fn check_module(module: &Module) -> Result<usize, VerifyError> {
             module.functions.len()
         )));
     }
+    if let Some((slot, name)) = module.globals.iter().enumerate().find(|(_, n)| !is_identifier(n)) {
+        return Err(module_error(format!(
+            "global {slot} is named {}, which is not an identifier",
+            quoted(name)
+        )));
+    }
     Ok(script)
 }
 
@@ -155,6 +201,8 @@ struct CaptureReach {
     local: Option<(usize, u8)>,
     /// The capture of the highest upvalue of the enclosing closure.
     upvalue: Option<(usize, u8)>,
+    /// Every local slot it captures.
+    locals: SlotSet,
 }
 
 impl CaptureReach {
@@ -165,23 +213,81 @@ impl CaptureReach {
             if best.is_none_or(|(_, index)| capture.index > index) {
                 *best = Some((position, capture.index));
             }
+            if capture.is_local {
+                reach.locals.insert(capture.index);
+            }
         }
         reach
     }
 }
 
+/// A set of frame slots below 256 (the slots a capture can name).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+struct SlotSet([u64; 4]);
+
+impl SlotSet {
+    fn insert(&mut self, slot: u8) {
+        self.0[usize::from(slot / 64)] |= 1 << (slot % 64);
+    }
+
+    fn remove(&mut self, slot: u32) {
+        if let Ok(slot) = u8::try_from(slot) {
+            self.0[usize::from(slot / 64)] &= !(1 << (slot % 64));
+        }
+    }
+
+    /// The lowest slot of the set at or above `from`.
+    fn first_from(&self, from: u32) -> Option<u32> {
+        (from..256).find(|&slot| self.0[slot as usize / 64] & (1 << (slot % 64)) != 0)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0 == [0; 4]
+    }
+
+    /// Add `other`'s slots; whether that added any.
+    fn union_with(&mut self, other: &SlotSet) -> bool {
+        let before = self.0;
+        for (mine, theirs) in self.0.iter_mut().zip(other.0) {
+            *mine |= theirs;
+        }
+        self.0 != before
+    }
+}
+
 /// What the verifier knows about one byte of a function's code. One entry
-/// per byte makes "does an instruction start here?" and "with what depth is
-/// it reached?" constant-time questions, and costs no more memory than the
-/// code times eight.
+/// per byte makes "does an instruction start here?" and "with what state is
+/// it reached?" constant-time questions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Byte {
     /// An operand byte, inside an instruction.
     Operand,
     /// The first byte of an instruction that no path has reached yet.
     Unreached,
-    /// The first byte of an instruction, reached with this stack depth.
-    Reached(u32),
+    /// The first byte of an instruction, reached with this stack depth and
+    /// the captured slots `Sets` holds under this id.
+    Reached { depth: u32, captured: u32 },
+}
+
+/// The distinct sets of captured slots met in one function, each stored
+/// once: few differ, so a state per instruction stays small.
+#[derive(Default)]
+struct Sets {
+    sets: Vec<SlotSet>,
+    ids: std::collections::HashMap<SlotSet, u32>,
+}
+
+impl Sets {
+    fn id(&mut self, set: SlotSet) -> u32 {
+        *self.ids.entry(set).or_insert_with(|| {
+            self.sets.push(set);
+            (self.sets.len() - 1) as u32
+        })
+    }
+
+    fn get(&self, id: u32) -> SlotSet {
+        self.sets[id as usize]
+    }
 }
 
 /// Everything needed to check one function.
@@ -201,9 +307,16 @@ impl FunctionChecker<'_> {
         self.check_lines()?;
         let mut site_used = vec![false; self.function.chunk.sites.len()];
         // Decoding succeeded, so this yields every instruction.
-        for instruction in instructions(&self.function.chunk.code).flatten() {
-            self.check_operand(&instruction, &bytes, &mut site_used)?;
+        let code: Vec<Instruction> = instructions(&self.function.chunk.code).flatten().collect();
+        let mut jumped_to = vec![false; self.function.chunk.code.len()];
+        for instruction in &code {
+            self.check_operand(instruction, &bytes, &mut site_used)?;
+            if let Some(target) = instruction.jump_target() {
+                // In range: `check_operand` checked every jump.
+                jumped_to[target] = true;
+            }
         }
+        self.check_methods_and_returns(&code, &jumped_to)?;
         self.check_stack(&mut bytes)
     }
 
@@ -242,11 +355,25 @@ impl FunctionChecker<'_> {
                     ),
                 ));
             }
+            if let Some(name) = &function.name {
+                return Err(self.error(
+                    None,
+                    format!("the script is named {}; it must have no name", quoted(name)),
+                ));
+            }
         } else if function.kind == FunctionKind::Script {
             return Err(self.error(
                 None,
                 format!("has kind Script, but the script is function #{}", self.script),
             ));
+        } else {
+            match &function.name {
+                None => return Err(self.error(None, "has no name".to_string())),
+                Some(name) if !is_identifier(name) => {
+                    return Err(self.error(None, "its name is not an identifier".to_string()));
+                }
+                Some(_) => {}
+            }
         }
         // `arity` is a `u8`, so its limit of 255 needs no check.
         if function.captures.len() > MAX_CAPTURES {
@@ -258,14 +385,29 @@ impl FunctionChecker<'_> {
                 ),
             ));
         }
-        if function.max_stack > MAX_STACK_LIMIT {
+        if function.max_stack > MAX_FRAME_SLOTS {
             return Err(self.error(
                 None,
-                format!("max_stack {} is above the limit of {MAX_STACK_LIMIT}", function.max_stack),
+                format!("max_stack {} is above the limit of {MAX_FRAME_SLOTS}", function.max_stack),
             ));
         }
         if function.chunk.code.is_empty() {
             return Err(self.error(None, "the code is empty".to_string()));
+        }
+        for (index, constant) in function.chunk.constants.iter().enumerate() {
+            if let Constant::Number(n) = constant
+                && n.is_nan()
+                && !CANONICAL_NANS.contains(&n.to_bits())
+            {
+                return Err(self.error(
+                    None,
+                    format!(
+                        "constant {index} is a NaN with bits {:#018x}; only the canonical NaN \
+                         may be a constant",
+                        n.to_bits()
+                    ),
+                ));
+            }
         }
         Ok(())
     }
@@ -301,8 +443,23 @@ impl FunctionChecker<'_> {
 
     fn check_lines(&self) -> Result<(), VerifyError> {
         let chunk = &self.function.chunk;
+        match chunk.lines.first() {
+            None => return Err(self.error(None, "the line table is empty".to_string())),
+            Some(first) if first.offset != 0 => {
+                return Err(self.error(
+                    None,
+                    format!("the first line run starts at {:04}, not at 0000", first.offset),
+                ));
+            }
+            Some(_) => {}
+        }
         let mut previous: Option<u32> = None;
         for (position, run) in chunk.lines.iter().enumerate() {
+            if run.line == 0 {
+                return Err(
+                    self.error(None, format!("line run {position} is on line 0; lines start at 1"))
+                );
+            }
             if run.offset as usize >= chunk.code.len() {
                 return Err(self.error(
                     None,
@@ -334,7 +491,16 @@ impl FunctionChecker<'_> {
         let chunk = &self.function.chunk;
         for (site, &constant) in chunk.sites.iter().enumerate() {
             match chunk.constants.get(constant as usize) {
-                Some(Constant::String(_)) => {}
+                Some(Constant::String(name)) if is_identifier(name) => {}
+                Some(Constant::String(name)) => {
+                    return Err(self.error(
+                        None,
+                        format!(
+                            "site {site} names constant {constant}, {}, not an identifier",
+                            quoted(name)
+                        ),
+                    ));
+                }
                 Some(Constant::Number(_)) => {
                     return Err(self.error(
                         None,
@@ -379,14 +545,31 @@ impl FunctionChecker<'_> {
                         ),
                     ));
                 };
-                if constant_is_name(op) && !matches!(constant, Constant::String(_)) {
-                    return Err(self.error_at(
-                        instruction,
-                        format!(
-                            "{} takes a name, but constant {operand} is a number, not a string",
-                            op.name()
-                        ),
-                    ));
+                if constant_is_name(op) {
+                    match constant {
+                        Constant::String(name) if is_identifier(name) => {}
+                        Constant::String(name) => {
+                            return Err(self.error_at(
+                                instruction,
+                                format!(
+                                    "{} takes a name, but constant {operand}, {}, is not an \
+                                     identifier",
+                                    op.name(),
+                                    quoted(name)
+                                ),
+                            ));
+                        }
+                        Constant::Number(_) => {
+                            return Err(self.error_at(
+                                instruction,
+                                format!(
+                                    "{} takes a name, but constant {operand} is a number, not a \
+                                     string",
+                                    op.name()
+                                ),
+                            ));
+                        }
+                    }
                 }
             }
             OperandKind::Site => {
@@ -482,6 +665,89 @@ impl FunctionChecker<'_> {
         Ok(())
     }
 
+    /// Invariant 6 of this file's doc: method closures go straight into a
+    /// class, `init` is exactly the initializer, initializers return `this`,
+    /// and slot 0 is never assigned.
+    fn check_methods_and_returns(
+        &self,
+        code: &[Instruction],
+        jumped_to: &[bool],
+    ) -> Result<(), VerifyError> {
+        let kind = self.function.kind;
+        for (position, instruction) in code.iter().enumerate() {
+            let op = instruction.op;
+            match op {
+                Op::SetLocal | Op::StoreLocal if instruction.operand == 0 => {
+                    return Err(self.error_at(
+                        instruction,
+                        format!("{} assigns slot 0 (the callee or `this`)", op.name()),
+                    ));
+                }
+                Op::Return if kind == FunctionKind::Initializer => {
+                    return Err(self.error_at(
+                        instruction,
+                        "an initializer returns with ReturnThis, never Return".to_string(),
+                    ));
+                }
+                Op::ReturnThis if kind != FunctionKind::Initializer => {
+                    return Err(
+                        self.error_at(instruction, "ReturnThis outside an initializer".to_string())
+                    );
+                }
+                Op::Closure if self.is_method(instruction.operand) => {
+                    let next = code.get(position + 1);
+                    if next.is_none_or(|next| next.op != Op::DefineMethod) {
+                        return Err(self.error_at(
+                            instruction,
+                            format!(
+                                "Closure of method function {} is not followed by DefineMethod",
+                                instruction.operand
+                            ),
+                        ));
+                    }
+                }
+                Op::DefineMethod => {
+                    let previous = position.checked_sub(1).and_then(|p| code.get(p));
+                    let Some(closure) = previous
+                        .filter(|p| p.op == Op::Closure && self.is_method(p.operand))
+                        .filter(|_| !jumped_to[instruction.offset])
+                    else {
+                        return Err(self.error_at(
+                            instruction,
+                            "DefineMethod does not directly follow the Closure of a method"
+                                .to_string(),
+                        ));
+                    };
+                    let target = &self.module.functions[closure.operand as usize];
+                    let named_init = matches!(
+                        self.function.chunk.constants.get(instruction.operand as usize),
+                        Some(Constant::String(name)) if name == "init"
+                    );
+                    if named_init != (target.kind == FunctionKind::Initializer) {
+                        return Err(self.error_at(
+                            instruction,
+                            format!(
+                                "a method is named `init` exactly when it is an initializer, \
+                                 but function {} of kind {:?} is defined here",
+                                closure.operand, target.kind
+                            ),
+                        ));
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether function `index` (a checked `Closure` operand) is a method or
+    /// an initializer.
+    fn is_method(&self, index: u32) -> bool {
+        self.module.functions.get(index as usize).is_some_and(|target| {
+            matches!(target.kind, FunctionKind::Method | FunctionKind::Initializer)
+        })
+    }
+
     fn check_jump(&self, instruction: &Instruction, bytes: &[Byte]) -> Result<(), VerifyError> {
         let code_len = self.function.chunk.code.len();
         match instruction.jump_target() {
@@ -506,8 +772,8 @@ impl FunctionChecker<'_> {
         }
     }
 
-    /// The abstract interpretation of stack depths over the reachable code
-    /// (invariants 6 and 7 of this file's doc).
+    /// The abstract interpretation of stack depths and captured slots
+    /// (invariants 7, 8 and 9 of this file's doc).
     fn check_stack(&self, bytes: &mut [Byte]) -> Result<(), VerifyError> {
         let max_stack = self.function.max_stack;
         let entry = 1 + u32::from(self.function.arity);
@@ -520,13 +786,16 @@ impl FunctionChecker<'_> {
                 ),
             ));
         }
-        // An instruction's depth is set the first time a path reaches it
-        // and only compared afterwards: that is what bounds the walk to one
-        // visit per instruction.
+        // An instruction's depth is set the first time a path reaches it and
+        // only compared afterwards. Its captured slots only grow (a path that
+        // may have captured a slot makes it captured there), and it is walked
+        // again only when they do: at most 256 times.
         let code = &self.function.chunk.code;
+        let mut sets = Sets::default();
+        let none = sets.id(SlotSet::default());
         let mut worklist: Vec<usize> = Vec::new();
         if let Some(first) = bytes.first_mut() {
-            *first = Byte::Reached(entry);
+            *first = Byte::Reached { depth: entry, captured: none };
             worklist.push(0);
         }
         let mut deepest = entry;
@@ -534,35 +803,36 @@ impl FunctionChecker<'_> {
         while let Some(offset) = worklist.pop() {
             // Only reached instruction starts are pushed, and `bytes` is as
             // long as the code, so `decode` gets an offset inside it.
-            let Some(&Byte::Reached(depth)) = bytes.get(offset) else {
+            let Some(&Byte::Reached { depth, captured }) = bytes.get(offset) else {
                 continue;
             };
             let instruction = decode(code, offset).map_err(|error| self.decode_error(error))?;
             let after = self.step(&instruction, depth)?;
             deepest = deepest.max(after);
+            let captured = self.captures_after(&instruction, depth, sets.get(captured))?;
+            let captured_id = sets.id(captured);
 
-            let falls_through = !matches!(instruction.op, Op::Jump | Op::Loop | Op::Return);
-            let fall_through = if falls_through {
+            let fall_through = if instruction.op.ends_flow() {
+                None
+            } else {
                 if instruction.next >= code.len() {
                     return Err(self.error_at(
                         &instruction,
                         format!(
-                            "{} falls off the end of the code; every path must end in Return",
+                            "{} falls off the end of the code; every path must end in a return",
                             instruction.op.name()
                         ),
                     ));
                 }
                 Some(instruction.next)
-            } else {
-                None
             };
             for successor in [fall_through, instruction.jump_target()].into_iter().flatten() {
                 match bytes.get_mut(successor) {
                     Some(byte @ Byte::Unreached) => {
-                        *byte = Byte::Reached(after);
+                        *byte = Byte::Reached { depth: after, captured: captured_id };
                         worklist.push(successor);
                     }
-                    Some(Byte::Reached(there)) if *there != after => {
+                    Some(Byte::Reached { depth: there, .. }) if *there != after => {
                         return Err(self.error_at(
                             &instruction,
                             format!(
@@ -571,7 +841,13 @@ impl FunctionChecker<'_> {
                             ),
                         ));
                     }
-                    Some(Byte::Reached(_)) => {}
+                    Some(Byte::Reached { captured: there, .. }) => {
+                        let mut merged = sets.get(*there);
+                        if merged.union_with(&captured) {
+                            *there = sets.id(merged);
+                            worklist.push(successor);
+                        }
+                    }
                     // Jump targets were checked, and decoding is contiguous,
                     // so this is only a guard.
                     Some(Byte::Operand) | None => {
@@ -599,6 +875,43 @@ impl FunctionChecker<'_> {
         Ok(())
     }
 
+    /// The slots a closure may have captured after `instruction`, which
+    /// runs with `depth` values of which `captured` may be captured: only
+    /// `CloseUpvalue` and the returns may pop a captured slot (the step
+    /// already checked the pops are there to pop).
+    fn captures_after(
+        &self,
+        instruction: &Instruction,
+        depth: u32,
+        mut captured: SlotSet,
+    ) -> Result<SlotSet, VerifyError> {
+        let op = instruction.op;
+        let effect = op.info().effect;
+        let pops = u32::from(effect.pops) + if effect.pops_args { instruction.operand } else { 0 };
+        match op {
+            Op::Return | Op::ReturnThis => {}
+            Op::CloseUpvalue => captured.remove(depth - 1),
+            _ if !captured.is_empty() => {
+                if let Some(slot) = captured.first_from(depth - pops).filter(|&slot| slot < depth) {
+                    return Err(self.error_at(
+                        instruction,
+                        format!(
+                            "{} pops slot {slot}, which a closure may have captured, without \
+                             closing its upvalue (only CloseUpvalue may)",
+                            op.name()
+                        ),
+                    ));
+                }
+            }
+            _ => {}
+        }
+        if op == Op::Closure {
+            let target = instruction.operand as usize;
+            captured.union_with(&self.reaches.get(target).copied().unwrap_or_default().locals);
+        }
+        Ok(captured)
+    }
+
     /// The depth after `instruction`, which runs with `depth` values on the
     /// stack, or why it cannot run there.
     fn step(&self, instruction: &Instruction, depth: u32) -> Result<u32, VerifyError> {
@@ -614,7 +927,7 @@ impl FunctionChecker<'_> {
                 ),
             ));
         };
-        // `below <= depth <= max_stack <= MAX_STACK_LIMIT`, far from overflow.
+        // `below <= depth <= max_stack <= MAX_FRAME_SLOTS`, far from overflow.
         let after = below + u32::from(effect.pushes);
         if after > self.function.max_stack {
             return Err(self.error_at(
@@ -728,6 +1041,7 @@ fn constant_is_name(op: Op) -> bool {
         | Op::Closure
         | Op::CloseUpvalue
         | Op::Return
+        | Op::ReturnThis
         | Op::Inherit => false,
     }
 }

@@ -7,7 +7,7 @@ use bytecode::{
 };
 
 /// The header's size, from the layout in `file.rs`'s docs.
-const HEADER_LEN: usize = 16;
+const HEADER_LEN: usize = 20;
 
 // ---------------------------------------------------------------------------
 // Modules to write.
@@ -287,13 +287,13 @@ fn modules_without_nan_round_trip_by_plain_equality() {
 fn the_header_is_laid_out_as_documented() {
     let bytes = write_module(&tiny_module()).unwrap();
     let payload = &bytes[HEADER_LEN..];
-    assert_eq!(&bytes[0..4], b"LOXC");
-    assert_eq!(MAGIC, *b"LOXC");
-    assert_eq!(&bytes[4..6], &[2, 0], "version 2, little-endian");
-    assert_eq!(FORMAT_VERSION, 2);
-    assert_eq!(&bytes[6..8], &[0, 0], "reserved");
-    assert_eq!(&bytes[8..12], &(payload.len() as u32).to_le_bytes());
-    assert_eq!(&bytes[12..16], &crc32fast::hash(payload).to_le_bytes());
+    assert_eq!(&bytes[0..8], &[0x89, b'L', b'O', b'X', b'C', b'\r', b'\n', 0x1a]);
+    assert_eq!(MAGIC, *b"\x89LOXC\r\n\x1a");
+    assert_eq!(&bytes[8..10], &[3, 0], "version 3, little-endian");
+    assert_eq!(FORMAT_VERSION, 3);
+    assert_eq!(&bytes[10..12], &[0, 0], "reserved");
+    assert_eq!(&bytes[12..16], &(payload.len() as u32).to_le_bytes());
+    assert_eq!(&bytes[16..20], &crc32fast::hash(payload).to_le_bytes());
 }
 
 #[test]
@@ -350,7 +350,7 @@ fn the_opcode_table_is_pinned_to_the_format_version() {
     }
     assert_eq!(
         (FORMAT_VERSION, crc32fast::hash(table.as_bytes())),
-        (2, 0xab7c_2610),
+        (3, 0x6484_78d6),
         "the opcode table changed: bump FORMAT_VERSION"
     );
 }
@@ -373,7 +373,7 @@ fn other_files_are_not_bytecode() {
 #[test]
 fn another_version_is_refused_with_both_versions() {
     let mut bytes = write_module(&tiny_module()).unwrap();
-    bytes[4..6].copy_from_slice(&1u16.to_le_bytes());
+    bytes[8..10].copy_from_slice(&1u16.to_le_bytes());
     let err = read_module(&bytes).unwrap_err();
     assert_eq!(err, FileError::UnsupportedVersion { found: 1, supported: FORMAT_VERSION });
     let message = err.to_string();
@@ -383,14 +383,14 @@ fn another_version_is_refused_with_both_versions() {
         "{message}"
     );
     // The version is checked before everything after it, even a bad payload.
-    bytes.truncate(8);
+    bytes.truncate(10);
     assert!(matches!(read_module(&bytes), Err(FileError::UnsupportedVersion { found: 1, .. })));
 }
 
 #[test]
 fn the_reserved_field_must_be_zero() {
     let mut bytes = write_module(&tiny_module()).unwrap();
-    bytes[7] = 0x80;
+    bytes[11] = 0x80;
     assert_eq!(read_module(&bytes), Err(FileError::ReservedNotZero { value: 0x8000 }));
 }
 
@@ -434,10 +434,10 @@ fn every_single_bit_flip_is_an_error() {
             flipped[index] ^= 1 << bit;
             let err = read_module(&flipped).expect_err("a flipped bit must not load");
             let expected = match index {
-                0..4 => matches!(err, FileError::NotBytecode),
-                4..6 => matches!(err, FileError::UnsupportedVersion { .. }),
-                6..8 => matches!(err, FileError::ReservedNotZero { .. }),
-                8..12 => matches!(
+                0..8 => matches!(err, FileError::NotBytecode),
+                8..10 => matches!(err, FileError::UnsupportedVersion { .. }),
+                10..12 => matches!(err, FileError::ReservedNotZero { .. }),
+                12..16 => matches!(
                     err,
                     FileError::TruncatedPayload { .. } | FileError::TrailingBytes { .. }
                 ),
@@ -500,41 +500,41 @@ fn a_huge_count_is_refused_quickly() {
     assert!(start.elapsed() < std::time::Duration::from_secs(1));
     assert_eq!(
         err.to_string(),
-        "the function count at byte 24 is 4294967295, more than the 0 bytes left can hold"
+        "the function count at byte 28 is 4294967295, more than the 0 bytes left can hold"
     );
 }
 
 #[test]
 fn structural_errors_name_what_broke() {
     let cases: Vec<(Payload, FileError)> = vec![
-        (Payload::default(), FileError::Truncated { what: "the globals count", offset: 16 }),
+        (Payload::default(), FileError::Truncated { what: "the globals count", offset: 20 }),
         (
             Payload::default().u32(1).str(b"ok\xff"),
-            FileError::InvalidUtf8 { what: "a global's name", offset: 24 },
+            FileError::InvalidUtf8 { what: "a global's name", offset: 28 },
         ),
         (
             Payload::functions(1).u8(2).bytes(&[0; 26]),
-            FileError::InvalidFlag { what: "a function's name flag", offset: 28, value: 2 },
+            FileError::InvalidFlag { what: "a function's name flag", offset: 32, value: 2 },
         ),
         (
             Payload::functions(1).u8(1).str(b"\xc3").bytes(&[0; 26]),
-            FileError::InvalidUtf8 { what: "a function's name", offset: 33 },
+            FileError::InvalidUtf8 { what: "a function's name", offset: 37 },
         ),
         (
             Payload::functions(1).u8(0).u8(4).bytes(&[0; 25]),
-            FileError::UnknownFunctionKind { offset: 29, value: 4 },
+            FileError::UnknownFunctionKind { offset: 33, value: 4 },
         ),
         (
             Payload::functions(1).u8(0).u8(1).u8(0).u32(1).u8(2).u8(0).bytes(&[0; 20]),
-            FileError::InvalidFlag { what: "a capture's is_local flag", offset: 35, value: 2 },
+            FileError::InvalidFlag { what: "a capture's is_local flag", offset: 39, value: 2 },
         ),
         (
             Payload::functions(1).script_head().u32(0).u32(1).u8(2).bytes(&[0; 8]),
-            FileError::UnknownConstantTag { offset: 47, tag: 2 },
+            FileError::UnknownConstantTag { offset: 51, tag: 2 },
         ),
         (
             Payload::functions(1).script_head().u32(0).u32(1).u8(0).bytes(&[0; 7]),
-            FileError::Truncated { what: "a number constant", offset: 48 },
+            FileError::Truncated { what: "a number constant", offset: 52 },
         ),
         (
             Payload::functions(1).script_head().u32(0).u32(0).u32(0).u32(0).u8(0),
@@ -544,7 +544,7 @@ fn structural_errors_name_what_broke() {
             Payload::functions(1).script_head().u32(0).u32(0).u32(0).u32(1).u32(0),
             FileError::CountTooLarge {
                 what: "a function's line table count",
-                offset: 51,
+                offset: 55,
                 count: 1,
                 remaining: 4,
             },
@@ -578,7 +578,7 @@ fn every_error_message_is_one_line() {
     }
     assert_eq!(
         FileError::NotBytecode.to_string(),
-        "not a Strata bytecode file (it does not start with `LOXC`)"
+        "not a Strata bytecode file (it does not start with the bytecode magic)"
     );
 }
 

@@ -377,8 +377,8 @@ fn too_many_captures_are_rejected() {
 #[test]
 fn a_huge_max_stack_is_rejected() {
     let mut module = hello();
-    module.functions[0].max_stack = 65537;
-    rejects(&module, "max_stack 65537 is above the limit of 65536");
+    module.functions[0].max_stack = 1025;
+    rejects(&module, "max_stack 1025 is above the limit of 1024");
     module.functions[0].max_stack = u32::MAX;
     rejects(&module, "above the limit");
 }
@@ -433,10 +433,64 @@ fn a_line_run_past_the_end_is_rejected() {
 }
 
 #[test]
-fn an_empty_line_table_is_fine() {
+fn a_line_table_covers_all_the_code_with_real_lines() {
+    // Without a run for offset 0, an error there would be on "line 0".
     let mut module = hello();
     module.functions[0].chunk.lines.clear();
-    accepts(&module);
+    rejects(&module, "the line table is empty");
+    module.functions[0].chunk.lines = vec![LineRun { offset: 5, line: 1 }];
+    rejects(&module, "the first line run starts at 0005, not at 0000");
+    module.functions[0].chunk.lines = vec![LineRun { offset: 0, line: 0 }];
+    rejects(&module, "line run 0 is on line 0; lines start at 1");
+}
+
+// ---------------------------------------------------------------------------
+// 2. Names and constants.
+
+#[test]
+fn every_name_is_an_identifier() {
+    let mut module = hello();
+    module.globals = vec!["ok".to_string(), "\u{1b}[31mred".to_string()];
+    rejects(&module, "module: global 1 is named '\\u{1b}[31mred', which is not an identifier");
+
+    let mut module = hello();
+    module.functions[0].name = Some("main".to_string());
+    rejects(&module, "the script is named 'main'; it must have no name");
+
+    let mut f =
+        function("f", FunctionKind::Function, 0, 2, assemble(&[(Op::Nil, 0), (Op::Return, 0)]));
+    f.name = None;
+    rejects(&with_function(f), "(#1): has no name");
+    for bad in ["", "1a", "a-b", "a\0", "é"] {
+        let f =
+            function(bad, FunctionKind::Function, 0, 2, assemble(&[(Op::Nil, 0), (Op::Return, 0)]));
+        rejects(&with_function(f), "its name is not an identifier");
+    }
+
+    let mut module = script(2, &[(Op::Class, 0), (Op::Return, 0)]);
+    module.functions[0].chunk.add_constant(Constant::String("A\0".to_string()));
+    rejects(&module, "Class takes a name, but constant 0, 'A\\0', is not an identifier");
+
+    let mut module = script(2, &[(Op::Nil, 0), (Op::GetProperty, 0), (Op::Return, 0)]);
+    let name = module.functions[0].chunk.add_constant(Constant::String("x y".into()));
+    module.functions[0].chunk.add_site(name);
+    rejects(&module, "site 0 names constant 0, 'x y', not an identifier");
+}
+
+#[test]
+fn only_the_canonical_nan_may_be_a_constant() {
+    // A NaN's payload could carry the bits that tag nil, booleans or
+    // object pointers in a value.
+    for bits in [0x7ffc_0000_0000_0001, 0xfffc_dead_beef_0000, 0x7ff0_0000_0000_0001] {
+        let mut module = script(2, &[(Op::Constant, 0), (Op::Return, 0)]);
+        module.functions[0].chunk.add_constant(Constant::Number(f64::from_bits(bits)));
+        rejects(&module, &format!("constant 0 is a NaN with bits {bits:#018x}"));
+    }
+    for bits in [0x7ff8_0000_0000_0000, 0xfff8_0000_0000_0000] {
+        let mut module = script(2, &[(Op::Constant, 0), (Op::Return, 0)]);
+        module.functions[0].chunk.add_constant(Constant::Number(f64::from_bits(bits)));
+        accepts(&module);
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -601,6 +655,172 @@ fn operands_of_unreachable_code_are_checked_too() {
         "at 0002: GetGlobal global 0 is out of range",
     );
     rejects(&script(2, &[(Op::Nil, 0), (Op::Return, 0), (Op::Jump, 100)]), "at 0002: jump target");
+}
+
+// ---------------------------------------------------------------------------
+// Methods, initializers and returns.
+
+/// A script declaring `class C` with one method of `kind` named `name`:
+/// `Class; Closure 1; DefineMethod; Return`.
+fn class_with_method(kind: FunctionKind, name: &str, body: &[Ins], max_stack: u32) -> Module {
+    let mut script_chunk =
+        assemble(&[(Op::Class, 0), (Op::Closure, 1), (Op::DefineMethod, 1), (Op::Return, 0)]);
+    script_chunk.add_constant(Constant::String("C".into()));
+    script_chunk.add_constant(Constant::String(name.into()));
+    let method = function(name, kind, 0, max_stack, assemble(body));
+    Module { functions: vec![script_function(3, script_chunk), method], script: 0, globals: vec![] }
+}
+
+#[test]
+fn a_class_with_a_method_and_an_initializer_passes() {
+    accepts(&class_with_method(FunctionKind::Method, "m", &[(Op::Nil, 0), (Op::Return, 0)], 2));
+    accepts(&class_with_method(FunctionKind::Initializer, "init", &[(Op::ReturnThis, 0)], 1));
+}
+
+#[test]
+fn init_is_exactly_the_initializer() {
+    // A method named `init` that returns a number would make `C()` yield
+    // the number instead of the instance.
+    rejects(
+        &class_with_method(FunctionKind::Method, "init", &[(Op::Nil, 0), (Op::Return, 0)], 2),
+        "a method is named `init` exactly when it is an initializer, but function 1 of kind Method",
+    );
+    rejects(
+        &class_with_method(FunctionKind::Initializer, "make", &[(Op::ReturnThis, 0)], 1),
+        "function 1 of kind Initializer",
+    );
+}
+
+#[test]
+fn an_initializer_returns_only_this() {
+    rejects(
+        &class_with_method(FunctionKind::Initializer, "init", &[(Op::Nil, 0), (Op::Return, 0)], 2),
+        "(#1) at 0001: an initializer returns with ReturnThis, never Return",
+    );
+    rejects(&script(1, &[(Op::ReturnThis, 0)]), "at 0000: ReturnThis outside an initializer");
+}
+
+#[test]
+fn slot_zero_is_never_assigned() {
+    rejects(
+        &script(2, &[(Op::Nil, 0), (Op::SetLocal, 0), (Op::Return, 0)]),
+        "at 0001: SetLocal assigns slot 0",
+    );
+    rejects(
+        &class_with_method(
+            FunctionKind::Initializer,
+            "init",
+            &[(Op::Nil, 0), (Op::StoreLocal, 0), (Op::ReturnThis, 0)],
+            2,
+        ),
+        "StoreLocal assigns slot 0",
+    );
+}
+
+#[test]
+fn a_method_closure_goes_straight_into_its_class() {
+    // Called as a plain function, a method would see itself as `this`.
+    let mut module =
+        class_with_method(FunctionKind::Method, "m", &[(Op::Nil, 0), (Op::Return, 0)], 2);
+    module.functions[0].chunk =
+        assemble(&[(Op::Class, 0), (Op::Closure, 1), (Op::Return, 0), (Op::Return, 0)]);
+    module.functions[0].chunk.add_constant(Constant::String("C".into()));
+    module.functions[0].max_stack = 3;
+    rejects(&module, "at 0005: Closure of method function 1 is not followed by DefineMethod");
+
+    // DefineMethod with anything but a method's closure before it.
+    let mut module =
+        script(3, &[(Op::Class, 0), (Op::Nil, 0), (Op::DefineMethod, 0), (Op::Return, 0)]);
+    module.functions[0].chunk.add_constant(Constant::String("C".into()));
+    rejects(&module, "at 0006: DefineMethod does not directly follow the Closure of a method");
+}
+
+#[test]
+fn no_jump_may_land_between_a_method_closure_and_its_define() {
+    //  0 Class C; 5 Nil; 6 JumpIfFalse -> 17; 11 Pop; 12 Closure 1;
+    // 17 DefineMethod m: the jump from 6 reaches DefineMethod without the
+    // closure (and with a different depth, but this is caught first).
+    let mut module =
+        class_with_method(FunctionKind::Method, "m", &[(Op::Nil, 0), (Op::Return, 0)], 2);
+    module.functions[0].chunk = assemble(&[
+        (Op::Class, 0),
+        (Op::Nil, 0),
+        (Op::JumpIfFalse, 6),
+        (Op::Pop, 0),
+        (Op::Closure, 1),
+        (Op::DefineMethod, 1),
+        (Op::Return, 0),
+    ]);
+    for name in ["C", "m"] {
+        module.functions[0].chunk.add_constant(Constant::String(name.into()));
+    }
+    rejects(&module, "at 0017: DefineMethod does not directly follow the Closure of a method");
+}
+
+// ---------------------------------------------------------------------------
+// Captured slots.
+
+/// A script whose slot 1 (`Nil`) is captured by the closure over `f`
+/// (#1), then left by `leave`, then returns.
+fn captured_then(leave: &[Ins], max_stack: u32) -> Module {
+    let mut code = vec![(Op::Nil, 0), (Op::Closure, 1), (Op::Pop, 0)];
+    code.extend_from_slice(leave);
+    code.extend_from_slice(&[(Op::Nil, 0), (Op::Return, 0)]);
+    let mut f = function(
+        "f",
+        FunctionKind::Function,
+        0,
+        2,
+        assemble(&[(Op::GetUpvalue, 0), (Op::Return, 0)]),
+    );
+    f.captures = vec![Capture { is_local: true, index: 1 }];
+    Module {
+        functions: vec![script_function(max_stack, assemble(&code)), f],
+        script: 0,
+        globals: Vec::new(),
+    }
+}
+
+#[test]
+fn a_captured_slot_leaves_the_stack_only_through_close_upvalue() {
+    accepts(&captured_then(&[(Op::CloseUpvalue, 0)], 3));
+    // A plain `Pop` would leave the upvalue open above the top of the
+    // stack, pointing at whatever is pushed there next.
+    rejects(
+        &captured_then(&[(Op::Pop, 0)], 3),
+        "at 0007: Pop pops slot 1, which a closure may have captured, without closing its upvalue",
+    );
+    // So would any instruction that consumes it.
+    rejects(&captured_then(&[(Op::Print, 0)], 3), "Print pops slot 1");
+    rejects(&captured_then(&[(Op::Nil, 0), (Op::Add, 0), (Op::Pop, 0)], 3), "Add pops slot 1");
+    // Returning closes every upvalue of the frame.
+    let mut module = captured_then(&[], 3);
+    module.functions[0].chunk = assemble(&[(Op::Nil, 0), (Op::Closure, 1), (Op::Return, 0)]);
+    accepts(&module);
+}
+
+#[test]
+fn a_slot_captured_on_one_path_is_captured_after_the_merge() {
+    //  0 Nil                 slot 1
+    //  1 Nil                 the condition
+    //  2 JumpIfFalse -> 13
+    //  7 Closure 1           captures slot 1 on this path only
+    // 12 Pop
+    // 13 Pop                 the condition (both paths)
+    // 14 Pop                 slot 1: captured on one path, so rejected
+    let mut module = captured_then(&[], 4);
+    module.functions[0].chunk = assemble(&[
+        (Op::Nil, 0),
+        (Op::Nil, 0),
+        (Op::JumpIfFalse, 6),
+        (Op::Closure, 1),
+        (Op::Pop, 0),
+        (Op::Pop, 0),
+        (Op::Pop, 0),
+        (Op::Nil, 0),
+        (Op::Return, 0),
+    ]);
+    rejects(&module, "at 0014: Pop pops slot 1, which a closure may have captured");
 }
 
 // ---------------------------------------------------------------------------

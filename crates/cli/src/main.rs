@@ -44,6 +44,7 @@ pub(crate) fn options(run: &RunArgs, file_name: &str) -> Options {
         engine: run.engine,
         gc: GcConfig { stress: run.gc_stress, ..GcConfig::default() },
         gc_log,
+        interrupt: None,
         diagnostics,
     }
 }
@@ -53,6 +54,7 @@ pub(crate) fn exit_code(outcome: Outcome) -> u8 {
         Outcome::Success => exit::OK,
         Outcome::CompileError => exit::COMPILE_ERROR,
         Outcome::RuntimeError => exit::RUNTIME_ERROR,
+        Outcome::OutputError => exit::IO_ERROR,
     }
 }
 

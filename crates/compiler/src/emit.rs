@@ -129,7 +129,7 @@ impl FnBuilder {
         debug_assert!(self.depth >= pops, "{} pops below the frame", info.name);
         self.depth = self.depth - pops + info.effect.pushes as u32;
         self.function.max_stack = self.function.max_stack.max(self.depth);
-        if matches!(op, Op::Return | Op::Jump | Op::Loop) {
+        if op.ends_flow() {
             self.reachable = false;
         }
     }
@@ -199,10 +199,10 @@ impl FnBuilder {
     /// `return;` or the end of a body: `nil`, or `this` in initializers.
     pub(crate) fn emit_return_nil(&mut self, line: u32) {
         if self.function.kind == FunctionKind::Initializer {
-            self.emit(Op::GetLocal, 0, line);
+            self.op(Op::ReturnThis, line);
         } else {
             self.op(Op::Nil, line);
+            self.op(Op::Return, line);
         }
-        self.op(Op::Return, line);
     }
 }

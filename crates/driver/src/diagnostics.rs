@@ -24,10 +24,16 @@ pub(crate) fn write_diagnostics(
     source: &str,
     diagnostics: &[Diagnostic],
 ) -> io::Result<()> {
+    // Made once: it indexes the source's line starts, which per diagnostic
+    // would make N diagnostics cost N times the source's length.
+    let file = match style {
+        DiagnosticStyle::Excerpt { file_name } => Some(SimpleFile::new(file_name.as_str(), source)),
+        DiagnosticStyle::Plain => None,
+    };
     for diagnostic in diagnostics {
         writeln!(err, "{diagnostic}")?;
-        if let DiagnosticStyle::Excerpt { file_name } = style {
-            write_excerpt(err, file_name, source, diagnostic)?;
+        if let Some(file) = &file {
+            write_excerpt(err, file, source, diagnostic)?;
         }
     }
     Ok(())
@@ -35,17 +41,16 @@ pub(crate) fn write_diagnostics(
 
 fn write_excerpt(
     err: &mut dyn Write,
-    file_name: &str,
+    file: &SimpleFile<&str, &str>,
     source: &str,
     diagnostic: &Diagnostic,
 ) -> io::Result<()> {
-    let file = SimpleFile::new(file_name, source);
     let start = (diagnostic.span.start as usize).min(source.len());
     let end = (diagnostic.span.end as usize).clamp(start, source.len());
     let label = Label::primary((), start..end).with_message(&diagnostic.message);
     let report = Report::error().with_labels(vec![label]);
     let mut buffer = NoColor::new(Vec::new());
-    if term::emit(&mut buffer, &term::Config::default(), &file, &report).is_err() {
+    if term::emit(&mut buffer, &term::Config::default(), file, &report).is_err() {
         return Ok(()); // An excerpt is a courtesy; the plain line was written.
     }
     let text = String::from_utf8_lossy(buffer.get_ref());

@@ -13,7 +13,7 @@ mod session;
 
 pub use diagnostics::DiagnosticStyle;
 pub use engine::{Engine, UnknownEngine};
-pub use runtime::{GcConfig, GcLog, GcReport, GcStats};
+pub use runtime::{GcConfig, GcLog, GcReport, GcStats, Interrupt};
 pub use session::{
     LoadError, Options, Outcome, Session, compile_to_bytes, disassemble, is_bytecode, run,
 };

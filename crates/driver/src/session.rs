@@ -4,7 +4,7 @@
 use std::io::Write;
 
 use resolve::FrontEnd;
-use runtime::{GcConfig, GcLog, GcStats};
+use runtime::{ErrorKind, GcConfig, GcLog, GcStats, HeapOptions, Interrupt};
 use treewalk::TreeWalker;
 
 use crate::diagnostics::{DiagnosticStyle, write_diagnostics};
@@ -22,6 +22,10 @@ pub struct Options {
     pub gc: GcConfig,
     /// Called after every collection (`--gc-log`).
     pub gc_log: Option<GcLog>,
+    /// Stops the running program with `Interrupted.` when requested (from
+    /// any thread). `None`: the session makes its own (see
+    /// [`Session::interrupt`]).
+    pub interrupt: Option<Interrupt>,
     pub diagnostics: DiagnosticStyle,
 }
 
@@ -33,6 +37,9 @@ pub enum Outcome {
     CompileError,
     /// The program raised a runtime error.
     RuntimeError,
+    /// Writing the program's output to `out` failed, which stopped it; the
+    /// writer knows why. Nothing was written to `err`.
+    OutputError,
 }
 
 enum EngineState {
@@ -50,15 +57,24 @@ pub struct Session {
 impl Session {
     pub fn new(options: Options) -> Session {
         let mut front = FrontEnd::new();
+        let heap = HeapOptions {
+            gc: options.gc,
+            gc_log: options.gc_log,
+            interrupt: options.interrupt.unwrap_or_default(),
+        };
         let engine = match options.engine {
-            Engine::Tree => {
-                EngineState::Tree(TreeWalker::new(options.gc, options.gc_log, &mut front))
-            }
-            Engine::Vm => EngineState::Vm(vm::Vm::new(options.gc, options.gc_log, |name| {
-                front.global_slot(name)
-            })),
+            Engine::Tree => EngineState::Tree(TreeWalker::new(heap, &mut front)),
+            Engine::Vm => EngineState::Vm(vm::Vm::new(heap, |name| front.global_slot(name))),
         };
         Session { front, engine, style: options.diagnostics }
+    }
+
+    /// The flag that stops this session's running program: request it
+    /// (from another thread, or a signal handler's) and the program ends
+    /// with the runtime error `Interrupted.` at its next loop iteration or
+    /// call.
+    pub fn interrupt(&self) -> Interrupt {
+        self.heap().interrupt().clone()
     }
 
     fn heap(&self) -> &runtime::Heap {
@@ -174,9 +190,11 @@ fn report(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> Outcome {
-    let _ = out.flush();
+    let flushed = out.flush();
     match result {
+        Ok(()) if flushed.is_err() => Outcome::OutputError,
         Ok(()) => Outcome::Success,
+        Err(error) if error.kind == ErrorKind::Output => Outcome::OutputError,
         Err(error) => {
             let _ = write!(err, "{error}");
             let _ = err.flush();

@@ -107,15 +107,36 @@ struct Run {
 }
 
 fn run(source: &[u8], engine: Engine, stress: bool) -> Run {
-    let options =
-        Options { engine, gc: GcConfig { stress, ..GcConfig::default() }, ..Options::default() };
+    run_checking_the_collector(source, engine, stress).0
+}
+
+/// Run, and list every collection that ended with a bigger heap than it
+/// started with. A collection only frees, so that means some growth of an
+/// object (a table, a field vector) was not counted when it happened: the
+/// heap limit and `--gc-log` would both be wrong.
+fn run_checking_the_collector(source: &[u8], engine: Engine, stress: bool) -> (Run, Vec<String>) {
+    let grew = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let log_grew = std::rc::Rc::clone(&grew);
+    let gc_log: driver::GcLog = Box::new(move |report| {
+        if report.bytes_after > report.bytes_before {
+            log_grew.borrow_mut().push(report.to_string());
+        }
+    });
+    let options = Options {
+        engine,
+        gc: GcConfig { stress, ..GcConfig::default() },
+        gc_log: Some(gc_log),
+        ..Options::default()
+    };
     let (mut out, mut err) = (Vec::new(), Vec::new());
     let outcome = driver::run(source, options, &mut out, &mut err);
-    Run {
+    let run = Run {
         outcome,
         stdout: String::from_utf8(out).expect("stdout is UTF-8"),
         stderr: String::from_utf8(err).expect("stderr is UTF-8"),
-    }
+    };
+    let grew = grew.borrow().clone();
+    (run, grew)
 }
 
 /// Compile to `.loxc` bytes, then load, verify and run them on `vm`.
@@ -194,7 +215,15 @@ fn is_annotation(comment: &str) -> bool {
 fn check_file(path: &Path, name: &str, engine: Engine, stress: bool) -> Result<(), Failed> {
     let source = std::fs::read(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
     let expected = parse_expectations(&String::from_utf8_lossy(&source));
-    let actual = run(&source, engine, stress);
+    let (actual, grew) = run_checking_the_collector(&source, engine, stress);
+    if let Some(first) = grew.first() {
+        return Err(format!(
+            "{name}: {} collections ended with a bigger heap than they started with, \
+             the first: {first}",
+            grew.len()
+        )
+        .into());
+    }
     let verdict = compare(&expected, &actual);
     let exception = EXCEPTIONS.iter().find(|(e, file, _)| *e == engine && *file == name);
     match (verdict, exception) {

@@ -15,7 +15,8 @@
 //! `DefineMethod` come before any code can see the class), which is what
 //! lets a cache remember "shape S: method M" for good.
 
-use std::cell::{Cell, UnsafeCell};
+use std::cell::{Cell, RefCell, UnsafeCell};
+use std::rc::Rc;
 
 use crate::cache::CacheHit;
 use crate::object::{Gc, Header, ObjClosure, ObjKind, ObjRef, ObjString, Object, Trace};
@@ -36,6 +37,12 @@ pub struct ObjClass {
     /// The most fields an instance of this class has had: new instances
     /// reserve that many (V8's "slack tracking", in its simplest form).
     field_hint: Cell<u32>,
+    /// Set once the class is in use (instantiated, inherited from, or
+    /// searched by `super`): its methods may no longer change, which is
+    /// what lets caches remember them for good. Compiled code never changes
+    /// a class after its declaration; a crafted bytecode file that tries is
+    /// stopped with a runtime error.
+    sealed: Cell<bool>,
 }
 
 impl ObjClass {
@@ -47,7 +54,20 @@ impl ObjClass {
             init: Cell::new(None),
             root_shape: Cell::new(None),
             field_hint: Cell::new(0),
+            sealed: Cell::new(false),
         }
+    }
+
+    /// Whether the class is in use, and so its methods are final.
+    #[inline]
+    pub fn is_sealed(&self) -> bool {
+        self.sealed.get()
+    }
+
+    /// Mark the class as in use: its methods are final from now on.
+    #[inline]
+    pub fn seal(&self) {
+        self.sealed.set(true);
     }
 
     fn methods(&self) -> &Table {
@@ -63,24 +83,34 @@ impl ObjClass {
     }
 
     /// Define (or override) a method; `init_name` is the interned `"init"`.
-    pub fn set_method(
+    /// The class must not be sealed. Returns the bytes the method table grew
+    /// by (see `Heap::define_method`, which accounts for them).
+    pub(crate) fn set_method(
         &self,
         name: Gc<ObjString>,
         method: Gc<ObjClosure>,
         init_name: Gc<ObjString>,
-    ) {
+    ) -> usize {
+        debug_assert!(!self.is_sealed(), "methods of a class in use never change");
         // SAFETY: no reference into the table is live (see `methods`).
-        unsafe { &mut *self.methods.get() }.set(name, method.to_value());
+        let methods = unsafe { &mut *self.methods.get() };
+        let before = methods.heap_size();
+        methods.set(name, method.to_value());
         if name == init_name {
             self.init.set(Some(method));
         }
+        methods.heap_size() - before
     }
 
     /// Copy every method of `superclass` into this class (done before the
-    /// class's own methods are defined, which then override).
-    pub fn inherit(&self, superclass: &ObjClass) {
-        // SAFETY: two distinct classes (the front end rejects `class A < A`
-        // and the superclass exists before this class), no live references.
+    /// class's own methods are defined, which then override). The two are
+    /// distinct classes and this one is not sealed; the superclass becomes
+    /// sealed.
+    pub(crate) fn inherit(&self, superclass: &ObjClass) {
+        assert!(!std::ptr::eq(self, superclass), "a class never inherits from itself");
+        debug_assert!(!self.is_sealed(), "methods of a class in use never change");
+        superclass.seal();
+        // SAFETY: two distinct classes (asserted above), no live references.
         let methods = unsafe { &mut *self.methods.get() };
         for (name, value) in superclass.methods().iter() {
             methods.set(name, value);
@@ -128,8 +158,22 @@ unsafe impl Object for ObjClass {
 // ------------------------------------------------------------------- shapes
 
 /// Up to this many fields, finding one walks the shape chain; past it, a
-/// shape builds an index on its first lookup.
+/// shape has an index from field name to field index.
 const LINEAR_LOOKUP_MAX: u32 = 8;
+
+/// Field indices shared along a chain of shapes, as V8 shares descriptor
+/// arrays: each shape that extends its parent by one field adds its key to
+/// the parent's table instead of copying it, and a shape of `len` fields
+/// sees only the entries below `len`. So a chain of n shapes costs one table
+/// of n entries, not n tables of up to n (an instance of 10,000 fields once
+/// took 1.4 GB). A second child of the same parent finds the table already
+/// extended by its sibling and builds its own, which costs as much as the
+/// field sets that made the branch.
+struct FieldIndex {
+    table: Table<u32>,
+    /// How many fields the table covers: the longest shape sharing it.
+    len: u32,
+}
 
 /// A hidden class: the class of an instance and the layout of its fields.
 #[repr(C)]
@@ -143,8 +187,12 @@ pub struct ObjShape {
     len: u32,
     /// Children by the field they add.
     transitions: UnsafeCell<Table<Gc<ObjShape>>>,
-    /// Every field's index, for shapes with many fields (built lazily).
-    index: UnsafeCell<Option<Table<u32>>>,
+    /// For shapes of more than `LINEAR_LOOKUP_MAX` fields, every field's
+    /// index (set by [`ObjShape::attach_index`] right after allocation).
+    index: UnsafeCell<Option<Rc<RefCell<FieldIndex>>>>,
+    /// Whether this shape built its index (and so counts its size), rather
+    /// than sharing its parent's.
+    owns_index: Cell<bool>,
 }
 
 impl ObjShape {
@@ -170,7 +218,52 @@ impl ObjShape {
             len,
             transitions: UnsafeCell::new(Table::new()),
             index: UnsafeCell::new(None),
+            owns_index: Cell::new(false),
         }
+    }
+
+    fn index(&self) -> Option<&Rc<RefCell<FieldIndex>>> {
+        // SAFETY: the index is written only by `attach_index`, once, before
+        // any lookup; no reference into it outlives a method call.
+        unsafe { &*self.index.get() }.as_ref()
+    }
+
+    /// Give a new shape its field index, if it needs one: the parent's,
+    /// extended by this shape's field, or a new one. Returns the bytes the
+    /// heap grew by (the caller accounts for them).
+    pub(crate) fn attach_index(&self) -> usize {
+        let (Some(key), Some(parent)) = (self.key, self.parent) else { return 0 };
+        if self.len <= LINEAR_LOOKUP_MAX {
+            return 0;
+        }
+        let shared = parent.index().filter(|index| index.borrow().len == parent.len);
+        let (index, grown) = match shared {
+            Some(index) => {
+                let mut fields = index.borrow_mut();
+                let before = fields.table.heap_size();
+                fields.table.set(key, self.len - 1);
+                fields.len = self.len;
+                let grown = fields.table.heap_size() - before;
+                drop(fields);
+                (Rc::clone(index), grown)
+            }
+            None => {
+                let mut table = Table::new();
+                let mut shape = Some(self);
+                while let Some(s) = shape {
+                    if let Some(key) = s.key {
+                        table.set(key, s.len - 1);
+                    }
+                    shape = s.parent.as_deref();
+                }
+                let grown = table.heap_size();
+                self.owns_index.set(true);
+                (Rc::new(RefCell::new(FieldIndex { table, len: self.len })), grown)
+            }
+        };
+        // SAFETY: as in `index`; this is the one write, before any read.
+        unsafe { *self.index.get() = Some(index) };
+        grown
     }
 
     #[inline(always)]
@@ -200,10 +293,8 @@ impl ObjShape {
             }
             return None;
         }
-        // SAFETY: the index is only written here, and no reference into it
-        // outlives this call; single-threaded.
-        let index = unsafe { &mut *self.index.get() };
-        index.get_or_insert_with(|| self.build_index()).get(name)
+        let index = self.index().expect("long shapes have an index").borrow();
+        index.table.get(name).filter(|&field| field < self.len)
     }
 
     /// What reading property `name` of an instance of this shape finds: the
@@ -216,27 +307,20 @@ impl ObjShape {
         }
     }
 
-    fn build_index(&self) -> Table<u32> {
-        let mut index = Table::new();
-        let mut shape = Some(self);
-        while let Some(s) = shape {
-            if let Some(key) = s.key {
-                index.set(key, s.len - 1);
-            }
-            shape = s.parent.as_deref();
-        }
-        index
-    }
-
     /// The child adding field `name`, if one was made already.
     pub(crate) fn transition(&self, name: Gc<ObjString>) -> Option<Gc<ObjShape>> {
         // SAFETY: no reference into the table outlives a method call.
         unsafe { &*self.transitions.get() }.get(name)
     }
 
-    pub(crate) fn add_transition(&self, name: Gc<ObjString>, child: Gc<ObjShape>) {
+    /// Record `child` as the shape adding field `name`; returns the bytes
+    /// the transition table grew by.
+    pub(crate) fn add_transition(&self, name: Gc<ObjString>, child: Gc<ObjShape>) -> usize {
         // SAFETY: as in `transition`.
-        unsafe { &mut *self.transitions.get() }.set(name, child);
+        let transitions = unsafe { &mut *self.transitions.get() };
+        let before = transitions.heap_size();
+        transitions.set(name, child);
+        transitions.heap_size() - before
     }
 }
 
@@ -254,7 +338,8 @@ impl Trace for ObjShape {
             tracer(key.as_obj());
             tracer(child.as_obj());
         }
-        // The index's keys are the chain's keys, traced through `parent`.
+        // The index's keys are keys of this shape's chain or of its
+        // descendants', all traced through `parent` and `transitions`.
     }
 }
 
@@ -264,8 +349,12 @@ unsafe impl Object for ObjShape {
     const KIND: ObjKind = ObjKind::Shape;
     fn heap_size(&self) -> usize {
         // SAFETY: as in `transition`.
-        let (transitions, index) = unsafe { (&*self.transitions.get(), &*self.index.get()) };
-        size_of::<Self>() + transitions.heap_size() + index.as_ref().map_or(0, Table::heap_size)
+        let transitions = unsafe { &*self.transitions.get() };
+        let index = match self.index() {
+            Some(index) if self.owns_index.get() => index.borrow().table.heap_size(),
+            _ => 0,
+        };
+        size_of::<Self>() + transitions.heap_size() + index
     }
 }
 

@@ -1,8 +1,12 @@
 //! Runtime errors: a message and the stack trace of the frames it unwound.
 //!
-//! Every variant of failure here is a *user* error (the Lox program did
-//! something LOX.md defines as an error, or recursed past the frame limit);
-//! implementation bugs panic instead and are never reported this way.
+//! A [`RuntimeError`] of kind [`ErrorKind::Lox`] is a *user* error: the Lox
+//! program did something LOX.md defines as an error, recursed past the
+//! frame limit, ran out of heap, or was interrupted. One of kind
+//! [`ErrorKind::Output`] means the program's output could not be written
+//! (a full disk, a closed pipe): the program is stopped, and the embedder
+//! reports it as an I/O failure, not as a Lox error. Implementation bugs
+//! panic instead and are never reported this way.
 
 use std::fmt;
 
@@ -23,8 +27,19 @@ impl fmt::Display for TraceLine {
     }
 }
 
+/// Why a program stopped with an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ErrorKind {
+    /// A Lox runtime error, printed with its trace (exit code 70).
+    #[default]
+    Lox,
+    /// Writing the program's output failed; the message is the I/O error's.
+    Output,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RuntimeError {
+    pub kind: ErrorKind,
     pub message: String,
     /// Innermost frame first.
     pub trace: Vec<TraceLine>,
@@ -32,11 +47,16 @@ pub struct RuntimeError {
 
 impl RuntimeError {
     pub fn new(message: impl Into<String>) -> RuntimeError {
-        RuntimeError { message: message.into(), trace: Vec::new() }
+        RuntimeError { kind: ErrorKind::Lox, message: message.into(), trace: Vec::new() }
     }
 
     pub fn stack_overflow() -> RuntimeError {
         RuntimeError::new("Stack overflow.")
+    }
+
+    /// Writing output failed with `error`.
+    pub fn output(error: &std::io::Error) -> RuntimeError {
+        RuntimeError { kind: ErrorKind::Output, message: error.to_string(), trace: Vec::new() }
     }
 }
 

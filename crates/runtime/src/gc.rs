@@ -14,13 +14,43 @@ pub struct GcConfig {
     /// After a collection, the next one comes when the heap has grown to
     /// this multiple of what survived.
     pub growth_factor: usize,
+    /// The most bytes the heap may hold: an allocation that would go past
+    /// it, even after a full collection, is the runtime error `Out of
+    /// memory.` (`--max-heap`). The default, [`DEFAULT_MAX_HEAP`], keeps a
+    /// runaway program from taking the machine down with it.
+    pub max_heap: usize,
 }
+
+/// The default heap limit: 2 GiB.
+pub const DEFAULT_MAX_HEAP: usize = 2 << 30;
 
 impl Default for GcConfig {
     fn default() -> GcConfig {
-        GcConfig { stress: false, initial_threshold: 1 << 20, growth_factor: 2 }
+        GcConfig {
+            stress: false,
+            initial_threshold: 1 << 20,
+            growth_factor: 2,
+            max_heap: DEFAULT_MAX_HEAP,
+        }
     }
 }
+
+/// The heap is full: even after a collection, an allocation would go past
+/// [`GcConfig::max_heap`]. A user error (the program keeps too much alive,
+/// or the limit is set too low); engines raise `Out of memory.`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutOfMemory;
+
+impl std::fmt::Display for OutOfMemory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(OUT_OF_MEMORY)
+    }
+}
+
+impl std::error::Error for OutOfMemory {}
+
+/// The message of the runtime error a full heap raises.
+pub const OUT_OF_MEMORY: &str = "Out of memory.";
 
 /// One collection, as `--gc-log` prints it.
 #[derive(Debug, Clone, Copy)]

@@ -33,16 +33,39 @@ use hashbrown::HashTable;
 
 use crate::cache::CacheHit;
 use crate::class::{ObjClass, ObjInstance, ObjShape};
-use crate::gc::{GcConfig, GcLog, GcReport, GcStats};
+use crate::gc::{GcConfig, GcLog, GcReport, GcStats, OutOfMemory};
+use crate::interrupt::Interrupt;
+use crate::object::ObjClosure;
 use crate::object::{self, Gc, ObjRef, ObjString, ObjUpvalue, Object, Trace};
 use crate::value::Value;
 
-/// The most call frames any engine may have live at once.
+/// The most call frames any engine may have live at once, the script's
+/// included: a call that would make one more is the runtime error
+/// `Stack overflow.`. This is the whole rule, the same on every engine:
+/// nothing else (native stack, value stack) runs out first, because
+/// every frame fits in [`MAX_FRAME_SLOTS`] and the value stack has room for
+/// that many of the largest frames, and the tree-walker grows its native
+/// stack as it needs.
 pub const MAX_FRAMES: usize = 16_384;
-/// Value-stack capacity: every frame at its largest (256 slots) plus room
-/// for temporaries. Reserved once and never moved, so open upvalues and
-/// machine code may address slots directly; untouched pages cost nothing.
-pub const STACK_SLOTS: usize = MAX_FRAMES * 256 + 4096;
+/// The most value-stack slots one frame may need (locals and temporaries,
+/// slot 0 included). The front end rejects a function that would need more
+/// (`resolve::MAX_FRAME_SLOTS`) and the verifier a bytecode file that
+/// declares more (`bytecode::MAX_FRAME_SLOTS`); a test pins all three equal.
+pub const MAX_FRAME_SLOTS: usize = 1024;
+/// Value-stack capacity: [`MAX_FRAMES`] frames at their largest. Reserved
+/// once and never moved, so open upvalues and machine code may address
+/// slots directly; untouched pages cost nothing.
+pub const STACK_SLOTS: usize = MAX_FRAMES * MAX_FRAME_SLOTS;
+
+/// How a heap is set up: its collector's policy and log, and the interrupt
+/// its engine polls.
+#[derive(Default)]
+pub struct HeapOptions {
+    pub gc: GcConfig,
+    /// Called after every collection (`--gc-log`), from the first on.
+    pub gc_log: Option<GcLog>,
+    pub interrupt: Interrupt,
+}
 
 pub struct Heap {
     objects: UnsafeCell<Vec<ObjRef>>,
@@ -63,12 +86,12 @@ pub struct Heap {
     open_upvalues: UnsafeCell<Vec<Gc<ObjUpvalue>>>,
     /// The interned `"init"`, pinned.
     init_string: Cell<Option<Gc<ObjString>>>,
+    interrupt: Interrupt,
 }
 
 impl Heap {
-    /// A heap collecting as `config` says; `log` is called after every
-    /// collection (`--gc-log`), from the first on.
-    pub fn new(config: GcConfig, log: Option<GcLog>) -> Heap {
+    pub fn new(options: HeapOptions) -> Heap {
+        let HeapOptions { gc: config, gc_log: log, interrupt } = options;
         let heap = Heap {
             objects: UnsafeCell::new(Vec::new()),
             strings: UnsafeCell::new(HashTable::new()),
@@ -85,8 +108,11 @@ impl Heap {
             handles: UnsafeCell::new(Vec::new()),
             open_upvalues: UnsafeCell::new(Vec::new()),
             init_string: Cell::new(None),
+            interrupt,
         };
-        let init = heap.intern("init");
+        // The one allocation before any engine runs; no limit is below it
+        // (`max_heap` is at least an empty heap's worth, see `alloc`).
+        let init = heap.insert_interned_unchecked("init");
         heap.pin(init.to_value());
         heap.init_string.set(Some(init));
         heap
@@ -108,6 +134,11 @@ impl Heap {
         &self.globals
     }
 
+    /// The flag the engine polls at back-edges and calls.
+    pub fn interrupt(&self) -> &Interrupt {
+        &self.interrupt
+    }
+
     /// The interned string `"init"`.
     pub fn init_string(&self) -> Gc<ObjString> {
         self.init_string.get().expect("interned in Heap::new")
@@ -121,14 +152,19 @@ impl Heap {
 
     // ------------------------------------------------------------ allocation
 
-    /// Allocate `obj`, collecting first if the heap is due.
+    /// Allocate `obj`, collecting first if the heap is due, or fail if even
+    /// after a collection it would not fit under the heap limit.
     ///
     /// The references `obj` holds are roots during that collection.
-    pub fn alloc<T: Object>(&self, obj: T) -> Gc<T> {
+    pub fn alloc<T: Object>(&self, obj: T) -> Result<Gc<T>, OutOfMemory> {
         let size = obj.heap_size();
-        if self.config.stress || self.bytes_allocated.get() + size > self.next_gc.get() {
-            self.collect_with(Some(&obj));
-        }
+        self.make_room(size, Some(&obj))?;
+        Ok(self.alloc_unchecked(obj, size))
+    }
+
+    /// Allocate without a limit check: only for what a heap needs before
+    /// any program runs (the natives, `"init"`), which no limit is below.
+    pub(crate) fn alloc_unchecked<T: Object>(&self, obj: T, size: usize) -> Gc<T> {
         self.bytes_allocated.set(self.bytes_allocated.get() + size);
         let gc = Gc::from_box(Box::new(obj));
         // SAFETY: no reference into `objects` is live (module rules).
@@ -136,28 +172,68 @@ impl Heap {
         gc
     }
 
+    /// Make sure `size` more bytes fit: collect if the heap is due (or at
+    /// every allocation under stress), and again, fully, if they would go
+    /// past the limit. `extra`'s references are roots meanwhile.
+    fn make_room(&self, size: usize, extra: Option<&dyn Trace>) -> Result<(), OutOfMemory> {
+        let wanted = |heap: &Heap| heap.bytes_allocated.get().saturating_add(size);
+        let mut collected = false;
+        if self.config.stress || wanted(self) > self.next_gc.get() {
+            self.collect_with(extra);
+            collected = true;
+        }
+        if wanted(self) > self.config.max_heap {
+            if !collected {
+                self.collect_with(extra);
+            }
+            if wanted(self) > self.config.max_heap {
+                return Err(OutOfMemory);
+            }
+        }
+        Ok(())
+    }
+
+    /// Account for `bytes` an existing object just grew by (a field vector,
+    /// a method or transition table), so that the collector's figures and
+    /// the heap limit see all memory: if the heap is now past its limit even
+    /// after a collection, the program is out of memory.
+    fn grew(&self, bytes: usize) -> Result<(), OutOfMemory> {
+        self.bytes_allocated.set(self.bytes_allocated.get().saturating_add(bytes));
+        if self.bytes_allocated.get() > self.config.max_heap {
+            self.collect_with(None);
+            if self.bytes_allocated.get() > self.config.max_heap {
+                return Err(OutOfMemory);
+            }
+        }
+        Ok(())
+    }
+
     /// The interned string with these contents.
-    pub fn intern(&self, text: &str) -> Gc<ObjString> {
+    pub fn intern(&self, text: &str) -> Result<Gc<ObjString>, OutOfMemory> {
         let hash = hash_str(text);
         if let Some(found) = self.find_interned(hash, text) {
-            return found;
+            return Ok(found);
         }
         self.insert_interned(hash, text.into())
     }
 
     /// [`intern`](Self::intern) for a string the caller built.
-    pub fn intern_owned(&self, text: String) -> Gc<ObjString> {
+    pub fn intern_owned(&self, text: String) -> Result<Gc<ObjString>, OutOfMemory> {
         let hash = hash_str(&text);
         if let Some(found) = self.find_interned(hash, &text) {
-            return found;
+            return Ok(found);
         }
         self.insert_interned(hash, text.into_boxed_str())
     }
 
     /// `a + b` for strings: builds the result before allocating, so neither
-    /// operand needs to survive a collection.
-    pub fn concat(&self, a: Gc<ObjString>, b: Gc<ObjString>) -> Gc<ObjString> {
-        let mut text = String::with_capacity(a.as_str().len() + b.as_str().len());
+    /// operand needs to survive a collection. Room is made first, so a
+    /// result past the heap limit is never built.
+    pub fn concat(&self, a: Gc<ObjString>, b: Gc<ObjString>) -> Result<Gc<ObjString>, OutOfMemory> {
+        let len = a.as_str().len().saturating_add(b.as_str().len());
+        // Both operands stay alive across this collection: `extra` roots them.
+        self.make_room(size_of::<ObjString>().saturating_add(len), Some(&Operands(a, b)))?;
+        let mut text = String::with_capacity(len);
         text.push_str(a.as_str());
         text.push_str(b.as_str());
         self.intern_owned(text)
@@ -169,22 +245,38 @@ impl Heap {
         strings.find(hash, |s| s.as_str() == text).copied()
     }
 
-    fn insert_interned(&self, hash: u64, chars: Box<str>) -> Gc<ObjString> {
-        let string = self.alloc(ObjString::new(hash, chars));
-        // SAFETY: as above; the allocation may have collected, which only
-        // removes dead strings, so `string` is still absent.
-        let strings = unsafe { &mut *self.strings.get() };
-        strings.insert_unique(hash, string, |s| s.hash);
+    fn insert_interned(&self, hash: u64, chars: Box<str>) -> Result<Gc<ObjString>, OutOfMemory> {
+        let string = self.alloc(ObjString::new(hash, chars))?;
+        self.add_interned(string);
+        Ok(string)
+    }
+
+    /// Intern `text`, known to be new, without a limit check (for the heap's
+    /// own first strings).
+    fn insert_interned_unchecked(&self, text: &str) -> Gc<ObjString> {
+        let string = ObjString::new(hash_str(text), text.into());
+        let size = string.heap_size();
+        let string = self.alloc_unchecked(string, size);
+        self.add_interned(string);
         string
     }
 
-    /// A new instance of `class`, which the caller keeps rooted.
-    pub fn instantiate(&self, class: Gc<ObjClass>) -> Gc<ObjInstance> {
+    fn add_interned(&self, string: Gc<ObjString>) {
+        // SAFETY: as above; an allocation may have collected, which only
+        // removes dead strings, so `string` is still absent.
+        let strings = unsafe { &mut *self.strings.get() };
+        strings.insert_unique(string.hash, string, |s| s.hash);
+    }
+
+    /// A new instance of `class`, which the caller keeps rooted. The class
+    /// is sealed: its methods are final from now on.
+    pub fn instantiate(&self, class: Gc<ObjClass>) -> Result<Gc<ObjInstance>, OutOfMemory> {
+        class.seal();
         let shape = match class.root_shape() {
             Some(shape) => shape,
             None => {
                 // The shape under construction names the class: rooted.
-                let shape = self.alloc(ObjShape::root(class));
+                let shape = self.alloc(ObjShape::root(class))?;
                 class.set_root_shape(shape);
                 shape
             }
@@ -200,11 +292,11 @@ impl Heap {
         instance: Gc<ObjInstance>,
         name: Gc<ObjString>,
         value: Value,
-    ) -> CacheHit {
+    ) -> Result<CacheHit, OutOfMemory> {
         let shape = instance.shape();
         if let Some(index) = shape.lookup(name) {
             instance.set_field_at(index, value);
-            return CacheHit::Field(index);
+            return Ok(CacheHit::Field(index));
         }
         let child = match shape.transition(name) {
             Some(child) => child,
@@ -213,13 +305,15 @@ impl Heap {
                 // rooted while it is allocated; the instance and value are not.
                 let _instance = Root::new(self, instance.to_value());
                 let _value = Root::new(self, value);
-                let child = self.alloc(ObjShape::child(shape, name));
-                shape.add_transition(name, child);
+                let child = self.alloc(ObjShape::child(shape, name))?;
+                let grown = shape.add_transition(name, child) + child.attach_index();
+                // The child is reachable from its parent now: rooted.
+                self.grew(grown)?;
                 child
             }
         };
-        self.add_field(instance, child, value);
-        CacheHit::AddField(child)
+        self.add_field(instance, child, value)?;
+        Ok(CacheHit::AddField(child))
     }
 
     /// Append a field to `instance`, moving it to `shape`, which must be the
@@ -228,33 +322,57 @@ impl Heap {
     ///
     /// [`set_field`]: Self::set_field
     #[inline]
-    pub fn add_field(&self, instance: Gc<ObjInstance>, shape: Gc<ObjShape>, value: Value) {
-        let grown = instance.add_field(shape, value);
-        self.bytes_allocated.set(self.bytes_allocated.get() + grown);
+    pub fn add_field(
+        &self,
+        instance: Gc<ObjInstance>,
+        shape: Gc<ObjShape>,
+        value: Value,
+    ) -> Result<(), OutOfMemory> {
+        match instance.add_field(shape, value) {
+            0 => Ok(()),
+            grown => self.grew(grown),
+        }
     }
 
-    /// Copy `superclass`'s methods into `class`, accounting for the growth.
-    pub fn inherit(&self, class: Gc<ObjClass>, superclass: Gc<ObjClass>) {
+    /// Copy `superclass`'s methods into `class` (see [`ObjClass::inherit`]),
+    /// accounting for the growth.
+    pub fn inherit(
+        &self,
+        class: Gc<ObjClass>,
+        superclass: Gc<ObjClass>,
+    ) -> Result<(), OutOfMemory> {
         let before = class.heap_size();
         class.inherit(&superclass);
-        self.bytes_allocated.set(self.bytes_allocated.get() + class.heap_size() - before);
+        self.grew(class.heap_size() - before)
+    }
+
+    /// Define method `name` of `class`, which is being declared (not
+    /// sealed), accounting for the growth of its method table.
+    pub fn define_method(
+        &self,
+        class: Gc<ObjClass>,
+        name: Gc<ObjString>,
+        method: Gc<ObjClosure>,
+    ) -> Result<(), OutOfMemory> {
+        let grown = class.set_method(name, method, self.init_string());
+        self.grew(grown)
     }
 
     // -------------------------------------------------------------- upvalues
 
     /// The open upvalue for stack `slot`, created if none exists yet.
-    pub fn capture_upvalue(&self, slot: u32) -> Gc<ObjUpvalue> {
+    pub fn capture_upvalue(&self, slot: u32) -> Result<Gc<ObjUpvalue>, OutOfMemory> {
         // SAFETY: no reference into `open_upvalues` is live (module rules);
         // this borrow ends before the allocation below.
         let open = unsafe { &*self.open_upvalues.get() };
         let at = match open.binary_search_by_key(&slot, |u| u.open_slot().unwrap_or(u32::MAX)) {
-            Ok(found) => return open[found],
+            Ok(found) => return Ok(open[found]),
             Err(at) => at,
         };
-        let upvalue = self.alloc(ObjUpvalue::new_open(slot));
+        let upvalue = self.alloc(ObjUpvalue::new_open(slot))?;
         // SAFETY: as above; a collection keeps the list's order.
         unsafe { &mut *self.open_upvalues.get() }.insert(at, upvalue);
-        upvalue
+        Ok(upvalue)
     }
 
     /// Close every open upvalue at `from_slot` or above: their variables'
@@ -362,6 +480,16 @@ impl Drop for Heap {
             // SAFETY: the heap owns every object and is going away.
             unsafe { object::free(obj) };
         }
+    }
+}
+
+/// The two operands of a string concatenation, as roots.
+struct Operands(Gc<ObjString>, Gc<ObjString>);
+
+impl Trace for Operands {
+    fn trace(&self, tracer: &mut dyn FnMut(ObjRef)) {
+        tracer(self.0.as_obj());
+        tracer(self.1.as_obj());
     }
 }
 

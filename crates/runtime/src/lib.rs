@@ -6,8 +6,9 @@
 //!   engines keep per property site ([`InlineCache`]).
 //! - [`Heap`]: allocation, interning, the roots, and the precise mark-sweep
 //!   collector, with stress and log modes ([`GcConfig`], [`GcReport`]).
-//! - Printing ([`Printed`], [`format_number`]), natives ([`NATIVES`]) and
-//!   runtime errors with stack traces ([`RuntimeError`]).
+//! - Printing ([`Printed`], [`format_number`]), natives ([`NATIVES`]),
+//!   runtime errors with stack traces ([`RuntimeError`]), and the flag that
+//!   stops a running program from outside ([`Interrupt`]).
 //!
 //! It depends on no other Strata crate. Unsafe code lives in `value.rs`,
 //! `object.rs`, `class.rs` and `heap.rs`; each block says why it is sound.
@@ -17,6 +18,7 @@ mod class;
 mod error;
 mod gc;
 mod heap;
+mod interrupt;
 mod natives;
 mod object;
 mod print;
@@ -25,9 +27,13 @@ mod value;
 
 pub use cache::{CACHE_WAYS, CacheHit, CacheState, InlineCache};
 pub use class::{ObjBoundMethod, ObjClass, ObjInstance, ObjShape};
-pub use error::{RuntimeError, TraceLine};
-pub use gc::{GcConfig, GcLog, GcReport, GcStats};
-pub use heap::{Globals, Heap, MAX_FRAMES, Root, STACK_SLOTS, Stack, StackFull, hash_str};
+pub use error::{ErrorKind, RuntimeError, TraceLine};
+pub use gc::{DEFAULT_MAX_HEAP, GcConfig, GcLog, GcReport, GcStats, OUT_OF_MEMORY, OutOfMemory};
+pub use heap::{
+    Globals, Heap, HeapOptions, MAX_FRAME_SLOTS, MAX_FRAMES, Root, STACK_SLOTS, Stack, StackFull,
+    hash_str,
+};
+pub use interrupt::{INTERRUPTED, Interrupt};
 pub use natives::{NATIVES, NativeSpec, define_natives};
 pub use object::{
     Gc, NativeFn, ObjClosure, ObjFunction, ObjKind, ObjNative, ObjRef, ObjString, ObjUpvalue,

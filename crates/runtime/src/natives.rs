@@ -4,7 +4,7 @@ use std::sync::OnceLock;
 use std::time::Instant;
 
 use crate::Heap;
-use crate::object::{NativeFn, ObjNative};
+use crate::object::{NativeFn, ObjNative, Object};
 use crate::value::Value;
 
 /// A native function as the engines install it.
@@ -23,7 +23,10 @@ pub const NATIVES: &[NativeSpec] = &[NativeSpec { name: "clock", arity: 0, funct
 pub fn define_natives(heap: &Heap, mut slot_for: impl FnMut(&str) -> u32) {
     for native in NATIVES {
         let slot = slot_for(native.name);
-        let object = heap.alloc(ObjNative::new(native.name, native.arity, native.function));
+        let native = ObjNative::new(native.name, native.arity, native.function);
+        // Part of every heap's start, which no heap limit is below.
+        let size = native.heap_size();
+        let object = heap.alloc_unchecked(native, size);
         heap.globals().set(slot as usize, object.to_value());
     }
 }

@@ -4,11 +4,11 @@ use std::rc::Rc;
 
 use runtime::{
     CacheHit, Gc, ObjBoundMethod, ObjClass, ObjClosure, ObjFunction, ObjInstance, ObjKind,
-    ObjNative, ObjUpvalue, TraceLine, Value,
+    ObjNative, ObjUpvalue, OutOfMemory, TraceLine, Value,
 };
 use syntax::ast::{Capture, Expr, Function, FunctionKind};
 
-use crate::interp::{Interp, NEXT, Res, stack_address, throw};
+use crate::interp::{Interp, NEXT, Res, on_new_segment, stack_address, throw};
 
 impl Interp<'_> {
     /// `callee(args)`, with method invocations done without allocating a
@@ -23,7 +23,7 @@ impl Interp<'_> {
             Expr::Get { object, name } => {
                 let receiver = self.eval(object)?;
                 let Some(instance) = receiver.downcast::<ObjInstance>() else {
-                    return throw("Only instances have properties.", name.line());
+                    return throw("Only instances have methods.", name.line());
                 };
                 match instance.shape().resolve(self.symbol(name.name)) {
                     Some(CacheHit::Field(index)) => {
@@ -82,7 +82,7 @@ impl Interp<'_> {
             ObjKind::Class => {
                 let class = obj.downcast::<ObjClass>().expect("kind checked");
                 // The class stays rooted in slot 0 until the instance replaces it.
-                let instance = self.heap.instantiate(class).to_value();
+                let instance = self.fit(self.heap.instantiate(class), line)?.to_value();
                 self.stack.set(base, instance);
                 match class.initializer() {
                     Some(init) => self.call_closure(init, base, n_args, line),
@@ -131,9 +131,20 @@ impl Interp<'_> {
         if n_args != function.arity as usize {
             return throw(format!("Expected {} arguments but got {n_args}.", function.arity), line);
         }
-        if self.depth >= runtime::MAX_FRAMES || stack_address() < self.stack_floor {
+        if self.depth >= runtime::MAX_FRAMES {
             return throw("Stack overflow.", line);
         }
+        self.poll_interrupt(line)?;
+        if stack_address() < self.stack_floor {
+            return on_new_segment(self, |interp| interp.enter_closure(closure, base, line));
+        }
+        self.enter_closure(closure, base, line)
+    }
+
+    /// Run `closure`'s body in a new frame at `base` (arity and depth
+    /// checked), leaving its result or adding its trace line.
+    fn enter_closure(&mut self, closure: Gc<ObjClosure>, base: usize, line: u32) -> Res<Value> {
+        let function = closure.function;
         let syntax = self.function_syntax(function);
 
         let saved = (self.base, self.closure);
@@ -183,10 +194,10 @@ impl Interp<'_> {
     }
 
     /// The runtime object for a function declaration, made on first use.
-    fn function_object(&mut self, function: &Rc<Function>) -> Gc<ObjFunction> {
+    fn function_object(&mut self, function: &Rc<Function>) -> Result<Gc<ObjFunction>, OutOfMemory> {
         let id = function.info.id as usize;
         if let Some(Some((_, object))) = self.state.functions.get(id) {
-            return *object;
+            return Ok(*object);
         }
         let name = self.symbol(function.name.name);
         let object = self.heap.alloc(ObjFunction::new(
@@ -194,29 +205,39 @@ impl Interp<'_> {
             function.params.len() as u8,
             function.info.upvalues.len() as u16,
             id as u32,
-        ));
+        ))?;
         self.heap.pin(object.to_value());
         if self.state.functions.len() <= id {
             self.state.functions.resize(id + 1, None);
         }
         self.state.functions[id] = Some((Rc::clone(function), object));
-        object
+        Ok(object)
     }
 
-    /// A closure over `function`, capturing from the current frame.
-    pub(crate) fn make_closure(&mut self, function: &Rc<Function>) -> Res<Gc<ObjClosure>> {
-        let object = self.function_object(function);
+    /// A closure over `function`, capturing from the current frame (the
+    /// declaration is on `line`).
+    pub(crate) fn make_closure(
+        &mut self,
+        function: &Rc<Function>,
+        line: u32,
+    ) -> Res<Gc<ObjClosure>> {
+        let made = self.closure_over(function);
+        self.fit(made, line)
+    }
+
+    fn closure_over(&mut self, function: &Rc<Function>) -> Result<Gc<ObjClosure>, OutOfMemory> {
+        let object = self.function_object(function)?;
         let mut upvalues: Vec<Gc<ObjUpvalue>> = Vec::with_capacity(function.info.upvalues.len());
         for &Capture { is_local, index } in &function.info.upvalues {
             // Captures of the enclosing closure stay reachable through it;
             // new open upvalues are roots themselves.
             let upvalue = if is_local {
-                self.heap.capture_upvalue((self.base + index as usize) as u32)
+                self.heap.capture_upvalue((self.base + index as usize) as u32)?
             } else {
                 self.closure.expect("nested functions run in a closure").upvalues[index as usize]
             };
             upvalues.push(upvalue);
         }
-        Ok(self.heap.alloc(ObjClosure::new(object, upvalues.into_boxed_slice())))
+        self.heap.alloc(ObjClosure::new(object, upvalues.into_boxed_slice()))
     }
 }

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::rc::Rc;
 
 use resolve::FrontEnd;
-use runtime::{Gc, GcConfig, GcLog, Heap, ObjFunction, ObjString, RuntimeError, TraceLine};
+use runtime::{Gc, Heap, HeapOptions, ObjFunction, ObjString, RuntimeError, TraceLine};
 use syntax::ast::{Function, Program};
 
 use crate::interp::{Interp, Throw};
@@ -25,10 +25,9 @@ pub(crate) struct State {
 }
 
 impl TreeWalker {
-    /// A fresh engine whose natives are defined in `front`'s global table;
-    /// `gc_log` sees every collection.
-    pub fn new(config: GcConfig, gc_log: Option<GcLog>, front: &mut FrontEnd) -> TreeWalker {
-        let heap = Heap::new(config, gc_log);
+    /// A fresh engine whose natives are defined in `front`'s global table.
+    pub fn new(options: HeapOptions, front: &mut FrontEnd) -> TreeWalker {
+        let heap = Heap::new(options);
         runtime::define_natives(&heap, |name| front.global_slot(name));
         TreeWalker { heap, state: State { symbols: Vec::new(), functions: Vec::new() } }
     }
@@ -47,7 +46,8 @@ impl TreeWalker {
         // Intern the names and literals new since the last run, once.
         for index in self.state.symbols.len()..front.interner.len() {
             let text = front.interner.resolve(syntax::Symbol(index as u32));
-            let string = self.heap.intern(text);
+            let string =
+                self.heap.intern(text).map_err(|_| RuntimeError::new(runtime::OUT_OF_MEMORY))?;
             self.heap.pin(string.to_value());
             self.state.symbols.push(string);
         }

@@ -16,8 +16,8 @@ use std::io::Write;
 
 use resolve::FrontEnd;
 use runtime::{
-    CacheHit, Gc, Heap, ObjBoundMethod, ObjClass, ObjClosure, ObjInstance, ObjString, Printed,
-    Root, RuntimeError, Stack, Value,
+    CacheHit, Gc, Heap, ObjBoundMethod, ObjClass, ObjClosure, ObjInstance, ObjString, OutOfMemory,
+    Printed, Root, RuntimeError, Stack, Value,
 };
 use syntax::ast::*;
 
@@ -35,9 +35,17 @@ pub(crate) type Res<T> = Result<T, Box<Throw>>;
 /// `exec`'s result for "carry on with the next statement".
 pub(crate) const NEXT: Value = Value::UNDEFINED;
 
-/// How much native stack to keep free below a call: deeper than this and
-/// the call is a Lox `Stack overflow.` rather than a crash.
+/// How much native stack a Lox call must find free. A function body nests
+/// at most `syntax::MAX_NESTING` levels (chains included), so evaluating
+/// one call's body takes a bounded amount of native stack, well under this;
+/// a call that finds less continues on a new stack segment
+/// ([`STACK_SEGMENT`]). So the native stack never decides when a program
+/// overflows: only the frame limit does, exactly as in the VM.
 const STACK_RED_ZONE: usize = 1 << 20;
+
+/// The size of each extra native stack segment (reserved lazily: only the
+/// pages a program touches cost memory).
+const STACK_SEGMENT: usize = 64 << 20;
 
 pub(crate) struct Interp<'a> {
     pub(crate) heap: &'a Heap,
@@ -67,9 +75,7 @@ impl<'a> Interp<'a> {
         out: &'a mut dyn Write,
         base: usize,
     ) -> Interp<'a> {
-        let here = stack_address();
-        let remaining = stacker::remaining_stack().unwrap_or(8 << 20);
-        let stack_floor = (here - remaining) + STACK_RED_ZONE.min(remaining / 2);
+        let stack_floor = stack_floor();
         Interp {
             heap,
             stack: heap.stack(),
@@ -99,6 +105,12 @@ impl<'a> Interp<'a> {
         self.front.interner.resolve(symbol)
     }
 
+    /// What an allocation made, or `Out of memory.` raised on `line`.
+    #[inline(always)]
+    pub(crate) fn fit<T>(&self, made: Result<T, OutOfMemory>, line: u32) -> Res<T> {
+        made.or_else(|_| throw(runtime::OUT_OF_MEMORY, line))
+    }
+
     #[inline(always)]
     pub(crate) fn push(&self, value: Value, line: u32) -> Res<()> {
         self.stack.push(value).or_else(|_| throw("Stack overflow.", line))
@@ -114,10 +126,13 @@ impl<'a> Interp<'a> {
             }
             Stmt::Print(expr) => {
                 let value = self.eval(expr)?;
-                // A closed stdout is not the program's error; like clox,
-                // printing does not fail.
-                let _ = writeln!(self.out, "{}", Printed(value));
-                Ok(NEXT)
+                match writeln!(self.out, "{}", Printed(value)) {
+                    Ok(()) => Ok(NEXT),
+                    // The output is gone: the run stops.
+                    Err(failure) => {
+                        Err(Box::new(Throw { error: RuntimeError::output(&failure), line: 0 }))
+                    }
+                }
             }
             Stmt::Var { name, init } => {
                 let value = match init {
@@ -143,12 +158,13 @@ impl<'a> Interp<'a> {
                     if flow != NEXT {
                         return Ok(flow);
                     }
+                    self.poll_interrupt(while_stmt.body_end.line)?;
                 }
                 Ok(NEXT)
             }
             Stmt::For(for_stmt) => self.for_loop(for_stmt),
             Stmt::Fun { name, function } => {
-                let closure = self.make_closure(function)?;
+                let closure = self.make_closure(function, name.ident.line())?;
                 self.define(name, closure.to_value())?;
                 Ok(NEXT)
             }
@@ -202,9 +218,21 @@ impl<'a> Interp<'a> {
             if let Some(incr) = &for_stmt.incr {
                 self.eval(incr)?;
             }
+            self.poll_interrupt(for_stmt.body_end.line)?;
         }
         self.end_scope(top);
         Ok(flow)
+    }
+
+    /// At a loop's back-edge or a call (where the VM polls too): stop with
+    /// `Interrupted.` if that was requested from outside.
+    #[inline(always)]
+    pub(crate) fn poll_interrupt(&self, line: u32) -> Res<()> {
+        if self.heap.interrupt().is_requested() {
+            self.heap.interrupt().take();
+            return throw(runtime::INTERRUPTED, line);
+        }
+        Ok(())
     }
 
     /// Give a declared variable its first value.
@@ -335,14 +363,16 @@ impl<'a> Interp<'a> {
                 let Some(instance) = object.downcast::<ObjInstance>() else {
                     return throw("Only instances have fields.", name.line());
                 };
-                self.heap.set_field(instance, self.symbol(name.name), value);
+                let set = self.heap.set_field(instance, self.symbol(name.name), value);
+                self.fit(set, name.line())?;
                 Ok(value)
             }
             Expr::This(var) => self.read(var),
             Expr::Super(super_ref) => {
                 let method = self.super_method(super_ref)?;
                 let this = self.read(&super_ref.this)?;
-                Ok(self.heap.alloc(ObjBoundMethod::new(this, method)).to_value())
+                let bound = self.heap.alloc(ObjBoundMethod::new(this, method));
+                Ok(self.fit(bound, super_ref.method.line())?.to_value())
             }
         }
     }
@@ -380,7 +410,7 @@ impl<'a> Interp<'a> {
             BinaryOp::Equal => Ok(Value::bool(left.lox_eq(right))),
             BinaryOp::NotEqual => Ok(Value::bool(!left.lox_eq(right))),
             BinaryOp::Add => match (left.downcast::<ObjString>(), right.downcast::<ObjString>()) {
-                (Some(a), Some(b)) => Ok(self.heap.concat(a, b).to_value()),
+                (Some(a), Some(b)) => Ok(self.fit(self.heap.concat(a, b), line)?.to_value()),
                 _ => throw("Operands must be two numbers or two strings.", line),
             },
             _ => throw("Operands must be numbers.", line),
@@ -396,7 +426,8 @@ impl<'a> Interp<'a> {
         match instance.shape().resolve(self.symbol(name.name)) {
             Some(CacheHit::Field(index)) => Ok(instance.field_at(index)),
             Some(CacheHit::Method(method)) => {
-                Ok(self.heap.alloc(ObjBoundMethod::new(object, method)).to_value())
+                let bound = self.heap.alloc(ObjBoundMethod::new(object, method));
+                Ok(self.fit(bound, name.line())?.to_value())
             }
             Some(CacheHit::AddField(_)) | None => self.undefined_property(name),
         }
@@ -421,7 +452,7 @@ impl<'a> Interp<'a> {
 
     fn class(&mut self, class: &Class) -> Res<()> {
         let name = self.symbol(class.name.ident.name);
-        let object = self.heap.alloc(ObjClass::new(name));
+        let object = self.fit(self.heap.alloc(ObjClass::new(name)), class.name.ident.line())?;
         self.define(&class.name, object.to_value())?;
 
         let scope_top = self.stack.len();
@@ -433,18 +464,45 @@ impl<'a> Interp<'a> {
             // The hidden `super` local, captured by methods that use it.
             debug_assert_eq!(Some((scope_top - self.base) as u8), class.scope.slot);
             self.push(value, superclass.ident.line())?;
-            self.heap.inherit(object, parent);
+            self.fit(self.heap.inherit(object, parent), superclass.ident.line())?;
         }
-        let init = self.heap.init_string();
         for method in &class.methods {
-            let closure = self.make_closure(method)?;
-            object.set_method(self.symbol(method.name.name), closure, init);
+            let line = method.name.line();
+            let closure = self.make_closure(method, line)?;
+            let defined = self.heap.define_method(object, self.symbol(method.name.name), closure);
+            self.fit(defined, line)?;
         }
         if class.superclass.is_some() {
             self.end_scope(scope_top);
         }
         Ok(())
     }
+}
+
+/// The lowest native stack address a call may start at on the stack
+/// running now (so that [`STACK_RED_ZONE`] bytes stay free below it).
+pub(crate) fn stack_floor() -> usize {
+    let here = stack_address();
+    // Without a known limit (never on the platforms Strata runs on), assume
+    // the smallest stack a Rust thread gets.
+    let remaining = stacker::remaining_stack().unwrap_or(2 << 20);
+    (here - remaining) + STACK_RED_ZONE.min(remaining / 2)
+}
+
+/// Run `f` on a fresh native stack segment, with the floor moved there.
+#[cold]
+#[inline(never)]
+pub(crate) fn on_new_segment<T>(
+    interp: &mut Interp<'_>,
+    f: impl FnOnce(&mut Interp<'_>) -> T,
+) -> T {
+    let saved = interp.stack_floor;
+    let result = stacker::grow(STACK_SEGMENT, || {
+        interp.stack_floor = stack_floor();
+        f(interp)
+    });
+    interp.stack_floor = saved;
+    result
 }
 
 /// The native stack pointer, near enough: the address of a local.

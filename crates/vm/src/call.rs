@@ -36,7 +36,7 @@ impl Run<'_> {
             ObjKind::Class => {
                 let class = obj.downcast::<ObjClass>().expect("kind checked");
                 // The class stays rooted in its stack slot until replaced.
-                let instance = self.heap.instantiate(class).to_value();
+                let instance = self.heap.instantiate(class)?.to_value();
                 // SAFETY: as above.
                 unsafe { base.write(instance) };
                 match class.initializer() {
@@ -57,7 +57,7 @@ impl Run<'_> {
                 // above `base`; a native may allocate, and a collection
                 // only reads the stack.
                 let args = unsafe { std::slice::from_raw_parts(base.add(1), n_args) };
-                let result = (native.function)(self.heap, args).map_err(Raise)?;
+                let result = (native.function)(self.heap, args).map_err(Raise::lox)?;
                 self.finish(return_to, result);
                 Ok(())
             }
@@ -77,7 +77,7 @@ impl Run<'_> {
 
     /// A closure over loaded function `index`, capturing from `frame`. The
     /// caller has published the stack.
-    pub(crate) fn make_closure(&mut self, index: usize, frame: &Frame<'_>) -> Gc<ObjClosure> {
+    pub(crate) fn make_closure(&mut self, index: usize, frame: &Frame<'_>) -> Res<Gc<ObjClosure>> {
         let loaded = &self.functions[index];
         let mut upvalues: Vec<Gc<ObjUpvalue>> = Vec::with_capacity(loaded.function.captures.len());
         let base = self.index_of(frame.base);
@@ -85,13 +85,13 @@ impl Run<'_> {
             // Captures of the enclosing closure stay reachable through it
             // (see `Frame::closure`); new open upvalues are roots.
             let upvalue = if capture.is_local {
-                self.heap.capture_upvalue((base + capture.index as usize) as u32)
+                self.heap.capture_upvalue((base + capture.index as usize) as u32)?
             } else {
                 frame.closure.expect("nested functions run in a closure").upvalues
                     [capture.index as usize]
             };
             upvalues.push(upvalue);
         }
-        self.heap.alloc(ObjClosure::new(loaded.object, upvalues.into_boxed_slice()))
+        Ok(self.heap.alloc(ObjClosure::new(loaded.object, upvalues.into_boxed_slice()))?)
     }
 }

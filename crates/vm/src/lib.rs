@@ -22,7 +22,7 @@ mod run;
 use std::io::Write;
 
 use bytecode::{Constant, Module};
-use runtime::{Gc, GcConfig, GcLog, Heap, InlineCache, ObjFunction, RuntimeError, Value};
+use runtime::{Gc, Heap, HeapOptions, InlineCache, ObjFunction, OutOfMemory, RuntimeError, Value};
 
 /// A function as the VM runs it: its code, its constants as runtime values
 /// (pinned), and its runtime object (pinned).
@@ -47,12 +47,8 @@ pub struct Vm {
 impl Vm {
     /// A fresh VM. `global_slot` gives each native its global slot (the
     /// front end's table, shared with the compiler).
-    pub fn new(
-        config: GcConfig,
-        gc_log: Option<GcLog>,
-        global_slot: impl FnMut(&str) -> u32,
-    ) -> Vm {
-        let heap = Heap::new(config, gc_log);
+    pub fn new(options: HeapOptions, global_slot: impl FnMut(&str) -> u32) -> Vm {
+        let heap = Heap::new(options);
         runtime::define_natives(&heap, global_slot);
         Vm { heap, functions: Vec::new(), global_names: Vec::new() }
     }
@@ -63,7 +59,7 @@ impl Vm {
 
     /// Load `module` and run its script, writing program output to `out`.
     pub fn run(&mut self, module: Module, out: &mut dyn Write) -> Result<(), RuntimeError> {
-        let script = self.load(module);
+        let script = self.load(module).map_err(|_| RuntimeError::new(runtime::OUT_OF_MEMORY))?;
         let result =
             run::Run::new(&self.heap, &self.functions, &self.global_names, out).execute(script);
         let _ = out.flush();
@@ -71,31 +67,31 @@ impl Vm {
     }
 
     /// Intern a module's constants and make its function objects; returns
-    /// the script's index in `functions`.
-    fn load(&mut self, module: Module) -> usize {
+    /// the script's index in `functions`. A module that does not fit under
+    /// the heap limit is not run (what was loaded of it is never used).
+    fn load(&mut self, module: Module) -> Result<usize, OutOfMemory> {
         let base = self.functions.len() as u32;
         if module.globals.len() > self.global_names.len() {
             self.global_names = module.globals;
         }
         for (index, function) in module.functions.into_iter().enumerate() {
-            let constants: Vec<Value> = function
-                .chunk
-                .constants
-                .iter()
-                .map(|constant| {
-                    let value = match constant {
-                        Constant::Number(n) => Value::number(*n),
-                        Constant::String(s) => self.heap.intern(s).to_value(),
-                    };
-                    self.heap.pin(value);
-                    value
-                })
-                .collect();
-            let name = function.name.as_deref().map(|name| {
-                let name = self.heap.intern(name);
-                self.heap.pin(name.to_value());
-                name
-            });
+            let mut constants: Vec<Value> = Vec::with_capacity(function.chunk.constants.len());
+            for constant in &function.chunk.constants {
+                let value = match constant {
+                    Constant::Number(n) => Value::number(*n),
+                    Constant::String(s) => self.heap.intern(s)?.to_value(),
+                };
+                self.heap.pin(value);
+                constants.push(value);
+            }
+            let name = match function.name.as_deref() {
+                Some(name) => {
+                    let name = self.heap.intern(name)?;
+                    self.heap.pin(name.to_value());
+                    Some(name)
+                }
+                None => None,
+            };
             // One cache per site; its name is a constant, pinned above.
             let caches = function
                 .chunk
@@ -112,10 +108,10 @@ impl Vm {
                 function.captures.len() as u16,
                 base + index as u32,
                 caches,
-            ));
+            ))?;
             self.heap.pin(object.to_value());
             self.functions.push(Loaded { function, constants, object, module_base: base });
         }
-        (base + module.script) as usize
+        Ok((base + module.script) as usize)
     }
 }

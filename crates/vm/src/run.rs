@@ -19,8 +19,9 @@ use std::io::Write;
 
 use bytecode::Op;
 use runtime::{
-    CacheHit, Gc, Heap, InlineCache, ObjBoundMethod, ObjClass, ObjClosure, ObjInstance, ObjString,
-    Printed, RuntimeError, Stack, TraceLine, Value,
+    CacheHit, ErrorKind, Gc, Heap, INTERRUPTED, InlineCache, OUT_OF_MEMORY, ObjBoundMethod,
+    ObjClass, ObjClosure, ObjInstance, ObjString, OutOfMemory, Printed, RuntimeError, Stack,
+    TraceLine, Value,
 };
 
 use crate::Loaded;
@@ -63,8 +64,25 @@ pub(crate) struct Run<'a> {
     pub(crate) frames: Vec<Frame<'a>>,
 }
 
-/// A runtime error, raised from inside the loop.
-pub(crate) struct Raise(pub(crate) String);
+/// A runtime error, raised from inside the loop: a Lox error's message, or
+/// an output failure.
+pub(crate) struct Raise {
+    pub(crate) kind: ErrorKind,
+    pub(crate) message: String,
+}
+
+impl Raise {
+    pub(crate) fn lox(message: String) -> Raise {
+        Raise { kind: ErrorKind::Lox, message }
+    }
+}
+
+impl From<OutOfMemory> for Raise {
+    #[cold]
+    fn from(_: OutOfMemory) -> Raise {
+        error(OUT_OF_MEMORY)
+    }
+}
 
 pub(crate) type Res<T> = Result<T, Raise>;
 
@@ -104,7 +122,7 @@ impl<'a> Run<'a> {
         }
         let ip = loaded.function.chunk.code.as_ptr();
         self.frames.push(Frame { loaded, closure: None, ip, base, return_to: base });
-        let outcome = self.dispatch().map_err(|Raise(message)| self.trace(message));
+        let outcome = self.dispatch().map_err(|raise| self.trace(raise));
         // Leave the stack as it was, closing what the script captured so
         // later REPL entries see the values.
         self.heap.close_upvalues(start as u32);
@@ -113,8 +131,9 @@ impl<'a> Run<'a> {
     }
 
     /// The error with one trace line per active frame, innermost first.
-    fn trace(&self, message: String) -> RuntimeError {
-        let mut error = RuntimeError::new(message);
+    fn trace(&self, raise: Raise) -> RuntimeError {
+        let mut error = RuntimeError::new(raise.message);
+        error.kind = raise.kind;
         for frame in self.frames.iter().rev() {
             let function = &frame.loaded.function;
             let line = function.chunk.line_at(frame.offset());
@@ -150,6 +169,9 @@ impl<'a> Run<'a> {
         if self.frames.len() == runtime::MAX_FRAMES || room < loaded.function.max_stack as usize {
             return Err(error("Stack overflow."));
         }
+        if self.heap.interrupt().is_requested() {
+            return Err(interrupted(self.heap));
+        }
         let ip = loaded.function.chunk.code.as_ptr();
         let frame = Frame { loaded, closure: Some(closure), ip, base, return_to };
         self.frames.push(frame);
@@ -160,6 +182,7 @@ impl<'a> Run<'a> {
     fn dispatch(&mut self) -> Res<()> {
         let heap = self.heap;
         let globals = heap.globals();
+        let interrupt = heap.interrupt().flag();
 
         // The running frame's state, kept in locals; few enough that the
         // hot ones (`ip`, `sp`, `base`) stay in registers. The rest of the
@@ -253,7 +276,7 @@ impl<'a> Run<'a> {
             ($result:expr) => {
                 match $result {
                     Ok(value) => value,
-                    Err(error) => raise!(error),
+                    Err(error) => raise!(Raise::from(error)),
                 }
             };
         }
@@ -328,10 +351,13 @@ impl<'a> Run<'a> {
                 let shape = instance.shape();
                 match cache.get(shape.as_obj()) {
                     Some(CacheHit::Field(index)) => instance.set_field_at(index, value),
-                    Some(CacheHit::AddField(next)) => heap.add_field(instance, next, value),
+                    Some(CacheHit::AddField(next)) => {
+                        sync!();
+                        try_raise!(heap.add_field(instance, next, value));
+                    }
                     _ => {
                         sync!();
-                        let hit = heap.set_field(instance, cache.name, value);
+                        let hit = try_raise!(heap.set_field(instance, cache.name, value));
                         // The old shape is the new one's parent: alive.
                         cache.insert(shape.as_obj(), hit);
                     }
@@ -349,7 +375,7 @@ impl<'a> Run<'a> {
                     match (a.downcast::<ObjString>(), b.downcast::<ObjString>()) {
                         (Some(a), Some(b)) => {
                             sync!();
-                            heap.concat(a, b).to_value()
+                            try_raise!(heap.concat(a, b)).to_value()
                         }
                         _ => raise!(error("Operands must be two numbers or two strings.")),
                     }
@@ -376,6 +402,26 @@ impl<'a> Run<'a> {
                 if taken {
                     // SAFETY: as for `Jump`.
                     ip = unsafe { ip.add(distance) };
+                }
+            }};
+        }
+        // Leave the running frame with `result`: close what it captured,
+        // then continue in the caller with the result pushed.
+        macro_rules! return_from_frame {
+            ($result:expr) => {{
+                let result: Value = $result;
+                sync!();
+                heap.close_upvalues(self.index_of(base) as u32);
+                sp = self.frames.pop().expect("a running frame").return_to;
+                match self.frames.last() {
+                    Some(caller) => {
+                        push!(result);
+                        enter!(caller);
+                    }
+                    None => {
+                        sync!();
+                        return Ok(());
+                    }
                 }
             }};
         }
@@ -454,7 +500,8 @@ impl<'a> Run<'a> {
                         CacheHit::Method(method) => {
                             sync!();
                             // The receiver is still on the stack: rooted.
-                            let bound = heap.alloc(ObjBoundMethod::new(peek!(0), method));
+                            let bound =
+                                try_raise!(heap.alloc(ObjBoundMethod::new(peek!(0), method)));
                             set_top!(bound.to_value());
                         }
                         CacheHit::AddField(_) => unreachable!("a get site caches no sets"),
@@ -475,7 +522,7 @@ impl<'a> Run<'a> {
                     let method = try_raise!(super_method(cache, peek!(0)));
                     sync!();
                     // `this` is still on the stack: rooted.
-                    let bound = heap.alloc(ObjBoundMethod::new(peek!(1), method));
+                    let bound = try_raise!(heap.alloc(ObjBoundMethod::new(peek!(1), method)));
                     pop!();
                     set_top!(bound.to_value());
                 }
@@ -483,7 +530,7 @@ impl<'a> Run<'a> {
                     let cache = cache!(read_u32!());
                     let receiver = peek!(0);
                     let Some(instance) = receiver.downcast::<ObjInstance>() else {
-                        raise!(error("Only instances have properties."));
+                        raise!(error("Only instances have methods."));
                     };
                     let hit = match cache.get(instance.shape().as_obj()) {
                         Some(hit) => hit,
@@ -563,8 +610,9 @@ impl<'a> Run<'a> {
                 }
                 Op::Print => {
                     let value = pop!();
-                    // Like clox, printing does not fail on a closed stdout.
-                    let _ = writeln!(self.out, "{}", Printed(value));
+                    if let Err(failure) = writeln!(self.out, "{}", Printed(value)) {
+                        raise!(output_error(&failure));
+                    }
                 }
                 Op::Jump => {
                     let distance = read_u32!();
@@ -580,6 +628,11 @@ impl<'a> Run<'a> {
                 }
                 Op::Loop => {
                     let distance = read_u32!();
+                    // Every endless loop passes a back-edge: a stop requested
+                    // from outside is taken here (and at calls).
+                    if interrupt.load(std::sync::atomic::Ordering::Relaxed) {
+                        raise!(interrupted(heap));
+                    }
                     // SAFETY: as for `Jump`.
                     ip = unsafe { ip.sub(distance) };
                 }
@@ -615,7 +668,7 @@ impl<'a> Run<'a> {
                     let current = *self.frames.last().expect("a running frame");
                     let index = current.loaded.module_base as usize + read_u32!();
                     sync!();
-                    let made = self.make_closure(index, &current);
+                    let made = try_raise!(self.make_closure(index, &current));
                     push!(made.to_value());
                 }
                 Op::CloseUpvalue => {
@@ -625,32 +678,29 @@ impl<'a> Run<'a> {
                 }
                 Op::Return => {
                     let result = pop!();
-                    sync!();
-                    heap.close_upvalues(self.index_of(base) as u32);
-                    sp = self.frames.pop().expect("a running frame").return_to;
-                    match self.frames.last() {
-                        Some(caller) => {
-                            push!(result);
-                            enter!(caller);
-                        }
-                        None => {
-                            sync!();
-                            return Ok(());
-                        }
-                    }
+                    return_from_frame!(result);
+                }
+                Op::ReturnThis => {
+                    // SAFETY: slot 0 is below the depth of every frame.
+                    let this = unsafe { base.read() };
+                    return_from_frame!(this);
                 }
                 Op::Class => {
                     let name = self.name_at(loaded, read_u32!());
                     sync!();
-                    let class = heap.alloc(ObjClass::new(name));
+                    let class = try_raise!(heap.alloc(ObjClass::new(name)));
                     push!(class.to_value());
                 }
                 Op::Inherit => {
-                    let class = as_class(peek!(0));
-                    let Some(superclass) = peek!(1).downcast() else {
+                    let Some(superclass) = peek!(1).downcast::<ObjClass>() else {
                         raise!(error("Superclass must be a class."));
                     };
-                    heap.inherit(class, superclass);
+                    let class = try_raise!(class_being_declared(peek!(0)));
+                    if class == superclass {
+                        raise!(error("A class can't inherit from itself."));
+                    }
+                    sync!();
+                    try_raise!(heap.inherit(class, superclass));
                     pop!();
                 }
                 Op::StoreLocal => {
@@ -698,8 +748,11 @@ impl<'a> Run<'a> {
                 Op::DefineMethod => {
                     let name = self.name_at(loaded, read_u32!());
                     let method = peek!(0).downcast::<ObjClosure>();
-                    let method = method.expect("the compiler defines closures as methods");
-                    as_class(peek!(1)).set_method(name, method, heap.init_string());
+                    // The verifier: a `Closure` of a method comes right before.
+                    let method = method.expect("DefineMethod follows its Closure");
+                    let class = try_raise!(class_being_declared(peek!(1)));
+                    sync!();
+                    try_raise!(heap.define_method(class, name, method));
                     pop!();
                 }
             }
@@ -717,7 +770,7 @@ impl<'a> Run<'a> {
     #[cold]
     fn undefined(&self, slot: usize) -> Raise {
         let name = self.global_names.get(slot).map_or("?", String::as_str);
-        Raise(format!("Undefined variable '{name}'."))
+        Raise::lox(format!("Undefined variable '{name}'."))
     }
 }
 
@@ -731,38 +784,64 @@ fn lookup_miss(cache: &InlineCache, instance: Gc<ObjInstance>) -> Res<CacheHit> 
     Ok(hit)
 }
 
-/// The method of `cache`'s name on `superclass` (the hidden `super` local,
-/// a class the compiler guarantees), through the cache.
+/// The method of `cache`'s name on `superclass` (the hidden `super` local),
+/// through the cache.
 #[inline]
 fn super_method(cache: &InlineCache, superclass: Value) -> Res<Gc<ObjClosure>> {
-    let class = as_class(superclass);
+    // Compiled code only reads a class here (`Inherit` checked it); a
+    // crafted file may hold anything.
+    let Some(class) = superclass.downcast::<ObjClass>() else {
+        return Err(error("Superclass must be a class."));
+    };
     if let Some(CacheHit::Method(method)) = cache.get(class.as_obj()) {
         return Ok(method);
     }
     let method = class.method(cache.name).ok_or_else(|| undefined_property(cache.name))?;
+    // Cached for good: the class's methods are final from now on.
+    class.seal();
     cache.insert(class.as_obj(), CacheHit::Method(method));
     Ok(method)
+}
+
+/// The class an `Inherit` or `DefineMethod` adds methods to: compiled code
+/// only ever has the class it is declaring there, which is not in use yet;
+/// a crafted bytecode file may have anything.
+fn class_being_declared(value: Value) -> Res<Gc<ObjClass>> {
+    match value.downcast::<ObjClass>() {
+        Some(class) if !class.is_sealed() => Ok(class),
+        Some(_) => Err(error("Methods can't be added to a class in use.")),
+        None => Err(error("Only classes have methods.")),
+    }
 }
 
 /// A runtime error with a fixed message (out of line: errors are rare).
 #[cold]
 #[inline(never)]
 pub(crate) fn error(message: &str) -> Raise {
-    Raise(message.to_string())
+    Raise::lox(message.to_string())
+}
+
+/// `Interrupted.`, taking the request.
+#[cold]
+#[inline(never)]
+fn interrupted(heap: &Heap) -> Raise {
+    heap.interrupt().take();
+    error(INTERRUPTED)
+}
+
+/// Writing the program's output failed: the run stops.
+#[cold]
+#[inline(never)]
+fn output_error(failure: &std::io::Error) -> Raise {
+    Raise { kind: ErrorKind::Output, message: failure.to_string() }
 }
 
 #[cold]
 pub(crate) fn arity_error(arity: u8, n_args: usize) -> Raise {
-    Raise(format!("Expected {arity} arguments but got {n_args}."))
+    Raise::lox(format!("Expected {arity} arguments but got {n_args}."))
 }
 
 #[cold]
 fn undefined_property(name: Gc<ObjString>) -> Raise {
-    Raise(format!("Undefined property '{}'.", name.as_str()))
-}
-
-/// A value the compiler guarantees is a class (a class being built, or the
-/// hidden `super` local, which `Inherit` checked).
-fn as_class(value: Value) -> Gc<ObjClass> {
-    value.downcast::<ObjClass>().expect("compiled code: a class")
+    Raise::lox(format!("Undefined property '{}'.", name.as_str()))
 }
