@@ -6,20 +6,30 @@
 //! `strata run FILE.loxc` would: the README promises that a malicious file
 //! is never run unsafely, so whatever verifies must run without a panic or
 //! a memory error (this target is the place to run under AddressSanitizer).
-//! The first input byte picks GC stress. Output is discarded.
+//!
+//! A verified module may loop forever, so each run has a watchdog thread
+//! that requests the session's interrupt after `RUN_LIMIT`; the program
+//! then ends with `Interrupted.` at its next back-edge or call. The heap is
+//! capped at `MAX_HEAP` (past it, `Out of memory.`) so that a module
+//! cannot exhaust the fuzzer's memory either. The first input byte picks
+//! GC stress. Output is discarded.
 
 #![no_main]
 
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
 use arbitrary::Unstructured;
-use driver::{GcConfig, Options, Session};
+use driver::{GcConfig, Interrupt, Options, Session};
 use libfuzzer_sys::fuzz_target;
+
+const RUN_LIMIT: Duration = Duration::from_millis(100);
+const MAX_HEAP: usize = 64 << 20;
 
 fuzz_target!(|data: &[u8]| {
     let mut u = Unstructured::new(data);
     let stress = u.arbitrary::<bool>().unwrap_or(false);
-    // No backward jumps until the VM can be interrupted: a verified loop
-    // may never end.
-    let options = progen::ModuleOptions { backward_jumps: false };
+    let options = progen::ModuleOptions { backward_jumps: true };
     let Ok(module) = progen::arbitrary_module(&mut u, &options) else {
         return;
     };
@@ -35,8 +45,35 @@ fuzz_target!(|data: &[u8]| {
     if bytecode::verify(&loaded).is_err() {
         return;
     }
-    let options = Options { gc: GcConfig { stress, ..GcConfig::default() }, ..Options::default() };
+    let interrupt = Interrupt::new();
+    let options = Options {
+        gc: GcConfig { stress, max_heap: MAX_HEAP, ..GcConfig::default() },
+        interrupt: Some(interrupt.clone()),
+        ..Options::default()
+    };
     let mut session = Session::new(options);
-    let result = session.run_bytecode(&bytes, &mut std::io::sink(), &mut std::io::sink());
+    let result = with_watchdog(interrupt, || {
+        session.run_bytecode(&bytes, &mut std::io::sink(), &mut std::io::sink())
+    });
     assert!(result.is_ok(), "a verified module failed to load: {:?}", result.err());
 });
+
+/// Run `body`, requesting `interrupt` if it is still running after
+/// `RUN_LIMIT`.
+fn with_watchdog<T>(interrupt: Interrupt, body: impl FnOnce() -> T) -> T {
+    let finished = Arc::new((Mutex::new(false), Condvar::new()));
+    let watch = Arc::clone(&finished);
+    let watchdog = std::thread::spawn(move || {
+        let (lock, wake) = &*watch;
+        let guard = lock.lock().unwrap();
+        let (_guard, wait) = wake.wait_timeout_while(guard, RUN_LIMIT, |done| !*done).unwrap();
+        if wait.timed_out() {
+            interrupt.request();
+        }
+    });
+    let result = body();
+    *finished.0.lock().unwrap() = true;
+    finished.1.notify_one();
+    watchdog.join().unwrap();
+    result
+}
