@@ -16,7 +16,6 @@
 
 #![no_main]
 
-use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use arbitrary::Unstructured;
@@ -52,28 +51,8 @@ fuzz_target!(|data: &[u8]| {
         ..Options::default()
     };
     let mut session = Session::new(options);
-    let result = with_watchdog(interrupt, || {
+    let result = progen::with_watchdog(&interrupt, RUN_LIMIT, || {
         session.run_bytecode(&bytes, &mut std::io::sink(), &mut std::io::sink())
     });
     assert!(result.is_ok(), "a verified module failed to load: {:?}", result.err());
 });
-
-/// Run `body`, requesting `interrupt` if it is still running after
-/// `RUN_LIMIT`.
-fn with_watchdog<T>(interrupt: Interrupt, body: impl FnOnce() -> T) -> T {
-    let finished = Arc::new((Mutex::new(false), Condvar::new()));
-    let watch = Arc::clone(&finished);
-    let watchdog = std::thread::spawn(move || {
-        let (lock, wake) = &*watch;
-        let guard = lock.lock().unwrap();
-        let (_guard, wait) = wake.wait_timeout_while(guard, RUN_LIMIT, |done| !*done).unwrap();
-        if wait.timed_out() {
-            interrupt.request();
-        }
-    });
-    let result = body();
-    *finished.0.lock().unwrap() = true;
-    finished.1.notify_one();
-    watchdog.join().unwrap();
-    result
-}

@@ -2,8 +2,36 @@
 //! shared by the differential test and the `differential` fuzz target.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
 
-use driver::{DiagnosticStyle, Engine, GcConfig, Options, Outcome};
+use driver::{DiagnosticStyle, Engine, GcConfig, Interrupt, Options, Outcome};
+
+/// How long one run of a generated program may take before it is
+/// interrupted. Generated programs finish in milliseconds, so a run this
+/// long is an engine that loops where it should not.
+pub const RUN_LIMIT: Duration = Duration::from_secs(20);
+
+/// Run `body`, requesting `interrupt` if it is still running after `limit`
+/// (from a watchdog thread, which is gone when this returns).
+pub fn with_watchdog<T>(interrupt: &Interrupt, limit: Duration, body: impl FnOnce() -> T) -> T {
+    let finished = Arc::new((Mutex::new(false), Condvar::new()));
+    let watch = Arc::clone(&finished);
+    let interrupt = interrupt.clone();
+    let watchdog = std::thread::spawn(move || {
+        let (lock, wake) = &*watch;
+        let guard = lock.lock().unwrap_or_else(|e| e.into_inner());
+        let waited = wake.wait_timeout_while(guard, limit, |done| !*done);
+        if waited.is_ok_and(|(_, wait)| wait.timed_out()) {
+            interrupt.request();
+        }
+    });
+    let result = body();
+    *finished.0.lock().unwrap_or_else(|e| e.into_inner()) = true;
+    finished.1.notify_one();
+    let _ = watchdog.join();
+    result
+}
 
 /// What one run produced, or the panic that ended it.
 #[derive(Debug, PartialEq, Eq)]
@@ -52,11 +80,18 @@ fn text(bytes: Vec<u8>) -> String {
 }
 
 fn run_engine(program: &str, engine: Engine, stress: bool) -> Run {
-    let options =
-        Options { engine, gc: GcConfig { stress, ..GcConfig::default() }, ..Options::default() };
+    let interrupt = Interrupt::new();
+    let options = Options {
+        engine,
+        gc: GcConfig { stress, ..GcConfig::default() },
+        interrupt: Some(interrupt.clone()),
+        ..Options::default()
+    };
     let (mut out, mut err) = (Vec::new(), Vec::new());
     match catch_unwind(AssertUnwindSafe(|| {
-        driver::run(program.as_bytes(), options, &mut out, &mut err)
+        with_watchdog(&interrupt, RUN_LIMIT, || {
+            driver::run(program.as_bytes(), options, &mut out, &mut err)
+        })
     })) {
         Ok(outcome) => Run::Ended { outcome, stdout: text(out), stderr: text(err) },
         Err(payload) => Run::Panicked(panic_message(payload)),
@@ -72,8 +107,11 @@ fn run_loxc(program: &str) -> Run {
         else {
             return Ok(Outcome::CompileError);
         };
-        let mut session = driver::Session::new(Options::default());
-        session.run_bytecode(&bytes, &mut out, &mut err).map_err(|e| e.to_string())
+        let interrupt = Interrupt::new();
+        let options = Options { interrupt: Some(interrupt.clone()), ..Options::default() };
+        let mut session = driver::Session::new(options);
+        with_watchdog(&interrupt, RUN_LIMIT, || session.run_bytecode(&bytes, &mut out, &mut err))
+            .map_err(|e| e.to_string())
     }));
     match result {
         Ok(Ok(outcome)) => Run::Ended { outcome, stdout: text(out), stderr: text(err) },
@@ -108,6 +146,11 @@ pub fn check(program: &str) -> Result<(), String> {
         problems.push("the generated program does not compile".to_string());
     }
     for (label, run) in &runs {
+        if let Run::Ended { stderr, .. } = run
+            && stderr.starts_with("Interrupted.")
+        {
+            problems.push(format!("{label} ran past {RUN_LIMIT:?} and was interrupted"));
+        }
         if let Run::Panicked(_) = run {
             problems.push(format!("{label} panicked"));
         } else if run != first {

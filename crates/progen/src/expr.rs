@@ -120,17 +120,8 @@ impl Gen<'_, '_> {
         let lit = u32::from(self.literal_ok());
         let deep = u32::from(!leaf);
         // literal, variable, special, negate, binary, call, field, assign, and/or
-        let form = self.weighted(&[
-            4 * lit,
-            4,
-            lit,
-            2 * deep,
-            5 * deep,
-            3 * deep,
-            2 * deep,
-            deep,
-            deep,
-        ]);
+        let form =
+            self.weighted(&[4 * lit, 4, lit, 2 * deep, 5 * deep, 3 * deep, 2 * deep, deep, deep]);
         let d = depth + 1;
         match form {
             0 => self.number_literal(),

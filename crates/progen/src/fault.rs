@@ -60,8 +60,7 @@ impl Gen<'_, '_> {
 
     /// An instance, function or class if there is one, else `nil`.
     fn some_value_of_kind(&mut self) -> String {
-        let vars =
-            self.visible(|var| matches!(var.ty, Ty::Inst(_) | Ty::Fn(_) | Ty::Class(_)));
+        let vars = self.visible(|var| matches!(var.ty, Ty::Inst(_) | Ty::Fn(_) | Ty::Class(_)));
         if vars.is_empty() { "nil".to_string() } else { self.use_var(&vars).name }
     }
 
@@ -159,9 +158,7 @@ impl Gen<'_, '_> {
             1 => format!(
                 "fun {a}(n) {{\n  var x = n + 1;\n  var y = \"s\" + \"t\";\n  return {a}(x) + 1;\n}}\nprint {a}(0);"
             ),
-            2 => format!(
-                "class {a} {{\n  m(n) {{ return this.m(n + 1); }}\n}}\nprint {a}().m(0);"
-            ),
+            2 => format!("class {a} {{\n  m(n) {{ return this.m(n + 1); }}\n}}\nprint {a}().m(0);"),
             3 => format!(
                 "fun {a}() {{\n  fun r(n) {{ return r(n + 1); }}\n  return r;\n}}\nprint {a}()(0);"
             ),

@@ -85,7 +85,7 @@ mod stmt;
 mod ty;
 
 pub use config::Config;
-pub use differential::{Run, check, runs};
+pub use differential::{RUN_LIMIT, Run, check, runs, with_watchdog};
 pub use module::{ModuleOptions, WILD, arbitrary_module};
 
 use arbitrary::Unstructured;
@@ -116,8 +116,8 @@ pub fn generate(u: &mut Unstructured<'_>, config: &Config) -> String {
     let mut program = format!("var fuel = {};\n", config.fuel);
     for (arity, ret) in defaults {
         let params: Vec<String> = (0..arity).map(|i| format!("a{i}")).collect();
-        let (suffix, value) = [("num", "0"), ("str", "\"\""), ("bool", "false"), ("any", "nil")]
-            [ret as usize];
+        let (suffix, value) =
+            [("num", "0"), ("str", "\"\""), ("bool", "false"), ("any", "nil")][ret as usize];
         program.push_str(&format!(
             "fun dflt{arity}{suffix}({}) {{ return {value}; }}\n",
             params.join(", ")

@@ -148,7 +148,10 @@ impl Builder<'_, '_> {
                 let arity = self.u.int_in_range(0..=3)?;
                 let captures = (0..self.u.int_in_range(0..=3)?)
                     .map(|_| {
-                        Ok(Capture { is_local: self.u.arbitrary()?, index: self.u.int_in_range(0..=4)? })
+                        Ok(Capture {
+                            is_local: self.u.arbitrary()?,
+                            index: self.u.int_in_range(0..=4)?,
+                        })
                     })
                     .collect::<Result<Vec<Capture>>>()?;
                 Header { kind, arity, captures }
@@ -259,7 +262,8 @@ impl Builder<'_, '_> {
                 }
             }
             OperandKind::Slot => {
-                let live = if op == Op::StoreLocal { code.depth.saturating_sub(1) } else { code.depth };
+                let live =
+                    if op == Op::StoreLocal { code.depth.saturating_sub(1) } else { code.depth };
                 self.index(live as usize)?
             }
             OperandKind::Upvalue => {
@@ -271,11 +275,19 @@ impl Builder<'_, '_> {
             }
             OperandKind::Argc => {
                 let spare = code.depth.saturating_sub(pops);
-                if loose { self.u.int_in_range(0..=255)? } else { self.u.int_in_range(0..=spare)? }
+                if loose {
+                    self.u.int_in_range(0..=255)?
+                } else {
+                    self.u.int_in_range(0..=spare)?
+                }
             }
             OperandKind::Site => {
                 let names = chunk.constants.len() - 1;
-                chunk.sites.push(if loose { self.index(chunk.constants.len())? } else { names as u32 });
+                chunk.sites.push(if loose {
+                    self.index(chunk.constants.len())?
+                } else {
+                    names as u32
+                });
                 if loose { self.index(chunk.sites.len())? } else { (chunk.sites.len() - 1) as u32 }
             }
             OperandKind::Global => {
@@ -345,7 +357,13 @@ struct CodeWriter {
 
 impl CodeWriter {
     fn new(depth: u32) -> CodeWriter {
-        CodeWriter { bytes: Vec::new(), starts: Vec::new(), depth, deepest: depth, jumps: Vec::new() }
+        CodeWriter {
+            bytes: Vec::new(),
+            starts: Vec::new(),
+            depth,
+            deepest: depth,
+            jumps: Vec::new(),
+        }
     }
 
     /// Append `op` with its operand bytes, tracking the depth as the
@@ -355,9 +373,10 @@ impl CodeWriter {
         self.bytes.push(op as u8);
         self.bytes.extend_from_slice(operand);
         let effect = op.info().effect;
-        let args = if effect.pops_args { u32::from(operand.first().copied().unwrap_or(0)) } else { 0 };
-        self.depth = self.depth.saturating_sub(u32::from(effect.pops) + args)
-            + u32::from(effect.pushes);
+        let args =
+            if effect.pops_args { u32::from(operand.first().copied().unwrap_or(0)) } else { 0 };
+        self.depth =
+            self.depth.saturating_sub(u32::from(effect.pops) + args) + u32::from(effect.pushes);
         self.deepest = self.deepest.max(self.depth);
     }
 

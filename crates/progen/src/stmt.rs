@@ -367,8 +367,9 @@ impl Gen<'_, '_> {
             _ => {
                 self.push_scope();
                 self.declare(&counter, Ty::Num, true);
-                let head =
-                    format!("for (var {counter} = 0; {counter} < {bound}; {counter} = {counter} + 1)");
+                let head = format!(
+                    "for (var {counter} = 0; {counter} < {bound}; {counter} = {counter} + 1)"
+                );
                 if self.chance(1, 4) {
                     // A body that is a single statement.
                     let ty = self.any_type();
