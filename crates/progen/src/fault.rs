@@ -153,7 +153,11 @@ impl Gen<'_, '_> {
     pub fn overflow(&mut self) {
         let a = self.fresh("so");
         let b = self.fresh("so");
-        let text = match self.below(5) {
+        let text = match self.below(6) {
+            // A big frame: locals, then temporaries pending around the call.
+            5 => format!(
+                "fun {a}(n) {{\n  var a = n; var b = a; var c = b; var d = c;\n  return (a + (b + (c + (d + {a}(n + 1)))));\n}}\nprint {a}(0);"
+            ),
             0 => format!("fun {a}(n) {{ return {a}(n + 1); }}\nprint {a}(0);"),
             1 => format!(
                 "fun {a}(n) {{\n  var x = n + 1;\n  var y = \"s\" + \"t\";\n  return {a}(x) + 1;\n}}\nprint {a}(0);"
