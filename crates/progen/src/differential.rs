@@ -5,7 +5,9 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-use driver::{DiagnosticStyle, Engine, GcConfig, Interrupt, Options, Outcome};
+use driver::{DiagnosticStyle, Engine, GcConfig, Interrupt, Options, Outcome, Session};
+
+use crate::Program;
 
 /// How long one run of a generated program may take before it is
 /// interrupted. Generated programs finish in milliseconds, so a run this
@@ -122,50 +124,93 @@ fn run_loxc(program: &str) -> Run {
     }
 }
 
+/// `program` fed to one session of `engine` a top-level statement at a
+/// time, as the REPL does: globals persist from entry to entry, and a
+/// runtime error ends only its entry. The outcome is the first that is not
+/// a success; the output is every entry's.
+fn run_entries(program: &Program, engine: Engine) -> Run {
+    let interrupt = Interrupt::new();
+    let options = Options { engine, interrupt: Some(interrupt.clone()), ..Options::default() };
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        let mut session = Session::new(options);
+        with_watchdog(&interrupt, RUN_LIMIT, || {
+            let mut first_failure = None;
+            for entry in program.entry_texts() {
+                let outcome = session.eval(entry.as_bytes(), &mut out, &mut err);
+                if outcome != Outcome::Success {
+                    first_failure.get_or_insert(outcome);
+                }
+            }
+            first_failure.unwrap_or(Outcome::Success)
+        })
+    }));
+    match result {
+        Ok(outcome) => Run::Ended { outcome, stdout: text(out), stderr: text(err) },
+        Err(payload) => Run::Panicked(panic_message(payload)),
+    }
+}
+
+/// Labels of the runs that feed a program one statement at a time; they
+/// are compared with each other, not with whole-program runs.
+const ENTRIES: &str = "entry by entry";
+
 /// `program` run every way, labelled: each engine of `Engine::ALL`
-/// normally and under GC stress, then `vm` through a `.loxc` round trip.
-/// A panic is caught and becomes `Run::Panicked`.
-pub fn runs(program: &str) -> Vec<(String, Run)> {
+/// normally and under GC stress, then `vm` through a `.loxc` round trip,
+/// then each engine fed one top-level statement at a time. A panic is
+/// caught and becomes `Run::Panicked`.
+pub fn runs(program: &Program) -> Vec<(String, Run)> {
+    let text = program.text.as_str();
     let mut runs = Vec::new();
     for &engine in Engine::ALL {
-        runs.push((engine.to_string(), run_engine(program, engine, false)));
-        runs.push((format!("{engine} --gc-stress"), run_engine(program, engine, true)));
+        runs.push((engine.to_string(), run_engine(text, engine, false)));
+        runs.push((format!("{engine} --gc-stress"), run_engine(text, engine, true)));
     }
-    runs.push(("vm via .loxc".to_string(), run_loxc(program)));
+    runs.push(("vm via .loxc".to_string(), run_loxc(text)));
+    for &engine in Engine::ALL {
+        runs.push((format!("{engine} {ENTRIES}"), run_entries(program, engine)));
+    }
     runs
 }
 
-/// Whether every run of `program` agrees, it compiles, and nothing panics;
-/// if not, a report with the program and every run that differs from the
-/// first.
-pub fn check(program: &str) -> Result<(), String> {
+/// Whether every run of `program` agrees (whole-program runs with each
+/// other, entry-by-entry runs with each other), it compiles, and nothing
+/// panics; if not, a report with the program and every run that differs.
+pub fn check(program: &Program) -> Result<(), String> {
     let runs = runs(program);
-    let (first_label, first) = &runs[0];
     let mut problems = Vec::new();
-    if let Run::Ended { outcome: Outcome::CompileError, .. } = first {
+    if let Run::Ended { outcome: Outcome::CompileError, .. } = &runs[0].1 {
         problems.push("the generated program does not compile".to_string());
     }
-    for (label, run) in &runs {
-        if let Run::Ended { stderr, .. } = run
-            && stderr.starts_with("Interrupted.")
-        {
-            problems.push(format!("{label} ran past {RUN_LIMIT:?} and was interrupted"));
-        }
-        if let Run::Panicked(_) = run {
-            problems.push(format!("{label} panicked"));
-        } else if run != first {
-            problems.push(format!("{label} differs from {first_label}"));
+    let (entries, whole): (Vec<_>, Vec<_>) =
+        runs.iter().partition(|(label, _)| label.ends_with(ENTRIES));
+    let mut differing = Vec::new();
+    for group in [&whole, &entries] {
+        let (first_label, first) = group[0];
+        for &(label, run) in group.iter() {
+            if let Run::Ended { stderr, .. } = run
+                && stderr.starts_with("Interrupted.")
+            {
+                problems.push(format!("{label} ran past {RUN_LIMIT:?} and was interrupted"));
+            }
+            if let Run::Panicked(_) = run {
+                problems.push(format!("{label} panicked"));
+                differing.push((label, run));
+            } else if run != first {
+                problems.push(format!("{label} differs from {first_label}"));
+                differing.push((label, run));
+            }
         }
     }
     if problems.is_empty() {
         return Ok(());
     }
-    let mut report = format!("{}\n---- program ----\n{program}", problems.join(", "));
-    report.push_str(&format!("---- {first_label} ----\n{first}\n"));
-    for (label, run) in &runs[1..] {
-        if run != first {
-            report.push_str(&format!("---- {label} ----\n{run}\n"));
-        }
+    let mut report = format!("{}\n---- program ----\n{}", problems.join(", "), program.text);
+    for (label, run) in [whole[0], entries[0]] {
+        report.push_str(&format!("---- {label} ----\n{run}\n"));
+    }
+    for (label, run) in differing {
+        report.push_str(&format!("---- {label} ----\n{run}\n"));
     }
     Err(report)
 }

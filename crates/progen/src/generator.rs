@@ -88,6 +88,11 @@ impl<'a, 'b> Gen<'a, 'b> {
         self.out
     }
 
+    /// How much text has been written: where the next statement starts.
+    pub fn written(&self) -> usize {
+        self.out.len()
+    }
+
     // ---- Choices. When the input runs out every draw gives 0, so option 0
     // of each choice is always the one that ends things soonest.
 

@@ -93,18 +93,39 @@ use arbitrary::Unstructured;
 use crate::generator::Gen;
 use crate::ty::Ty;
 
+/// A generated program: its text, and where each top-level statement
+/// starts, so that it can also be fed to a session one statement at a time
+/// (as the REPL does).
+#[derive(Debug, Clone)]
+pub struct Program {
+    pub text: String,
+    /// Byte offsets into `text`, increasing, the first 0.
+    pub entries: Vec<usize>,
+}
+
+impl Program {
+    /// The text split at `entries`.
+    pub fn entry_texts(&self) -> Vec<&str> {
+        let mut ends: Vec<usize> = self.entries[1..].to_vec();
+        ends.push(self.text.len());
+        self.entries.iter().zip(ends).map(|(&start, end)| &self.text[start..end]).collect()
+    }
+}
+
 /// A valid, terminating, deterministic Lox program drawn from `u`.
-pub fn generate(u: &mut Unstructured<'_>, config: &Config) -> String {
+pub fn generate(u: &mut Unstructured<'_>, config: &Config) -> Program {
     let mut generator = Gen::new(u, config.clone());
     generator.declare("fuel", Ty::Num, true);
     let overflow_at =
         generator.chance(config.overflow_percent, 100).then(|| generator.below(8) as u32);
     let mut written = 0;
+    let mut starts = vec![0];
     while generator.more() {
         if overflow_at == Some(written) {
             generator.overflow();
         }
         generator.statement(0);
+        starts.push(generator.written());
         written += 1;
     }
     if overflow_at.is_some_and(|at| at >= written) {
@@ -113,16 +134,20 @@ pub fn generate(u: &mut Unstructured<'_>, config: &Config) -> String {
     let defaults = generator.defaults.clone();
     let body = generator.finish();
 
-    let mut program = format!("var fuel = {};\n", config.fuel);
+    let mut prelude = format!("var fuel = {};\n", config.fuel);
     for (arity, ret) in defaults {
         let params: Vec<String> = (0..arity).map(|i| format!("a{i}")).collect();
         let (suffix, value) =
             [("num", "0"), ("str", "\"\""), ("bool", "false"), ("any", "nil")][ret as usize];
-        program.push_str(&format!(
+        prelude.push_str(&format!(
             "fun dflt{arity}{suffix}({}) {{ return {value}; }}\n",
             params.join(", ")
         ));
     }
-    program.push_str(&body);
-    program
+    // The prelude is the first entry; the statements' offsets move past it.
+    let mut entries = vec![0];
+    let body_len = body.len();
+    entries.extend(starts.iter().filter(|&&at| at < body_len).map(|at| at + prelude.len()));
+    entries.dedup();
+    Program { text: prelude + &body, entries }
 }

@@ -1,9 +1,11 @@
 //! The differential test: generated programs must behave identically on
 //! every engine in `Engine::ALL`, normally and with the collector running
 //! at every allocation, and on `vm` after a round trip through a `.loxc`
-//! file. "Identically" means the same outcome and the same bytes on stdout
-//! and stderr; the program must also compile (the generator promises valid
-//! programs) and nothing may panic.
+//! file; and fed to a session one top-level statement at a time (as the
+//! REPL does), every engine must again agree. "Identically" means the same
+//! outcome and the same bytes on stdout and stderr; the program must also
+//! compile (the generator promises valid programs) and nothing may panic
+//! (see `progen::check`).
 //!
 //! Each case is a seed: splitmix64 turns it into bytes, `progen::generate`
 //! turns the bytes into a program. The seeds are fixed, so CI runs the same
@@ -36,7 +38,7 @@ fn main() {
     let trials = match env("PROGEN_SEED") {
         Some(seed) => vec![Trial::test(format!("seed_{seed}"), move || {
             let case = Case::new(seed);
-            println!("---- program (seed {seed}) ----\n{}", case.program);
+            println!("---- program (seed {seed}) ----\n{}", case.program.text);
             for (label, run) in progen::runs(&case.program) {
                 println!("---- {label} ----\n{run}");
             }
@@ -99,7 +101,7 @@ fn bytes_for(seed: u64) -> Vec<u8> {
 /// One generated program.
 struct Case {
     seed: u64,
-    program: String,
+    program: progen::Program,
 }
 
 impl Case {
