@@ -6,7 +6,9 @@
 //! strata                           the REPL
 //! ```
 
+use std::io::Write;
 use std::path::PathBuf;
+use std::sync::LazyLock;
 
 use clap::{Args, Parser, Subcommand};
 use driver::Engine;
@@ -64,10 +66,53 @@ pub(crate) struct RunArgs {
     /// Print one line per garbage collection to stderr.
     #[arg(long)]
     pub(crate) gc_log: bool,
+
+    /// The most memory the program's objects may take, in bytes or with a
+    /// suffix K, M or G; past it, allocating is the runtime error 'Out of
+    /// memory.'
+    #[arg(long, value_name = "SIZE", value_parser = parse_size,
+          default_value = DEFAULT_MAX_HEAP.as_str())]
+    pub(crate) max_heap: usize,
 }
 
 fn parse_engine(name: &str) -> Result<Engine, String> {
     name.parse().map_err(|e: driver::UnknownEngine| e.to_string())
+}
+
+/// The runtime's default heap limit, as `--help` shows it.
+static DEFAULT_MAX_HEAP: LazyLock<String> =
+    LazyLock::new(|| format_size(driver::GcConfig::default().max_heap));
+
+/// The binary multiples `--max-heap` accepts, largest first.
+const SUFFIXES: [(char, u32); 3] = [('G', 30), ('M', 20), ('K', 10)];
+
+/// A size in bytes: digits, optionally followed by `K`, `M` or `G` (either
+/// case) for KiB, MiB or GiB.
+fn parse_size(text: &str) -> Result<usize, String> {
+    let invalid = || format!("'{text}' is not a size: expected bytes, or a number with K, M or G");
+    let (digits, shift) = match text.char_indices().last() {
+        Some((at, last)) if last.is_ascii_alphabetic() => {
+            let suffix = SUFFIXES.iter().find(|(name, _)| name.eq_ignore_ascii_case(&last));
+            (&text[..at], suffix.ok_or_else(invalid)?.1)
+        }
+        _ => (text, 0),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(invalid());
+    }
+    let too_large = || format!("'{text}' is larger than this machine can address");
+    let number: usize = digits.parse().map_err(|_| too_large())?;
+    number.checked_mul(1 << shift).ok_or_else(too_large)
+}
+
+/// `bytes` in the largest unit that shows it exactly, as `parse_size` reads it.
+fn format_size(bytes: usize) -> String {
+    for (name, shift) in SUFFIXES {
+        if bytes != 0 && bytes.is_multiple_of(1 << shift) {
+            return format!("{}{name}", bytes >> shift);
+        }
+    }
+    bytes.to_string()
 }
 
 pub(crate) enum Command {
@@ -82,9 +127,20 @@ pub(crate) enum Command {
 pub(crate) fn parse() -> Result<Command, u8> {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(error) => {
+        // A usage error, or `--help`/`--version`, whose text goes to stdout
+        // and must be written like any other output.
+        Err(error) if error.use_stderr() => {
             let _ = error.print();
-            return Err(if error.use_stderr() { crate::exit::USAGE } else { crate::exit::OK });
+            return Err(crate::exit::USAGE);
+        }
+        Err(error) => {
+            return Err(match error.print().and_then(|()| std::io::stdout().flush()) {
+                Ok(()) => crate::exit::OK,
+                Err(failure) => {
+                    complain!("cannot write output: {}", crate::describe(&failure));
+                    crate::exit::IO_ERROR
+                }
+            });
         }
     };
     match cli.command {
@@ -95,12 +151,39 @@ pub(crate) fn parse() -> Result<Command, u8> {
             Ok(Command::Compile { file, output })
         }
         Some(Sub::Run(_)) => {
-            eprintln!(
-                "strata run: a FILE to run is required\n\nUsage: strata run [OPTIONS] <FILE>"
-            );
+            complain!("run: a FILE to run is required\n\nUsage: strata run [OPTIONS] <FILE>");
             Err(crate::exit::USAGE)
         }
         None if cli.run.file.is_some() => Ok(Command::Run(cli.run)),
         None => Ok(Command::Repl(cli.run)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{format_size, parse_size};
+
+    #[test]
+    fn sizes_are_bytes_or_binary_multiples() {
+        assert_eq!(parse_size("0"), Ok(0));
+        assert_eq!(parse_size("1500"), Ok(1500));
+        assert_eq!(parse_size("64K"), Ok(64 << 10));
+        assert_eq!(parse_size("64k"), Ok(64 << 10));
+        assert_eq!(parse_size("3M"), Ok(3 << 20));
+        assert_eq!(parse_size("2G"), Ok(2 << 30));
+        for bad in ["", "K", "1.5M", "-1", "1 M", "12X", "1MB", "1é", "0x10"] {
+            assert!(parse_size(bad).is_err(), "{bad:?}");
+        }
+        assert!(parse_size("99999999999999999999").unwrap_err().contains("larger"));
+        assert!(parse_size("99999999999G").unwrap_err().contains("larger"));
+    }
+
+    #[test]
+    fn sizes_print_as_they_are_read() {
+        for size in [0, 1, 1000, 1 << 10, 3 << 20, 2 << 30, (1 << 30) + (1 << 20)] {
+            assert_eq!(parse_size(&format_size(size)), Ok(size), "{size}");
+        }
+        assert_eq!(format_size(2 << 30), "2G");
+        assert_eq!(format_size((1 << 30) + (1 << 20)), "1025M");
     }
 }

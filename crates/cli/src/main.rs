@@ -2,16 +2,32 @@
 //! to the terminal on its own account, and turns outcomes into exit codes
 //! (DESIGN.md invariant 9).
 
+/// Write `strata: MESSAGE` on stderr, as one line. When stderr itself
+/// cannot be written there is nowhere left to say so (and `eprintln!` would
+/// panic): the exit code tells.
+macro_rules! complain {
+    ($($arg:tt)*) => {
+        $crate::complain_line(format_args!($($arg)*))
+    };
+}
+
 mod args;
+mod compile;
+mod input;
+mod output;
+mod program;
 mod repl;
 
+use std::fmt;
 use std::io::{self, IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
-use driver::{DiagnosticStyle, GcConfig, Options, Outcome};
+use driver::{DiagnosticStyle, GcConfig, Interrupt, Options, Outcome};
 
 use crate::args::{Command, RunArgs};
+use crate::output::{Output, WriteFailure};
+use crate::program::Program;
 
 /// Exit codes, as LOX.md and sysexits.h define them.
 mod exit {
@@ -23,6 +39,7 @@ mod exit {
 }
 
 fn main() -> ExitCode {
+    output::restore_sigpipe();
     let command = match args::parse() {
         Ok(command) => command,
         Err(code) => return ExitCode::from(code),
@@ -30,26 +47,31 @@ fn main() -> ExitCode {
     ExitCode::from(match command {
         Command::Run(run) => run_file(&run),
         Command::Disasm(path) => disasm_file(&path),
-        Command::Compile { file, output } => compile_file(&file, &output),
+        Command::Compile { file, output } => compile::compile_file(&file, &output),
         Command::Repl(run) => repl::run(&run),
     })
 }
 
-/// The driver options a `run` asks for.
-pub(crate) fn options(run: &RunArgs, file_name: &str) -> Options {
-    let diagnostics = diagnostic_style(Path::new(file_name));
-    let gc_log: Option<driver::GcLog> =
-        if run.gc_log { Some(Box::new(|report| eprintln!("{report}"))) } else { None };
+fn complain_line(message: fmt::Arguments<'_>) {
+    let line = format!("strata: {message}\n");
+    let _ = io::stderr().write_all(line.as_bytes());
+}
+
+/// The driver options a `run` asks for. Output failures of the GC log are
+/// recorded in `failure`.
+pub(crate) fn options(run: &RunArgs, file_name: &str, failure: &WriteFailure) -> Options {
+    let interrupt = Interrupt::new();
+    let gc_log = run.gc_log.then(|| output::gc_log(failure.clone(), interrupt.clone()));
     Options {
         engine: run.engine,
-        gc: GcConfig { stress: run.gc_stress, ..GcConfig::default() },
+        gc: GcConfig { stress: run.gc_stress, max_heap: run.max_heap, ..GcConfig::default() },
         gc_log,
-        interrupt: None,
-        diagnostics,
+        interrupt: Some(interrupt),
+        diagnostics: diagnostic_style(Path::new(file_name)),
     }
 }
 
-pub(crate) fn exit_code(outcome: Outcome) -> u8 {
+fn exit_code(outcome: Outcome) -> u8 {
     match outcome {
         Outcome::Success => exit::OK,
         Outcome::CompileError => exit::COMPILE_ERROR,
@@ -60,42 +82,43 @@ pub(crate) fn exit_code(outcome: Outcome) -> u8 {
 
 fn run_file(run: &RunArgs) -> u8 {
     let path = run.file.as_deref().expect("`run` always has a file");
-    let Some(bytes) = read_file(path) else { return exit::IO_ERROR };
-    let options = options(run, &display_name(path));
-    let stdout = io::stdout();
-    let mut out = io::BufWriter::with_capacity(64 * 1024, stdout.lock());
+    let Some(program) = read_program(path) else { return exit::IO_ERROR };
+    let failure = WriteFailure::default();
+    let options = options(run, &display_name(path), &failure);
+    let mut out = Output::stdout(failure);
     let mut err = io::stderr().lock();
-    let outcome = if driver::is_bytecode(&bytes) {
-        let mut session = driver::Session::new(options);
-        match session.run_bytecode(&bytes, &mut out, &mut err) {
-            Ok(outcome) => outcome,
-            Err(error) => {
-                let _ = writeln!(err, "strata: cannot run '{}': {error}", path.display());
-                return match error {
-                    driver::LoadError::WrongEngine(_) => exit::USAGE,
-                    _ => exit::COMPILE_ERROR,
-                };
+    let code = match program {
+        Program::Source(source) => exit_code(driver::run(&source, options, &mut out, &mut err)),
+        Program::Bytecode(bytes, why) => {
+            match driver::Session::new(options).run_bytecode(&bytes, &mut out, &mut err) {
+                Ok(outcome) => exit_code(outcome),
+                Err(error) => {
+                    let hint = program::load_error_hint(&error, why);
+                    complain!("cannot run '{}': {error}{hint}", path.display());
+                    match error {
+                        driver::LoadError::WrongEngine(_) => exit::USAGE,
+                        _ => exit::COMPILE_ERROR,
+                    }
+                }
             }
         }
-    } else {
-        driver::run(&bytes, options, &mut out, &mut err)
     };
-    let _ = out.flush();
-    exit_code(outcome)
+    out.finish(code)
 }
 
-/// The file's bytes, or `None` after saying why they cannot be read.
-fn read_file(path: &Path) -> Option<Vec<u8>> {
-    match std::fs::read(path) {
-        Ok(bytes) => Some(bytes),
+/// The file's bytes, classified, or `None` after saying why they cannot be
+/// read.
+pub(crate) fn read_program(path: &Path) -> Option<Program> {
+    match input::read_file(path) {
+        Ok(bytes) => Some(Program::classify(path, bytes)),
         Err(error) => {
-            eprintln!("strata: cannot read '{}': {}", path.display(), describe(&error));
+            complain!("cannot read '{}': {error}", path.display());
             None
         }
     }
 }
 
-fn diagnostic_style(path: &Path) -> DiagnosticStyle {
+pub(crate) fn diagnostic_style(path: &Path) -> DiagnosticStyle {
     if io::stderr().is_terminal() {
         DiagnosticStyle::Excerpt { file_name: display_name(path) }
     } else {
@@ -103,31 +126,28 @@ fn diagnostic_style(path: &Path) -> DiagnosticStyle {
     }
 }
 
-fn compile_file(path: &Path, output: &Path) -> u8 {
-    let Some(source) = read_file(path) else { return exit::IO_ERROR };
-    let style = diagnostic_style(path);
-    let Some(bytes) = driver::compile_to_bytes(&source, &style, &mut io::stderr().lock()) else {
-        return exit::COMPILE_ERROR;
-    };
-    match std::fs::write(output, bytes) {
-        Ok(()) => exit::OK,
-        Err(error) => {
-            eprintln!("strata: cannot write '{}': {}", output.display(), describe(&error));
-            exit::IO_ERROR
-        }
-    }
-}
-
 fn disasm_file(path: &Path) -> u8 {
-    let Some(source) = read_file(path) else { return exit::IO_ERROR };
-    let style = diagnostic_style(path);
-    match driver::disassemble(&source, &style, &mut io::stderr().lock()) {
-        Some(listing) => {
-            print!("{listing}");
-            exit::OK
+    let Some(program) = read_program(path) else { return exit::IO_ERROR };
+    let listing = match program {
+        Program::Source(source) => {
+            let style = diagnostic_style(path);
+            match driver::disassemble(&source, &style, &mut io::stderr().lock()) {
+                Some(listing) => listing,
+                None => return exit::COMPILE_ERROR,
+            }
         }
-        None => exit::COMPILE_ERROR,
-    }
+        Program::Bytecode(bytes, why) => match driver::disassemble_bytecode(&bytes) {
+            Ok(listing) => listing,
+            Err(error) => {
+                let hint = program::load_error_hint(&error, why);
+                complain!("cannot disassemble '{}': {error}{hint}", path.display());
+                return exit::COMPILE_ERROR;
+            }
+        },
+    };
+    let mut out = Output::stdout(WriteFailure::default());
+    let _ = out.write_all(listing.as_bytes()); // A failure is recorded in `out`.
+    out.finish(exit::OK)
 }
 
 fn display_name(path: &Path) -> String {
@@ -135,7 +155,7 @@ fn display_name(path: &Path) -> String {
 }
 
 /// An I/O error's description without Rust's " (os error N)" suffix.
-fn describe(error: &io::Error) -> String {
+pub(crate) fn describe(error: &io::Error) -> String {
     let text = error.to_string();
     match text.find(" (os error") {
         Some(at) => text[..at].to_string(),

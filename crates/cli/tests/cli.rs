@@ -3,8 +3,13 @@
 //! The language itself is tested by the conformance corpus through the
 //! driver; these tests cover what only the binary does.
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::fs::FileTypeExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 fn strata(args: &[&str], stdin: &str) -> Output {
     let history = std::env::temp_dir().join(format!("strata-cli-history-{}", std::process::id()));
@@ -162,4 +167,587 @@ fn disasm_lists_functions_with_lines_and_constants() {
     };
     assert!(has_line(&["GetLocal", "1"]), "{listing}");
     assert!(has_line(&["AddConstant", "0", ";", "1.0"]), "{listing}");
+}
+
+// ---------------------------------------------------------------------------
+// Helpers for tests that need more than pipes: a deadline, signals, a
+// terminal.
+
+/// Long enough for a loaded two-core machine; only a hang waits this long.
+const DEADLINE: Duration = Duration::from_secs(20);
+
+fn command(args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_strata"));
+    let history = std::env::temp_dir().join(format!("strata-cli-history-{}", std::process::id()));
+    command.args(args).env("STRATA_HISTORY", history);
+    command
+}
+
+/// Wait for `child` to end, killing it (and failing) past the deadline.
+fn wait(child: &mut Child) -> ExitStatus {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if start.elapsed() > DEADLINE {
+            let _ = child.kill();
+            panic!("strata did not end within {DEADLINE:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A fresh directory of this test process, for tests that look at what a
+/// directory holds.
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("strata-cli-{}", std::process::id())).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn full_disk() -> Stdio {
+    Stdio::from(std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap())
+}
+
+/// Run strata with stdout on `/dev/full`: its status and stderr.
+fn to_full_disk(args: &[&str], stdin: &str) -> (Option<i32>, String) {
+    let mut child = command(args)
+        .stdin(Stdio::piped())
+        .stdout(full_disk())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    let mut err = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    (wait(&mut child).code(), err)
+}
+
+fn signal(pid: u32, signal: i32) {
+    // SAFETY: `kill` has no memory-safety preconditions; `pid` is our child's.
+    assert_eq!(unsafe { libc::kill(pid as libc::pid_t, signal) }, 0);
+}
+
+// ---------------------------------------------------------------------------
+// Output
+
+#[test]
+fn a_closed_pipe_ends_an_endless_program_as_it_ends_clox() {
+    let path = write_temp("forever.lox", b"while (true) print \"y\";");
+    for engine in ["tree", "vm"] {
+        let mut child = command(&["run", "--engine", engine, path.to_str().unwrap()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+        assert_eq!(first, "y\n"); // The pipe closes here, as `| head -1` closes it.
+        let status = wait(&mut child);
+        assert_eq!(status.signal(), Some(libc::SIGPIPE), "{engine}: {status:?}");
+        let mut err = String::new();
+        child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+        assert_eq!(err, "", "{engine}");
+    }
+}
+
+#[test]
+fn a_full_disk_is_reported_once_with_exit_code_74() {
+    let forever = write_temp("full-forever.lox", b"while (true) print 1;");
+    let once = write_temp("full-once.lox", b"print 1;");
+    let listing = write_temp("full-disasm.lox", b"print 1;");
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec![forever.to_str().unwrap()], ""),
+        (vec!["run", "--engine", "tree", forever.to_str().unwrap()], ""),
+        (vec![once.to_str().unwrap()], ""),
+        (vec!["disasm", listing.to_str().unwrap()], ""),
+        (vec!["--help"], ""),
+        (vec![], "print 1;\nprint 2;\n"),
+    ];
+    for (args, stdin) in cases {
+        let (code, err) = to_full_disk(&args, stdin);
+        assert_eq!(code, Some(74), "{args:?}");
+        assert_eq!(err, "strata: cannot write output: No space left on device\n", "{args:?}");
+    }
+}
+
+#[test]
+fn a_gc_log_that_cannot_be_written_stops_the_program() {
+    let path = write_temp("full-gc.lox", b"var s = \"\"; while (true) { s = s + \"x\"; }");
+    let mut child = command(&["run", "--gc-stress", "--gc-log", path.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(full_disk())
+        .spawn()
+        .unwrap();
+    assert_eq!(wait(&mut child).code(), Some(74));
+}
+
+// ---------------------------------------------------------------------------
+// Input
+
+#[test]
+fn input_past_the_limit_is_refused_in_one_line() {
+    let out = strata(&["/dev/zero"], "");
+    assert_eq!(out.status.code(), Some(74));
+    assert_eq!(
+        text(&out.stderr),
+        "strata: cannot read '/dev/zero': larger than the input limit of 64 MiB\n"
+    );
+
+    // A regular file is refused by its size, before it is read.
+    let dir = temp_dir("large");
+    let large = dir.join("large.lox");
+    std::fs::File::create(&large).unwrap().set_len((64 << 20) + 1).unwrap();
+    let out = strata(&[large.to_str().unwrap()], "");
+    assert_eq!(out.status.code(), Some(74));
+    assert!(text(&out.stderr).ends_with("larger than the input limit of 64 MiB\n"));
+    let exact = dir.join("exact.lox");
+    std::fs::File::create(&exact).unwrap().set_len(64 << 20).unwrap();
+    let out = strata(&["disasm", exact.to_str().unwrap()], "");
+    assert_eq!(out.status.code(), Some(65), "64 MiB of NUL bytes is read, and is not Lox");
+
+    // The REPL reading endless input.
+    let mut child = command(&[])
+        .stdin(std::fs::File::open("/dev/zero").unwrap())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    assert_eq!(wait(&mut child).code(), Some(74));
+    assert_eq!(err, "strata: cannot read input: larger than the input limit of 64 MiB\n");
+
+    let out = strata(&["/tmp"], "");
+    assert_eq!(out.status.code(), Some(74));
+    assert_eq!(text(&out.stderr), "strata: cannot read '/tmp': Is a directory\n");
+}
+
+// ---------------------------------------------------------------------------
+// Bytecode files and `strata compile`
+
+fn compiled(name: &str, source: &[u8]) -> Vec<u8> {
+    let path = write_temp(name, source);
+    let out = strata(&["compile", path.to_str().unwrap()], "");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    std::fs::read(path.with_extension("loxc")).unwrap()
+}
+
+#[test]
+fn a_file_is_bytecode_by_its_magic_or_its_name() {
+    let bytes = compiled("magic.lox", b"print \"from bytecode\";");
+
+    // The magic makes any file bytecode, whatever its name.
+    let renamed = write_temp("magic.bin", &bytes);
+    let out = strata(&[renamed.to_str().unwrap()], "");
+    assert_eq!(text(&out.stdout), "from bytecode\n");
+    assert_eq!(out.status.code(), Some(0));
+
+    // The name makes any file bytecode, which must then load.
+    let empty = write_temp("empty.loxc", b"");
+    let source = write_temp("source.loxc", b"print 1;");
+    for path in [&empty, &source] {
+        let out = strata(&[path.to_str().unwrap()], "");
+        assert_eq!(out.status.code(), Some(65), "{}", path.display());
+        assert_eq!(text(&out.stdout), "");
+        let err = text(&out.stderr);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.starts_with(&format!("strata: cannot run '{}': ", path.display())), "{err}");
+        assert!(err.ends_with("(a file whose name ends in .loxc is always read as bytecode)\n"));
+    }
+
+    // Another format version says so and asks for recompiling.
+    let mut old = bytes.clone();
+    old[8..10].copy_from_slice(&2u16.to_le_bytes());
+    let old = write_temp("old.bin", &old);
+    let out = strata(&[old.to_str().unwrap()], "");
+    assert_eq!(out.status.code(), Some(65));
+    let err = text(&out.stderr);
+    assert!(err.contains("version 2") && err.contains("recompile"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+
+    // The tree engine runs no bytecode: a usage error, before loading.
+    let out = strata(&["run", "--engine", "tree", empty.to_str().unwrap()], "");
+    assert_eq!(out.status.code(), Some(64));
+    assert!(text(&out.stderr).contains("--engine vm"));
+}
+
+#[test]
+fn disasm_lists_bytecode_files() {
+    let source = write_temp("listed.lox", b"fun f(a) {\n  return a + 1;\n}\nprint f(2);");
+    let from_source = strata(&["disasm", source.to_str().unwrap()], "");
+    let bytes = compiled("listed.lox", b"fun f(a) {\n  return a + 1;\n}\nprint f(2);");
+    let loxc = write_temp("listed.loxc", &bytes);
+    let out = strata(&["disasm", loxc.to_str().unwrap()], "");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), text(&from_source.stdout));
+
+    let mut corrupt = bytes.clone();
+    *corrupt.last_mut().unwrap() ^= 1;
+    let corrupt = write_temp("corrupt.loxc", &corrupt);
+    let out = strata(&["disasm", corrupt.to_str().unwrap()], "");
+    assert_eq!(out.status.code(), Some(65));
+    let err = text(&out.stderr);
+    assert!(err.starts_with("strata: cannot disassemble '") && err.contains("checksum"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert_eq!(text(&out.stdout), "");
+}
+
+#[test]
+fn compile_refuses_bytecode_and_never_writes_over_its_input() {
+    let dir = temp_dir("compile-input");
+    let source_text = b"print 1;\n";
+
+    // A source file named .loxc is bytecode by its name: compiling it is
+    // refused, and it is left as it was (it used to be overwritten).
+    let named = dir.join("prog.loxc");
+    std::fs::write(&named, source_text).unwrap();
+    let out = strata(&["compile", named.to_str().unwrap()], "");
+    assert_eq!(out.status.code(), Some(64));
+    assert!(text(&out.stderr).contains("already a bytecode file (its name ends in .loxc)"));
+    assert_eq!(std::fs::read(&named).unwrap(), source_text);
+
+    let bytes = compiled("compile-again.lox", source_text);
+    let magic = write_temp("compile-again.bin", &bytes);
+    let out = strata(&["compile", magic.to_str().unwrap(), "-o", "/nonexistent/x"], "");
+    assert_eq!(out.status.code(), Some(64));
+    assert!(
+        text(&out.stderr).contains("already a bytecode file (it starts with the bytecode magic)")
+    );
+
+    // `-o` naming the input, by any path.
+    let input = dir.join("input.lox");
+    std::fs::write(&input, source_text).unwrap();
+    let hard = dir.join("hard.lox");
+    std::fs::hard_link(&input, &hard).unwrap();
+    let soft = dir.join("soft.lox");
+    std::os::unix::fs::symlink(&input, &soft).unwrap();
+    let dotted = dir.join(".").join("input.lox");
+    for output in [&input, &hard, &soft, &dotted] {
+        let out = strata(&["compile", input.to_str().unwrap(), "-o", output.to_str().unwrap()], "");
+        assert_eq!(out.status.code(), Some(64), "{}", output.display());
+        assert!(text(&out.stderr).contains("the output would overwrite it"));
+        assert_eq!(std::fs::read(&input).unwrap(), source_text);
+    }
+}
+
+/// The names in `dir`, sorted.
+fn listing(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn compile_writes_its_output_whole_or_not_at_all() {
+    let dir = temp_dir("compile-output");
+    let input = dir.join("prog.lox");
+    std::fs::write(&input, b"print 1;\n").unwrap();
+    let input = input.to_str().unwrap();
+
+    // Replacing an old output leaves only the new one.
+    let output = dir.join("prog.loxc");
+    std::fs::write(&output, b"old").unwrap();
+    let out = strata(&["compile", input], "");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(std::fs::read(&output).unwrap().starts_with(b"\x89LOXC"));
+    assert_eq!(listing(&dir), ["prog.lox", "prog.loxc"]);
+
+    // A link is followed: its target is replaced, the link stays.
+    let target = dir.join("target.loxc");
+    std::fs::write(&target, b"old").unwrap();
+    let link = dir.join("link.loxc");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let out = strata(&["compile", input, "-o", link.to_str().unwrap()], "");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+    assert!(std::fs::read(&target).unwrap().starts_with(b"\x89LOXC"));
+
+    // Failures leave nothing behind.
+    let a_dir = dir.join("a-directory");
+    std::fs::create_dir(&a_dir).unwrap();
+    let before = listing(&dir);
+    for bad in [a_dir.clone(), dir.join("missing").join("x.loxc")] {
+        let out = strata(&["compile", input, "-o", bad.to_str().unwrap()], "");
+        assert_eq!(out.status.code(), Some(74), "{}", bad.display());
+        let err = text(&out.stderr);
+        assert!(err.starts_with(&format!("strata: cannot write '{}': ", bad.display())), "{err}");
+        assert_eq!(listing(&dir), before);
+    }
+
+    // What is not a regular file is written in place, not replaced.
+    let fifo = dir.join("fifo");
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read(fifo).unwrap())
+    };
+    let out = strata(&["compile", input, "-o", fifo.to_str().unwrap()], "");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(reader.join().unwrap().starts_with(b"\x89LOXC"));
+    assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
+}
+
+// ---------------------------------------------------------------------------
+// The REPL with piped input
+
+#[test]
+fn repl_reports_an_unfinished_last_entry() {
+    let out = strata(&[], "print 1;\n{\n  print 2;\n");
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(text(&out.stdout), "1\n");
+    assert_eq!(text(&out.stderr), "[line 3] Error at end: Expect '}' after block.\n");
+
+    let out = strata(&[], "print \"open");
+    assert_eq!(text(&out.stderr), "[line 1] Error: Unterminated string.\n");
+}
+
+#[test]
+fn repl_reports_a_line_that_is_not_utf8_and_goes_on() {
+    let mut child = command(&[])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"print 1;\nprint \"\xff\";\n{\n\xfe\nprint 2;\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(text(&out.stdout), "1\n2\n");
+    assert_eq!(
+        text(&out.stderr),
+        "[line 1] Error: Source is not valid UTF-8.\n[line 2] Error: Source is not valid UTF-8.\n"
+    );
+}
+
+#[test]
+fn repl_prints_the_value_of_a_bare_expression() {
+    let out = strata(&[], "1 + 2\nvar a = \"x\";\na + a\n\"s\" + 1\nprint 4\n");
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(text(&out.stdout), "3\nxx\n");
+    assert_eq!(
+        text(&out.stderr),
+        "Operands must be two numbers or two strings.\n[line 1] in script\n\
+         [line 2] Error at end: Expect ';' after value.\n"
+    );
+}
+
+/// Collects what a child writes to `source` on a thread, so a test can wait
+/// for some text to appear without blocking on a read.
+#[derive(Clone)]
+struct Collected {
+    bytes: Arc<Mutex<Vec<u8>>>,
+    /// Where the last awaited text ended: the next wait looks after it.
+    seen: Arc<Mutex<usize>>,
+}
+
+impl Collected {
+    fn start(mut source: impl Read + Send + 'static) -> Collected {
+        let collected = Collected { bytes: Arc::default(), seen: Arc::default() };
+        let sink = collected.bytes.clone();
+        std::thread::spawn(move || {
+            let mut buffer = [0; 4096];
+            // A terminal's master side ends with EIO once the child is gone.
+            while let Ok(n @ 1..) = source.read(&mut buffer) {
+                sink.lock().unwrap().extend_from_slice(&buffer[..n]);
+            }
+        });
+        collected
+    }
+
+    fn text(&self) -> String {
+        text(&self.bytes.lock().unwrap())
+    }
+
+    /// Wait until `needle` is written after the text last waited for;
+    /// between checks, call `poke` (to repeat a signal that may have come
+    /// too early).
+    fn wait_for(&self, needle: &str, mut poke: impl FnMut()) {
+        let start = Instant::now();
+        let mut seen = self.seen.lock().unwrap();
+        loop {
+            let text = self.text();
+            if let Some(at) = text.get(*seen..).and_then(|rest| rest.find(needle)) {
+                *seen += at + needle.len();
+                return;
+            }
+            assert!(start.elapsed() < DEADLINE, "no {needle:?} in {text:?}");
+            poke();
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+#[test]
+fn sigint_stops_a_running_repl_entry_and_the_session_goes_on() {
+    let mut child = command(&[])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let stdout = Collected::start(child.stdout.take().unwrap());
+    let stderr = Collected::start(child.stderr.take().unwrap());
+    // Once an entry has run, the REPL has its SIGINT handler.
+    stdin.write_all(b"var n = 0;\nprint \"ready\";\n").unwrap();
+    stdout.wait_for("ready\n", || {});
+    stdin.write_all(b"while (true) { n = n + 1; }\n").unwrap();
+    // A SIGINT that lands before the entry starts is dropped (it was not
+    // meant for it), so repeat it until the entry reports it.
+    let pid = child.id();
+    stderr.wait_for("Interrupted.", || signal(pid, libc::SIGINT));
+    stdin.write_all(b"print n >= 0;\n").unwrap();
+    drop(stdin);
+    assert_eq!(wait(&mut child).code(), Some(0));
+    stdout.wait_for("true\n", || {});
+    assert_eq!(stdout.text(), "ready\ntrue\n");
+    assert_eq!(stderr.text(), "Interrupted.\n[line 1] in script\n");
+}
+
+#[test]
+fn sigint_ends_a_file_run_as_it_ends_any_program() {
+    // The GC log shows on stderr, unbuffered, that the program is running.
+    let path = write_temp("spin.lox", b"var s = \"a\" + \"b\";\nwhile (true) {}\n");
+    let mut command = command(&["run", "--gc-stress", "--gc-log", path.to_str().unwrap()]);
+    // SAFETY: `signal` is async-signal-safe, as code between fork and exec
+    // must be. It undoes an "ignore" this test process may have inherited
+    // (from a shell's background job), so the test sees Strata's own choice.
+    unsafe {
+        command.pre_exec(|| {
+            libc::signal(libc::SIGINT, libc::SIG_DFL);
+            Ok(())
+        });
+    }
+    let mut child = command.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
+    // Kept open to the end, so that writing the log cannot end strata.
+    let mut log = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    log.read_line(&mut line).unwrap();
+    assert!(line.starts_with("[gc #1]"), "{line}");
+    signal(child.id(), libc::SIGINT);
+    assert_eq!(wait(&mut child).signal(), Some(libc::SIGINT));
+}
+
+// ---------------------------------------------------------------------------
+// The REPL on a terminal
+
+/// Start strata on a new pseudo-terminal, as a terminal's session leader
+/// (so that Ctrl-C there is SIGINT to it): the child and the terminal's
+/// master side.
+fn on_terminal(args: &[&str], history: &Path) -> (Child, std::fs::File) {
+    let (mut master, mut slave) = (0, 0);
+    let size = libc::winsize { ws_row: 24, ws_col: 80, ws_xpixel: 0, ws_ypixel: 0 };
+    // SAFETY: the out-pointers are valid for writes; a null name and
+    // termios ask for defaults; `size` outlives the call.
+    let opened = unsafe {
+        libc::openpty(&mut master, &mut slave, std::ptr::null_mut(), std::ptr::null(), &size)
+    };
+    assert_eq!(opened, 0, "openpty: {}", std::io::Error::last_os_error());
+    use std::os::fd::FromRawFd;
+    // SAFETY: `openpty` just opened both descriptors, and each is owned
+    // by exactly one `File` from here on.
+    let (master, slave) =
+        unsafe { (std::fs::File::from_raw_fd(master), std::fs::File::from_raw_fd(slave)) };
+    let mut command = command(args);
+    command
+        .env("STRATA_HISTORY", history)
+        .env("TERM", "xterm")
+        .stdin(slave.try_clone().unwrap())
+        .stdout(slave.try_clone().unwrap())
+        .stderr(slave);
+    // SAFETY: only async-signal-safe calls between fork and exec: a new
+    // session whose controlling terminal is the pty (stdin by now), and
+    // SIGINT's default action, as a shell would leave it.
+    unsafe {
+        command.pre_exec(|| {
+            libc::setsid();
+            libc::ioctl(0, libc::TIOCSCTTY, 0);
+            libc::signal(libc::SIGINT, libc::SIG_DFL);
+            Ok(())
+        });
+    }
+    let child = command.spawn().unwrap();
+    drop(command); // Close our copies of the slave side.
+    (child, master)
+}
+
+#[test]
+fn repl_on_a_terminal_edits_interrupts_and_keeps_history() {
+    let history = temp_dir("terminal").join("history");
+    let (mut child, mut terminal) = on_terminal(&[], &history);
+    let screen = Collected::start(terminal.try_clone().unwrap());
+    let mut type_keys = |keys: &str| terminal.write_all(keys.as_bytes()).unwrap();
+
+    screen.wait_for("> ", || {});
+    type_keys("1 + 2\r");
+    screen.wait_for("3\r\n", || {});
+
+    // Output shows while the entry runs (line-buffered on a terminal), and
+    // Ctrl-C stops it with a message and a new prompt.
+    type_keys("print \"started\"; var i = 0; while (true) { i = i + 1; }\r");
+    screen.wait_for("started\r\n", || {});
+    type_keys("\x03");
+    screen.wait_for("Interrupted.\r\n[line 1] in script\r\n", || {});
+    type_keys("print i > 0;\r");
+    screen.wait_for("true\r\n", || {});
+
+    // Ctrl-C at a continuation prompt abandons the entry.
+    type_keys("fun f() {\r");
+    screen.wait_for("... ", || {});
+    type_keys("\x03");
+    screen.wait_for("> ", || {}); // Typed ahead, keys would be dropped.
+    type_keys("f\r");
+    screen.wait_for("Undefined variable 'f'.", || {});
+
+    type_keys("\x04");
+    assert_eq!(wait(&mut child).code(), Some(0), "{}", screen.text());
+    let saved = std::fs::read_to_string(&history).unwrap();
+    for entry in ["1 + 2", "print i > 0;", "f"] {
+        assert!(saved.lines().any(|line| line == entry), "{entry:?} in {saved:?}");
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The heap limit
+
+#[test]
+fn max_heap_limits_the_program_in_every_spelling() {
+    let program = "class Node { init(next) { this.next = next; } }\nprint \"start\";\n\
+                   fun fill() { var list = nil; while (true) { list = Node(list); } }\nfill();\n";
+    let path = write_temp("heap.lox", program.as_bytes());
+    let path = path.to_str().unwrap();
+    for args in [
+        vec!["--max-heap", "4M", path],
+        vec!["run", "--max-heap", "4096k", path],
+        vec!["run", "--engine", "tree", "--max-heap", "4194304", path],
+    ] {
+        let out = strata(&args, "");
+        assert_eq!(out.status.code(), Some(70), "{args:?}");
+        assert_eq!(text(&out.stdout), "start\n", "{args:?}");
+        assert!(text(&out.stderr).starts_with("Out of memory.\n[line "), "{args:?}");
+    }
+
+    // In the REPL the session survives it, and the memory comes back.
+    let out = strata(&["--max-heap", "4M"], &format!("{program}print \"after\";\n"));
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(text(&out.stdout), "start\nafter\n");
+    assert!(text(&out.stderr).starts_with("Out of memory.\n[line "));
+
+    for bad in ["", "4X", "1.5G", "-1", "99999999999G"] {
+        let out = strata(&["run", &format!("--max-heap={bad}"), path], "");
+        assert_eq!(out.status.code(), Some(64), "{bad:?}");
+        assert!(text(&out.stderr).contains("--max-heap"), "{bad:?}");
+    }
+    assert!(text(&strata(&["--help"], "").stdout).contains("--max-heap <SIZE>"));
 }

@@ -71,7 +71,7 @@ impl Compiler<'_> {
                     VarRef::Unresolved => unreachable!("compiling a resolved program"),
                 }
             }
-            Expr::Call { callee, args, line } => self.call(f, callee, args, *line),
+            Expr::Call { callee, args, line, invoke } => self.call(f, callee, args, *line, *invoke),
             Expr::Get { object, name } => self.property(f, object, name, Op::GetProperty),
             Expr::Set { object, name, value } => {
                 self.expr(f, object);
@@ -87,13 +87,13 @@ impl Compiler<'_> {
     /// A call. For `a.m(...)` and `super.m(...)` the method is looked up
     /// before the arguments run (`Method`/`SuperMethod`, then `CallMethod`),
     /// which is also what the tree-walker does.
-    fn call(&mut self, f: &mut FnBuilder, callee: &Expr, args: &[Expr], line: u32) {
+    fn call(&mut self, f: &mut FnBuilder, callee: &Expr, args: &[Expr], line: u32, invoke: bool) {
         let call = match callee {
-            Expr::Get { object, name } => {
+            Expr::Get { object, name } if invoke => {
                 self.property(f, object, name, Op::Method);
                 Op::CallMethod
             }
-            Expr::Super(super_ref) => {
+            Expr::Super(super_ref) if invoke => {
                 self.super_access(f, super_ref, Op::SuperMethod);
                 Op::CallMethod
             }

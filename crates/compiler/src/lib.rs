@@ -34,8 +34,22 @@ pub fn compile(program: &Program, front: &FrontEnd) -> Module {
     let end = script.line();
     script.emit_return_nil(end);
     let script_index = compiler.functions.len() as u32;
-    compiler.functions.push(script.finish());
+    compiler.functions.push(checked(script.finish(), &program.script));
     Module { functions: compiler.functions, script: script_index, globals: front.global_names() }
+}
+
+/// A finished function, checked against the front end's bound on its stack
+/// slots, which the runtime relies on to size its value stack: code that
+/// needs more is a compiler or front-end bug.
+fn checked(function: bytecode::Function, info: &ast::FnInfo) -> bytecode::Function {
+    assert!(
+        function.max_stack <= u32::from(info.stack_slots),
+        "{:?} needs {} stack slots, over the front end's bound of {}",
+        function.name,
+        function.max_stack,
+        info.stack_slots
+    );
+    function
 }
 
 struct Compiler<'a> {
@@ -69,7 +83,7 @@ impl Compiler<'_> {
         let end = builder.line().max(function.name.line());
         builder.emit_return_nil(end);
         let index = self.functions.len() as u32;
-        self.functions.push(builder.finish());
+        self.functions.push(checked(builder.finish(), &function.info));
         index
     }
 }

@@ -15,5 +15,6 @@ pub use diagnostics::DiagnosticStyle;
 pub use engine::{Engine, UnknownEngine};
 pub use runtime::{GcConfig, GcLog, GcReport, GcStats, Interrupt};
 pub use session::{
-    LoadError, Options, Outcome, Session, compile_to_bytes, disassemble, is_bytecode, run,
+    LoadError, Options, Outcome, Session, compile_to_bytes, disassemble, disassemble_bytecode,
+    is_bytecode, run,
 };

@@ -97,32 +97,90 @@ impl Session {
         stacker::grow(ENGINE_STACK_BYTES, || self.eval_on_engine_stack(source, out, err))
     }
 
+    /// Compile and run one REPL entry: like [`Session::eval`], except that
+    /// an entry that is a bare expression (`1 + 2`, no semicolon) prints its
+    /// value, as Python's and Node's REPLs do.
+    ///
+    /// The rule: an entry whose only compile error is `Expect ';' after
+    /// expression.` at its end runs as `print ENTRY;`. If that does not
+    /// compile either, the entry's own error is reported.
+    pub fn eval_entry(
+        &mut self,
+        source: &[u8],
+        out: &mut dyn Write,
+        err: &mut dyn Write,
+    ) -> Outcome {
+        stacker::grow(ENGINE_STACK_BYTES, || {
+            let Some(text) = decode(source, err) else { return Outcome::CompileError };
+            let program = match self.front.compile(text) {
+                Ok(program) => program,
+                Err(diagnostics) if is_bare_expression(&diagnostics) => {
+                    // The `;` goes on a line of its own, after any `//`
+                    // comment ending the entry; lines keep their numbers.
+                    match self.front.compile(&format!("print {text}\n;")) {
+                        Ok(program) => program,
+                        Err(_) => return self.compile_failed(text, &diagnostics, err),
+                    }
+                }
+                Err(diagnostics) => return self.compile_failed(text, &diagnostics, err),
+            };
+            self.run_program(&program, out, err)
+        })
+    }
+
     fn eval_on_engine_stack(
         &mut self,
         source: &[u8],
         out: &mut dyn Write,
         err: &mut dyn Write,
     ) -> Outcome {
-        let text = match syntax::decode_source(source) {
-            Ok(text) => text,
-            Err(diagnostic) => {
-                let _ = write_diagnostics(err, &DiagnosticStyle::Plain, "", &[diagnostic]);
-                return Outcome::CompileError;
-            }
-        };
-        let program = match self.front.compile(text) {
-            Ok(program) => program,
-            Err(diagnostics) => {
-                let _ = write_diagnostics(err, &self.style, text, &diagnostics);
-                return Outcome::CompileError;
-            }
-        };
+        let Some(text) = decode(source, err) else { return Outcome::CompileError };
+        match self.front.compile(text) {
+            Ok(program) => self.run_program(&program, out, err),
+            Err(diagnostics) => self.compile_failed(text, &diagnostics, err),
+        }
+    }
+
+    fn compile_failed(
+        &self,
+        text: &str,
+        diagnostics: &[syntax::Diagnostic],
+        err: &mut dyn Write,
+    ) -> Outcome {
+        let _ = write_diagnostics(err, &self.style, text, diagnostics);
+        Outcome::CompileError
+    }
+
+    fn run_program(
+        &mut self,
+        program: &syntax::ast::Program,
+        out: &mut dyn Write,
+        err: &mut dyn Write,
+    ) -> Outcome {
         let result = match &mut self.engine {
-            EngineState::Tree(tree) => tree.run(&program, &self.front, out),
-            EngineState::Vm(vm) => vm.run(compile_verified(&program, &self.front), out),
+            EngineState::Tree(tree) => tree.run(program, &self.front, out),
+            EngineState::Vm(vm) => vm.run(compile_verified(program, &self.front), out),
         };
         report(result, out, err)
     }
+}
+
+/// The source as text, or `None` after reporting that it is not UTF-8.
+fn decode<'a>(source: &'a [u8], err: &mut dyn Write) -> Option<&'a str> {
+    match syntax::decode_source(source) {
+        Ok(text) => Some(text),
+        Err(diagnostic) => {
+            let _ = write_diagnostics(err, &DiagnosticStyle::Plain, "", &[diagnostic]);
+            None
+        }
+    }
+}
+
+/// Whether an entry's compile errors say only that it lacks the `;` that
+/// would make it an expression statement.
+fn is_bare_expression(diagnostics: &[syntax::Diagnostic]) -> bool {
+    matches!(diagnostics, [only] if only.location == syntax::Location::End
+        && only.message == "Expect ';' after expression.")
 }
 
 /// Run `source` once with `options`.
@@ -155,7 +213,9 @@ impl std::fmt::Display for LoadError {
 
 impl std::error::Error for LoadError {}
 
-/// Whether `bytes` look like a bytecode file (they start with its magic).
+/// Whether `bytes` start with the bytecode magic. No Lox source does, since
+/// its first byte cannot start UTF-8 text; a file named `.loxc` is bytecode
+/// too (that rule is the CLI's, which knows file names).
 pub fn is_bytecode(bytes: &[u8]) -> bool {
     bytes.starts_with(&bytecode::MAGIC)
 }
@@ -170,17 +230,31 @@ impl Session {
         out: &mut dyn Write,
         err: &mut dyn Write,
     ) -> Result<Outcome, LoadError> {
-        let mut module = bytecode::read_module(bytes).map_err(LoadError::File)?;
-        bytecode::verify(&module).map_err(LoadError::Verify)?;
+        // The engine is checked first: with `tree`, no file is runnable.
         let EngineState::Vm(vm) = &mut self.engine else {
             return Err(LoadError::WrongEngine(Engine::Tree));
         };
+        let mut module = load_verified(bytes)?;
         let map: Vec<u32> =
             module.globals.iter().map(|name| self.front.global_slot(name)).collect();
         bytecode::relocate_globals(&mut module, &map, self.front.global_names());
         let result = stacker::grow(ENGINE_STACK_BYTES, || vm.run(module, out));
         Ok(report(result, out, err))
     }
+}
+
+/// Load a `.loxc` file's bytes and check them with the verifier.
+fn load_verified(bytes: &[u8]) -> Result<bytecode::Module, LoadError> {
+    let module = bytecode::read_module(bytes).map_err(LoadError::File)?;
+    bytecode::verify(&module).map_err(LoadError::Verify)?;
+    Ok(module)
+}
+
+/// The bytecode listing of a `.loxc` file's bytes (`strata disasm
+/// FILE.loxc`): loaded and verified first, so only code that could run is
+/// listed.
+pub fn disassemble_bytecode(bytes: &[u8]) -> Result<String, LoadError> {
+    Ok(bytecode::disassemble(&load_verified(bytes)?))
 }
 
 /// Flush `out` and turn a run's result into an outcome, writing a runtime
@@ -231,13 +305,7 @@ fn front_end_alone(
     style: &DiagnosticStyle,
     err: &mut dyn Write,
 ) -> Option<(syntax::ast::Program, FrontEnd)> {
-    let text = match syntax::decode_source(source) {
-        Ok(text) => text,
-        Err(diagnostic) => {
-            let _ = write_diagnostics(err, &DiagnosticStyle::Plain, "", &[diagnostic]);
-            return None;
-        }
-    };
+    let text = decode(source, err)?;
     let mut front = FrontEnd::new();
     for native in runtime::NATIVES {
         front.global_slot(native.name);

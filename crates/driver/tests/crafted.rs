@@ -167,4 +167,5 @@ fn the_frame_slot_limit_is_the_same_everywhere() {
     // The front end, the verifier and the runtime each enforce it; the
     // runtime sizes the value stack by it.
     assert_eq!(bytecode::MAX_FRAME_SLOTS as usize, runtime::MAX_FRAME_SLOTS);
+    assert_eq!(resolve::MAX_FRAME_SLOTS as usize, runtime::MAX_FRAME_SLOTS);
 }

@@ -125,3 +125,31 @@ fn many_diagnostics_render_in_linear_time() {
     assert!(run.stderr.contains("[line 100000] Error at ';': Expect expression.\n"));
     assert!(start.elapsed() < Duration::from_secs(10), "took {:?}", start.elapsed());
 }
+
+#[test]
+fn a_session_recovers_once_the_program_lets_go_of_its_data() {
+    // Loading the next entry's code is not held against the limit, so code
+    // that frees the heap can still run after `Out of memory.`.
+    for &engine in Engine::ALL {
+        let options = Options { engine, gc: limited(2 << 20), ..Options::default() };
+        let mut session = driver::Session::new(options);
+        let mut entry = |source: &str| {
+            let (mut out, mut err) = (Vec::new(), Vec::new());
+            let outcome = session.eval(source.as_bytes(), &mut out, &mut err);
+            (outcome, String::from_utf8(out).unwrap(), String::from_utf8(err).unwrap())
+        };
+        let filled = entry(
+            "class N { init(n) { this.n = n; } }\nvar list = nil;\nwhile (true) list = N(list);\n",
+        );
+        assert_eq!(filled.0, Outcome::RuntimeError, "{engine}");
+        assert!(filled.2.starts_with("Out of memory.\n"), "{engine}: {}", filled.2);
+        let freed = entry(
+            "list = nil;\nvar again = nil;\nfor (var i = 0; i < 1000; i = i + 1) again = N(again);\nprint \"ok\";\n",
+        );
+        assert_eq!(
+            (freed.0, freed.1.as_str(), freed.2.as_str()),
+            (Outcome::Success, "ok\n", ""),
+            "{engine}"
+        );
+    }
+}

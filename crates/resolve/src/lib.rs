@@ -4,15 +4,22 @@
 //! symbol interner and the global-slot table, which a REPL keeps between
 //! entries) and turns source text into a resolved [`Program`] or the full
 //! list of diagnostics. Every compile error and every language limit is
-//! decided here, so no two engines can disagree about what compiles
-//! (DESIGN.md invariant 1).
+//! decided here or in the parser it drives, so no two engines can disagree
+//! about what compiles (DESIGN.md invariant 1).
+//!
+//! Resolution happens during parsing, as in the book's one-pass compiler:
+//! the resolver implements the parser's [`syntax::Semantics`], so its errors
+//! take part in the parser's panic mode and the front end reports exactly
+//! the errors clox reports.
 
 mod globals;
 mod resolver;
 mod size;
+mod stack;
 
 pub use globals::GlobalTable;
-pub use size::{MAX_JUMP, Size};
+pub use size::MAX_JUMP;
+pub use stack::MAX_FRAME_SLOTS;
 
 use syntax::ast::Program;
 use syntax::{Diagnostic, Interner};
@@ -52,33 +59,21 @@ impl FrontEnd {
 
     /// Scan, parse and resolve `source`.
     ///
-    /// Returns the resolved program, or every diagnostic in source order.
-    /// A program is returned only if it has no errors at all.
+    /// Returns the resolved program, or every diagnostic in the order found
+    /// (the order clox reports them). A program is returned only if it has
+    /// no errors at all.
     pub fn compile(&mut self, source: &str) -> Result<Program, Vec<Diagnostic>> {
         if u32::try_from(source.len()).is_err() {
             let span = syntax::Span { start: 0, end: 0 };
             return Err(vec![Diagnostic::bare(1, span, "Source file is too large.")]);
         }
-        let syntax::Parse { mut program, mut diagnostics, panic_windows } =
-            syntax::parse(source, &mut self.interner);
-        let resolver = resolver::Resolver::new(
-            source,
+        let mut resolver = resolver::Resolver::new(
             &mut self.interner,
             &mut self.globals,
             &mut self.next_function_id,
         );
-        // An error inside a stretch the parser spent in panic mode would not
-        // be reported by a one-pass compiler: the parser's error stands alone.
-        let in_panic = |d: &Diagnostic| panic_windows.iter().any(|w| w.contains(&d.span.start));
-        diagnostics
-            .extend(resolver.resolve_program(&mut program).into_iter().filter(|d| !in_panic(d)));
-        if diagnostics.is_empty() {
-            Ok(program)
-        } else {
-            // Parse and resolve errors interleave by position, as they
-            // would in a one-pass compiler.
-            diagnostics.sort_by_key(|d| d.span.start);
-            Err(diagnostics)
-        }
+        let syntax::Parse { program, diagnostics } =
+            syntax::parse(source, &mut self.interner, &mut resolver);
+        if diagnostics.is_empty() { Ok(program) } else { Err(diagnostics) }
     }
 }

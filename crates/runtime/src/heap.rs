@@ -110,9 +110,7 @@ impl Heap {
             init_string: Cell::new(None),
             interrupt,
         };
-        // The one allocation before any engine runs; no limit is below it
-        // (`max_heap` is at least an empty heap's worth, see `alloc`).
-        let init = heap.insert_interned_unchecked("init");
+        let init = heap.intern_code("init");
         heap.pin(init.to_value());
         heap.init_string.set(Some(init));
         heap
@@ -162,8 +160,36 @@ impl Heap {
         Ok(self.alloc_unchecked(obj, size))
     }
 
-    /// Allocate without a limit check: only for what a heap needs before
-    /// any program runs (the natives, `"init"`), which no limit is below.
+    /// Allocate code rather than data: a loaded function's object, its
+    /// constants and names. Like a JVM's class metadata, code is not held
+    /// against the heap limit (its size is bounded by the source's, which
+    /// the front end caps), so that a program that filled the heap can
+    /// still be given the code that frees it (`list = nil;` in a REPL). It
+    /// may collect, as any allocation.
+    pub fn alloc_code<T: Object>(&self, obj: T) -> Gc<T> {
+        let size = obj.heap_size();
+        if self.config.stress
+            || self.bytes_allocated.get().saturating_add(size) > self.next_gc.get()
+        {
+            self.collect_with(Some(&obj));
+        }
+        self.alloc_unchecked(obj, size)
+    }
+
+    /// [`intern`](Self::intern) for code (a constant or a name), outside the
+    /// heap limit as [`alloc_code`](Self::alloc_code) is.
+    pub fn intern_code(&self, text: &str) -> Gc<ObjString> {
+        let hash = hash_str(text);
+        if let Some(found) = self.find_interned(hash, text) {
+            return found;
+        }
+        let string = self.alloc_code(ObjString::new(hash, text.into()));
+        self.add_interned(string);
+        string
+    }
+
+    /// Allocate without a limit check or a collection: only for what a heap
+    /// needs before any program runs (the natives, `"init"`).
     pub(crate) fn alloc_unchecked<T: Object>(&self, obj: T, size: usize) -> Gc<T> {
         self.bytes_allocated.set(self.bytes_allocated.get() + size);
         let gc = Gc::from_box(Box::new(obj));
@@ -249,16 +275,6 @@ impl Heap {
         let string = self.alloc(ObjString::new(hash, chars))?;
         self.add_interned(string);
         Ok(string)
-    }
-
-    /// Intern `text`, known to be new, without a limit check (for the heap's
-    /// own first strings).
-    fn insert_interned_unchecked(&self, text: &str) -> Gc<ObjString> {
-        let string = ObjString::new(hash_str(text), text.into());
-        let size = string.heap_size();
-        let string = self.alloc_unchecked(string, size);
-        self.add_interned(string);
-        string
     }
 
     fn add_interned(&self, string: Gc<ObjString>) {

@@ -5,9 +5,12 @@
 //! `while`), and every node that can raise a runtime error carries the line
 //! of the token it reports.
 //!
-//! Fields of type [`VarRef`], [`FnInfo`] and [`ScopeInfo`] are left empty
-//! by the parser and filled in by the `resolve` crate; an engine must only run
-//! a tree that resolved without diagnostics.
+//! Fields of type [`VarRef`], [`FnInfo`], [`ScopeExit`] and [`ScopeInfo`]
+//! hold what the semantic pass (the `resolve` crate, driven by the parser
+//! through [`crate::Semantics`]) decided; an engine must only run a tree
+//! that compiled without diagnostics.
+//!
+//! The tree is at most [`crate::MAX_NESTING`] levels deep.
 
 use std::rc::Rc;
 
@@ -38,7 +41,7 @@ impl Ident {
 /// Where a variable lives, as the resolver decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum VarRef {
-    /// Not resolved yet (the parser's output).
+    /// Not resolved (only in a program with errors).
     #[default]
     Unresolved,
     /// A slot in the current function's frame (slot 0 is the callee or `this`).
@@ -167,6 +170,11 @@ pub struct FnInfo {
     pub upvalues: Vec<Capture>,
     /// The most frame slots live at once, slot 0 included.
     pub max_slots: u16,
+    /// An upper bound on the values the frame holds at once on the bytecode
+    /// VM's operand stack: slot 0, parameters, locals and temporaries (at
+    /// most `resolve::MAX_FRAME_SLOTS`; saturating at `u16::MAX` in a
+    /// program with errors).
+    pub stack_slots: u16,
 }
 
 /// One captured variable: a slot of the enclosing function's frame
@@ -261,6 +269,13 @@ pub enum Expr {
         callee: Box<Expr>,
         args: Vec<Expr>,
         line: u32,
+        /// Written `object.name(...)` or `super.name(...)`: engines look the
+        /// method up before the arguments run and call it without making a
+        /// bound method (the book's `OP_INVOKE`), and a receiver that is not
+        /// an instance is `Only instances have methods.`. A parenthesized
+        /// property, `(object.name)(...)`, is read first and then called,
+        /// like any value: `invoke` is false.
+        invoke: bool,
     },
     /// `object.name`
     Get {

@@ -17,10 +17,16 @@ impl Interp<'_> {
     /// The callee is evaluated (for `a.m(...)` and `super.m(...)`: looked
     /// up) before the arguments, so a missing method is reported before any
     /// argument runs.
-    pub(crate) fn call_expr(&mut self, callee: &Expr, args: &[Expr], line: u32) -> Res<Value> {
+    pub(crate) fn call_expr(
+        &mut self,
+        callee: &Expr,
+        args: &[Expr],
+        line: u32,
+        invoke: bool,
+    ) -> Res<Value> {
         let base = self.stack.len();
         match callee {
-            Expr::Get { object, name } => {
+            Expr::Get { object, name } if invoke => {
                 let receiver = self.eval(object)?;
                 let Some(instance) = receiver.downcast::<ObjInstance>() else {
                     return throw("Only instances have methods.", name.line());
@@ -39,7 +45,7 @@ impl Interp<'_> {
                     Some(CacheHit::AddField(_)) | None => self.undefined_property(name),
                 }
             }
-            Expr::Super(super_ref) => {
+            Expr::Super(super_ref) if invoke => {
                 let method = self.super_method(super_ref)?;
                 let this = self.read(&super_ref.this)?;
                 self.push(this, line)?;
@@ -194,24 +200,25 @@ impl Interp<'_> {
     }
 
     /// The runtime object for a function declaration, made on first use.
-    fn function_object(&mut self, function: &Rc<Function>) -> Result<Gc<ObjFunction>, OutOfMemory> {
+    /// (Code: outside the heap limit, as `Heap::alloc_code` says.)
+    fn function_object(&mut self, function: &Rc<Function>) -> Gc<ObjFunction> {
         let id = function.info.id as usize;
         if let Some(Some((_, object))) = self.state.functions.get(id) {
-            return Ok(*object);
+            return *object;
         }
         let name = self.symbol(function.name.name);
-        let object = self.heap.alloc(ObjFunction::new(
+        let object = self.heap.alloc_code(ObjFunction::new(
             Some(name),
             function.params.len() as u8,
             function.info.upvalues.len() as u16,
             id as u32,
-        ))?;
+        ));
         self.heap.pin(object.to_value());
         if self.state.functions.len() <= id {
             self.state.functions.resize(id + 1, None);
         }
         self.state.functions[id] = Some((Rc::clone(function), object));
-        Ok(object)
+        object
     }
 
     /// A closure over `function`, capturing from the current frame (the
@@ -226,7 +233,7 @@ impl Interp<'_> {
     }
 
     fn closure_over(&mut self, function: &Rc<Function>) -> Result<Gc<ObjClosure>, OutOfMemory> {
-        let object = self.function_object(function)?;
+        let object = self.function_object(function);
         let mut upvalues: Vec<Gc<ObjUpvalue>> = Vec::with_capacity(function.info.upvalues.len());
         for &Capture { is_local, index } in &function.info.upvalues {
             // Captures of the enclosing closure stay reachable through it;

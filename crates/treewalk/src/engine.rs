@@ -46,8 +46,7 @@ impl TreeWalker {
         // Intern the names and literals new since the last run, once.
         for index in self.state.symbols.len()..front.interner.len() {
             let text = front.interner.resolve(syntax::Symbol(index as u32));
-            let string =
-                self.heap.intern(text).map_err(|_| RuntimeError::new(runtime::OUT_OF_MEMORY))?;
+            let string = self.heap.intern_code(text);
             self.heap.pin(string.to_value());
             self.state.symbols.push(string);
         }

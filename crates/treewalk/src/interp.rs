@@ -352,7 +352,9 @@ impl<'a> Interp<'a> {
                 };
                 if short_circuit { Ok(left) } else { self.eval(&logical.right) }
             }
-            Expr::Call { callee, args, line } => self.call_expr(callee, args, *line),
+            Expr::Call { callee, args, line, invoke } => {
+                self.call_expr(callee, args, *line, *invoke)
+            }
             Expr::Get { object, name } => {
                 let object = self.eval(object)?;
                 self.get_property(object, name)

@@ -22,7 +22,7 @@ mod run;
 use std::io::Write;
 
 use bytecode::{Constant, Module};
-use runtime::{Gc, Heap, HeapOptions, InlineCache, ObjFunction, OutOfMemory, RuntimeError, Value};
+use runtime::{Gc, Heap, HeapOptions, InlineCache, ObjFunction, RuntimeError, Value};
 
 /// A function as the VM runs it: its code, its constants as runtime values
 /// (pinned), and its runtime object (pinned).
@@ -59,17 +59,17 @@ impl Vm {
 
     /// Load `module` and run its script, writing program output to `out`.
     pub fn run(&mut self, module: Module, out: &mut dyn Write) -> Result<(), RuntimeError> {
-        let script = self.load(module).map_err(|_| RuntimeError::new(runtime::OUT_OF_MEMORY))?;
+        let script = self.load(module);
         let result =
             run::Run::new(&self.heap, &self.functions, &self.global_names, out).execute(script);
         let _ = out.flush();
         result
     }
 
-    /// Intern a module's constants and make its function objects; returns
-    /// the script's index in `functions`. A module that does not fit under
-    /// the heap limit is not run (what was loaded of it is never used).
-    fn load(&mut self, module: Module) -> Result<usize, OutOfMemory> {
+    /// Intern a module's constants and make its function objects (code,
+    /// outside the heap limit: see `Heap::alloc_code`); returns the script's
+    /// index in `functions`.
+    fn load(&mut self, module: Module) -> usize {
         let base = self.functions.len() as u32;
         if module.globals.len() > self.global_names.len() {
             self.global_names = module.globals;
@@ -79,19 +79,16 @@ impl Vm {
             for constant in &function.chunk.constants {
                 let value = match constant {
                     Constant::Number(n) => Value::number(*n),
-                    Constant::String(s) => self.heap.intern(s)?.to_value(),
+                    Constant::String(s) => self.heap.intern_code(s).to_value(),
                 };
                 self.heap.pin(value);
                 constants.push(value);
             }
-            let name = match function.name.as_deref() {
-                Some(name) => {
-                    let name = self.heap.intern(name)?;
-                    self.heap.pin(name.to_value());
-                    Some(name)
-                }
-                None => None,
-            };
+            let name = function.name.as_deref().map(|name| {
+                let name = self.heap.intern_code(name);
+                self.heap.pin(name.to_value());
+                name
+            });
             // One cache per site; its name is a constant, pinned above.
             let caches = function
                 .chunk
@@ -102,16 +99,16 @@ impl Vm {
                     InlineCache::new(name.downcast().expect("verified sites name strings"))
                 })
                 .collect();
-            let object = self.heap.alloc(ObjFunction::with_caches(
+            let object = self.heap.alloc_code(ObjFunction::with_caches(
                 name,
                 function.arity,
                 function.captures.len() as u16,
                 base + index as u32,
                 caches,
-            ))?;
+            ));
             self.heap.pin(object.to_value());
             self.functions.push(Loaded { function, constants, object, module_base: base });
         }
-        Ok((base + module.script) as usize)
+        (base + module.script) as usize
     }
 }

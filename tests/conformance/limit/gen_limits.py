@@ -157,7 +157,7 @@ refs256 = [f"a{i}" for i in range(1, 201)] + [f"b{i}" for i in range(1, 57)]
 T("limit/upvalues_256_ok", "// Tests that a function may capture 256 variables.\n"
   "{\n" + lines_to_text(chunks(a_decls, 10)) +
   "  fun mid() {\n" + lines_to_text(chunks(b_decls, 10, "    ")) +
-  "    fun inner() {\n      return " + " +\n        ".join(" + ".join(refs256[i:i+16]) for i in range(0, 256, 16)) + ";\n    }\n"
+  "    fun inner() {\n      return " + " +\n        ".join("(" + " + ".join(refs256[i:i+16]) + ")" for i in range(0, 256, 16)) + ";\n    }\n"
   "    return inner();\n  }\n  print mid(); // expect: 21696\n}\n")
 
 stmts = [f"a{i};" for i in range(1, 201)] + [f"b{i};" for i in range(1, 57)]
@@ -166,6 +166,15 @@ T("limit/upvalues_257_error", "// Tests that capturing a 257th variable is a com
   "  fun mid() {\n" + lines_to_text(chunks(b_decls, 10, "    ")) +
   "    fun inner() {\n" + lines_to_text(chunks(stmts, 16, "      ")) +
   "      b57; // Error at 'b57': Too many closure variables in function.\n"
+  "    }\n  }\n}\n")
+
+stmts255 = [f"a{i};" for i in range(1, 201)] + [f"b{i};" for i in range(1, 56)]
+T("limit/upvalues_257_assignment_target_first", "// Tests that an assignment's target is resolved before its value, as in clox:\n"
+  "// in `b56 = b57;` the target is the 256th capture and the value the 257th.\n"
+  "{\n" + lines_to_text(chunks(a_decls, 10)) +
+  "  fun mid() {\n" + lines_to_text(chunks(b_decls, 10, "    ")) +
+  "    fun inner() {\n" + lines_to_text(chunks(stmts255, 16, "      ")) +
+  "      b56 = b57; // Error at 'b57': Too many closure variables in function.\n"
   "    }\n  }\n}\n")
 
 stmts_dup = [f"a{i};" for i in range(1, 201)] + [f"b{i};" for i in range(1, 57)] + [f"a{i};" for i in range(1, 201)]
@@ -228,5 +237,74 @@ T("limit/if_then_ok", "// Tests a then-branch of about 65000 bytes, under the ju
 T("limit/if_then_too_large", "// Tests that a then-branch over 65535 bytes is too much code to jump over.\n"
   "if (true) {\n" + trues(33000) + "} // Error at '}': Too much code to jump over.\n")
 
+T("limit/if_then_too_large_else_in_panic", "// Tests that `Too much code to jump over.`, found when the then-branch ends,\n"
+  "// silences the else-branch's first statement, as in clox's one pass.\n"
+  "if (true) {\n" + trues(33000) + "} else { // Error at '}': Too much code to jump over.\n"
+  "  print 1 2;\n  print 3 4; // Error at '4': Expect ';' after value.\n}\n")
+
 T("limit/else_too_large", "// Tests that an else-branch over 65535 bytes is too much code to jump over.\n"
   "if (false) print \"then\"; else {\n" + trues(33000) + "} // Error at '}': Too much code to jump over.\n")
+
+# ---------------------------------------------------------------- nesting
+# The syntax tree may be 256 levels deep (README.md, "Limits beyond LOX.md"):
+# a top-level statement is level 1, each grouping, operator, call, property
+# or block one more. Reaching level 257 is a fatal `Too much nesting.`: it is
+# the last error reported.
+def parens(n, inner="1"):
+    return "(" * n + inner + ")" * n
+
+T("limit/nesting_parens_254_ok", "// Tests that 254 nested groupings under `print` (256 levels) compile.\n"
+  "print " + parens(254) + "; // expect: 1\n")
+
+T("limit/nesting_parens_255_error", "// Tests that a literal at level 257 (255 groupings under `print`) is too deep.\n"
+  "print " + parens(255) + "; // Error at '1': Too much nesting.\n")
+
+T("limit/nesting_chain_254_links_ok", "// Tests that a chain of 254 additions under `print` (256 levels) compiles.\n"
+  "print " + " + ".join(["1"] * 255) + "; // expect: 255\n")
+
+T("limit/nesting_chain_255_links_error", "// Tests that each link of a left-associative chain is a level: the 255th `+` is too deep.\n"
+  "print " + " + ".join(["1"] * 256) + "; // Error at '+': Too much nesting.\n")
+
+T("limit/nesting_call_chain_ok", "// Tests that a chain of 254 calls under `print` (256 levels) compiles.\n"
+  "fun f() { return f; }\nprint f" + "()" * 254 + "; // expect: <fn f>\n")
+
+T("limit/nesting_call_chain_error", "// Tests that each call of a chain is a level: the 255th call is too deep.\n"
+  "fun f() { return f; }\nprint f" + "()" * 255 + "; // Error at '(': Too much nesting.\n")
+
+T("limit/nesting_blocks_ok", "// Tests that 254 nested blocks around a print statement (256 levels) compile.\n"
+  + "{" * 254 + " print \"deep\"; " + "}" * 254 + " // expect: deep\n")
+
+T("limit/nesting_blocks_error", "// Tests that a 257th nested block is too deep, reported at its brace.\n"
+  + "{" * 256 + "{ // Error at '{': Too much nesting.\n" + "}" * 257 + "\n")
+
+T("limit/nesting_keeps_earlier_errors", "// Tests that `Too much nesting.` stops the front end: errors before it\n"
+  "// are kept, nothing after it is reported.\n"
+  "print; // Error at ';': Expect expression.\n"
+  "print " + parens(255) + "; // Error at '1': Too much nesting.\n"
+  "print;\n"
+  "var a = 1 +;\n")
+
+T("limit/nesting_in_panic_mode", "// Tests that `Too much nesting.` is reported even while an earlier error\n"
+  "// silences the rest of its declaration.\n"
+  "var = // Error at '=': Expect variable name.\n"
+  "  " + parens(255) + "; // Error at '1': Too much nesting.\n")
+
+# ---------------------------------------------------------------- stack slots
+# A frame may need 1024 stack slots (README.md, "Limits beyond LOX.md"): slot
+# 0, parameters, locals and temporaries. In `f` below: slot 0, the locals x
+# and y (3), then four nested calls each holding the callee and its
+# arguments so far: 3 + 3 * (1 + 254) + 1 + 255 = 1024.
+params = ", ".join(f"p{i}" for i in range(1, 256))
+xs = ", ".join(["x"] * 254)
+def deep_call(extra_locals, last_line_comment):
+    return ("fun g(" + params + ") { return p1; }\n"
+            "fun f() {\n  var x = 1;\n  var y = 2;\n" + extra_locals +
+            "  return g(" + xs + ",\n    g(" + xs + ",\n      g(" + xs + ",\n        g(" + xs + ",\n"
+            "          x)))); " + last_line_comment + "\n}\n")
+
+T("limit/stack_slots_1024_ok", "// Tests that a function needing exactly 1024 stack slots compiles and runs.\n"
+  + deep_call("", "") + "print f(); // expect: 1\n")
+
+T("limit/stack_slots_1025_error", "// Tests that a function needing 1025 stack slots is a compile error, at the\n"
+  "// value whose push goes over the limit.\n"
+  + deep_call("  var z = 3;\n", "// Error at 'x': Function needs too many stack slots."))

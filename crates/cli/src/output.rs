@@ -1,0 +1,124 @@
+//! Where a program's output goes, and what happens when it cannot go there.
+//!
+//! Standard output is line-buffered on a terminal, so each `print` shows at
+//! once, and block-buffered otherwise, so that output to a file or a pipe
+//! costs one system call per 64 KiB rather than one per line.
+//!
+//! A write error is never ignored. A closed pipe (`strata prog.lox | head
+//! -1`) ends the process by `SIGPIPE`, exactly as it ends clox, lua or
+//! `cat` ([`restore_sigpipe`]). Any other error (a full disk) stops the
+//! program and is reported once, as `strata: cannot write output: REASON`,
+//! with exit code 74. The same holds for the `--gc-log` lines on stderr.
+//! Diagnostics on stderr are the exception: when stderr itself cannot be
+//! written, the exit code is all that is left to tell.
+
+use std::cell::RefCell;
+use std::io::{self, BufWriter, IsTerminal, LineWriter, Write};
+use std::rc::Rc;
+
+use driver::{GcLog, Interrupt};
+
+/// Give `SIGPIPE` back its default action (end the process), which Rust's
+/// start-up code sets to "ignore". Call first thing in `main`.
+///
+/// Ignored, a closed pipe turns every later write into an error, and a
+/// program printing in a loop would have to notice and stop; with the
+/// default action the kernel ends Strata at the first write, silently, and
+/// the shell sees the usual "killed by SIGPIPE" status (141), as for every
+/// other Unix filter.
+pub(crate) fn restore_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: `signal` is called before any other thread exists, and
+    // `SIG_DFL` installs no handler, so no Rust code will ever run in
+    // signal context because of this call.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
+/// The first error met writing any of the program's output streams
+/// (stdout, the GC log); clones share it.
+#[derive(Clone, Default)]
+pub(crate) struct WriteFailure(Rc<RefCell<Option<io::Error>>>);
+
+impl WriteFailure {
+    /// Keep `error` unless an earlier one is kept already, and return an
+    /// equivalent error for the writer's caller.
+    fn record(&self, error: io::Error) -> io::Error {
+        let copy = match error.raw_os_error() {
+            Some(code) => io::Error::from_raw_os_error(code),
+            None => io::Error::new(error.kind(), error.to_string()),
+        };
+        self.0.borrow_mut().get_or_insert(error);
+        copy
+    }
+
+    /// Whether a write has failed.
+    pub(crate) fn is_set(&self) -> bool {
+        self.0.borrow().is_some()
+    }
+
+    fn take(&self) -> Option<io::Error> {
+        self.0.borrow_mut().take()
+    }
+
+    /// `code`, unless an output stream failed: then say so and return 74.
+    pub(crate) fn exit_code(&self, code: u8) -> u8 {
+        match self.take() {
+            Some(error) => {
+                complain!("cannot write output: {}", crate::describe(&error));
+                crate::exit::IO_ERROR
+            }
+            None => code,
+        }
+    }
+}
+
+/// Standard output, buffered for where it goes, remembering its first
+/// error in a [`WriteFailure`].
+pub(crate) struct Output {
+    inner: Box<dyn Write>,
+    failure: WriteFailure,
+}
+
+impl Output {
+    pub(crate) fn stdout(failure: WriteFailure) -> Output {
+        let stdout = io::stdout();
+        let inner: Box<dyn Write> = if stdout.is_terminal() {
+            Box::new(LineWriter::new(stdout.lock()))
+        } else {
+            Box::new(BufWriter::with_capacity(64 * 1024, stdout.lock()))
+        };
+        Output { inner, failure }
+    }
+
+    /// Flush, and turn `code` into 74 if any write failed (saying why).
+    pub(crate) fn finish(&mut self, code: u8) -> u8 {
+        let _ = self.flush(); // A failure is recorded, and reported next.
+        self.failure.exit_code(code)
+    }
+}
+
+impl Write for Output {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.inner.write(buf).map_err(|error| self.failure.record(error))
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush().map_err(|error| self.failure.record(error))
+    }
+}
+
+/// The `--gc-log` callback: one line per collection on stderr. If a line
+/// cannot be written, the failure is recorded and the program is stopped
+/// through `interrupt`, as a program whose stdout fails is stopped.
+pub(crate) fn gc_log(failure: WriteFailure, interrupt: Interrupt) -> GcLog {
+    Box::new(move |report| {
+        // One write per line, so lines from other writers cannot split it.
+        let line = format!("{report}\n");
+        if let Err(error) = io::stderr().write_all(line.as_bytes()) {
+            failure.record(error);
+            interrupt.request();
+        }
+    })
+}

@@ -1,0 +1,97 @@
+//! REPL entries (`Session::eval_entry`): a bare expression prints its value;
+//! anything else behaves exactly as `Session::eval`.
+
+use driver::{DiagnosticStyle, Engine, LoadError, Options, Outcome, Session};
+
+/// Evaluate `entries` in one session on `engine`: the outcome of each, and
+/// everything written to stdout and stderr.
+fn repl(engine: Engine, entries: &[&str]) -> (Vec<Outcome>, String, String) {
+    let mut session = Session::new(Options { engine, ..Options::default() });
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let outcomes = entries
+        .iter()
+        .map(|entry| session.eval_entry(entry.as_bytes(), &mut out, &mut err))
+        .collect();
+    (outcomes, String::from_utf8(out).unwrap(), String::from_utf8(err).unwrap())
+}
+
+#[test]
+fn a_bare_expression_prints_its_value() {
+    for &engine in Engine::ALL {
+        let (outcomes, out, err) = repl(
+            engine,
+            &["1 + 2\n", "var s = \"x\";\n", "s + s\n", "s = \"y\"\n", "nil\n", "2 * 3 // six\n"],
+        );
+        assert_eq!(outcomes, [Outcome::Success; 6], "{engine}: {err}");
+        assert_eq!(out, "3\nxx\ny\nnil\n6\n", "{engine}");
+    }
+}
+
+#[test]
+fn a_bare_expression_keeps_its_lines_in_runtime_errors() {
+    for &engine in Engine::ALL {
+        let (outcomes, out, err) = repl(engine, &["\n\n-nil\n"]);
+        assert_eq!(outcomes, [Outcome::RuntimeError], "{engine}");
+        assert_eq!(out, "");
+        assert_eq!(err, "Operand must be a number.\n[line 3] in script\n", "{engine}");
+    }
+}
+
+#[test]
+fn other_compile_errors_are_reported_as_they_are() {
+    let cases = [
+        // Not an expression statement: its own message.
+        ("print 1\n", "[line 2] Error at end: Expect ';' after value.\n"),
+        // The missing `;` is not the only error.
+        ("1 +\n", "[line 2] Error at end: Expect expression.\n"),
+        (
+            "1 + ;\n2\n",
+            "[line 1] Error at ';': Expect expression.\n\
+             [line 3] Error at end: Expect ';' after expression.\n",
+        ),
+        // `print ENTRY;` does not compile either: the entry's error stands.
+        ("var x = 1; x\n", "[line 2] Error at end: Expect ';' after expression.\n"),
+        ("fun f() {} f()\n", "[line 2] Error at end: Expect ';' after expression.\n"),
+    ];
+    for &engine in Engine::ALL {
+        for (entry, expected) in cases {
+            let (outcomes, out, err) = repl(engine, &[entry]);
+            assert_eq!(outcomes, [Outcome::CompileError], "{engine}: {entry:?}");
+            assert_eq!(out, "", "{engine}: {entry:?}");
+            assert_eq!(err, expected, "{engine}: {entry:?}");
+        }
+    }
+}
+
+#[test]
+fn statements_run_as_eval_runs_them() {
+    for &engine in Engine::ALL {
+        let (outcomes, out, err) =
+            repl(engine, &["print 1;\n", "fun f() { return 2; }\n", "f()\n"]);
+        assert_eq!(outcomes, [Outcome::Success; 3], "{engine}: {err}");
+        assert_eq!(out, "1\n2\n");
+    }
+}
+
+#[test]
+fn bytecode_lists_after_loading_and_verifying() {
+    let source = b"fun f(a) { return a + 1; }\nprint f(2);\n";
+    let mut err = Vec::new();
+    let bytes = driver::compile_to_bytes(source, &DiagnosticStyle::Plain, &mut err).unwrap();
+    let from_source = driver::disassemble(source, &DiagnosticStyle::Plain, &mut err).unwrap();
+    assert_eq!(driver::disassemble_bytecode(&bytes).unwrap(), from_source);
+
+    assert!(matches!(driver::disassemble_bytecode(b""), Err(LoadError::File(_))));
+    assert!(matches!(driver::disassemble_bytecode(source), Err(LoadError::File(_))));
+    let mut corrupt = bytes.clone();
+    *corrupt.last_mut().unwrap() ^= 1;
+    assert!(matches!(driver::disassemble_bytecode(&corrupt), Err(LoadError::File(_))));
+}
+
+#[test]
+fn the_tree_engine_refuses_bytecode_before_reading_it() {
+    let mut session = Session::new(Options { engine: Engine::Tree, ..Options::default() });
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let result = session.run_bytecode(b"not even bytecode", &mut out, &mut err);
+    assert!(matches!(result, Err(LoadError::WrongEngine(Engine::Tree))), "{result:?}");
+}
