@@ -24,7 +24,7 @@ use arbitrary::Unstructured;
 use libtest_mimic::{Arguments, Failed, Trial};
 
 /// Seeds in a default run.
-const DEFAULT_CASES: u64 = 4000;
+const DEFAULT_CASES: u64 = 7500;
 /// Seeds per trial: a trial reports every failing seed of its batch.
 const BATCH: u64 = 100;
 
