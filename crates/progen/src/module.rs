@@ -188,7 +188,11 @@ impl Builder<'_, '_> {
             if self.u.is_empty() {
                 break;
             }
-            self.instruction(&mut code, &mut chunk, headers, index, n_globals, script)?;
+            if self.u.ratio(1, 8)? {
+                self.idiom(&mut code, &mut chunk, headers, index, script)?;
+            } else {
+                self.instruction(&mut code, &mut chunk, headers, index, n_globals, script)?;
+            }
         }
         if code.depth == 0 {
             code.op(Op::Nil, &[]);
@@ -221,6 +225,93 @@ impl Builder<'_, '_> {
             max_stack,
             chunk,
         })
+    }
+
+    /// Whether `Closure target`, written where the stack holds `depth`
+    /// values, captures only what exists.
+    fn closure_fits(
+        headers: &[Header],
+        index: usize,
+        script: usize,
+        target: usize,
+        depth: u32,
+    ) -> bool {
+        target != script
+            && headers.get(target).is_some_and(|h| {
+                h.captures.iter().all(|c| {
+                    if c.is_local {
+                        u32::from(c.index) <= depth
+                            && !(HIDE_KNOWN_BUGS && index == script && c.index == 0)
+                    } else {
+                        usize::from(c.index) < headers[index].captures.len()
+                    }
+                })
+            })
+    }
+
+    /// A value of a simple kind.
+    fn push_value(&mut self, code: &mut CodeWriter, chunk: &Chunk) -> Result<()> {
+        match self.u.int_in_range(0..=3)? {
+            0 => code.op(Op::Nil, &[]),
+            1 => code.op(Op::True, &[]),
+            _ => {
+                let constant = self.u.choose_index(chunk.constants.len())? as u32;
+                code.op(Op::Constant, &constant.to_le_bytes());
+            }
+        }
+        Ok(())
+    }
+
+    /// A short sequence that does something meaningful with the right
+    /// kinds of values (a call of a closure, a class with a method, an
+    /// instance and a method call on it), so runs get past the first
+    /// instruction's type error and into calls, classes and caches.
+    fn idiom(
+        &mut self,
+        code: &mut CodeWriter,
+        chunk: &mut Chunk,
+        headers: &[Header],
+        index: usize,
+        script: usize,
+    ) -> Result<()> {
+        let target = self.u.choose_index(headers.len())?;
+        if !Self::closure_fits(headers, index, script, target, code.depth) {
+            return Ok(());
+        }
+        let arity = headers[target].arity;
+        let argc = if self.wild()? { arity.saturating_add(1) } else { arity };
+        // Names: the class's and the method's (a site must name a string).
+        chunk.constants.push(Constant::String(self.string()?));
+        let method_name = (chunk.constants.len() - 1) as u32;
+        match self.u.int_in_range(0..=2)? {
+            // Call a closure.
+            0 => {
+                code.op(Op::Closure, &(target as u32).to_le_bytes());
+                for _ in 0..argc {
+                    self.push_value(code, chunk)?;
+                }
+                code.op(Op::Call, &[argc]);
+            }
+            // A class with one method, an instance, a method call on it.
+            _ => {
+                code.op(Op::Class, &method_name.to_le_bytes());
+                if !Self::closure_fits(headers, index, script, target, code.depth) {
+                    code.op(Op::Pop, &[]);
+                    return Ok(());
+                }
+                code.op(Op::Closure, &(target as u32).to_le_bytes());
+                code.op(Op::DefineMethod, &method_name.to_le_bytes());
+                code.op(Op::Call, &[0]);
+                chunk.sites.push(method_name);
+                let site = (chunk.sites.len() - 1) as u32;
+                code.op(Op::Method, &site.to_le_bytes());
+                for _ in 0..argc {
+                    self.push_value(code, chunk)?;
+                }
+                code.op(Op::CallMethod, &[argc]);
+            }
+        }
+        Ok(())
     }
 
     /// Append one instruction the stack can take (usually).
@@ -303,12 +394,13 @@ impl Builder<'_, '_> {
                         && h.captures.iter().all(|c| {
                             if c.is_local {
                                 u32::from(c.index) <= code.depth
+                                    && !(HIDE_KNOWN_BUGS && index == script && c.index == 0)
                             } else {
                                 usize::from(c.index) < headers[index].captures.len()
                             }
                         })
                 });
-                if !fits && !loose {
+                if !fits && (!loose || HIDE_KNOWN_BUGS) {
                     return Ok(());
                 }
                 target
