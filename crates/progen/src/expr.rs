@@ -137,6 +137,9 @@ impl Gen<'_, '_> {
             }
             5 => self.call(Ty::Num, d).unwrap_or_else(|| self.num(d)),
             6 => self.field_read(Ty::Num, d).unwrap_or_else(|| self.num(d)),
+            7 if self.chance(1, 3) => {
+                self.field_set_expr(Ty::Num, d).unwrap_or_else(|| self.num(d))
+            }
             7 => self.assign_expr(Ty::Num, d).unwrap_or_else(|| self.num(d)),
             8 => self.logic(Ty::Num, d),
             // `fuel` is always a visible number.
@@ -162,6 +165,9 @@ impl Gen<'_, '_> {
             2 => format!("({} + {})", self.string_literal(), self.string(d)),
             3 => self.call(Ty::Str, d).unwrap_or_else(|| self.string(d)),
             4 => self.field_read(Ty::Str, d).unwrap_or_else(|| self.string(d)),
+            5 if self.chance(1, 3) => {
+                self.field_set_expr(Ty::Str, d).unwrap_or_else(|| self.string(d))
+            }
             5 => self.assign_expr(Ty::Str, d).unwrap_or_else(|| self.string(d)),
             6 => self.logic(Ty::Str, d),
             _ => self.string_literal(),
@@ -195,6 +201,9 @@ impl Gen<'_, '_> {
             }
             5 => self.call(Ty::Bool, d).unwrap_or_else(|| self.boolean(d)),
             6 => self.field_read(Ty::Bool, d).unwrap_or_else(|| self.boolean(d)),
+            7 if self.chance(1, 3) => {
+                self.field_set_expr(Ty::Bool, d).unwrap_or_else(|| self.boolean(d))
+            }
             7 => self.assign_expr(Ty::Bool, d).unwrap_or_else(|| self.boolean(d)),
             8 => self.logic(Ty::Bool, d),
             _ => self.pick(&["true", "false"]).to_string(),
@@ -269,14 +278,16 @@ impl Gen<'_, '_> {
 
     fn function(&mut self, sig: Sig, depth: u32) -> String {
         let deep = u32::from(!self.leaf(depth));
-        // default, variable, bound method, call of a factory, field
-        let form = self.weighted(&[1, 6, 3 * deep, 2 * deep, deep]);
+        // default, variable, bound method, call of a factory, field,
+        // assignment to a field (perhaps one shadowing a method)
+        let form = self.weighted(&[1, 6, 3 * deep, 2 * deep, deep, deep]);
         let d = depth + 1;
         let found = match form {
             1 => self.var_of(Ty::Fn(sig)),
             2 => self.bound_method(sig, d),
             3 => self.call(Ty::Fn(sig), d),
             4 => self.field_read(Ty::Fn(sig), d),
+            5 => self.field_set_expr(Ty::Fn(sig), d),
             _ => None,
         };
         found.unwrap_or_else(|| {
@@ -390,6 +401,33 @@ impl Gen<'_, '_> {
         }
         let var = self.use_var(&vars);
         Some(format!("({} = {})", var.name, self.expr(ty, depth)))
+    }
+
+    /// `(object.field = value)` for a field of type `ty` (for a function
+    /// type, possibly a field named like a method, which then shadows it).
+    /// Written inside arguments, it checks that a method is looked up
+    /// before its arguments run.
+    fn field_set_expr(&mut self, ty: Ty, depth: u32) -> Option<String> {
+        let mut names: Vec<String> =
+            self.fields.iter().filter(|(_, t)| *t == ty).map(|(n, _)| n.clone()).collect();
+        names.extend(self.methods.iter().filter(|(_, s)| Ty::Fn(*s) == ty).map(|(n, _)| n.clone()));
+        if names.is_empty() {
+            return None;
+        }
+        let mut receivers = self.receivers(false);
+        let init_this = self.func().this_mode == ThisMode::Init;
+        if receivers.is_empty() && !init_this {
+            return None;
+        }
+        let name = names[self.below(names.len())].clone();
+        let object = if init_this && (receivers.is_empty() || self.chance(1, 2)) {
+            "this".to_string()
+        } else {
+            let (receiver, _) = receivers.swap_remove(self.below(receivers.len()));
+            self.render(&receiver, depth)
+        };
+        let value = self.expr(ty, depth);
+        Some(format!("({object}.{name} = {value})"))
     }
 
     /// Instances (and `this`) that properties can be read from here, with
