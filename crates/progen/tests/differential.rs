@@ -16,6 +16,8 @@
 //!   minute in a release build on two cores).
 //! - `PROGEN_START=S`: start at seed S (default 0), to explore new seeds.
 //! - `PROGEN_SEED=S`: run only seed S, and print its program and outputs.
+//! - `PROGEN_SIZE=N`, `PROGEN_DEPTH=D`: generate up to N statements (default
+//!   150) nested up to D deep (default 5), to explore bigger programs.
 //!
 //! For example `PROGEN_SEED=1234 cargo test --release -p progen --test
 //! differential -- --nocapture` reproduces one case.
@@ -86,16 +88,32 @@ fn splitmix64(state: &mut u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// The bytes for `seed`: between 1 and 16 KiB, so program sizes vary.
-fn bytes_for(seed: u64) -> Vec<u8> {
+/// The bytes for `seed`: between 1 KiB and about 100 bytes per statement
+/// the configuration allows (16 KiB by default), so program sizes vary.
+fn bytes_for(seed: u64, config: &progen::Config) -> Vec<u8> {
     let mut state = seed;
-    let len = 1024 + (splitmix64(&mut state) % (15 * 1024)) as usize;
+    let span = 100 * config.max_statements as u64 + 1;
+    let len = 1024 + (splitmix64(&mut state) % span) as usize;
     let mut bytes = Vec::with_capacity(len + 8);
     while bytes.len() < len {
         bytes.extend_from_slice(&splitmix64(&mut state).to_le_bytes());
     }
     bytes.truncate(len);
     bytes
+}
+
+/// The generator's knobs: the defaults, or `PROGEN_SIZE` statements and
+/// `PROGEN_DEPTH` levels of nesting.
+fn config() -> progen::Config {
+    let mut config = progen::Config::default();
+    let env = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<u32>().ok());
+    if let Some(size) = env("PROGEN_SIZE") {
+        config.max_statements = size;
+    }
+    if let Some(depth) = env("PROGEN_DEPTH") {
+        config.max_depth = depth;
+    }
+    config
 }
 
 /// One generated program.
@@ -106,8 +124,9 @@ struct Case {
 
 impl Case {
     fn new(seed: u64) -> Case {
-        let bytes = bytes_for(seed);
-        let program = progen::generate(&mut Unstructured::new(&bytes), &progen::Config::default());
+        let config = config();
+        let bytes = bytes_for(seed, &config);
+        let program = progen::generate(&mut Unstructured::new(&bytes), &config);
         Case { seed, program }
     }
 
