@@ -20,7 +20,7 @@ pub use disasm::disassemble;
 pub use file::{FORMAT_VERSION, FileError, MAGIC, TooLarge, read_module, write_module};
 pub use opcode::{OPCODES, Op, OpInfo, OperandKind, StackEffect};
 pub use relocate::relocate_globals;
-pub use verify::{MAX_FRAME_SLOTS, VerifyError, verify};
+pub use verify::{Facts, FunctionFacts, MAX_FRAME_SLOTS, VerifyError, analyze, verify};
 
 /// `docs/bytecode.md`'s instruction reference, generated from the table.
 pub fn opcode_reference() -> String {

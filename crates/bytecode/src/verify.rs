@@ -141,17 +141,64 @@ impl std::error::Error for VerifyError {}
 /// Check every invariant in this file's doc; `Ok` means the VM can run the
 /// module without checking bounds or stack depths.
 pub fn verify(module: &Module) -> Result<(), VerifyError> {
+    analyze(module).map(drop)
+}
+
+/// What the verifier proved about each function of a module, for whatever
+/// compiles or resumes its code (a JIT's on-stack replacement enters at a
+/// loop header with the depth there; deoptimization resumes at an offset
+/// with the depth there).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Facts {
+    /// One per function, in the module's order.
+    pub functions: Vec<FunctionFacts>,
+}
+
+/// What the verifier proved about one function's code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FunctionFacts {
+    /// Per byte of code: the stack depth before the instruction starting
+    /// there (slot 0 included), or `u32::MAX` inside an instruction.
+    depths: Vec<u32>,
+    /// Per byte of code: which `sets` entry holds the slots a closure may
+    /// have captured before the instruction starting there.
+    captured: Vec<u32>,
+    sets: Vec<SlotSet>,
+    /// The targets of `Loop` instructions, ascending: where on-stack
+    /// replacement may enter.
+    pub loop_headers: Vec<u32>,
+}
+
+impl FunctionFacts {
+    /// The stack depth before the instruction at `offset`; `None` if no
+    /// instruction starts there.
+    pub fn depth_at(&self, offset: usize) -> Option<u32> {
+        self.depths.get(offset).copied().filter(|&depth| depth != u32::MAX)
+    }
+
+    /// Whether a closure may have captured `slot` before the instruction at
+    /// `offset` (an open upvalue may point at it, so a call may change it).
+    pub fn may_be_captured(&self, offset: usize, slot: u32) -> bool {
+        let Some(&id) = self.captured.get(offset) else { return false };
+        let Ok(slot) = u8::try_from(slot) else { return false };
+        self.sets.get(id as usize).is_some_and(|set| set.contains(slot))
+    }
+}
+
+/// [`verify`], returning what it proved.
+pub fn analyze(module: &Module) -> Result<Facts, VerifyError> {
     let script = check_module(module)?;
     // Summarised up front so that checking a `Closure` costs the same however
     // many captures its target lists: no quadratic blow-up from many
     // closures over one function.
     let reaches: Vec<CaptureReach> =
         module.functions.iter().map(|function| CaptureReach::of(&function.captures)).collect();
+    let mut functions = Vec::with_capacity(module.functions.len());
     for (index, function) in module.functions.iter().enumerate() {
         let checker = FunctionChecker { module, script, reaches: &reaches, index, function };
-        checker.check()?;
+        functions.push(checker.check()?);
     }
-    Ok(())
+    Ok(Facts { functions })
 }
 
 /// Whether `name` is a Lox identifier: `[A-Za-z_][A-Za-z0-9_]*`.
@@ -226,6 +273,10 @@ impl CaptureReach {
 struct SlotSet([u64; 4]);
 
 impl SlotSet {
+    fn contains(&self, slot: u8) -> bool {
+        self.0[usize::from(slot / 64)] & (1 << (slot % 64)) != 0
+    }
+
     fn insert(&mut self, slot: u8) {
         self.0[usize::from(slot / 64)] |= 1 << (slot % 64);
     }
@@ -300,7 +351,7 @@ struct FunctionChecker<'a> {
 }
 
 impl FunctionChecker<'_> {
-    fn check(&self) -> Result<(), VerifyError> {
+    fn check(&self) -> Result<FunctionFacts, VerifyError> {
         self.check_header()?;
         self.check_sites()?;
         let mut bytes = self.decode()?;
@@ -774,7 +825,7 @@ impl FunctionChecker<'_> {
 
     /// The abstract interpretation of stack depths and captured slots
     /// (invariants 7, 8 and 9 of this file's doc).
-    fn check_stack(&self, bytes: &mut [Byte]) -> Result<(), VerifyError> {
+    fn check_stack(&self, bytes: &mut [Byte]) -> Result<FunctionFacts, VerifyError> {
         let max_stack = self.function.max_stack;
         let entry = 1 + u32::from(self.function.arity);
         if entry > max_stack {
@@ -872,7 +923,31 @@ impl FunctionChecker<'_> {
                 format!("max_stack is {max_stack}, but the deepest the stack gets is {deepest}"),
             ));
         }
-        Ok(())
+        Ok(self.facts(bytes, sets))
+    }
+
+    /// The facts of a function whose walk succeeded: every instruction was
+    /// reached.
+    fn facts(&self, bytes: &[Byte], sets: Sets) -> FunctionFacts {
+        let mut depths = Vec::with_capacity(bytes.len());
+        let mut captured = Vec::with_capacity(bytes.len());
+        for byte in bytes {
+            let (depth, set) = match *byte {
+                Byte::Reached { depth, captured } => (depth, captured),
+                Byte::Operand | Byte::Unreached => (u32::MAX, 0),
+            };
+            depths.push(depth);
+            captured.push(set);
+        }
+        let mut loop_headers: Vec<u32> = instructions(&self.function.chunk.code)
+            .flatten()
+            .filter(|instruction| instruction.op == Op::Loop)
+            .filter_map(|instruction| instruction.jump_target())
+            .map(|target| target as u32)
+            .collect();
+        loop_headers.sort_unstable();
+        loop_headers.dedup();
+        FunctionFacts { depths, captured, sets: sets.sets, loop_headers }
     }
 
     /// The slots a closure may have captured after `instruction`, which

@@ -1009,3 +1009,27 @@ fn extreme_header_values_never_panic() {
         let _ = verify(&module);
     }
 }
+
+// ---------------------------------------------------------------------------
+// What the verifier proves, for compilers.
+
+#[test]
+fn analysis_gives_depths_loop_headers_and_captured_slots() {
+    let facts = bytecode::analyze(&program()).expect("valid");
+    // #2 count(n): the loop starts at 5 with n and i (and slot 0) live.
+    let count = &facts.functions[2];
+    assert_eq!(count.loop_headers, vec![5]);
+    assert_eq!(count.depth_at(0), Some(2));
+    assert_eq!(count.depth_at(5), Some(3));
+    assert_eq!(count.depth_at(6), None, "an operand byte");
+    assert_eq!(count.depth_at(9999), None);
+    // The closure made at 16 captures i (slot 2), which stays captured until
+    // the function returns: the back edge brings the capture to the loop
+    // header, so from the header on, a call may change i.
+    assert!(!count.may_be_captured(0, 2));
+    assert!(count.may_be_captured(5, 2), "the back edge brings the capture");
+    assert!(count.may_be_captured(21, 2));
+    assert!(!count.may_be_captured(21, 1), "n is never captured");
+    // The script has no loop.
+    assert!(facts.functions[0].loop_headers.is_empty());
+}

@@ -10,10 +10,18 @@ use treewalk::TreeWalker;
 use crate::diagnostics::{DiagnosticStyle, write_diagnostics};
 use crate::engine::Engine;
 
-/// The native stack engines run on. Engines recurse on it (the tree-walker
-/// per Lox call, every phase per level of nesting), and it is reserved
-/// lazily, so only the pages a program touches cost memory.
-const ENGINE_STACK_BYTES: usize = 1 << 30;
+/// Run `f` with at least [`STACK_NEEDED`] bytes of native stack: on the
+/// caller's stack if it has them, else on a new [`STACK_SEGMENT`]. The front
+/// end and the compiler recurse at most once per nesting level (256), which
+/// takes well under a megabyte; the tree-walker grows its own segments as
+/// Lox calls nest; the VM does not recurse. So an embedder's thread with a
+/// small stack works, and a thread with a big one pays nothing.
+fn on_engine_stack<T>(f: impl FnOnce() -> T) -> T {
+    stacker::maybe_grow(STACK_NEEDED, STACK_SEGMENT, f)
+}
+
+const STACK_NEEDED: usize = 4 << 20;
+const STACK_SEGMENT: usize = 16 << 20;
 
 /// How to run.
 #[derive(Default)]
@@ -94,7 +102,7 @@ impl Session {
     /// Program output goes to `out`; compile errors and runtime errors, in
     /// LOX.md's exact format, to `err`.
     pub fn eval(&mut self, source: &[u8], out: &mut dyn Write, err: &mut dyn Write) -> Outcome {
-        stacker::grow(ENGINE_STACK_BYTES, || self.eval_on_engine_stack(source, out, err))
+        on_engine_stack(|| self.eval_on_engine_stack(source, out, err))
     }
 
     /// Compile and run one REPL entry: like [`Session::eval`], except that
@@ -110,7 +118,7 @@ impl Session {
         out: &mut dyn Write,
         err: &mut dyn Write,
     ) -> Outcome {
-        stacker::grow(ENGINE_STACK_BYTES, || {
+        on_engine_stack(|| {
             let Some(text) = decode(source, err) else { return Outcome::CompileError };
             let program = match self.front.compile(text) {
                 Ok(program) => program,
@@ -238,7 +246,7 @@ impl Session {
         let map: Vec<u32> =
             module.globals.iter().map(|name| self.front.global_slot(name)).collect();
         bytecode::relocate_globals(&mut module, &map, self.front.global_names());
-        let result = stacker::grow(ENGINE_STACK_BYTES, || vm.run(module, out));
+        let result = on_engine_stack(|| vm.run(module, out));
         Ok(report(result, out, err))
     }
 }
@@ -286,7 +294,7 @@ pub fn compile_to_bytes(
 ) -> Option<Vec<u8>> {
     // The front end and compiler recurse over the tree: give them the
     // engine stack, as `Session::eval` does.
-    stacker::grow(ENGINE_STACK_BYTES, || {
+    on_engine_stack(|| {
         let (program, front) = front_end_alone(source, style, err)?;
         match bytecode::write_module(&compile_verified(&program, &front)) {
             Ok(bytes) => Some(bytes),
@@ -334,7 +342,7 @@ fn compile_verified(program: &syntax::ast::Program, front: &FrontEnd) -> bytecod
 /// The bytecode listing of `source` (`strata disasm`), or `None` after
 /// writing its compile errors to `err`.
 pub fn disassemble(source: &[u8], style: &DiagnosticStyle, err: &mut dyn Write) -> Option<String> {
-    stacker::grow(ENGINE_STACK_BYTES, || {
+    on_engine_stack(|| {
         let (program, front) = front_end_alone(source, style, err)?;
         Some(bytecode::disassemble(&compile_verified(&program, &front)))
     })

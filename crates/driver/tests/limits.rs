@@ -153,3 +153,28 @@ fn a_session_recovers_once_the_program_lets_go_of_its_data() {
         );
     }
 }
+
+#[test]
+fn an_embedder_thread_with_a_small_stack_is_enough() {
+    // The driver and the tree-walker find the native stack they need
+    // themselves, so neither deep nesting nor deep recursion depends on the
+    // calling thread's stack.
+    let nested = format!("{}1{}", "-(".repeat(120), ")".repeat(120));
+    let program =
+        format!("fun f(n) {{ if (n == 0) return {nested}; return f(n - 1); }}\nprint f(10000);\n");
+    for &engine in Engine::ALL {
+        let program = program.clone();
+        let run = std::thread::Builder::new()
+            .stack_size(256 << 10)
+            .spawn(move || run_with(&program, engine, GcConfig::default(), DiagnosticStyle::Plain))
+            .unwrap()
+            .join()
+            .unwrap();
+        assert_eq!(
+            (run.outcome, run.stdout.as_str()),
+            (Outcome::Success, "1\n"),
+            "{engine}: {}",
+            run.stderr
+        );
+    }
+}
