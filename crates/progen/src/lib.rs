@@ -1,7 +1,16 @@
 //! Random Lox programs that are valid, terminate quickly and are
 //! deterministic, for differential testing of Strata's engines: whatever
 //! [`generate`] writes, every engine must print the same bytes on stdout
-//! and stderr and end the same way.
+//! and stderr and end the same way. [`check`] runs a program every way
+//! (`differential.rs`); [`arbitrary_module`] builds plausible bytecode
+//! modules for fuzzing the loader, the verifier and the VM (`module.rs`).
+//! Only tests and fuzz targets use this crate.
+//!
+//! The generator's files: `generator.rs` (state, choices, output, scope
+//! lookups), `scope.rs` (the model of scopes and functions), `ty.rs` (its
+//! static types), `stmt.rs` (statements, loops, functions), `class.rs`,
+//! `expr.rs`, `fault.rs` (deliberate runtime errors and runaway recursion),
+//! `config.rs` (the knobs).
 //!
 //! # Design
 //!
