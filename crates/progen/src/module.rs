@@ -18,7 +18,9 @@
 //!
 //! Constants include NaNs with unusual payloads and sign (the patterns a
 //! NaN-boxing VM uses as tags), infinities, `-0`, subnormals, and strings
-//! with control characters, quotes and non-ASCII text.
+//! with control characters, quotes and non-ASCII text. Names (globals,
+//! functions, properties, classes) are identifiers, as the verifier
+//! requires, except for the wild ones.
 
 use arbitrary::{Result, Unstructured};
 use bytecode::{
@@ -26,7 +28,7 @@ use bytecode::{
 };
 
 /// One operand in `WILD` is drawn from its whole range.
-pub const WILD: u32 = 48;
+pub const WILD: u32 = 256;
 
 /// Set (locally, never committed) to stop writing what triggers a known,
 /// reported bug, so that a fuzzing session can look past it.
@@ -81,6 +83,11 @@ const STRINGS: &[&str] = &[
     "super",
 ];
 
+/// Names (of globals, functions, classes, properties): Lox identifiers,
+/// keywords included, which the verifier requires.
+const NAMES: &[&str] =
+    &["x", "init", "name", "m", "clock", "_", "a_b", "A1", "this", "super", "nil"];
+
 struct Builder<'a, 'b> {
     u: &'a mut Unstructured<'b>,
     options: &'a ModuleOptions,
@@ -101,7 +108,9 @@ pub fn arbitrary_module(u: &mut Unstructured<'_>, options: &ModuleOptions) -> Re
 
 impl Builder<'_, '_> {
     fn wild(&mut self) -> Result<bool> {
-        Ok(self.u.int_in_range(0..=WILD - 1)? == 0)
+        // The last value, not 0: an exhausted input draws 0 everywhere,
+        // and should then build the tamest module.
+        Ok(self.u.int_in_range(0..=WILD - 1)? == WILD - 1)
     }
 
     /// An index below `len` (mostly), or anything.
@@ -110,6 +119,14 @@ impl Builder<'_, '_> {
             return self.u.arbitrary::<u32>().map(|n| n % (len as u32 + 4));
         }
         Ok(self.u.choose_index(len)? as u32)
+    }
+
+    /// A name: usually an identifier, sometimes any string.
+    fn name(&mut self) -> Result<String> {
+        if self.wild()? {
+            return self.string();
+        }
+        Ok(self.u.choose(NAMES)?.to_string())
     }
 
     fn string(&mut self) -> Result<String> {
@@ -121,17 +138,24 @@ impl Builder<'_, '_> {
     }
 
     fn constant(&mut self) -> Result<Constant> {
-        Ok(match self.u.int_in_range(0..=3)? {
-            0 => Constant::Number(f64::from_bits(*self.u.choose(NUMBER_BITS)?)),
-            1 => Constant::Number(f64::from_bits(self.u.arbitrary()?)),
-            2 => Constant::Number(f64::from(self.u.int_in_range(-3i32..=300)?)),
-            _ => Constant::String(self.string()?),
-        })
+        let bits = match self.u.int_in_range(0..=3)? {
+            0 => *self.u.choose(NUMBER_BITS)?,
+            1 => self.u.arbitrary()?,
+            2 => f64::from(self.u.int_in_range(-3i32..=300)?).to_bits(),
+            _ => return Ok(Constant::String(self.string()?)),
+        };
+        let number = f64::from_bits(bits);
+        // Only the canonical NaN verifies (any other could carry tag bits):
+        // the others are wild choices.
+        if number.is_nan() && !self.wild()? {
+            return Ok(Constant::Number(f64::NAN));
+        }
+        Ok(Constant::Number(number))
     }
 
     fn module(&mut self) -> Result<Module> {
         let globals = (0..self.u.int_in_range(0..=5)?)
-            .map(|_| self.string())
+            .map(|_| self.name())
             .collect::<Result<Vec<String>>>()?;
         let count = self.u.int_in_range(1..=6)?;
         let script = if self.wild()? { self.u.int_in_range(0..=count)? } else { 0 };
@@ -179,7 +203,7 @@ impl Builder<'_, '_> {
             chunk.constants.push(constant);
         }
         // Names (sites, classes, methods) need a string constant.
-        let name = self.string()?;
+        let name = self.name()?;
         chunk.constants.push(Constant::String(name));
 
         let mut code = CodeWriter::new(1 + u32::from(header.arity));
@@ -194,10 +218,14 @@ impl Builder<'_, '_> {
                 self.instruction(&mut code, &mut chunk, headers, index, n_globals, script)?;
             }
         }
-        if code.depth == 0 {
-            code.op(Op::Nil, &[]);
+        if header.kind == FunctionKind::Initializer {
+            code.op(Op::ReturnThis, &[]);
+        } else {
+            if code.depth == 0 {
+                code.op(Op::Nil, &[]);
+            }
+            code.op(Op::Return, &[]);
         }
-        code.op(Op::Return, &[]);
         code.patch_jumps(self)?;
 
         chunk.code = code.bytes;
@@ -215,7 +243,7 @@ impl Builder<'_, '_> {
         }
         let name = match header.kind {
             FunctionKind::Script => None,
-            _ => Some(self.string()?),
+            _ => Some(self.name()?),
         };
         Ok(Function {
             name,
@@ -240,13 +268,27 @@ impl Builder<'_, '_> {
             && headers.get(target).is_some_and(|h| {
                 h.captures.iter().all(|c| {
                     if c.is_local {
-                        u32::from(c.index) <= depth
+                        u32::from(c.index) < depth
+                            && c.index <= headers[index].arity
                             && !(HIDE_KNOWN_BUGS && index == script && c.index == 0)
                     } else {
                         usize::from(c.index) < headers[index].captures.len()
                     }
                 })
             })
+    }
+
+    /// A constant naming a method of this kind: `init` exactly for an
+    /// initializer.
+    fn method_name(&mut self, chunk: &mut Chunk, kind: FunctionKind) -> Result<u32> {
+        let name = if kind == FunctionKind::Initializer {
+            "init".to_string()
+        } else {
+            let name = self.name()?;
+            if name == "init" { "m".to_string() } else { name }
+        };
+        chunk.constants.push(Constant::String(name));
+        Ok((chunk.constants.len() - 1) as u32)
     }
 
     /// A value of a simple kind.
@@ -280,10 +322,45 @@ impl Builder<'_, '_> {
         }
         let arity = headers[target].arity;
         let argc = if self.wild()? { arity.saturating_add(1) } else { arity };
-        // Names: the class's and the method's (a site must name a string).
-        chunk.constants.push(Constant::String(self.string()?));
-        let method_name = (chunk.constants.len() - 1) as u32;
-        match self.u.int_in_range(0..=2)? {
+        // A function is called; a method or initializer goes into a class.
+        let kind = headers[target].kind;
+        let choice = self.u.int_in_range(0..=3)?;
+        if (choice == 0) == matches!(kind, FunctionKind::Method | FunctionKind::Initializer) {
+            return Ok(());
+        }
+        chunk.constants.push(Constant::String(self.name()?));
+        let class_name = (chunk.constants.len() - 1) as u32;
+        let method_name = self.method_name(chunk, kind)?;
+        match choice {
+            // A superclass with the method, a subclass inheriting it, an
+            // instance of the subclass, and a `super` call on it.
+            3 if code.depth < 240 => {
+                let super_slot = code.depth as u8;
+                code.op(Op::Class, &class_name.to_le_bytes());
+                code.op(Op::Closure, &(target as u32).to_le_bytes());
+                code.op_no_land(Op::DefineMethod, &method_name.to_le_bytes());
+                let class_slot = code.depth as u8;
+                code.op(Op::Class, &class_name.to_le_bytes());
+                code.op(Op::GetLocal, &[super_slot]);
+                code.op(Op::GetLocal, &[class_slot]);
+                code.op(Op::Inherit, &[]);
+                code.op(Op::Pop, &[]);
+                code.op(Op::GetLocal, &[class_slot]);
+                code.op(Op::Call, &[0]);
+                code.op(Op::GetLocal, &[super_slot]);
+                chunk.sites.push(method_name);
+                let site = (chunk.sites.len() - 1) as u32;
+                let (access, call) = if self.u.arbitrary()? {
+                    (Op::SuperMethod, Op::CallMethod)
+                } else {
+                    (Op::GetSuper, Op::Call)
+                };
+                code.op(access, &site.to_le_bytes());
+                for _ in 0..argc {
+                    self.push_value(code, chunk)?;
+                }
+                code.op(call, &[argc]);
+            }
             // Call a closure.
             0 => {
                 code.op(Op::Closure, &(target as u32).to_le_bytes());
@@ -294,13 +371,13 @@ impl Builder<'_, '_> {
             }
             // A class with one method, an instance, a method call on it.
             _ => {
-                code.op(Op::Class, &method_name.to_le_bytes());
+                code.op(Op::Class, &class_name.to_le_bytes());
                 if !Self::closure_fits(headers, index, script, target, code.depth) {
                     code.op(Op::Pop, &[]);
                     return Ok(());
                 }
                 code.op(Op::Closure, &(target as u32).to_le_bytes());
-                code.op(Op::DefineMethod, &method_name.to_le_bytes());
+                code.op_no_land(Op::DefineMethod, &method_name.to_le_bytes());
                 code.op(Op::Call, &[0]);
                 chunk.sites.push(method_name);
                 let site = (chunk.sites.len() - 1) as u32;
@@ -331,13 +408,18 @@ impl Builder<'_, '_> {
         // nothing, but it needs a value.
         let needs = if op == Op::JumpIfFalse { 1 } else { u32::from(effect.pops) };
         let pops = u32::from(effect.pops);
-        let loose = self.wild()?;
+        let loose = self.u.int_in_range(0..=4 * WILD - 1)? == 4 * WILD - 1;
         if needs > code.depth && (!loose || HIDE_KNOWN_BUGS) {
             return Ok(());
         }
         // Ending the code early leaves dead code behind, which the verifier
         // rejects: keep it rare.
-        if op == Op::Return && !loose {
+        if matches!(op, Op::Return | Op::ReturnThis) && !loose {
+            return Ok(());
+        }
+        // A `DefineMethod` comes only right after the `Closure` of a
+        // method (below), as the verifier requires.
+        if op == Op::DefineMethod && !loose {
             return Ok(());
         }
         let Some(&kind) = info.operands.first() else {
@@ -355,7 +437,19 @@ impl Builder<'_, '_> {
             OperandKind::Slot => {
                 let live =
                     if op == Op::StoreLocal { code.depth.saturating_sub(1) } else { code.depth };
-                self.index(live as usize)?
+                if live == 0 && !loose {
+                    return Ok(());
+                }
+                let slot = self.index(live as usize)?;
+                // Slot 0 (the callee or `this`) is never assigned.
+                if slot == 0 && matches!(op, Op::SetLocal | Op::StoreLocal) && !loose {
+                    if live <= 1 {
+                        return Ok(());
+                    }
+                    1
+                } else {
+                    slot
+                }
             }
             OperandKind::Upvalue => {
                 let captured = headers[index].captures.len();
@@ -393,7 +487,8 @@ impl Builder<'_, '_> {
                     target as usize != script
                         && h.captures.iter().all(|c| {
                             if c.is_local {
-                                u32::from(c.index) <= code.depth
+                                u32::from(c.index) < code.depth
+                                    && c.index <= headers[index].arity
                                     && !(HIDE_KNOWN_BUGS && index == script && c.index == 0)
                             } else {
                                 usize::from(c.index) < headers[index].captures.len()
@@ -401,6 +496,19 @@ impl Builder<'_, '_> {
                         })
                 });
                 if !fits && (!loose || HIDE_KNOWN_BUGS) {
+                    return Ok(());
+                }
+                if let Some(kind) = headers.get(target as usize).map(|h| h.kind)
+                    && matches!(kind, FunctionKind::Method | FunctionKind::Initializer)
+                {
+                    // A method's closure is made only to be added to the
+                    // class below it, under its name.
+                    if code.depth == 0 && !loose {
+                        return Ok(());
+                    }
+                    let name = self.method_name(chunk, kind)?;
+                    code.op(Op::Closure, &target.to_le_bytes());
+                    code.op_no_land(Op::DefineMethod, &name.to_le_bytes());
                     return Ok(());
                 }
                 target
@@ -425,6 +533,16 @@ impl Builder<'_, '_> {
                     return Ok(());
                 }
                 let target = *self.u.choose(&targets)?;
+                // A loop's exit: a conditional jump over the `Loop`, so the
+                // code after it is reachable. The condition is usually
+                // `false` (no loop at all); otherwise the loop may never end,
+                // and the caller's interrupt ends it.
+                if self.u.ratio(31, 32)? {
+                    code.op(Op::False, &[]);
+                } else {
+                    self.push_value(code, chunk)?;
+                }
+                code.op(Op::PopJumpIfFalse, &5u32.to_le_bytes());
                 let end = code.bytes.len() + 5;
                 code.op(op, &((end - target) as u32).to_le_bytes());
                 return Ok(());
@@ -445,6 +563,8 @@ struct CodeWriter {
     deepest: u32,
     /// Offsets of forward-jump operands still to patch.
     jumps: Vec<usize>,
+    /// Instructions no jump may land on (a `DefineMethod`).
+    no_land: Vec<usize>,
 }
 
 impl CodeWriter {
@@ -455,6 +575,7 @@ impl CodeWriter {
             depth,
             deepest: depth,
             jumps: Vec::new(),
+            no_land: Vec::new(),
         }
     }
 
@@ -472,6 +593,12 @@ impl CodeWriter {
         self.deepest = self.deepest.max(self.depth);
     }
 
+    /// `op`, which no jump may land on.
+    fn op_no_land(&mut self, op: Op, operand: &[u8]) {
+        self.no_land.push(self.bytes.len());
+        self.op(op, operand);
+    }
+
     /// Point every forward jump at a later instruction reached with the
     /// depth the jump leaves (the next instruction always is one).
     fn patch_jumps(&mut self, builder: &mut Builder<'_, '_>) -> Result<()> {
@@ -486,10 +613,16 @@ impl CodeWriter {
             let targets: Vec<usize> = self
                 .starts
                 .iter()
-                .filter(|&&(offset, depth)| offset >= end && depth == after)
+                .filter(|&&(offset, depth)| {
+                    offset >= end && depth == after && !self.no_land.contains(&offset)
+                })
                 .map(|&(offset, _)| offset)
                 .collect();
-            let target = if targets.is_empty() || builder.u.ratio(1, 3)? {
+            let unconditional = self.bytes[at - 1] == Op::Jump as u8;
+            let target = if targets.is_empty()
+                || builder.u.ratio(1, 3)?
+                || (unconditional && !builder.wild()?)
+            {
                 end
             } else {
                 *builder.u.choose(&targets)?
