@@ -507,9 +507,10 @@ pub(crate) fn on_new_segment<T>(
     result
 }
 
-/// The native stack pointer, near enough: the address of a local.
+/// The native stack pointer. Read from the register (`psm`, which
+/// `stacker` uses too), not as the address of a local: a sanitizer's "fake
+/// stack" puts locals on the heap, where their address says nothing.
 #[inline(always)]
 pub(crate) fn stack_address() -> usize {
-    let marker = 0u8;
-    std::ptr::addr_of!(marker) as usize
+    psm::stack_pointer() as usize
 }
