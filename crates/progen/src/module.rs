@@ -30,10 +30,6 @@ use bytecode::{
 /// One operand in `WILD` is drawn from its whole range.
 pub const WILD: u32 = 256;
 
-/// Set (locally, never committed) to stop writing what triggers a known,
-/// reported bug, so that a fuzzing session can look past it.
-const HIDE_KNOWN_BUGS: bool = false;
-
 /// What the builder may write.
 #[derive(Debug, Clone, Default)]
 pub struct ModuleOptions {
@@ -268,9 +264,7 @@ impl Builder<'_, '_> {
             && headers.get(target).is_some_and(|h| {
                 h.captures.iter().all(|c| {
                     if c.is_local {
-                        u32::from(c.index) < depth
-                            && c.index <= headers[index].arity
-                            && !(HIDE_KNOWN_BUGS && index == script && c.index == 0)
+                        u32::from(c.index) < depth && c.index <= headers[index].arity
                     } else {
                         usize::from(c.index) < headers[index].captures.len()
                     }
@@ -404,12 +398,11 @@ impl Builder<'_, '_> {
         let info = self.u.choose(OPCODES)?;
         let op = info.op;
         let effect = info.effect;
-        // `JumpIfFalse` tests the top without popping it: its row pops
-        // nothing, but it needs a value.
-        let needs = if op == Op::JumpIfFalse { 1 } else { u32::from(effect.pops) };
         let pops = u32::from(effect.pops);
+        // Slot 0 and the parameters are never popped.
+        let floor = 1 + u32::from(headers[index].arity);
         let loose = self.u.int_in_range(0..=4 * WILD - 1)? == 4 * WILD - 1;
-        if needs > code.depth && (!loose || HIDE_KNOWN_BUGS) {
+        if pops + floor > code.depth && !loose {
             return Ok(());
         }
         // Ending the code early leaves dead code behind, which the verifier
@@ -487,15 +480,13 @@ impl Builder<'_, '_> {
                     target as usize != script
                         && h.captures.iter().all(|c| {
                             if c.is_local {
-                                u32::from(c.index) < code.depth
-                                    && c.index <= headers[index].arity
-                                    && !(HIDE_KNOWN_BUGS && index == script && c.index == 0)
+                                u32::from(c.index) < code.depth && c.index <= headers[index].arity
                             } else {
                                 usize::from(c.index) < headers[index].captures.len()
                             }
                         })
                 });
-                if !fits && (!loose || HIDE_KNOWN_BUGS) {
+                if !fits && !loose {
                     return Ok(());
                 }
                 if let Some(kind) = headers.get(target as usize).map(|h| h.kind)
