@@ -35,6 +35,7 @@ use hashbrown::HashTable;
 use crate::buffer::GrowArray;
 use crate::cache::CacheHit;
 use crate::class::{ObjClass, ObjInstance, ObjShape};
+use crate::frame::Frames;
 use crate::gc::{GcConfig, GcLog, GcReport, GcStats, OutOfMemory};
 use crate::interrupt::Interrupt;
 use crate::object::ObjClosure;
@@ -81,6 +82,7 @@ pub struct Heap {
     gray: UnsafeCell<Vec<ObjRef>>,
 
     stack: Stack,
+    frames: Frames,
     globals: Globals,
     pinned: UnsafeCell<Vec<Value>>,
     handles: UnsafeCell<Vec<Value>>,
@@ -105,6 +107,7 @@ impl Heap {
             collecting: Cell::new(false),
             gray: UnsafeCell::new(Vec::new()),
             stack: Stack::new(),
+            frames: Frames::new(),
             globals: Globals { values: GrowArray::with_capacity(0) },
             pinned: UnsafeCell::new(Vec::new()),
             handles: UnsafeCell::new(Vec::new()),
@@ -132,6 +135,11 @@ impl Heap {
 
     pub fn globals(&self) -> &Globals {
         &self.globals
+    }
+
+    /// The records of the active calls of bytecode (a root area).
+    pub fn frames(&self) -> &Frames {
+        &self.frames
     }
 
     /// The flag the engine polls at back-edges and calls.
@@ -496,6 +504,7 @@ impl Heap {
                 mark(upvalue.as_obj());
             }
         }
+        self.frames.trace(mark);
     }
 }
 

@@ -19,6 +19,7 @@ mod cache;
 mod call;
 mod class;
 mod error;
+mod frame;
 mod gc;
 mod heap;
 mod interrupt;
@@ -33,6 +34,7 @@ pub use cache::{CACHE_WAYS, CacheHit, CacheState, InlineCache};
 pub use call::{Call, NOT_CALLABLE, arity_message, call_native, check_arity, prepare_call};
 pub use class::{ObjBoundMethod, ObjClass, ObjInstance, ObjShape};
 pub use error::{ErrorKind, RuntimeError, TraceLine};
+pub use frame::{FrameRecord, Frames, TooManyFrames};
 pub use gc::{DEFAULT_MAX_HEAP, GcConfig, GcLog, GcReport, GcStats, OUT_OF_MEMORY, OutOfMemory};
 pub use heap::{
     Globals, Heap, HeapOptions, MAX_FRAME_SLOTS, MAX_FRAMES, Root, STACK_SLOTS, Stack, StackFull,

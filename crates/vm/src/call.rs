@@ -3,7 +3,7 @@
 
 use runtime::{Call, Gc, ObjClosure, ObjUpvalue, Value};
 
-use crate::run::{Frame, Raise, Res, Run};
+use crate::run::{Raise, Res, Run};
 
 impl Run<'_> {
     /// Call `callee` with the frame's slot 0 at `base` and `n_args`
@@ -49,17 +49,22 @@ impl Run<'_> {
 
     /// A closure over loaded function `index`, capturing from `frame`. The
     /// caller has published the stack.
-    pub(crate) fn make_closure(&mut self, index: usize, frame: &Frame<'_>) -> Res<Gc<ObjClosure>> {
+    pub(crate) fn make_closure(
+        &mut self,
+        index: usize,
+        base: *mut Value,
+        enclosing: Option<Gc<ObjClosure>>,
+    ) -> Res<Gc<ObjClosure>> {
         let loaded = &self.functions[index];
         let mut upvalues: Vec<Gc<ObjUpvalue>> = Vec::with_capacity(loaded.function.captures.len());
-        let base = self.index_of(frame.base);
+        let base = self.index_of(base);
         for capture in &loaded.function.captures {
             // Captures of the enclosing closure stay reachable through it
-            // (see `Frame::closure`); new open upvalues are roots.
+            // (its frame record is a root); new open upvalues are roots.
             let upvalue = if capture.is_local {
                 self.heap.capture_upvalue((base + capture.index as usize) as u32)?
             } else {
-                frame.closure.expect("nested functions run in a closure").upvalues
+                enclosing.expect("nested functions run in a closure").upvalues
                     [capture.index as usize]
             };
             upvalues.push(upvalue);

@@ -19,37 +19,25 @@ use std::io::Write;
 
 use bytecode::Op;
 use runtime::{
-    CacheHit, ErrorKind, Gc, Heap, INTERRUPTED, InlineCache, OUT_OF_MEMORY, ObjBoundMethod,
-    ObjClass, ObjClosure, ObjInstance, ObjString, OutOfMemory, Printed, RuntimeError, Stack,
-    TraceLine, Value,
+    CacheHit, ErrorKind, FrameRecord, Frames, Gc, Heap, INTERRUPTED, InlineCache, OUT_OF_MEMORY,
+    ObjBoundMethod, ObjClass, ObjClosure, ObjInstance, ObjString, OutOfMemory, Printed,
+    RuntimeError, Stack, TooManyFrames, TraceLine, Value,
 };
 
 use crate::Loaded;
 
-/// One active call.
+/// The running frame, as the loop keeps it in locals: its record in the
+/// heap's frame area (`runtime::FrameRecord`) holds the same, with indices
+/// for pointers, and is written back at every call and error.
 #[derive(Clone, Copy)]
 pub(crate) struct Frame<'a> {
     pub(crate) loaded: &'a Loaded,
-    /// `None` for the script. Not a root: a running closure is reachable
-    /// from the stack (slot 0 or, for `CallMethod`, the slot below) or, for
-    /// a method, from the receiver's class.
+    /// `None` for the script.
     pub(crate) closure: Option<Gc<ObjClosure>>,
-    /// The next instruction (saved while a callee runs or an error unwinds).
+    /// The next instruction.
     pub(crate) ip: *const u8,
     /// The frame's slot 0.
     pub(crate) base: *mut Value,
-    /// Where the result goes when the frame returns (below slot 0 for
-    /// `CallMethod`, which has the callee under it).
-    pub(crate) return_to: *mut Value,
-}
-
-impl Frame<'_> {
-    /// Offset of the instruction this frame is executing (or called from).
-    fn offset(&self) -> usize {
-        let start = self.loaded.function.chunk.code.as_ptr();
-        // `ip` is past the opcode, so one back is inside the instruction.
-        (self.ip as usize).saturating_sub(start as usize).saturating_sub(1)
-    }
 }
 
 /// One execution of a script.
@@ -61,7 +49,7 @@ pub(crate) struct Run<'a> {
     pub(crate) functions: &'a [Loaded],
     global_names: &'a [String],
     out: &'a mut dyn Write,
-    pub(crate) frames: Vec<Frame<'a>>,
+    pub(crate) frames: &'a Frames,
 }
 
 /// A runtime error, raised from inside the loop: a Lox error's message, or
@@ -101,7 +89,7 @@ impl<'a> Run<'a> {
             functions,
             global_names,
             out,
-            frames: Vec::with_capacity(runtime::MAX_FRAMES),
+            frames: heap.frames(),
         }
     }
 
@@ -109,22 +97,29 @@ impl<'a> Run<'a> {
     pub(crate) fn execute(mut self, script: usize) -> Result<(), RuntimeError> {
         let loaded = &self.functions[script];
         let start = self.stack.len();
+        let floor = self.frames.len();
         if start + loaded.function.max_stack as usize > self.stack.capacity() {
             return Err(RuntimeError::stack_overflow());
         }
-        // SAFETY: `start` is below the capacity (checked above).
-        let base = unsafe { self.bottom.add(start) };
-        // SAFETY: room for the frame was checked above; slot 0 is written
-        // before the height is published.
+        // SAFETY: `start` is below the capacity (checked above); slot 0 is
+        // written before the height is published.
         unsafe {
-            base.write(Value::NIL);
+            self.bottom.add(start).write(Value::NIL);
             self.stack.set_len(start + 1);
         }
+        // SAFETY: below the capacity (checked above).
+        let base = unsafe { self.bottom.add(start) };
         let ip = loaded.function.chunk.code.as_ptr();
-        self.frames.push(Frame { loaded, closure: None, ip, base, return_to: base });
-        let outcome = self.dispatch().map_err(|raise| self.trace(raise));
-        // Leave the stack as it was, closing what the script captured so
-        // later REPL entries see the values.
+        let record =
+            FrameRecord { closure: None, ip, base, return_to: base, function: script as u32 };
+        let outcome = match self.frames.push(record) {
+            Ok(()) => self.dispatch(floor).map_err(|raise| self.trace(raise)),
+            Err(TooManyFrames) => Err(RuntimeError::stack_overflow()),
+        };
+        // Leave the stack and the frames as they were (an error leaves its
+        // frames for the trace), closing what the script captured so later
+        // REPL entries see the values.
+        self.frames.truncate(floor);
         self.heap.close_upvalues(start as u32);
         self.stack.truncate(start);
         outcome
@@ -134,12 +129,25 @@ impl<'a> Run<'a> {
     fn trace(&self, raise: Raise) -> RuntimeError {
         let mut error = RuntimeError::new(raise.message);
         error.kind = raise.kind;
-        for frame in self.frames.iter().rev() {
-            let function = &frame.loaded.function;
-            let line = function.chunk.line_at(frame.offset());
+        for record in self.frames.iter().rev() {
+            let function = &self.functions[record.function as usize].function;
+            // The record's `ip` is where the frame resumes: the instruction
+            // running ends just before it.
+            let offset = (record.ip as usize).saturating_sub(function.chunk.code.as_ptr() as usize);
+            let line = function.chunk.line_at(offset.saturating_sub(1));
             error.trace.push(TraceLine { line, function: function.name.clone() });
         }
         error
+    }
+
+    /// The running view of the frame `record` describes.
+    #[inline(always)]
+    pub(crate) fn frame_of(&self, record: FrameRecord) -> Frame<'a> {
+        debug_assert!((record.function as usize) < self.functions.len());
+        // SAFETY: records name loaded functions: the script's index, or a
+        // closure's `proto`, which the load set to its function's index.
+        let loaded = unsafe { self.functions.get_unchecked(record.function as usize) };
+        Frame { loaded, closure: record.closure, ip: record.ip, base: record.base }
     }
 
     /// The stack slot index of `slot`.
@@ -164,32 +172,36 @@ impl<'a> Run<'a> {
         runtime::check_arity(&function, n_args).map_err(Raise::lox)?;
         let loaded = &self.functions[function.proto as usize];
         let room = self.stack.capacity() - self.index_of(base);
-        if self.frames.len() == runtime::MAX_FRAMES || room < loaded.function.max_stack as usize {
+        if room < loaded.function.max_stack as usize {
             return Err(error("Stack overflow."));
         }
         if self.heap.interrupt().is_requested() {
             return Err(interrupted(self.heap));
         }
         let ip = loaded.function.chunk.code.as_ptr();
-        let frame = Frame { loaded, closure: Some(closure), ip, base, return_to };
-        self.frames.push(frame);
-        Ok(frame)
+        let closure = Some(closure);
+        let record = FrameRecord { closure, ip, base, return_to, function: function.proto };
+        self.frames.push(record).map_err(|TooManyFrames| error("Stack overflow."))?;
+        Ok(Frame { loaded, closure, ip, base })
     }
 
+    /// Run until the frame count drops back to `floor`: the innermost
+    /// frame, and whatever it calls, returns (its result is then in its
+    /// return slot, the stack's top).
     #[allow(clippy::too_many_lines)] // One arm per opcode reads best as one match.
-    fn dispatch(&mut self) -> Res<()> {
+    fn dispatch(&mut self, floor: usize) -> Res<()> {
         let heap = self.heap;
         let globals = heap.globals();
         let interrupt = heap.interrupt().flag();
 
         // The running frame's state, kept in locals; few enough that the
-        // hot ones (`ip`, `sp`, `base`) stay in registers. The rest of the
-        // frame is read from `self.frames` where an instruction needs it.
-        let script = *self.frames.last().expect("the script's frame");
-        let mut ip = script.ip;
-        let mut base = script.base;
-        let mut closure = script.closure;
-        let mut loaded: &Loaded = script.loaded;
+        // hot ones (`ip`, `sp`, `base`) stay in registers. Its record in
+        // `self.frames` is written back at calls and errors.
+        let first = self.frame_of(self.frames.top());
+        let mut ip = first.ip;
+        let mut base = first.base;
+        let mut closure = first.closure;
+        let mut loaded: &Loaded = first.loaded;
         // SAFETY: the stack's height is its published top.
         let mut sp = unsafe { self.bottom.add(self.stack.len()) };
 
@@ -292,7 +304,7 @@ impl<'a> Run<'a> {
         macro_rules! save {
             () => {
                 sync!();
-                self.frames.last_mut().expect("a running frame").ip = ip;
+                self.frames.set_top_ip(ip);
             };
         }
         // Two operands as numbers, or the error if either is not one.
@@ -399,23 +411,20 @@ impl<'a> Run<'a> {
             }};
         }
         // Leave the running frame with `result`: close what it captured,
-        // then continue in the caller with the result pushed.
+        // then push the result where the caller wants it, and continue in
+        // the caller (or return, at the floor).
         macro_rules! return_from_frame {
             ($result:expr) => {{
                 let result: Value = $result;
                 sync!();
                 heap.close_upvalues(self.index_of(base) as u32);
-                sp = self.frames.pop().expect("a running frame").return_to;
-                match self.frames.last() {
-                    Some(caller) => {
-                        push!(result);
-                        enter!(caller);
-                    }
-                    None => {
-                        sync!();
-                        return Ok(());
-                    }
+                sp = self.frames.pop().return_to;
+                push!(result);
+                if self.frames.len() == floor {
+                    sync!();
+                    return Ok(());
                 }
+                enter!(&self.frame_of(self.frames.top()));
             }};
         }
         macro_rules! cache {
@@ -646,17 +655,16 @@ impl<'a> Run<'a> {
                         }
                         None => {
                             try_raise!(self.call_value(callee, slot_zero, n_args, return_to));
-                            enter!(self.frames.last().expect("a running frame"));
+                            enter!(&self.frame_of(self.frames.top()));
                             // SAFETY: the call published the stack's height.
                             sp = unsafe { self.bottom.add(self.stack.len()) };
                         }
                     }
                 }
                 Op::Closure => {
-                    let current = *self.frames.last().expect("a running frame");
-                    let index = current.loaded.module_base as usize + read_u32!();
+                    let index = loaded.module_base as usize + read_u32!();
                     sync!();
-                    let made = try_raise!(self.make_closure(index, &current));
+                    let made = try_raise!(self.make_closure(index, base, closure));
                     push!(made.to_value());
                 }
                 Op::CloseUpvalue => {
@@ -746,7 +754,7 @@ impl<'a> Run<'a> {
             }
         };
         sync!();
-        self.frames.last_mut().expect("a running frame").ip = ip;
+        self.frames.set_top_ip(ip);
         Err(error)
     }
 
