@@ -169,3 +169,43 @@ fn the_frame_slot_limit_is_the_same_everywhere() {
     assert_eq!(bytecode::MAX_FRAME_SLOTS as usize, runtime::MAX_FRAME_SLOTS);
     assert_eq!(resolve::MAX_FRAME_SLOTS as usize, runtime::MAX_FRAME_SLOTS);
 }
+
+#[test]
+fn a_function_returning_a_closure_over_its_own_result_slot() {
+    // g: `Closure f` lands in slot 1, which f captures (a closure that
+    // names itself), and `Return` returns it straight from that slot: the
+    // upvalue must be closed while the slot still holds the closure. The
+    // script then calls the result, which returns its own upvalue.
+    let g = Function {
+        ..function(
+            Some("g"),
+            FunctionKind::Function,
+            2,
+            assemble(&[(Op::Closure, 2), (Op::Return, 0)]),
+        )
+    };
+    // #2: the closure g makes, capturing g's slot 1 (itself, once pushed).
+    let own = Function {
+        captures: vec![bytecode::Capture { is_local: true, index: 1 }],
+        ..function(
+            Some("own"),
+            FunctionKind::Function,
+            2,
+            assemble(&[(Op::GetUpvalue, 0), (Op::Return, 0)]),
+        )
+    };
+    let (outcome, err) = run(
+        &[
+            (Op::Closure, 1),
+            (Op::Call, 0),
+            (Op::Call, 0),
+            (Op::Print, 0),
+            (Op::Nil, 0),
+            (Op::Return, 0),
+        ],
+        2,
+        &[],
+        vec![g, own],
+    );
+    assert_eq!((outcome, err.as_str()), (Outcome::Success, ""));
+}

@@ -418,7 +418,7 @@ impl Heap {
             if slot < from_slot {
                 break;
             }
-            debug_assert!((slot as usize) < self.stack.len(), "open upvalues point below the top");
+            assert!((slot as usize) < self.stack.len(), "open upvalues point below the top");
             last.close();
             open.pop();
         }

@@ -410,9 +410,10 @@ impl<'a> Run<'a> {
                 }
             }};
         }
-        // Leave the running frame with `result`: close what it captured,
-        // then push the result where the caller wants it, and continue in
-        // the caller (or return, at the floor).
+        // Leave the running frame with `result`: close what it captured
+        // (every slot still on the stack), then push the result where the
+        // caller wants it, and continue in the caller (or return, at the
+        // floor).
         macro_rules! return_from_frame {
             ($result:expr) => {{
                 let result: Value = $result;
@@ -673,7 +674,9 @@ impl<'a> Run<'a> {
                     pop!();
                 }
                 Op::Return => {
-                    let result = pop!();
+                    // Not popped yet: the result's slot may be one a closure
+                    // captured, and closing reads every captured slot.
+                    let result = peek!(0);
                     return_from_frame!(result);
                 }
                 Op::ReturnThis => {
