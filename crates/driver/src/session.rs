@@ -167,7 +167,10 @@ impl Session {
     ) -> Outcome {
         let result = match &mut self.engine {
             EngineState::Tree(tree) => tree.run(program, &self.front, out),
-            EngineState::Vm(vm) => vm.run(compile_verified(program, &self.front), out),
+            EngineState::Vm(vm) => {
+                let (module, facts) = compile_verified(program, &self.front);
+                vm.run(module, facts, out)
+            }
         };
         report(result, out, err)
     }
@@ -242,27 +245,27 @@ impl Session {
         let EngineState::Vm(vm) = &mut self.engine else {
             return Err(LoadError::WrongEngine(Engine::Tree));
         };
-        let mut module = load_verified(bytes)?;
+        let (mut module, facts) = load_verified(bytes)?;
         let map: Vec<u32> =
             module.globals.iter().map(|name| self.front.global_slot(name)).collect();
         bytecode::relocate_globals(&mut module, &map, self.front.global_names());
-        let result = on_engine_stack(|| vm.run(module, out));
+        let result = on_engine_stack(|| vm.run(module, facts, out));
         Ok(report(result, out, err))
     }
 }
 
 /// Load a `.loxc` file's bytes and check them with the verifier.
-fn load_verified(bytes: &[u8]) -> Result<bytecode::Module, LoadError> {
+fn load_verified(bytes: &[u8]) -> Result<(bytecode::Module, bytecode::Facts), LoadError> {
     let module = bytecode::read_module(bytes).map_err(LoadError::File)?;
-    bytecode::verify(&module).map_err(LoadError::Verify)?;
-    Ok(module)
+    let facts = bytecode::analyze(&module).map_err(LoadError::Verify)?;
+    Ok((module, facts))
 }
 
 /// The bytecode listing of a `.loxc` file's bytes (`strata disasm
 /// FILE.loxc`): loaded and verified first, so only code that could run is
 /// listed.
 pub fn disassemble_bytecode(bytes: &[u8]) -> Result<String, LoadError> {
-    Ok(bytecode::disassemble(&load_verified(bytes)?))
+    Ok(bytecode::disassemble(&load_verified(bytes)?.0))
 }
 
 /// Flush `out` and turn a run's result into an outcome, writing a runtime
@@ -296,7 +299,7 @@ pub fn compile_to_bytes(
     // engine stack, as `Session::eval` does.
     on_engine_stack(|| {
         let (program, front) = front_end_alone(source, style, err)?;
-        match bytecode::write_module(&compile_verified(&program, &front)) {
+        match bytecode::write_module(&compile_verified(&program, &front).0) {
             Ok(bytes) => Some(bytes),
             Err(too_large) => {
                 let _ = writeln!(err, "{too_large}");
@@ -331,12 +334,15 @@ fn front_end_alone(
 ///
 /// Every resolved program must compile to bytecode the verifier accepts;
 /// anything else is a compiler bug, reported as one.
-fn compile_verified(program: &syntax::ast::Program, front: &FrontEnd) -> bytecode::Module {
+fn compile_verified(
+    program: &syntax::ast::Program,
+    front: &FrontEnd,
+) -> (bytecode::Module, bytecode::Facts) {
     let module = compiler::compile(program, front);
-    if let Err(error) = bytecode::verify(&module) {
-        panic!("bug: the compiler produced bytecode the verifier rejects: {error}");
+    match bytecode::analyze(&module) {
+        Ok(facts) => (module, facts),
+        Err(error) => panic!("bug: the compiler produced bytecode the verifier rejects: {error}"),
     }
-    module
 }
 
 /// The bytecode listing of `source` (`strata disasm`), or `None` after
@@ -344,6 +350,6 @@ fn compile_verified(program: &syntax::ast::Program, front: &FrontEnd) -> bytecod
 pub fn disassemble(source: &[u8], style: &DiagnosticStyle, err: &mut dyn Write) -> Option<String> {
     on_engine_stack(|| {
         let (program, front) = front_end_alone(source, style, err)?;
-        Some(bytecode::disassemble(&compile_verified(&program, &front)))
+        Some(bytecode::disassemble(&compile_verified(&program, &front).0))
     })
 }

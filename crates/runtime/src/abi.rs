@@ -12,7 +12,8 @@ use std::mem::offset_of;
 use crate::buffer::{FixedArray, GrowArray};
 use crate::cache::{CacheEntry, InlineCache};
 use crate::class::{ObjBoundMethod, ObjInstance};
-use crate::heap::{Globals, Stack};
+use crate::frame::{FrameRecord, Frames};
+use crate::heap::{Globals, Heap, Stack};
 use crate::object::{Header, ObjClosure, ObjFunction, ObjKind, ObjUpvalue};
 use crate::value::Value;
 
@@ -51,10 +52,12 @@ pub const CLOSURE_FUNCTION: usize = offset_of!(ObjClosure, function);
 pub const CLOSURE_UPVALUES: usize =
     offset_of!(ObjClosure, upvalues) + offset_of!(FixedArray<usize>, ptr);
 
-/// `ObjFunction`: the arity (`u8`) and the pointer to its inline caches.
+/// `ObjFunction`: the arity (`u8`), the pointer to its inline caches and
+/// its compiled entry (null until compiled).
 pub const FUNCTION_ARITY: usize = offset_of!(ObjFunction, arity);
 pub const FUNCTION_CACHES: usize =
     offset_of!(ObjFunction, caches) + offset_of!(FixedArray<usize>, ptr);
+pub const FUNCTION_ENTRY: usize = offset_of!(ObjFunction, entry);
 
 /// `ObjUpvalue`: where the variable's value is (a stack slot while open,
 /// the upvalue's own cell once closed).
@@ -102,3 +105,87 @@ pub const STACK_LEN: usize = offset_of!(Stack, len);
 /// The array does not move while code runs (see `Globals`).
 pub const GLOBALS_VALUES: usize = offset_of!(Globals, values) + offset_of!(GrowArray<Value>, ptr);
 pub const GLOBALS_COUNT: usize = offset_of!(Globals, values) + offset_of!(GrowArray<Value>, len);
+
+/// `Frames`: the pointer to the records and how many are active (`usize`).
+pub const FRAMES_RECORDS: usize = offset_of!(Frames, records);
+pub const FRAMES_LEN: usize = offset_of!(Frames, len);
+/// A `FrameRecord`'s size and its `ip` (where the frame resumes).
+pub const FRAME_RECORD_SIZE: usize = size_of::<FrameRecord>();
+pub const FRAME_IP: usize = offset_of!(FrameRecord, ip);
+
+// ---------------------------------------------------------- compiled code
+
+/// Machine code for a function's body: `entry(ctx, base, closure)` runs the
+/// frame whose record is pushed (by the caller), whose slot 0 is at `base`
+/// and whose arguments are in place, and whose closure is `closure` (null
+/// for a script). It returns [`STATUS_RETURNED`] with the result in slot 0,
+/// or [`STATUS_RAISED`] after a helper recorded the error (the records of
+/// the frames that raised stay pushed, for the trace). It never unwinds.
+pub type CompiledEntry =
+    unsafe extern "C" fn(ctx: *mut Context, base: *mut Value, closure: *const ObjClosure) -> u32;
+
+/// The body returned; its result is in its slot 0.
+pub const STATUS_RETURNED: u32 = 0;
+/// A runtime error was raised; the engine holds it.
+pub const STATUS_RAISED: u32 = 1;
+
+/// What compiled code and its helpers reach the runtime through: fixed for
+/// the length of a run, passed to every compiled body and every helper.
+#[repr(C)]
+pub struct Context {
+    pub stack: *const Stack,
+    pub globals: *const Globals,
+    pub frames: *const Frames,
+    pub heap: *const Heap,
+    /// The engine running the code (its helpers know what it is).
+    pub engine: *mut std::ffi::c_void,
+}
+
+pub const CONTEXT_STACK: usize = offset_of!(Context, stack);
+pub const CONTEXT_GLOBALS: usize = offset_of!(Context, globals);
+pub const CONTEXT_FRAMES: usize = offset_of!(Context, frames);
+
+/// The symbols of the runtime helpers compiled code calls. Their Cranelift
+/// signatures are in `codegen::Helper`, their implementations in the VM
+/// (`vm::native`): both follow the documentation there, which must agree.
+pub mod helper {
+    pub const CALL: &str = "strata_call";
+    pub const ADD: &str = "strata_add";
+    pub const RAISE: &str = "strata_raise";
+    pub const UNDEFINED: &str = "strata_undefined";
+    pub const PRINT: &str = "strata_print";
+    pub const INTERRUPTED: &str = "strata_interrupted";
+}
+
+/// The fixed runtime errors of operators, by number: compiled code raises
+/// them through the `raise` helper, and every engine takes their messages
+/// from here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u32)]
+pub enum ErrorCode {
+    /// `Operands must be numbers.`
+    OperandsNumbers = 0,
+    /// `Operand must be a number.`
+    OperandNumber = 1,
+    /// `Operands must be two numbers or two strings.`
+    AddOperands = 2,
+}
+
+impl ErrorCode {
+    pub fn from_u32(code: u32) -> Option<ErrorCode> {
+        match code {
+            0 => Some(ErrorCode::OperandsNumbers),
+            1 => Some(ErrorCode::OperandNumber),
+            2 => Some(ErrorCode::AddOperands),
+            _ => None,
+        }
+    }
+
+    pub fn message(self) -> &'static str {
+        match self {
+            ErrorCode::OperandsNumbers => "Operands must be numbers.",
+            ErrorCode::OperandNumber => "Operand must be a number.",
+            ErrorCode::AddOperands => "Operands must be two numbers or two strings.",
+        }
+    }
+}

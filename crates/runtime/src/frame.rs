@@ -40,8 +40,8 @@ pub struct FrameRecord {
 /// and never moved. A root area.
 #[repr(C)]
 pub struct Frames {
-    records: NonNull<FrameRecord>,
-    len: Cell<usize>,
+    pub(crate) records: NonNull<FrameRecord>,
+    pub(crate) len: Cell<usize>,
 }
 
 /// A call would make more than [`MAX_FRAMES`] frames: `Stack overflow.`

@@ -236,6 +236,11 @@ pub struct ObjFunction {
     /// One cache per property, method or super site of the code, indexed by
     /// the site operand (see `cache.rs`). Engines without sites leave it empty.
     pub caches: FixedArray<InlineCache>,
+    /// Machine code for the function's body, once a compiler has made it;
+    /// an engine calls it instead of interpreting (`abi::CompiledEntry`).
+    pub entry: Cell<Option<crate::abi::CompiledEntry>>,
+    /// How many times the function was called (saturating), for tiering.
+    pub calls: Cell<u32>,
 }
 
 impl ObjFunction {
@@ -257,6 +262,8 @@ impl ObjFunction {
             upvalue_count,
             proto,
             caches: FixedArray::new(caches),
+            entry: Cell::new(None),
+            calls: Cell::new(0),
         }
     }
 

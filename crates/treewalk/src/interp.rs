@@ -15,6 +15,7 @@
 use std::io::Write;
 
 use resolve::FrontEnd;
+use runtime::abi::ErrorCode;
 use runtime::{
     CacheHit, Gc, Heap, ObjBoundMethod, ObjClass, ObjClosure, ObjInstance, ObjString, OutOfMemory,
     Printed, Root, RuntimeError, Stack, Value,
@@ -319,7 +320,7 @@ impl<'a> Interp<'a> {
                 match op {
                     UnaryOp::Not => Ok(Value::bool(value.is_falsey())),
                     UnaryOp::Negate if value.is_number() => Ok(Value::number(-value.as_number())),
-                    UnaryOp::Negate => throw("Operand must be a number.", *line),
+                    UnaryOp::Negate => throw(ErrorCode::OperandNumber.message(), *line),
                 }
             }
             Expr::Binary { op, left, right, line } => {
@@ -401,9 +402,9 @@ impl<'a> Interp<'a> {
             BinaryOp::NotEqual => Ok(Value::bool(!left.lox_eq(right))),
             BinaryOp::Add => match (left.downcast::<ObjString>(), right.downcast::<ObjString>()) {
                 (Some(a), Some(b)) => Ok(self.fit(self.heap.concat(a, b), line)?.to_value()),
-                _ => throw("Operands must be two numbers or two strings.", line),
+                _ => throw(ErrorCode::AddOperands.message(), line),
             },
-            _ => throw("Operands must be numbers.", line),
+            _ => throw(ErrorCode::OperandsNumbers.message(), line),
         }
     }
 

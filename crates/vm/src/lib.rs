@@ -17,22 +17,51 @@
 //! held on each function's runtime object.
 
 mod call;
+mod native;
 mod run;
 
 use std::io::Write;
 
-use bytecode::{Constant, Module};
+use bytecode::{Constant, Facts, FunctionFacts, Module};
+use runtime::abi::CompiledEntry;
 use runtime::{Gc, Heap, HeapOptions, InlineCache, ObjFunction, RuntimeError, Value};
 
-/// A function as the VM runs it: its code, its constants as runtime values
-/// (pinned), and its runtime object (pinned).
+pub use native::HELPERS;
+
+/// A function as the VM runs it: its code, what the verifier proved of it,
+/// its constants as runtime values (pinned), and its runtime object
+/// (pinned).
 pub(crate) struct Loaded {
     pub(crate) function: bytecode::Function,
+    pub(crate) facts: FunctionFacts,
     pub(crate) constants: Vec<Value>,
     pub(crate) object: Gc<ObjFunction>,
     /// Where the module this function came from starts in `Vm::functions`
     /// (its `Closure` operands are relative to that).
     pub(crate) module_base: u32,
+}
+
+/// A compiler the VM hands hot functions to: the JIT. The VM counts the
+/// calls of every function; when a count reaches the tier's threshold the
+/// function is offered, once, and the machine code returned (if any) runs
+/// its later calls.
+pub trait Tier {
+    /// Calls after which a function is offered (0 and 1: at its first call).
+    fn threshold(&self) -> u32;
+
+    /// Machine code for `function`, or `None` to keep it interpreted.
+    fn compile(&mut self, function: &FunctionCode<'_>) -> Option<CompiledEntry>;
+}
+
+/// What a tier gets to compile a function with.
+pub struct FunctionCode<'a> {
+    /// The function's index in the VM (stable for the VM's life).
+    pub index: usize,
+    pub function: &'a bytecode::Function,
+    pub facts: &'a FunctionFacts,
+    /// Its constants as runtime values, alive as long as the VM.
+    pub constants: &'a [Value],
+    pub object: Gc<ObjFunction>,
 }
 
 /// A bytecode engine: a heap plus every function it has loaded, kept across
@@ -42,6 +71,7 @@ pub struct Vm {
     functions: Vec<Loaded>,
     /// Names of global slots, for `Undefined variable` errors.
     global_names: Vec<String>,
+    tier: Option<Box<dyn Tier>>,
 }
 
 impl Vm {
@@ -50,18 +80,34 @@ impl Vm {
     pub fn new(options: HeapOptions, global_slot: impl FnMut(&str) -> u32) -> Vm {
         let heap = Heap::new(options);
         runtime::define_natives(&heap, global_slot);
-        Vm { heap, functions: Vec::new(), global_names: Vec::new() }
+        Vm { heap, functions: Vec::new(), global_names: Vec::new(), tier: None }
+    }
+
+    /// A VM that offers hot functions to `tier`.
+    pub fn with_tier(
+        options: HeapOptions,
+        global_slot: impl FnMut(&str) -> u32,
+        tier: Box<dyn Tier>,
+    ) -> Vm {
+        Vm { tier: Some(tier), ..Vm::new(options, global_slot) }
     }
 
     pub fn heap(&self) -> &Heap {
         &self.heap
     }
 
-    /// Load `module` and run its script, writing program output to `out`.
-    pub fn run(&mut self, module: Module, out: &mut dyn Write) -> Result<(), RuntimeError> {
-        let script = self.load(module);
-        let result =
-            run::Run::new(&self.heap, &self.functions, &self.global_names, out).execute(script);
+    /// Load `module`, which passed the verifier with `facts`, and run its
+    /// script, writing program output to `out`.
+    pub fn run(
+        &mut self,
+        module: Module,
+        facts: Facts,
+        out: &mut dyn Write,
+    ) -> Result<(), RuntimeError> {
+        let script = self.load(module, facts);
+        let tier = self.tier.as_deref_mut();
+        let result = run::Run::new(&self.heap, &self.functions, &self.global_names, out, tier)
+            .execute(script);
         let _ = out.flush();
         result
     }
@@ -69,7 +115,7 @@ impl Vm {
     /// Intern a module's constants and make its function objects (code,
     /// outside the heap limit: see `Heap::alloc_code`); returns the script's
     /// index in `functions`.
-    fn load(&mut self, module: Module) -> usize {
+    fn load(&mut self, module: Module, facts: Facts) -> usize {
         let base = self.functions.len() as u32;
         // Every global the module names has its slot before it runs, so the
         // globals array does not move while code runs (`runtime::Globals`).
@@ -77,7 +123,8 @@ impl Vm {
         if module.globals.len() > self.global_names.len() {
             self.global_names = module.globals;
         }
-        for (index, function) in module.functions.into_iter().enumerate() {
+        let functions = module.functions.into_iter().zip(facts.functions);
+        for (index, (function, facts)) in functions.enumerate() {
             let mut constants: Vec<Value> = Vec::with_capacity(function.chunk.constants.len());
             for constant in &function.chunk.constants {
                 let value = match constant {
@@ -110,7 +157,7 @@ impl Vm {
                 caches,
             ));
             self.heap.pin(object.to_value());
-            self.functions.push(Loaded { function, constants, object, module_base: base });
+            self.functions.push(Loaded { function, facts, constants, object, module_base: base });
         }
         (base + module.script) as usize
     }

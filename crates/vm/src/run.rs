@@ -24,7 +24,9 @@ use runtime::{
     RuntimeError, Stack, TooManyFrames, TraceLine, Value,
 };
 
-use crate::Loaded;
+use runtime::abi::ErrorCode;
+
+use crate::{FunctionCode, Loaded, Tier};
 
 /// The running frame, as the loop keeps it in locals: its record in the
 /// heap's frame area (`runtime::FrameRecord`) holds the same, with indices
@@ -47,9 +49,15 @@ pub(crate) struct Run<'a> {
     /// Slot 0 of the stack.
     pub(crate) bottom: *mut Value,
     pub(crate) functions: &'a [Loaded],
-    global_names: &'a [String],
-    out: &'a mut dyn Write,
+    pub(crate) global_names: &'a [String],
+    pub(crate) out: &'a mut dyn Write,
     pub(crate) frames: &'a Frames,
+    /// The compiler hot functions go to, if any (the JIT).
+    tier: Option<&'a mut (dyn Tier + 'static)>,
+    /// Calls after which a function goes to the tier (`u32::MAX`: never).
+    threshold: u32,
+    /// An error a helper raised while compiled code ran, on its way out.
+    pub(crate) pending: Option<Raise>,
 }
 
 /// A runtime error, raised from inside the loop: a Lox error's message, or
@@ -80,8 +88,10 @@ impl<'a> Run<'a> {
         functions: &'a [Loaded],
         global_names: &'a [String],
         out: &'a mut dyn Write,
+        tier: Option<&'a mut (dyn Tier + 'static)>,
     ) -> Run<'a> {
         let stack = heap.stack();
+        let threshold = tier.as_ref().map_or(u32::MAX, |tier| tier.threshold().max(1));
         Run {
             heap,
             stack,
@@ -90,6 +100,9 @@ impl<'a> Run<'a> {
             global_names,
             out,
             frames: heap.frames(),
+            tier,
+            threshold,
+            pending: None,
         }
     }
 
@@ -171,6 +184,11 @@ impl<'a> Run<'a> {
         let function = closure.function;
         runtime::check_arity(&function, n_args).map_err(Raise::lox)?;
         let loaded = &self.functions[function.proto as usize];
+        let calls = function.calls.get().saturating_add(1);
+        function.calls.set(calls);
+        if calls == self.threshold {
+            self.offer(loaded);
+        }
         let room = self.stack.capacity() - self.index_of(base);
         if room < loaded.function.max_stack as usize {
             return Err(error("Stack overflow."));
@@ -185,11 +203,28 @@ impl<'a> Run<'a> {
         Ok(Frame { loaded, closure, ip, base })
     }
 
+    /// Offer a hot function to the tier; install its machine code, if any.
+    #[cold]
+    #[inline(never)]
+    fn offer(&mut self, loaded: &Loaded) {
+        let Some(tier) = self.tier.as_deref_mut() else { return };
+        let code = FunctionCode {
+            index: loaded.object.proto as usize,
+            function: &loaded.function,
+            facts: &loaded.facts,
+            constants: &loaded.constants,
+            object: loaded.object,
+        };
+        if let Some(entry) = tier.compile(&code) {
+            loaded.object.entry.set(Some(entry));
+        }
+    }
+
     /// Run until the frame count drops back to `floor`: the innermost
     /// frame, and whatever it calls, returns (its result is then in its
     /// return slot, the stack's top).
     #[allow(clippy::too_many_lines)] // One arm per opcode reads best as one match.
-    fn dispatch(&mut self, floor: usize) -> Res<()> {
+    pub(crate) fn dispatch(&mut self, floor: usize) -> Res<()> {
         let heap = self.heap;
         let globals = heap.globals();
         let interrupt = heap.interrupt().flag();
@@ -312,7 +347,7 @@ impl<'a> Run<'a> {
             ($a:expr, $b:expr) => {{
                 let (a, b): (Value, Value) = ($a, $b);
                 if !a.is_number() || !b.is_number() {
-                    raise!(error("Operands must be numbers."));
+                    raise!(error(ErrorCode::OperandsNumbers.message()));
                 }
                 (a.as_number(), b.as_number())
             }};
@@ -382,7 +417,7 @@ impl<'a> Run<'a> {
                             sync!();
                             try_raise!(heap.concat(a, b)).to_value()
                         }
-                        _ => raise!(error("Operands must be two numbers or two strings.")),
+                        _ => raise!(error(ErrorCode::AddOperands.message())),
                     }
                 }
             }};
@@ -602,7 +637,7 @@ impl<'a> Run<'a> {
                 Op::Negate => {
                     let value = peek!(0);
                     if !value.is_number() {
-                        raise!(error("Operand must be a number."));
+                        raise!(error(ErrorCode::OperandNumber.message()));
                     }
                     set_top!(Value::number(-value.as_number()));
                 }
@@ -648,18 +683,38 @@ impl<'a> Run<'a> {
                     // SAFETY: as above.
                     let callee = unsafe { return_to.read() };
                     save!();
+                    let before = self.frames.len();
                     match callee.downcast::<ObjClosure>() {
                         Some(callee) => {
-                            let callee_frame =
-                                try_raise!(self.push_frame(callee, slot_zero, n_args, return_to));
-                            enter!(&callee_frame);
+                            try_raise!(self.push_frame(callee, slot_zero, n_args, return_to));
                         }
                         None => {
                             try_raise!(self.call_value(callee, slot_zero, n_args, return_to));
-                            enter!(&self.frame_of(self.frames.top()));
-                            // SAFETY: the call published the stack's height.
-                            sp = unsafe { self.bottom.add(self.stack.len()) };
                         }
+                    }
+                    if self.frames.len() > before {
+                        let record = self.frames.top();
+                        match record.closure.and_then(|closure| closure.function.entry.get()) {
+                            // Compiled: it runs to completion, like a native.
+                            Some(entry) => {
+                                if let Err(raise) = self.run_compiled(entry) {
+                                    // Raised inside: its frames keep their
+                                    // own resume points, and this frame's
+                                    // was saved.
+                                    sync!();
+                                    return Err(raise);
+                                }
+                                // SAFETY: the body's result is at
+                                // `return_to`, the stack just above.
+                                sp = unsafe { return_to.add(1) };
+                            }
+                            None => {
+                                enter!(&self.frame_of(record));
+                            }
+                        }
+                    } else {
+                        // SAFETY: the call published the stack's height.
+                        sp = unsafe { self.bottom.add(self.stack.len()) };
                     }
                 }
                 Op::Closure => {
@@ -767,7 +822,7 @@ impl<'a> Run<'a> {
     }
 
     #[cold]
-    fn undefined(&self, slot: usize) -> Raise {
+    pub(crate) fn undefined(&self, slot: usize) -> Raise {
         let name = self.global_names.get(slot).map_or("?", String::as_str);
         Raise::lox(format!("Undefined variable '{name}'."))
     }

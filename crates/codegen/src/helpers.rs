@@ -1,0 +1,92 @@
+//! The runtime helpers compiled code calls: their names and signatures,
+//! defined once here for every code generator, and implemented by the
+//! engine that runs the code (the VM's `native` module).
+//!
+//! Every helper is `extern "C"`, takes the run's `Context` first and returns
+//! a status word (`abi::STATUS_RETURNED`, or `abi::STATUS_RAISED` after
+//! recording a runtime error). None unwinds. A helper that can allocate,
+//! collect, raise or run Lox code also takes `top` (one past the frame's
+//! last live slot, which it publishes as the stack's height before anything
+//! else, so the collector sees every value compiled code wrote back) and
+//! `ip` (where the frame resumes, which it writes into the frame's record,
+//! so a trace names the right line): a *safepoint*.
+
+use cranelift_codegen::ir::{AbiParam, Signature, types};
+use cranelift_codegen::isa::CallConv;
+
+/// A helper compiled code may call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Helper {
+    /// `call(ctx, top, ip, slot_zero, n_args, return_to)`: call the value
+    /// before the `n_args` arguments from `slot_zero` (as `Call` and
+    /// `CallMethod` do: a closure's frame runs compiled or interpreted) and
+    /// write its result to `return_to`.
+    Call,
+    /// `add(ctx, top, ip, out, a, b)`: `a + b` when they are not two
+    /// numbers: strings concatenate (the result goes to `out`), anything
+    /// else raises. Both operands are in slots or constants: rooted.
+    Add,
+    /// `raise(ctx, top, ip, error)`: raise the fixed error `error` (an
+    /// `ErrorCode`); always `STATUS_RAISED`.
+    Raise,
+    /// `undefined(ctx, top, ip, slot)`: raise `Undefined variable` for
+    /// global `slot`.
+    Undefined,
+    /// `print(ctx, top, ip, value)`: print a value and a newline.
+    Print,
+    /// `interrupted(ctx, top, ip)`: an interrupt was requested at a
+    /// back-edge: raise `Interrupted.` (taking the request).
+    Interrupted,
+}
+
+impl Helper {
+    /// Every helper, for registering their addresses with a JIT.
+    pub const ALL: &'static [Helper] = &[
+        Helper::Call,
+        Helper::Add,
+        Helper::Raise,
+        Helper::Undefined,
+        Helper::Print,
+        Helper::Interrupted,
+    ];
+
+    /// The symbol the helper is linked by.
+    pub fn symbol(self) -> &'static str {
+        use runtime::abi::helper;
+        match self {
+            Helper::Call => helper::CALL,
+            Helper::Add => helper::ADD,
+            Helper::Raise => helper::RAISE,
+            Helper::Undefined => helper::UNDEFINED,
+            Helper::Print => helper::PRINT,
+            Helper::Interrupted => helper::INTERRUPTED,
+        }
+    }
+
+    /// The parameters after `ctx, top, ip`, each a pointer-sized integer
+    /// (`I64`) or a `u32` (`I32`).
+    fn extra_params(self) -> &'static [cranelift_codegen::ir::Type] {
+        use types::{I32, I64};
+        match self {
+            Helper::Call => &[I64, I32, I64],
+            Helper::Add => &[I64, I64, I64],
+            Helper::Raise | Helper::Undefined => &[I32],
+            Helper::Print => &[I64],
+            Helper::Interrupted => &[],
+        }
+    }
+
+    /// The Cranelift signature of the helper, in the platform's C calling
+    /// convention.
+    pub fn signature(self, call_conv: CallConv) -> Signature {
+        let mut signature = Signature::new(call_conv);
+        for _ in 0..3 {
+            signature.params.push(AbiParam::new(types::I64));
+        }
+        for &ty in self.extra_params() {
+            signature.params.push(AbiParam::new(ty));
+        }
+        signature.returns.push(AbiParam::new(types::I32));
+        signature
+    }
+}

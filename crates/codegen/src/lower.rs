@@ -1,0 +1,598 @@
+//! Lowering one bytecode function to Cranelift IR.
+//!
+//! Every VM stack slot of the frame is a Cranelift `Variable`; the SSA
+//! builder turns them into registers and joins them at merges. Slots are
+//! read from the VM stack at entry, and at every safepoint (a helper call)
+//! every live slot is written back and the frame's resume point passed
+//! along; after a helper that may have changed slots (a call: closures may
+//! assign captured variables; a helper that writes its result into a slot),
+//! they are read again. The verifier's facts give the stack depth at every
+//! instruction, so the lowering always knows which slots are live.
+
+use std::collections::{BTreeSet, HashMap};
+
+use bytecode::{FunctionFacts, Instruction, Op, instructions};
+use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
+use cranelift_codegen::ir::{
+    self, AbiParam, Block, FuncRef, InstBuilder, MemFlagsData, UserFuncName, types,
+};
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext, Variable};
+use cranelift_module::{FuncId, Linkage, Module};
+use runtime::abi;
+
+use runtime::abi::ErrorCode;
+
+use crate::helpers::Helper;
+use crate::lowering::{Lowering, lowering};
+
+/// What the code generator needs to know of one function.
+pub struct FunctionInput<'a> {
+    pub function: &'a bytecode::Function,
+    pub facts: &'a FunctionFacts,
+    /// The runtime value (its bits) of each constant of the function, kept
+    /// alive by the engine for as long as the code exists.
+    pub constants: &'a [u64],
+    /// The address of the function's code bytes (stable while the code
+    /// exists), from which the resume points (`ip`s) recorded at safepoints
+    /// are made.
+    pub code_address: usize,
+    /// The address of the interrupt flag (a byte, nonzero when a stop was
+    /// requested), which every back-edge reads.
+    pub interrupt_flag: usize,
+}
+
+/// Why a function was not compiled. Never an error of the program: the
+/// function stays in the interpreter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CantCompile {
+    /// An opcode that is not lowered yet (see `lowering.rs`).
+    Opcode { op: Op, offset: usize, reason: &'static str },
+    /// Cranelift refused the function: an implementation limit.
+    Cranelift(String),
+}
+
+impl std::fmt::Display for CantCompile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CantCompile::Opcode { op, offset, reason } => {
+                write!(f, "{} at {offset:04}: {reason}", op.name())
+            }
+            CantCompile::Cranelift(message) => write!(f, "Cranelift: {message}"),
+        }
+    }
+}
+
+/// Lower `input` into `module` as a function named `name`, of the
+/// `runtime::abi::CompiledEntry` signature. `ctx` and `builder_ctx` are
+/// reused between compilations; `ctx` is cleared afterwards. Returns the
+/// function's id and its IR as text (for `disasm --jit` and tests).
+pub fn compile_function<M: Module>(
+    module: &mut M,
+    ctx: &mut cranelift_codegen::Context,
+    builder_ctx: &mut FunctionBuilderContext,
+    name: &str,
+    linkage: Linkage,
+    input: &FunctionInput<'_>,
+) -> Result<(FuncId, String), CantCompile> {
+    let code: Vec<Instruction> = instructions(&input.function.chunk.code)
+        .collect::<Result<_, _>>()
+        .map_err(|error| CantCompile::Cranelift(format!("undecodable code: {error}")))?;
+    for instruction in &code {
+        if let Lowering::Interpreted(reason) = lowering(instruction.op) {
+            return Err(CantCompile::Opcode {
+                op: instruction.op,
+                offset: instruction.offset,
+                reason,
+            });
+        }
+    }
+
+    let pointer = module.target_config().pointer_type();
+    let call_conv = module.target_config().default_call_conv;
+    let mut signature = module.make_signature();
+    for _ in 0..3 {
+        signature.params.push(AbiParam::new(pointer));
+    }
+    signature.returns.push(AbiParam::new(types::I32));
+    let id = module
+        .declare_function(name, linkage, &signature)
+        .map_err(|error| CantCompile::Cranelift(error.to_string()))?;
+
+    ctx.func.signature = signature;
+    ctx.func.name = UserFuncName::user(0, id.as_u32());
+    let mut helpers = HashMap::new();
+    for &helper in Helper::ALL {
+        let helper_id = module
+            .declare_function(helper.symbol(), Linkage::Import, &helper.signature(call_conv))
+            .map_err(|error| CantCompile::Cranelift(error.to_string()))?;
+        helpers.insert(helper, module.declare_func_in_func(helper_id, &mut ctx.func));
+    }
+
+    let target = module.target_config();
+    let builder = FunctionBuilder::new(&mut ctx.func, builder_ctx);
+    let mut lower = Lower::new(builder, input, &code, helpers);
+    lower.function(&code);
+    lower.builder.seal_all_blocks();
+    lower.builder.finalize(target);
+
+    let ir = ctx.func.display().to_string();
+    module
+        .define_function(id, ctx)
+        .map_err(|error| CantCompile::Cranelift(format!("{error:?}")))?;
+    module.clear_context(ctx);
+    Ok((id, ir))
+}
+
+/// The state of one lowering.
+struct Lower<'a, 'b> {
+    builder: FunctionBuilder<'b>,
+    input: &'a FunctionInput<'a>,
+    helpers: HashMap<Helper, FuncRef>,
+    /// One variable per stack slot of the frame.
+    slots: Vec<Variable>,
+    /// The block starting at each jump target.
+    blocks: HashMap<usize, Block>,
+    /// The block that returns `STATUS_RAISED`.
+    raised: Block,
+    ctx: ir::Value,
+    base: ir::Value,
+    closure: ir::Value,
+    /// The globals array (it does not move while code runs).
+    globals: ir::Value,
+}
+
+/// Memory the code owns outright: aligned, and never trapping.
+fn trusted() -> MemFlagsData {
+    MemFlagsData::trusted()
+}
+
+impl<'a, 'b> Lower<'a, 'b> {
+    fn new(
+        mut builder: FunctionBuilder<'b>,
+        input: &'a FunctionInput<'a>,
+        code: &[Instruction],
+        helpers: HashMap<Helper, FuncRef>,
+    ) -> Lower<'a, 'b> {
+        let slots =
+            (0..input.function.max_stack).map(|_| builder.declare_var(types::I64)).collect();
+        let targets: BTreeSet<usize> = code.iter().filter_map(Instruction::jump_target).collect();
+        let blocks = targets.into_iter().map(|offset| (offset, builder.create_block())).collect();
+        let entry = builder.create_block();
+        builder.append_block_params_for_function_params(entry);
+        builder.switch_to_block(entry);
+        let params = builder.block_params(entry).to_vec();
+        let (ctx, base, closure) = (params[0], params[1], params[2]);
+        let globals_cell =
+            builder.ins().load(types::I64, trusted(), ctx, abi::CONTEXT_GLOBALS as i32);
+        let globals =
+            builder.ins().load(types::I64, trusted(), globals_cell, abi::GLOBALS_VALUES as i32);
+        let raised = builder.create_block();
+        builder.set_cold_block(raised);
+        let mut lower =
+            Lower { builder, input, helpers, slots, blocks, raised, ctx, base, closure, globals };
+        let entry_depth = 1 + u32::from(input.function.arity);
+        lower.reload(entry_depth);
+        lower
+    }
+
+    fn function(&mut self, code: &[Instruction]) {
+        let mut open = true;
+        for instruction in code {
+            if let Some(&block) = self.blocks.get(&instruction.offset) {
+                if open {
+                    self.builder.ins().jump(block, &[]);
+                }
+                self.builder.switch_to_block(block);
+                open = true;
+            }
+            debug_assert!(open, "code after a jump or return is a jump target");
+            let depth = self.input.facts.depth_at(instruction.offset).expect("verified code");
+            open = self.instruction(instruction, depth);
+        }
+        self.builder.switch_to_block(self.raised);
+        let status = self.builder.ins().iconst(types::I32, i64::from(abi::STATUS_RAISED));
+        self.builder.ins().return_(&[status]);
+    }
+
+    // ------------------------------------------------------------ slots
+
+    fn get(&mut self, slot: u32) -> ir::Value {
+        self.builder.use_var(self.slots[slot as usize])
+    }
+
+    fn set(&mut self, slot: u32, value: ir::Value) {
+        self.builder.def_var(self.slots[slot as usize], value);
+    }
+
+    /// Read slots `0..depth` from the VM stack.
+    fn reload(&mut self, depth: u32) {
+        for slot in 0..depth {
+            let value =
+                self.builder.ins().load(types::I64, trusted(), self.base, (slot * 8) as i32);
+            self.set(slot, value);
+        }
+    }
+
+    /// Write slots `0..depth` back to the VM stack.
+    fn write_back(&mut self, depth: u32) {
+        for slot in 0..depth {
+            let value = self.get(slot);
+            self.builder.ins().store(trusted(), value, self.base, (slot * 8) as i32);
+        }
+    }
+
+    fn slot_address(&mut self, slot: u32) -> ir::Value {
+        self.builder.ins().iadd_imm_s(self.base, i64::from(slot) * 8)
+    }
+
+    fn constant(&mut self, bits: u64) -> ir::Value {
+        self.builder.ins().iconst(types::I64, bits as i64)
+    }
+
+    // -------------------------------------------------------- safepoints
+
+    /// Call `helper` at a safepoint: slots `0..live` are written back, the
+    /// stack's height is `live` slots above the frame, and the frame resumes
+    /// at `next` (the instruction after this one). Returns the status.
+    fn call_helper(
+        &mut self,
+        helper: Helper,
+        live: u32,
+        next: usize,
+        extra: &[ir::Value],
+    ) -> ir::Value {
+        self.write_back(live);
+        let top = self.slot_address(live);
+        let ip = self.builder.ins().iconst(types::I64, (self.input.code_address + next) as i64);
+        let mut args = vec![self.ctx, top, ip];
+        args.extend_from_slice(extra);
+        let call = self.builder.ins().call(self.helpers[&helper], &args);
+        self.builder.inst_results(call)[0]
+    }
+
+    /// Go on only if `status` says the helper returned; else return
+    /// `STATUS_RAISED` from the function.
+    fn check(&mut self, status: ir::Value) {
+        let next = self.builder.create_block();
+        self.builder.ins().brif(status, self.raised, &[], next, &[]);
+        self.builder.switch_to_block(next);
+    }
+
+    /// Branch to a cold block raising `error` unless `ok`; go on when ok.
+    fn raise_unless(&mut self, ok: ir::Value, error: ErrorCode, live: u32, next: usize) {
+        let fail = self.builder.create_block();
+        self.builder.set_cold_block(fail);
+        let go_on = self.builder.create_block();
+        self.builder.ins().brif(ok, go_on, &[], fail, &[]);
+        self.builder.switch_to_block(fail);
+        let code = self.builder.ins().iconst(types::I32, error as i64);
+        self.call_helper(Helper::Raise, live, next, &[code]);
+        self.builder.ins().jump(self.raised, &[]);
+        self.builder.switch_to_block(go_on);
+    }
+
+    // ----------------------------------------------------------- values
+
+    fn is_number(&mut self, value: ir::Value) -> ir::Value {
+        let tagged = self.builder.ins().band_imm_s(value, abi::QNAN as i64);
+        self.builder.ins().icmp_imm_s(IntCC::NotEqual, tagged, abi::QNAN as i64)
+    }
+
+    fn both_numbers(&mut self, a: ir::Value, b: ir::Value) -> ir::Value {
+        let a = self.is_number(a);
+        let b = self.is_number(b);
+        self.builder.ins().band(a, b)
+    }
+
+    fn to_float(&mut self, value: ir::Value) -> ir::Value {
+        self.builder.ins().bitcast(types::F64, MemFlagsData::new(), value)
+    }
+
+    fn from_float(&mut self, value: ir::Value) -> ir::Value {
+        self.builder.ins().bitcast(types::I64, MemFlagsData::new(), value)
+    }
+
+    fn boolean(&mut self, condition: ir::Value) -> ir::Value {
+        let yes = self.constant(abi::TRUE);
+        let no = self.constant(abi::FALSE);
+        self.builder.ins().select(condition, yes, no)
+    }
+
+    fn falsey(&mut self, value: ir::Value) -> ir::Value {
+        let nil = self.builder.ins().icmp_imm_s(IntCC::Equal, value, abi::NIL as i64);
+        let no = self.builder.ins().icmp_imm_s(IntCC::Equal, value, abi::FALSE as i64);
+        self.builder.ins().bor(nil, no)
+    }
+
+    /// The two numbers `a` and `b` as floats, raising `Operands must be
+    /// numbers.` unless both are.
+    fn float_operands(
+        &mut self,
+        a: ir::Value,
+        b: ir::Value,
+        live: u32,
+        next: usize,
+    ) -> (ir::Value, ir::Value) {
+        let both = self.both_numbers(a, b);
+        self.raise_unless(both, ErrorCode::OperandsNumbers, live, next);
+        (self.to_float(a), self.to_float(b))
+    }
+
+    fn arithmetic(&mut self, op: Op, a: ir::Value, b: ir::Value) -> ir::Value {
+        let result = match op {
+            Op::Subtract | Op::SubtractConstant => self.builder.ins().fsub(a, b),
+            Op::Multiply | Op::MultiplyConstant => self.builder.ins().fmul(a, b),
+            Op::Divide | Op::DivideConstant => self.builder.ins().fdiv(a, b),
+            _ => self.builder.ins().fadd(a, b),
+        };
+        self.from_float(result)
+    }
+
+    fn block_at(&self, offset: usize) -> Block {
+        self.blocks[&offset]
+    }
+
+    // ----------------------------------------------------- instructions
+
+    /// Lower one instruction run with `depth` values on the stack; returns
+    /// whether control falls through to the next one.
+    fn instruction(&mut self, instruction: &Instruction, depth: u32) -> bool {
+        let operand = instruction.operand;
+        let next = instruction.next;
+        let top = depth - 1;
+        match instruction.op {
+            Op::Constant => {
+                let bits = self.input.constants[operand as usize];
+                let value = self.constant(bits);
+                self.set(depth, value);
+            }
+            Op::Nil => {
+                let value = self.constant(abi::NIL);
+                self.set(depth, value);
+            }
+            Op::True => {
+                let value = self.constant(abi::TRUE);
+                self.set(depth, value);
+            }
+            Op::False => {
+                let value = self.constant(abi::FALSE);
+                self.set(depth, value);
+            }
+            Op::Pop => {}
+            Op::GetLocal => {
+                let value = self.get(operand);
+                self.set(depth, value);
+            }
+            Op::SetLocal => {
+                let value = self.get(top);
+                self.set(operand, value);
+            }
+            Op::StoreLocal => {
+                let value = self.get(top);
+                self.set(operand, value);
+            }
+            Op::GetGlobal => {
+                let value = self.global(operand, depth, next);
+                self.set(depth, value);
+            }
+            Op::DefineGlobal => {
+                let value = self.get(top);
+                self.builder.ins().store(trusted(), value, self.globals, (operand * 8) as i32);
+            }
+            Op::SetGlobal | Op::StoreGlobal => {
+                self.global(operand, depth, next);
+                let value = self.get(top);
+                self.builder.ins().store(trusted(), value, self.globals, (operand * 8) as i32);
+            }
+            Op::GetUpvalue => {
+                let location = self.upvalue_location(operand);
+                let value = self.builder.ins().load(types::I64, trusted(), location, 0);
+                self.set(depth, value);
+            }
+            Op::SetUpvalue | Op::StoreUpvalue => {
+                let location = self.upvalue_location(operand);
+                let value = self.get(top);
+                self.builder.ins().store(trusted(), value, location, 0);
+            }
+            Op::Equal | Op::NotEqual => {
+                let (a, b) = (self.get(depth - 2), self.get(top));
+                let both = self.both_numbers(a, b);
+                let (fa, fb) = (self.to_float(a), self.to_float(b));
+                let float_equal = self.builder.ins().fcmp(FloatCC::Equal, fa, fb);
+                let same = self.builder.ins().icmp(IntCC::Equal, a, b);
+                let mut equal = self.builder.ins().select(both, float_equal, same);
+                if instruction.op == Op::NotEqual {
+                    equal = self.builder.ins().bxor_imm_s(equal, 1);
+                }
+                let value = self.boolean(equal);
+                self.set(depth - 2, value);
+            }
+            Op::Greater | Op::GreaterEqual | Op::Less | Op::LessEqual => {
+                let (a, b) = (self.get(depth - 2), self.get(top));
+                let (fa, fb) = self.float_operands(a, b, depth, next);
+                let condition = self.builder.ins().fcmp(float_cc(instruction.op), fa, fb);
+                let value = self.boolean(condition);
+                self.set(depth - 2, value);
+            }
+            Op::Add => {
+                let (a, b) = (self.get(depth - 2), self.get(top));
+                self.add(a, b, depth - 2, depth, next);
+            }
+            Op::AddConstant => {
+                let a = self.get(top);
+                let b = self.constant(self.input.constants[operand as usize]);
+                self.add(a, b, top, depth, next);
+            }
+            Op::Subtract | Op::Multiply | Op::Divide => {
+                let (a, b) = (self.get(depth - 2), self.get(top));
+                let (fa, fb) = self.float_operands(a, b, depth, next);
+                let value = self.arithmetic(instruction.op, fa, fb);
+                self.set(depth - 2, value);
+            }
+            Op::SubtractConstant | Op::MultiplyConstant | Op::DivideConstant => {
+                let a = self.get(top);
+                let b = self.constant(self.input.constants[operand as usize]);
+                let (fa, fb) = self.float_operands(a, b, depth, next);
+                let value = self.arithmetic(instruction.op, fa, fb);
+                self.set(top, value);
+            }
+            Op::Not => {
+                let value = self.get(top);
+                let falsey = self.falsey(value);
+                let value = self.boolean(falsey);
+                self.set(top, value);
+            }
+            Op::Negate => {
+                let value = self.get(top);
+                let number = self.is_number(value);
+                self.raise_unless(number, ErrorCode::OperandNumber, depth, next);
+                let float = self.to_float(value);
+                let negated = self.builder.ins().fneg(float);
+                let value = self.from_float(negated);
+                self.set(top, value);
+            }
+            Op::Print => {
+                let value = self.get(top);
+                let status = self.call_helper(Helper::Print, depth, next, &[value]);
+                self.check(status);
+            }
+            Op::Jump => {
+                let target = self.block_at(instruction.jump_target().expect("a jump"));
+                self.builder.ins().jump(target, &[]);
+                return false;
+            }
+            Op::JumpIfFalse | Op::PopJumpIfFalse => {
+                let value = self.get(top);
+                let falsey = self.falsey(value);
+                let target = self.block_at(instruction.jump_target().expect("a jump"));
+                let fall = self.builder.create_block();
+                self.builder.ins().brif(falsey, target, &[], fall, &[]);
+                self.builder.switch_to_block(fall);
+            }
+            Op::JumpIfNotLess
+            | Op::JumpIfNotLessEqual
+            | Op::JumpIfNotGreater
+            | Op::JumpIfNotGreaterEqual => {
+                let (a, b) = (self.get(depth - 2), self.get(top));
+                let (fa, fb) = self.float_operands(a, b, depth, next);
+                let condition = self.builder.ins().fcmp(float_cc(instruction.op), fa, fb);
+                let target = self.block_at(instruction.jump_target().expect("a jump"));
+                let fall = self.builder.create_block();
+                self.builder.ins().brif(condition, fall, &[], target, &[]);
+                self.builder.switch_to_block(fall);
+            }
+            Op::Loop => {
+                let flag = self.builder.ins().iconst(types::I64, self.input.interrupt_flag as i64);
+                let requested = self.builder.ins().load(types::I8, MemFlagsData::new(), flag, 0);
+                let stop = self.builder.create_block();
+                self.builder.set_cold_block(stop);
+                let target = self.block_at(instruction.jump_target().expect("a jump"));
+                self.builder.ins().brif(requested, stop, &[], target, &[]);
+                self.builder.switch_to_block(stop);
+                self.call_helper(Helper::Interrupted, depth, next, &[]);
+                self.builder.ins().jump(self.raised, &[]);
+                return false;
+            }
+            Op::Call | Op::CallMethod => {
+                let slot_zero = depth - operand - 1;
+                let return_to = if instruction.op == Op::Call { slot_zero } else { slot_zero - 1 };
+                let slot_zero_address = self.slot_address(slot_zero);
+                let return_to_address = self.slot_address(return_to);
+                let n_args = self.builder.ins().iconst(types::I32, i64::from(operand));
+                let status = self.call_helper(
+                    Helper::Call,
+                    depth,
+                    next,
+                    &[slot_zero_address, n_args, return_to_address],
+                );
+                self.check(status);
+                // The callee may have assigned captured slots of this frame.
+                self.reload(return_to + 1);
+            }
+            Op::Return => {
+                let value = self.get(top);
+                self.builder.ins().store(trusted(), value, self.base, 0);
+                self.return_();
+                return false;
+            }
+            Op::ReturnThis => {
+                // Slot 0 holds `this` in memory: nothing assigns it.
+                self.return_();
+                return false;
+            }
+            op => unreachable!("{} is not lowered (checked before lowering)", op.name()),
+        }
+        true
+    }
+
+    fn return_(&mut self) {
+        let status = self.builder.ins().iconst(types::I32, i64::from(abi::STATUS_RETURNED));
+        self.builder.ins().return_(&[status]);
+    }
+
+    /// Global `slot`'s value, raising `Undefined variable` if it was never
+    /// defined.
+    fn global(&mut self, slot: u32, live: u32, next: usize) -> ir::Value {
+        let value = self.builder.ins().load(types::I64, trusted(), self.globals, (slot * 8) as i32);
+        let defined = self.builder.ins().icmp_imm_s(IntCC::NotEqual, value, abi::UNDEFINED as i64);
+        let fail = self.builder.create_block();
+        self.builder.set_cold_block(fail);
+        let go_on = self.builder.create_block();
+        self.builder.ins().brif(defined, go_on, &[], fail, &[]);
+        self.builder.switch_to_block(fail);
+        let slot = self.builder.ins().iconst(types::I32, i64::from(slot));
+        self.call_helper(Helper::Undefined, live, next, &[slot]);
+        self.builder.ins().jump(self.raised, &[]);
+        self.builder.switch_to_block(go_on);
+        value
+    }
+
+    /// The address of the value of captured variable `index`.
+    fn upvalue_location(&mut self, index: u32) -> ir::Value {
+        let upvalues = self.builder.ins().load(
+            types::I64,
+            trusted(),
+            self.closure,
+            abi::CLOSURE_UPVALUES as i32,
+        );
+        let upvalue = self.builder.ins().load(types::I64, trusted(), upvalues, (index * 8) as i32);
+        self.builder.ins().load(types::I64, trusted(), upvalue, abi::UPVALUE_LOCATION as i32)
+    }
+
+    /// `a + b` into slot `out`: numbers inline, anything else through the
+    /// helper (which concatenates strings or raises).
+    fn add(&mut self, a: ir::Value, b: ir::Value, out: u32, live: u32, next: usize) {
+        let both = self.both_numbers(a, b);
+        let fast = self.builder.create_block();
+        let slow = self.builder.create_block();
+        self.builder.set_cold_block(slow);
+        let join = self.builder.create_block();
+        self.builder.ins().brif(both, fast, &[], slow, &[]);
+
+        self.builder.switch_to_block(fast);
+        let (fa, fb) = (self.to_float(a), self.to_float(b));
+        let sum = self.arithmetic(Op::Add, fa, fb);
+        self.set(out, sum);
+        self.builder.ins().jump(join, &[]);
+
+        self.builder.switch_to_block(slow);
+        let out_address = self.slot_address(out);
+        let status = self.call_helper(Helper::Add, live, next, &[out_address, a, b]);
+        self.check(status);
+        self.reload(out + 1);
+        self.builder.ins().jump(join, &[]);
+
+        self.builder.switch_to_block(join);
+    }
+}
+
+/// The float comparison a comparison opcode makes (for the fused
+/// jump-unless forms, the comparison whose falseness jumps).
+fn float_cc(op: Op) -> FloatCC {
+    match op {
+        Op::Greater | Op::JumpIfNotGreater => FloatCC::GreaterThan,
+        Op::GreaterEqual | Op::JumpIfNotGreaterEqual => FloatCC::GreaterThanOrEqual,
+        Op::Less | Op::JumpIfNotLess => FloatCC::LessThan,
+        _ => FloatCC::LessThanOrEqual,
+    }
+}

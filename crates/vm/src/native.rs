@@ -1,0 +1,226 @@
+//! The runtime helpers compiled code calls (`runtime::abi::helper` names
+//! them, `codegen::Helper` declares their signatures and documents them;
+//! the two must agree), and running compiled code from the VM.
+//!
+//! Compiled code runs inside a VM run: its `Context` points at the `Run`,
+//! so a helper works on the same state as the dispatch loop: it publishes
+//! the stack's height (`top`) and the frame's resume point (`ip`), does the
+//! slow path with the VM's own code, and leaves an error in `Run::pending`
+//! for the code to carry out as `STATUS_RAISED`. Helpers never unwind: a
+//! panic in an `extern "C"` function aborts the process, so none may panic
+//! but for a bug.
+
+use runtime::abi::{self, CompiledEntry, Context, ErrorCode};
+use runtime::{ErrorKind, ObjClosure, ObjString, Printed, Value};
+
+use crate::run::{Raise, Res, Run, error};
+
+/// Every helper, by symbol, with its address: what a JIT links compiled
+/// code against.
+pub static HELPERS: &[(&str, HelperAddress)] = &[
+    (abi::helper::CALL, HelperAddress(strata_call as *const u8)),
+    (abi::helper::ADD, HelperAddress(strata_add as *const u8)),
+    (abi::helper::RAISE, HelperAddress(strata_raise as *const u8)),
+    (abi::helper::UNDEFINED, HelperAddress(strata_undefined as *const u8)),
+    (abi::helper::PRINT, HelperAddress(strata_print as *const u8)),
+    (abi::helper::INTERRUPTED, HelperAddress(strata_interrupted as *const u8)),
+];
+
+/// The address of a helper's code.
+#[derive(Debug, Clone, Copy)]
+pub struct HelperAddress(pub *const u8);
+
+// SAFETY: the address of a function's code, never written through.
+unsafe impl Sync for HelperAddress {}
+
+impl Run<'_> {
+    /// Run the machine code of the frame just pushed (whose function has
+    /// `entry`), then leave it as a return does: its upvalues closed, its
+    /// record popped, its result in its return slot, the stack just above.
+    pub(crate) fn run_compiled(&mut self, entry: CompiledEntry) -> Res<()> {
+        let record = self.frames.top();
+        let mut ctx = Context {
+            stack: self.stack,
+            globals: self.heap.globals(),
+            frames: self.frames,
+            heap: self.heap,
+            engine: std::ptr::from_mut(self).cast(),
+        };
+        let closure = record.closure.map_or(std::ptr::null(), |closure| closure.as_ptr());
+        // SAFETY: `entry` was compiled for this frame's function, whose
+        // record is pushed with its slot 0 at `base` and its arguments in
+        // place; `ctx` points at this run, which outlives the call, and the
+        // code reaches the run only through the helpers below.
+        let status = unsafe { entry(&mut ctx, record.base, closure) };
+        if status != abi::STATUS_RETURNED {
+            return Err(self.pending.take().unwrap_or_else(|| error("Compiled code failed.")));
+        }
+        // SAFETY: the body returned its result in its slot 0, a live slot.
+        let result = unsafe { record.base.read() };
+        let base = self.index_of(record.base);
+        // SAFETY: slot 0 was written (above); nothing above it is read.
+        unsafe { self.stack.set_len(base + 1) };
+        self.heap.close_upvalues(base as u32);
+        self.frames.pop();
+        // SAFETY: the return slot is a slot of the caller's frame, below
+        // slot 0 or at it.
+        unsafe {
+            record.return_to.write(result);
+            self.stack.set_len(self.index_of(record.return_to) + 1);
+        }
+        Ok(())
+    }
+
+    /// The call compiled code makes: the value in `return_to` (the callee;
+    /// `slot_zero` is at it or just above, for a method call) with `n_args`
+    /// arguments above `slot_zero`, run to completion, compiled or
+    /// interpreted, its result left in `return_to`.
+    fn call_from_native(
+        &mut self,
+        slot_zero: *mut Value,
+        n_args: usize,
+        return_to: *mut Value,
+    ) -> Res<()> {
+        // SAFETY: compiled code passes slots of its frame, written back.
+        let callee = unsafe { return_to.read() };
+        let before = self.frames.len();
+        match callee.downcast::<ObjClosure>() {
+            Some(closure) => self.push_frame(closure, slot_zero, n_args, return_to).map(drop)?,
+            None => self.call_value(callee, slot_zero, n_args, return_to)?,
+        }
+        if self.frames.len() == before {
+            return Ok(()); // A native, or a class without an initializer.
+        }
+        let record = self.frames.top();
+        match record.closure.and_then(|closure| closure.function.entry.get()) {
+            Some(entry) => self.run_compiled(entry),
+            None => self.dispatch(before),
+        }
+    }
+
+    /// Publish what compiled code passes at a safepoint: the stack's height
+    /// and where its frame resumes.
+    fn safepoint(&mut self, top: *mut Value, ip: *const u8) {
+        // SAFETY: compiled code passes one past its frame's last live slot,
+        // after writing every live slot back.
+        unsafe { self.stack.set_len(self.index_of(top)) };
+        self.frames.set_top_ip(ip);
+    }
+
+    /// The status for `result`, keeping an error for the code to carry out.
+    fn status(&mut self, result: Res<()>) -> u32 {
+        match result {
+            Ok(()) => abi::STATUS_RETURNED,
+            Err(raise) => {
+                self.pending = Some(raise);
+                abi::STATUS_RAISED
+            }
+        }
+    }
+}
+
+/// The run a compiled body was entered from.
+///
+/// # Safety
+/// `ctx` is the context `Run::run_compiled` made, during that call.
+unsafe fn run_of<'r>(ctx: *mut Context) -> &'r mut Run<'r> {
+    // SAFETY: the caller's promise: `engine` is the `Run` that entered the
+    // code, which is not otherwise in use while the code runs (the
+    // dispatch loop is suspended in `run_compiled`).
+    unsafe { &mut *(*ctx).engine.cast::<Run<'r>>() }
+}
+
+unsafe extern "C" fn strata_call(
+    ctx: *mut Context,
+    top: *mut Value,
+    ip: *const u8,
+    slot_zero: *mut Value,
+    n_args: u32,
+    return_to: *mut Value,
+) -> u32 {
+    // SAFETY: called by compiled code with the context it was entered with.
+    let run = unsafe { run_of(ctx) };
+    run.safepoint(top, ip);
+    let result = run.call_from_native(slot_zero, n_args as usize, return_to);
+    run.status(result)
+}
+
+unsafe extern "C" fn strata_add(
+    ctx: *mut Context,
+    top: *mut Value,
+    ip: *const u8,
+    out: *mut Value,
+    a: u64,
+    b: u64,
+) -> u32 {
+    // SAFETY: as in `strata_call`.
+    let run = unsafe { run_of(ctx) };
+    run.safepoint(top, ip);
+    // SAFETY: compiled code passes the bits of live values (operands in
+    // slots of its frame, or pinned constants).
+    let (a, b) = unsafe { (Value::from_bits(a), Value::from_bits(b)) };
+    let result = match (a.downcast::<ObjString>(), b.downcast::<ObjString>()) {
+        (Some(a), Some(b)) => match run.heap.concat(a, b) {
+            Ok(sum) => {
+                // SAFETY: `out` is a slot of the frame, below `top`.
+                unsafe { out.write(sum.to_value()) };
+                Ok(())
+            }
+            Err(full) => Err(Raise::from(full)),
+        },
+        _ => Err(error(ErrorCode::AddOperands.message())),
+    };
+    run.status(result)
+}
+
+unsafe extern "C" fn strata_raise(
+    ctx: *mut Context,
+    top: *mut Value,
+    ip: *const u8,
+    code: u32,
+) -> u32 {
+    // SAFETY: as in `strata_call`.
+    let run = unsafe { run_of(ctx) };
+    run.safepoint(top, ip);
+    let message = ErrorCode::from_u32(code).map_or("Compiled code failed.", ErrorCode::message);
+    run.status(Err(error(message)))
+}
+
+unsafe extern "C" fn strata_undefined(
+    ctx: *mut Context,
+    top: *mut Value,
+    ip: *const u8,
+    slot: u32,
+) -> u32 {
+    // SAFETY: as in `strata_call`.
+    let run = unsafe { run_of(ctx) };
+    run.safepoint(top, ip);
+    let raise = run.undefined(slot as usize);
+    run.status(Err(raise))
+}
+
+unsafe extern "C" fn strata_print(
+    ctx: *mut Context,
+    top: *mut Value,
+    ip: *const u8,
+    value: u64,
+) -> u32 {
+    // SAFETY: as in `strata_call`.
+    let run = unsafe { run_of(ctx) };
+    run.safepoint(top, ip);
+    // SAFETY: as in `strata_add`.
+    let value = unsafe { Value::from_bits(value) };
+    let result = match writeln!(run.out, "{}", Printed(value)) {
+        Ok(()) => Ok(()),
+        Err(failure) => Err(Raise { kind: ErrorKind::Output, message: failure.to_string() }),
+    };
+    run.status(result)
+}
+
+unsafe extern "C" fn strata_interrupted(ctx: *mut Context, top: *mut Value, ip: *const u8) -> u32 {
+    // SAFETY: as in `strata_call`.
+    let run = unsafe { run_of(ctx) };
+    run.safepoint(top, ip);
+    run.heap.interrupt().take();
+    run.status(Err(error(runtime::INTERRUPTED)))
+}
