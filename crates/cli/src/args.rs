@@ -55,9 +55,18 @@ pub(crate) struct RunArgs {
     /// The program to run: Lox source, or a bytecode file from `strata compile`.
     pub(crate) file: Option<PathBuf>,
 
-    /// Which engine runs the program (bytecode files need `vm`).
+    /// Which engine runs the program: tree, vm or jit (bytecode files need vm or jit).
     #[arg(long, default_value = "vm", value_parser = parse_engine)]
     pub(crate) engine: Engine,
+
+    /// With `--engine jit`: calls after which a function is compiled to
+    /// machine code (0: at its first call).
+    #[arg(long, value_name = "N", default_value_t = driver::JitConfig::default().threshold)]
+    pub(crate) jit_threshold: u32,
+
+    /// With `--engine jit`: report every compile decision to stderr.
+    #[arg(long)]
+    pub(crate) trace_jit: bool,
 
     /// Collect garbage at every allocation (finds rooting bugs; slow).
     #[arg(long)]

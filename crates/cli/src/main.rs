@@ -23,7 +23,7 @@ use std::io::{self, IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
-use driver::{DiagnosticStyle, GcConfig, Interrupt, Options, Outcome};
+use driver::{DiagnosticStyle, GcConfig, Interrupt, JitConfig, Options, Outcome};
 
 use crate::args::{Command, RunArgs};
 use crate::output::{Output, WriteFailure};
@@ -68,6 +68,7 @@ pub(crate) fn options(run: &RunArgs, file_name: &str, failure: &WriteFailure) ->
         gc_log,
         interrupt: Some(interrupt),
         diagnostics: diagnostic_style(Path::new(file_name)),
+        jit: JitConfig { threshold: run.jit_threshold, trace: run.trace_jit },
     }
 }
 

@@ -8,8 +8,11 @@
 //! collect, raise or run Lox code also takes `top` (one past the frame's
 //! last live slot, which it publishes as the stack's height before anything
 //! else, so the collector sees every value compiled code wrote back) and
-//! `ip` (where the frame resumes, which it writes into the frame's record,
-//! so a trace names the right line): a *safepoint*.
+//! `offset` (the bytecode offset where the frame resumes, which it writes
+//! into the frame's record, so a trace names the right line): a
+//! *safepoint*. Beyond the constants' values (`FunctionInput::constants`),
+//! no address of the engine's is built into the code: it reaches everything
+//! through `ctx` and its frame.
 
 use cranelift_codegen::ir::{AbiParam, Signature, types};
 use cranelift_codegen::isa::CallConv;
@@ -17,24 +20,24 @@ use cranelift_codegen::isa::CallConv;
 /// A helper compiled code may call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Helper {
-    /// `call(ctx, top, ip, slot_zero, n_args, return_to)`: call the value
+    /// `call(ctx, top, offset, slot_zero, n_args, return_to)`: call the value
     /// before the `n_args` arguments from `slot_zero` (as `Call` and
     /// `CallMethod` do: a closure's frame runs compiled or interpreted) and
     /// write its result to `return_to`.
     Call,
-    /// `add(ctx, top, ip, out, a, b)`: `a + b` when they are not two
+    /// `add(ctx, top, offset, out, a, b)`: `a + b` when they are not two
     /// numbers: strings concatenate (the result goes to `out`), anything
     /// else raises. Both operands are in slots or constants: rooted.
     Add,
-    /// `raise(ctx, top, ip, error)`: raise the fixed error `error` (an
+    /// `raise(ctx, top, offset, error)`: raise the fixed error `error` (an
     /// `ErrorCode`); always `STATUS_RAISED`.
     Raise,
-    /// `undefined(ctx, top, ip, slot)`: raise `Undefined variable` for
+    /// `undefined(ctx, top, offset, slot)`: raise `Undefined variable` for
     /// global `slot`.
     Undefined,
-    /// `print(ctx, top, ip, value)`: print a value and a newline.
+    /// `print(ctx, top, offset, value)`: print a value and a newline.
     Print,
-    /// `interrupted(ctx, top, ip)`: an interrupt was requested at a
+    /// `interrupted(ctx, top, offset)`: an interrupt was requested at a
     /// back-edge: raise `Interrupted.` (taking the request).
     Interrupted,
 }
@@ -63,7 +66,7 @@ impl Helper {
         }
     }
 
-    /// The parameters after `ctx, top, ip`, each a pointer-sized integer
+    /// The parameters after `ctx, top, offset`, each a pointer-sized integer
     /// (`I64`) or a `u32` (`I32`).
     fn extra_params(self) -> &'static [cranelift_codegen::ir::Type] {
         use types::{I32, I64};
@@ -80,9 +83,9 @@ impl Helper {
     /// convention.
     pub fn signature(self, call_conv: CallConv) -> Signature {
         let mut signature = Signature::new(call_conv);
-        for _ in 0..3 {
-            signature.params.push(AbiParam::new(types::I64));
-        }
+        signature.params.push(AbiParam::new(types::I64)); // ctx
+        signature.params.push(AbiParam::new(types::I64)); // top
+        signature.params.push(AbiParam::new(types::I32)); // offset
         for &ty in self.extra_params() {
             signature.params.push(AbiParam::new(ty));
         }

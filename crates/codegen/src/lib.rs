@@ -21,5 +21,5 @@ mod lower;
 mod lowering;
 
 pub use helpers::Helper;
-pub use lower::{CantCompile, FunctionInput, compile_function};
+pub use lower::{CantCompile, Compiled, FunctionInput, compile_function};
 pub use lowering::{Lowering, lowering};

@@ -32,13 +32,6 @@ pub struct FunctionInput<'a> {
     /// The runtime value (its bits) of each constant of the function, kept
     /// alive by the engine for as long as the code exists.
     pub constants: &'a [u64],
-    /// The address of the function's code bytes (stable while the code
-    /// exists), from which the resume points (`ip`s) recorded at safepoints
-    /// are made.
-    pub code_address: usize,
-    /// The address of the interrupt flag (a byte, nonzero when a stop was
-    /// requested), which every back-edge reads.
-    pub interrupt_flag: usize,
 }
 
 /// Why a function was not compiled. Never an error of the program: the
@@ -62,18 +55,29 @@ impl std::fmt::Display for CantCompile {
     }
 }
 
-/// Lower `input` into `module` as a function named `name`, of the
-/// `runtime::abi::CompiledEntry` signature. `ctx` and `builder_ctx` are
-/// reused between compilations; `ctx` is cleared afterwards. Returns the
-/// function's id and its IR as text (for `disasm --jit` and tests).
+/// A function compiled into a module.
+#[derive(Debug)]
+pub struct Compiled {
+    pub id: FuncId,
+    /// The size of its machine code, in bytes.
+    pub code_size: u32,
+    /// Its Cranelift IR as text, if asked for.
+    pub ir: Option<String>,
+}
+
+/// Lower `input` into `module` as a function named `name` (`None`: an
+/// anonymous function), of the `runtime::abi::CompiledEntry` signature.
+/// `ctx` and `builder_ctx` are reused between compilations; `ctx` is
+/// cleared afterwards. With `want_ir`, the result carries the IR as text
+/// (for `--trace-jit` and `disasm --jit`).
 pub fn compile_function<M: Module>(
     module: &mut M,
     ctx: &mut cranelift_codegen::Context,
     builder_ctx: &mut FunctionBuilderContext,
-    name: &str,
-    linkage: Linkage,
+    name: Option<(&str, Linkage)>,
     input: &FunctionInput<'_>,
-) -> Result<(FuncId, String), CantCompile> {
+    want_ir: bool,
+) -> Result<Compiled, CantCompile> {
     let code: Vec<Instruction> = instructions(&input.function.chunk.code)
         .collect::<Result<_, _>>()
         .map_err(|error| CantCompile::Cranelift(format!("undecodable code: {error}")))?;
@@ -94,9 +98,11 @@ pub fn compile_function<M: Module>(
         signature.params.push(AbiParam::new(pointer));
     }
     signature.returns.push(AbiParam::new(types::I32));
-    let id = module
-        .declare_function(name, linkage, &signature)
-        .map_err(|error| CantCompile::Cranelift(error.to_string()))?;
+    let id = match name {
+        Some((name, linkage)) => module.declare_function(name, linkage, &signature),
+        None => module.declare_anonymous_function(&signature),
+    }
+    .map_err(|error| CantCompile::Cranelift(error.to_string()))?;
 
     ctx.func.signature = signature;
     ctx.func.name = UserFuncName::user(0, id.as_u32());
@@ -115,12 +121,12 @@ pub fn compile_function<M: Module>(
     lower.builder.seal_all_blocks();
     lower.builder.finalize(target);
 
-    let ir = ctx.func.display().to_string();
-    module
-        .define_function(id, ctx)
-        .map_err(|error| CantCompile::Cranelift(format!("{error:?}")))?;
+    let ir = want_ir.then(|| ctx.func.display().to_string());
+    let defined = module.define_function(id, ctx);
+    let code_size = ctx.compiled_code().map_or(0, |code| code.code_info().total_size);
     module.clear_context(ctx);
-    Ok((id, ir))
+    defined.map_err(|error| CantCompile::Cranelift(format!("{error:?}")))?;
+    Ok(Compiled { id, code_size, ir })
 }
 
 /// The state of one lowering.
@@ -233,7 +239,8 @@ impl<'a, 'b> Lower<'a, 'b> {
 
     /// Call `helper` at a safepoint: slots `0..live` are written back, the
     /// stack's height is `live` slots above the frame, and the frame resumes
-    /// at `next` (the instruction after this one). Returns the status.
+    /// at offset `next` (the instruction after this one). Returns the
+    /// status.
     fn call_helper(
         &mut self,
         helper: Helper,
@@ -243,8 +250,8 @@ impl<'a, 'b> Lower<'a, 'b> {
     ) -> ir::Value {
         self.write_back(live);
         let top = self.slot_address(live);
-        let ip = self.builder.ins().iconst(types::I64, (self.input.code_address + next) as i64);
-        let mut args = vec![self.ctx, top, ip];
+        let offset = self.builder.ins().iconst(types::I32, next as i64);
+        let mut args = vec![self.ctx, top, offset];
         args.extend_from_slice(extra);
         let call = self.builder.ins().call(self.helpers[&helper], &args);
         self.builder.inst_results(call)[0]
@@ -284,11 +291,11 @@ impl<'a, 'b> Lower<'a, 'b> {
         self.builder.ins().band(a, b)
     }
 
-    fn to_float(&mut self, value: ir::Value) -> ir::Value {
+    fn as_float(&mut self, value: ir::Value) -> ir::Value {
         self.builder.ins().bitcast(types::F64, MemFlagsData::new(), value)
     }
 
-    fn from_float(&mut self, value: ir::Value) -> ir::Value {
+    fn boxed_float(&mut self, value: ir::Value) -> ir::Value {
         self.builder.ins().bitcast(types::I64, MemFlagsData::new(), value)
     }
 
@@ -315,7 +322,7 @@ impl<'a, 'b> Lower<'a, 'b> {
     ) -> (ir::Value, ir::Value) {
         let both = self.both_numbers(a, b);
         self.raise_unless(both, ErrorCode::OperandsNumbers, live, next);
-        (self.to_float(a), self.to_float(b))
+        (self.as_float(a), self.as_float(b))
     }
 
     fn arithmetic(&mut self, op: Op, a: ir::Value, b: ir::Value) -> ir::Value {
@@ -325,7 +332,7 @@ impl<'a, 'b> Lower<'a, 'b> {
             Op::Divide | Op::DivideConstant => self.builder.ins().fdiv(a, b),
             _ => self.builder.ins().fadd(a, b),
         };
-        self.from_float(result)
+        self.boxed_float(result)
     }
 
     fn block_at(&self, offset: usize) -> Block {
@@ -397,7 +404,7 @@ impl<'a, 'b> Lower<'a, 'b> {
             Op::Equal | Op::NotEqual => {
                 let (a, b) = (self.get(depth - 2), self.get(top));
                 let both = self.both_numbers(a, b);
-                let (fa, fb) = (self.to_float(a), self.to_float(b));
+                let (fa, fb) = (self.as_float(a), self.as_float(b));
                 let float_equal = self.builder.ins().fcmp(FloatCC::Equal, fa, fb);
                 let same = self.builder.ins().icmp(IntCC::Equal, a, b);
                 let mut equal = self.builder.ins().select(both, float_equal, same);
@@ -446,9 +453,9 @@ impl<'a, 'b> Lower<'a, 'b> {
                 let value = self.get(top);
                 let number = self.is_number(value);
                 self.raise_unless(number, ErrorCode::OperandNumber, depth, next);
-                let float = self.to_float(value);
+                let float = self.as_float(value);
                 let negated = self.builder.ins().fneg(float);
-                let value = self.from_float(negated);
+                let value = self.boxed_float(negated);
                 self.set(top, value);
             }
             Op::Print => {
@@ -482,7 +489,14 @@ impl<'a, 'b> Lower<'a, 'b> {
                 self.builder.switch_to_block(fall);
             }
             Op::Loop => {
-                let flag = self.builder.ins().iconst(types::I64, self.input.interrupt_flag as i64);
+                let flag = self.builder.ins().load(
+                    types::I64,
+                    trusted(),
+                    self.ctx,
+                    abi::CONTEXT_INTERRUPT as i32,
+                );
+                // Another thread may set the flag: a plain load each time
+                // (relaxed, as the VM reads it).
                 let requested = self.builder.ins().load(types::I8, MemFlagsData::new(), flag, 0);
                 let stop = self.builder.create_block();
                 self.builder.set_cold_block(stop);
@@ -570,7 +584,7 @@ impl<'a, 'b> Lower<'a, 'b> {
         self.builder.ins().brif(both, fast, &[], slow, &[]);
 
         self.builder.switch_to_block(fast);
-        let (fa, fb) = (self.to_float(a), self.to_float(b));
+        let (fa, fb) = (self.as_float(a), self.as_float(b));
         let sum = self.arithmetic(Op::Add, fa, fb);
         self.set(out, sum);
         self.builder.ins().jump(join, &[]);

@@ -10,16 +10,19 @@ pub enum Engine {
     /// Compiles to bytecode and runs it in a virtual machine.
     #[default]
     Vm,
+    /// Runs bytecode in the VM and compiles hot functions to machine code.
+    Jit,
 }
 
 impl Engine {
     /// Every engine, in the order tests and tools run them.
-    pub const ALL: &'static [Engine] = &[Engine::Tree, Engine::Vm];
+    pub const ALL: &'static [Engine] = &[Engine::Tree, Engine::Vm, Engine::Jit];
 
     pub fn name(self) -> &'static str {
         match self {
             Engine::Tree => "tree",
             Engine::Vm => "vm",
+            Engine::Jit => "jit",
         }
     }
 }

@@ -15,6 +15,6 @@ pub use diagnostics::DiagnosticStyle;
 pub use engine::{Engine, UnknownEngine};
 pub use runtime::{GcConfig, GcLog, GcReport, GcStats, Interrupt};
 pub use session::{
-    LoadError, Options, Outcome, Session, compile_to_bytes, disassemble, disassemble_bytecode,
-    is_bytecode, run,
+    JitConfig, LoadError, Options, Outcome, Session, compile_to_bytes, disassemble,
+    disassemble_bytecode, is_bytecode, run,
 };

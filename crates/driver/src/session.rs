@@ -35,6 +35,23 @@ pub struct Options {
     /// [`Session::interrupt`]).
     pub interrupt: Option<Interrupt>,
     pub diagnostics: DiagnosticStyle,
+    /// How the `jit` engine tiers (ignored by the others).
+    pub jit: JitConfig,
+}
+
+/// How the `jit` engine tiers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JitConfig {
+    /// Calls after which a function is compiled (0: at its first call).
+    pub threshold: u32,
+    /// Report every compile decision to stderr (`--trace-jit`).
+    pub trace: bool,
+}
+
+impl Default for JitConfig {
+    fn default() -> JitConfig {
+        JitConfig { threshold: jit::DEFAULT_THRESHOLD, trace: false }
+    }
 }
 
 /// How a run ended. The CLI maps these to exit codes.
@@ -73,6 +90,16 @@ impl Session {
         let engine = match options.engine {
             Engine::Tree => EngineState::Tree(TreeWalker::new(heap, &mut front)),
             Engine::Vm => EngineState::Vm(vm::Vm::new(heap, |name| front.global_slot(name))),
+            Engine::Jit => {
+                let trace = options.jit.trace.then(|| Box::new(std::io::stderr()) as _);
+                let tier =
+                    jit::Jit::new(jit::JitOptions { threshold: options.jit.threshold, trace });
+                EngineState::Vm(vm::Vm::with_tier(
+                    heap,
+                    |name| front.global_slot(name),
+                    Box::new(tier),
+                ))
+            }
         };
         Session { front, engine, style: options.diagnostics }
     }
@@ -206,7 +233,7 @@ pub enum LoadError {
     File(bytecode::FileError),
     /// The container is fine but its code is not safe to run.
     Verify(bytecode::VerifyError),
-    /// Only the `vm` engine runs bytecode.
+    /// Only the bytecode engines (`vm`, `jit`) run bytecode.
     WrongEngine(Engine),
 }
 
@@ -216,7 +243,7 @@ impl std::fmt::Display for LoadError {
             LoadError::File(error) => write!(f, "{error}"),
             LoadError::Verify(error) => write!(f, "rejected by the verifier: {error}"),
             LoadError::WrongEngine(engine) => {
-                write!(f, "the {engine} engine cannot run bytecode files (use --engine vm)")
+                write!(f, "the {engine} engine cannot run bytecode files (use --engine vm or jit)")
             }
         }
     }

@@ -1,9 +1,11 @@
 //! The conformance suite: every `.lox` file under `tests/conformance/` on
 //! every engine the driver knows, normally and with the collector running at
-//! every allocation, plus a check that all engines agree byte for byte, and
-//! a run of every file through a `.loxc` round trip (compile to bytes, load,
-//! verify, run on `vm`). Every benchmark program in `benches/` runs on
-//! every engine too, checked against its expected output.
+//! every allocation (`jit` also with every function compiled at its first
+//! call: `jit-eager`), plus a check that all engines agree byte for byte,
+//! and a run of every file through a `.loxc` round trip (compile to bytes,
+//! load, verify, run on `vm` and on `jit`). Every benchmark program in
+//! `benches/` runs in every engine too, checked against its expected
+//! output.
 //!
 //! Expectations are comments in the files (see tests/conformance/README.md):
 //! `// expect: TEXT`, `// expect runtime error: MESSAGE`, `// expect trace:
@@ -19,6 +21,64 @@ use libtest_mimic::{Arguments, Failed, Trial};
 /// cannot go stale.
 const EXCEPTIONS: &[(Engine, &str, &str)] = &[];
 
+/// One way to run a program: an engine, the collector at every allocation
+/// or not, and for `jit`, whether every function is compiled at its first
+/// call (`eager`) or only hot ones (the default threshold: mixed mode).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Config {
+    engine: Engine,
+    stress: bool,
+    eager: bool,
+}
+
+impl Config {
+    const fn new(engine: Engine, stress: bool, eager: bool) -> Config {
+        Config { engine, stress, eager }
+    }
+
+    fn label(self) -> String {
+        let mut label = self.engine.to_string();
+        if self.eager {
+            label.push_str("-eager");
+        }
+        if self.stress {
+            label.push_str("-gc-stress");
+        }
+        label
+    }
+
+    fn options(self) -> Options {
+        let mut options = Options {
+            engine: self.engine,
+            gc: GcConfig { stress: self.stress, ..GcConfig::default() },
+            ..Options::default()
+        };
+        if self.eager {
+            options.jit.threshold = 0;
+        }
+        options
+    }
+}
+
+/// Every configuration each corpus file runs in.
+const CONFIGS: &[Config] = &[
+    Config::new(Engine::Tree, false, false),
+    Config::new(Engine::Tree, true, false),
+    Config::new(Engine::Vm, false, false),
+    Config::new(Engine::Vm, true, false),
+    Config::new(Engine::Jit, false, false),
+    Config::new(Engine::Jit, false, true),
+    Config::new(Engine::Jit, true, true),
+];
+
+/// The configurations benchmarks run in (no collector stress: too slow).
+const BENCH_CONFIGS: &[Config] = &[
+    Config::new(Engine::Tree, false, false),
+    Config::new(Engine::Vm, false, false),
+    Config::new(Engine::Jit, false, false),
+    Config::new(Engine::Jit, false, true),
+];
+
 fn main() {
     let args = Arguments::from_args();
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/conformance");
@@ -26,36 +86,40 @@ fn main() {
     collect_lox_files(&root, &mut files);
     files.sort();
     assert!(!files.is_empty(), "no conformance files under {}", root.display());
+    for &engine in Engine::ALL {
+        assert!(
+            CONFIGS.iter().any(|config| config.engine == engine && !config.stress)
+                && CONFIGS.iter().any(|config| config.engine == engine && config.stress)
+                && BENCH_CONFIGS.iter().any(|config| config.engine == engine),
+            "{engine} is missing from the suite's configurations"
+        );
+    }
 
     let mut trials = Vec::new();
     for path in &files {
         let name = path.strip_prefix(&root).unwrap().to_string_lossy().replace('\\', "/");
-        for &engine in Engine::ALL {
-            for stress in [false, true] {
-                let label = if stress { format!("{engine}-gc-stress") } else { engine.to_string() };
-                let (path, name) = (path.clone(), name.clone());
-                trials.push(Trial::test(format!("{label}::{name}"), move || {
-                    check_file(&path, &name, engine, stress)
-                }));
-            }
+        for &config in CONFIGS {
+            let (path, name) = (path.clone(), name.clone());
+            trials.push(Trial::test(format!("{}::{name}", config.label()), move || {
+                check_file(&path, &name, config)
+            }));
         }
-        let (path_loxc, name_loxc) = (path.clone(), name.clone());
-        trials.push(Trial::test(format!("vm-loxc::{name}"), move || {
-            check_loxc(&path_loxc, &name_loxc)
-        }));
-        if Engine::ALL.len() > 1 {
-            let path = path.clone();
-            trials
-                .push(Trial::test(format!("engines-agree::{name}"), move || engines_agree(&path)));
+        for engine in [Engine::Vm, Engine::Jit] {
+            let (path_loxc, name_loxc) = (path.clone(), name.clone());
+            trials.push(Trial::test(format!("{engine}-loxc::{name}"), move || {
+                check_loxc(&path_loxc, &name_loxc, engine)
+            }));
         }
+        let path = path.clone();
+        trials.push(Trial::test(format!("engines-agree::{name}"), move || engines_agree(&path)));
     }
     trials.extend(benchmark_trials());
     libtest_mimic::run(&args, trials).exit();
 }
 
-/// Every benchmark program in `benches/` on every engine: each prints
-/// exactly its `.expected` output and exits successfully, so the engines
-/// agree on real programs too, not only on the corpus's small ones.
+/// Every benchmark program in `benches/` in every configuration: each
+/// prints exactly its `.expected` output and exits successfully, so the
+/// engines agree on real programs too, not only on the corpus's small ones.
 fn benchmark_trials() -> Vec<Trial> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../benches");
     let mut programs = Vec::new();
@@ -65,24 +129,24 @@ fn benchmark_trials() -> Vec<Trial> {
     let mut trials = Vec::new();
     for path in programs {
         let name = path.file_stem().unwrap().to_string_lossy().into_owned();
-        for &engine in Engine::ALL {
+        for &config in BENCH_CONFIGS {
             let path = path.clone();
-            trials.push(Trial::test(format!("bench-{engine}::{name}"), move || {
-                check_benchmark(&path, engine)
+            trials.push(Trial::test(format!("bench-{}::{name}", config.label()), move || {
+                check_benchmark(&path, config)
             }));
         }
     }
     trials
 }
 
-fn check_benchmark(path: &Path, engine: Engine) -> Result<(), Failed> {
+fn check_benchmark(path: &Path, config: Config) -> Result<(), Failed> {
     let source = std::fs::read(path).map_err(|e| e.to_string())?;
     let expected = std::fs::read_to_string(path.with_extension("expected"))
         .map_err(|e| format!("{}: {e}", path.with_extension("expected").display()))?;
-    let actual = run(&source, engine, false);
+    let actual = run(&source, config);
     let wanted = Run { outcome: Outcome::Success, stdout: expected, stderr: String::new() };
     if actual != wanted {
-        return Err(format!("{engine}: expected\n{wanted:#?}\ngot\n{actual:#?}").into());
+        return Err(format!("{}: expected\n{wanted:#?}\ngot\n{actual:#?}", config.label()).into());
     }
     Ok(())
 }
@@ -106,15 +170,15 @@ struct Run {
     stderr: String,
 }
 
-fn run(source: &[u8], engine: Engine, stress: bool) -> Run {
-    run_checking_the_collector(source, engine, stress).0
+fn run(source: &[u8], config: Config) -> Run {
+    run_checking_the_collector(source, config).0
 }
 
 /// Run, and list every collection that ended with a bigger heap than it
 /// started with. A collection only frees, so that means some growth of an
 /// object (a table, a field vector) was not counted when it happened: the
 /// heap limit and `--gc-log` would both be wrong.
-fn run_checking_the_collector(source: &[u8], engine: Engine, stress: bool) -> (Run, Vec<String>) {
+fn run_checking_the_collector(source: &[u8], config: Config) -> (Run, Vec<String>) {
     let grew = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
     let log_grew = std::rc::Rc::clone(&grew);
     let gc_log: driver::GcLog = Box::new(move |report| {
@@ -122,12 +186,7 @@ fn run_checking_the_collector(source: &[u8], engine: Engine, stress: bool) -> (R
             log_grew.borrow_mut().push(report.to_string());
         }
     });
-    let options = Options {
-        engine,
-        gc: GcConfig { stress, ..GcConfig::default() },
-        gc_log: Some(gc_log),
-        ..Options::default()
-    };
+    let options = Options { gc_log: Some(gc_log), ..config.options() };
     let (mut out, mut err) = (Vec::new(), Vec::new());
     let outcome = driver::run(source, options, &mut out, &mut err);
     let run = Run {
@@ -139,14 +198,15 @@ fn run_checking_the_collector(source: &[u8], engine: Engine, stress: bool) -> (R
     (run, grew)
 }
 
-/// Compile to `.loxc` bytes, then load, verify and run them on `vm`.
-fn run_loxc(source: &[u8]) -> Run {
+/// Compile to `.loxc` bytes, then load, verify and run them on `engine`
+/// (`jit`: every function compiled at its first call).
+fn run_loxc(source: &[u8], engine: Engine) -> Run {
     let (mut out, mut err) = (Vec::new(), Vec::new());
     let style = driver::DiagnosticStyle::Plain;
     let outcome = match driver::compile_to_bytes(source, &style, &mut err) {
         None => Outcome::CompileError,
         Some(bytes) => {
-            let mut session = driver::Session::new(Options::default());
+            let mut session = driver::Session::new(Config::new(engine, false, true).options());
             match session.run_bytecode(&bytes, &mut out, &mut err) {
                 Ok(outcome) => outcome,
                 Err(error) => panic!("a freshly compiled file must load: {error}"),
@@ -160,10 +220,11 @@ fn run_loxc(source: &[u8]) -> Run {
     }
 }
 
-fn check_loxc(path: &Path, name: &str) -> Result<(), Failed> {
+fn check_loxc(path: &Path, name: &str, engine: Engine) -> Result<(), Failed> {
     let source = std::fs::read(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
     let expected = parse_expectations(&String::from_utf8_lossy(&source));
-    compare(&expected, &run_loxc(&source)).map_err(|failure| format!("{name}: {failure}").into())
+    compare(&expected, &run_loxc(&source, engine))
+        .map_err(|failure| format!("{name}: {failure}").into())
 }
 
 /// What a file's annotations say it must do.
@@ -212,10 +273,10 @@ fn is_annotation(comment: &str) -> bool {
         || (comment.starts_with("[line ") && comment.contains("] Error"))
 }
 
-fn check_file(path: &Path, name: &str, engine: Engine, stress: bool) -> Result<(), Failed> {
+fn check_file(path: &Path, name: &str, config: Config) -> Result<(), Failed> {
     let source = std::fs::read(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
     let expected = parse_expectations(&String::from_utf8_lossy(&source));
-    let (actual, grew) = run_checking_the_collector(&source, engine, stress);
+    let (actual, grew) = run_checking_the_collector(&source, config);
     if let Some(first) = grew.first() {
         return Err(format!(
             "{name}: {} collections ended with a bigger heap than they started with, \
@@ -225,6 +286,7 @@ fn check_file(path: &Path, name: &str, engine: Engine, stress: bool) -> Result<(
         .into());
     }
     let verdict = compare(&expected, &actual);
+    let engine = config.engine;
     let exception = EXCEPTIONS.iter().find(|(e, file, _)| *e == engine && *file == name);
     match (verdict, exception) {
         (Ok(()), None) => Ok(()),
@@ -300,16 +362,20 @@ fn compare(expected: &Expected, actual: &Run) -> Result<(), String> {
     Ok(())
 }
 
-/// Every engine gives the same stdout, stderr and outcome as the first.
+/// Every configuration without collector stress gives the same stdout,
+/// stderr and outcome as the first.
 fn engines_agree(path: &Path) -> Result<(), Failed> {
     let source = std::fs::read(path).map_err(|e| e.to_string())?;
-    let reference = run(&source, Engine::ALL[0], false);
-    for &engine in &Engine::ALL[1..] {
-        let other = run(&source, engine, false);
+    let mut configs = CONFIGS.iter().filter(|config| !config.stress);
+    let first = *configs.next().expect("a configuration");
+    let reference = run(&source, first);
+    for &config in configs {
+        let other = run(&source, config);
         if other != reference {
             return Err(format!(
-                "{engine} differs from {}:\n{:#?}\nvs\n{:#?}",
-                Engine::ALL[0],
+                "{} differs from {}:\n{:#?}\nvs\n{:#?}",
+                config.label(),
+                first.label(),
                 other,
                 reference
             )

@@ -137,6 +137,9 @@ pub struct Context {
     pub globals: *const Globals,
     pub frames: *const Frames,
     pub heap: *const Heap,
+    /// The interrupt flag (a byte, nonzero when a stop was requested),
+    /// which compiled code reads at every back-edge.
+    pub interrupt: *const std::sync::atomic::AtomicBool,
     /// The engine running the code (its helpers know what it is).
     pub engine: *mut std::ffi::c_void,
 }
@@ -144,6 +147,7 @@ pub struct Context {
 pub const CONTEXT_STACK: usize = offset_of!(Context, stack);
 pub const CONTEXT_GLOBALS: usize = offset_of!(Context, globals);
 pub const CONTEXT_FRAMES: usize = offset_of!(Context, frames);
+pub const CONTEXT_INTERRUPT: usize = offset_of!(Context, interrupt);
 
 /// The symbols of the runtime helpers compiled code calls. Their Cranelift
 /// signatures are in `codegen::Helper`, their implementations in the VM

@@ -45,6 +45,8 @@ pub(crate) struct Loaded {
 /// calls of every function; when a count reaches the tier's threshold the
 /// function is offered, once, and the machine code returned (if any) runs
 /// its later calls.
+///
+/// A VM drops its tier after its heap, so a tier may free its code on drop.
 pub trait Tier {
     /// Calls after which a function is offered (0 and 1: at its first call).
     fn threshold(&self) -> u32;
@@ -71,6 +73,9 @@ pub struct Vm {
     functions: Vec<Loaded>,
     /// Names of global slots, for `Undefined variable` errors.
     global_names: Vec<String>,
+    /// Declared after `heap`, so dropped after it: machine code a tier
+    /// made is freed with the tier, and by then no function's entry cell
+    /// points at it.
     tier: Option<Box<dyn Tier>>,
 }
 

@@ -44,6 +44,7 @@ impl Run<'_> {
             globals: self.heap.globals(),
             frames: self.frames,
             heap: self.heap,
+            interrupt: self.heap.interrupt().flag(),
             engine: std::ptr::from_mut(self).cast(),
         };
         let closure = record.closure.map_or(std::ptr::null(), |closure| closure.as_ptr());
@@ -81,6 +82,13 @@ impl Run<'_> {
         n_args: usize,
         return_to: *mut Value,
     ) -> Res<()> {
+        // Compiled code and the helpers nest on the native stack as Lox
+        // calls do: near the end of this stack, go on on a new segment, so
+        // the frame limit alone decides when a program overflows, as in the
+        // VM (which does not recurse).
+        if psm::stack_pointer() as usize <= self.native_floor {
+            return self.on_new_segment(|run| run.call_from_native(slot_zero, n_args, return_to));
+        }
         // SAFETY: compiled code passes slots of its frame, written back.
         let callee = unsafe { return_to.read() };
         let before = self.frames.len();
@@ -98,13 +106,31 @@ impl Run<'_> {
         }
     }
 
+    /// Run `f` on a fresh native stack segment, with the floor moved there.
+    #[cold]
+    #[inline(never)]
+    fn on_new_segment<T>(&mut self, f: impl FnOnce(&mut Self) -> T) -> T {
+        let saved = self.native_floor;
+        let result = stacker::grow(NATIVE_SEGMENT, || {
+            self.native_floor = native_floor();
+            f(self)
+        });
+        self.native_floor = saved;
+        result
+    }
+
     /// Publish what compiled code passes at a safepoint: the stack's height
-    /// and where its frame resumes.
-    fn safepoint(&mut self, top: *mut Value, ip: *const u8) {
+    /// and the offset where its frame (the innermost) resumes.
+    fn safepoint(&mut self, top: *mut Value, offset: u32) {
         // SAFETY: compiled code passes one past its frame's last live slot,
         // after writing every live slot back.
         unsafe { self.stack.set_len(self.index_of(top)) };
-        self.frames.set_top_ip(ip);
+        let code = &self.frame_of(self.frames.top()).loaded.function.chunk.code;
+        debug_assert!((offset as usize) < code.len(), "a resume point inside the code");
+        // SAFETY: the code generator passes the offset of an instruction
+        // of this function (one after the current instruction, which is
+        // never past the last one: the last is a jump or a return).
+        self.frames.set_top_ip(unsafe { code.as_ptr().add(offset as usize) });
     }
 
     /// The status for `result`, keeping an error for the code to carry out.
@@ -117,6 +143,24 @@ impl Run<'_> {
             }
         }
     }
+}
+
+/// Native stack kept free below the floor: room for a helper's slow path
+/// and the deepest Rust code it runs without a call back into Lox.
+const NATIVE_RED_ZONE: usize = 1 << 20;
+
+/// The size of each extra native stack segment. Only the pages used are
+/// ever touched.
+const NATIVE_SEGMENT: usize = 64 << 20;
+
+/// The lowest native stack address a call from compiled code may start at
+/// on the stack running now (so that [`NATIVE_RED_ZONE`] bytes stay free).
+pub(crate) fn native_floor() -> usize {
+    let here = psm::stack_pointer() as usize;
+    // Without a known limit (never on the platforms Strata runs on), assume
+    // the smallest stack a Rust thread gets.
+    let remaining = stacker::remaining_stack().unwrap_or(2 << 20);
+    (here - remaining) + NATIVE_RED_ZONE.min(remaining / 2)
 }
 
 /// The run a compiled body was entered from.
@@ -133,14 +177,14 @@ unsafe fn run_of<'r>(ctx: *mut Context) -> &'r mut Run<'r> {
 unsafe extern "C" fn strata_call(
     ctx: *mut Context,
     top: *mut Value,
-    ip: *const u8,
+    offset: u32,
     slot_zero: *mut Value,
     n_args: u32,
     return_to: *mut Value,
 ) -> u32 {
     // SAFETY: called by compiled code with the context it was entered with.
     let run = unsafe { run_of(ctx) };
-    run.safepoint(top, ip);
+    run.safepoint(top, offset);
     let result = run.call_from_native(slot_zero, n_args as usize, return_to);
     run.status(result)
 }
@@ -148,14 +192,14 @@ unsafe extern "C" fn strata_call(
 unsafe extern "C" fn strata_add(
     ctx: *mut Context,
     top: *mut Value,
-    ip: *const u8,
+    offset: u32,
     out: *mut Value,
     a: u64,
     b: u64,
 ) -> u32 {
     // SAFETY: as in `strata_call`.
     let run = unsafe { run_of(ctx) };
-    run.safepoint(top, ip);
+    run.safepoint(top, offset);
     // SAFETY: compiled code passes the bits of live values (operands in
     // slots of its frame, or pinned constants).
     let (a, b) = unsafe { (Value::from_bits(a), Value::from_bits(b)) };
@@ -176,12 +220,12 @@ unsafe extern "C" fn strata_add(
 unsafe extern "C" fn strata_raise(
     ctx: *mut Context,
     top: *mut Value,
-    ip: *const u8,
+    offset: u32,
     code: u32,
 ) -> u32 {
     // SAFETY: as in `strata_call`.
     let run = unsafe { run_of(ctx) };
-    run.safepoint(top, ip);
+    run.safepoint(top, offset);
     let message = ErrorCode::from_u32(code).map_or("Compiled code failed.", ErrorCode::message);
     run.status(Err(error(message)))
 }
@@ -189,12 +233,12 @@ unsafe extern "C" fn strata_raise(
 unsafe extern "C" fn strata_undefined(
     ctx: *mut Context,
     top: *mut Value,
-    ip: *const u8,
+    offset: u32,
     slot: u32,
 ) -> u32 {
     // SAFETY: as in `strata_call`.
     let run = unsafe { run_of(ctx) };
-    run.safepoint(top, ip);
+    run.safepoint(top, offset);
     let raise = run.undefined(slot as usize);
     run.status(Err(raise))
 }
@@ -202,12 +246,12 @@ unsafe extern "C" fn strata_undefined(
 unsafe extern "C" fn strata_print(
     ctx: *mut Context,
     top: *mut Value,
-    ip: *const u8,
+    offset: u32,
     value: u64,
 ) -> u32 {
     // SAFETY: as in `strata_call`.
     let run = unsafe { run_of(ctx) };
-    run.safepoint(top, ip);
+    run.safepoint(top, offset);
     // SAFETY: as in `strata_add`.
     let value = unsafe { Value::from_bits(value) };
     let result = match writeln!(run.out, "{}", Printed(value)) {
@@ -217,10 +261,10 @@ unsafe extern "C" fn strata_print(
     run.status(result)
 }
 
-unsafe extern "C" fn strata_interrupted(ctx: *mut Context, top: *mut Value, ip: *const u8) -> u32 {
+unsafe extern "C" fn strata_interrupted(ctx: *mut Context, top: *mut Value, offset: u32) -> u32 {
     // SAFETY: as in `strata_call`.
     let run = unsafe { run_of(ctx) };
-    run.safepoint(top, ip);
+    run.safepoint(top, offset);
     run.heap.interrupt().take();
     run.status(Err(error(runtime::INTERRUPTED)))
 }

@@ -58,6 +58,9 @@ pub(crate) struct Run<'a> {
     threshold: u32,
     /// An error a helper raised while compiled code ran, on its way out.
     pub(crate) pending: Option<Raise>,
+    /// Calls from compiled code below this native stack address move to a
+    /// new stack segment (`native::native_floor`).
+    pub(crate) native_floor: usize,
 }
 
 /// A runtime error, raised from inside the loop: a Lox error's message, or
@@ -103,6 +106,7 @@ impl<'a> Run<'a> {
             tier,
             threshold,
             pending: None,
+            native_floor: crate::native::native_floor(),
         }
     }
 

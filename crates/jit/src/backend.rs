@@ -1,0 +1,101 @@
+//! Cranelift, set up for this machine: one `JITModule` that every compiled
+//! function goes into, with the runtime helpers linked by symbol.
+
+use std::mem::ManuallyDrop;
+
+use cranelift_codegen::settings::{self, Configurable};
+use cranelift_frontend::FunctionBuilderContext;
+use cranelift_jit::{JITBuilder, JITModule};
+use cranelift_module::Module;
+use runtime::abi::CompiledEntry;
+use vm::FunctionCode;
+
+use codegen::{CantCompile, Compiled, FunctionInput};
+
+/// The code generator's state, kept across compiles.
+pub(crate) struct Backend {
+    /// Freed by hand on drop (a `JITModule` never frees its code itself).
+    module: ManuallyDrop<JITModule>,
+    ctx: cranelift_codegen::Context,
+    builder_ctx: FunctionBuilderContext,
+}
+
+impl Backend {
+    /// Set Cranelift up for the host, or say why it cannot be.
+    pub(crate) fn new() -> Result<Backend, String> {
+        let mut flags = settings::builder();
+        for (name, value) in [
+            // The JIT links by absolute address; machine code goes anywhere
+            // in the address space.
+            ("use_colocated_libcalls", "false"),
+            ("is_pic", "false"),
+            ("opt_level", "speed"),
+            // Profilers (`perf`) walk compiled frames by frame pointer.
+            ("preserve_frame_pointers", "true"),
+        ] {
+            flags.set(name, value).map_err(|error| format!("{name}: {error}"))?;
+        }
+        let isa = cranelift_native::builder()
+            .map_err(|why| why.to_string())?
+            .finish(settings::Flags::new(flags))
+            .map_err(|error| error.to_string())?;
+        let mut builder = JITBuilder::with_isa(isa, cranelift_module::default_libcall_names());
+        for (symbol, address) in vm::HELPERS {
+            builder.symbol(*symbol, address.0);
+        }
+        let module = JITModule::new(builder);
+        Ok(Backend {
+            ctx: module.make_context(),
+            module: ManuallyDrop::new(module),
+            builder_ctx: FunctionBuilderContext::new(),
+        })
+    }
+
+    /// The instruction set code is made for.
+    pub(crate) fn isa_name(&self) -> &'static str {
+        self.module.isa().name()
+    }
+
+    /// Compile `function` and make its code executable.
+    pub(crate) fn compile(
+        &mut self,
+        function: &FunctionCode<'_>,
+        want_ir: bool,
+    ) -> Result<(CompiledEntry, Compiled), CantCompile> {
+        let constants: Vec<u64> = function.constants.iter().map(|value| value.to_bits()).collect();
+        let input = FunctionInput {
+            function: function.function,
+            facts: function.facts,
+            constants: &constants,
+        };
+        let compiled = codegen::compile_function(
+            &mut *self.module,
+            &mut self.ctx,
+            &mut self.builder_ctx,
+            None,
+            &input,
+            want_ir,
+        )?;
+        self.module
+            .finalize_definitions()
+            .map_err(|error| CantCompile::Cranelift(error.to_string()))?;
+        let code = self.module.get_finalized_function(compiled.id);
+        // SAFETY: `compile_function` made this function with the signature
+        // of `CompiledEntry` (`codegen::lower`), in the platform's C calling
+        // convention, and it stays executable while the module lives (the
+        // VM drops its tier after its heap, so no entry cell outlives it).
+        let entry = unsafe { std::mem::transmute::<*const u8, CompiledEntry>(code) };
+        Ok((entry, compiled))
+    }
+}
+
+impl Drop for Backend {
+    fn drop(&mut self) {
+        // Nothing else frees a JITModule's code. Nothing can call it after
+        // this: the VM owning this tier dropped its heap, and with it every
+        // function's entry cell, first.
+        // SAFETY: `module` is not used after this (we are in its owner's
+        // drop), and, as above, no pointer into its code is used again.
+        unsafe { ManuallyDrop::take(&mut self.module).free_memory() };
+    }
+}

@@ -1,0 +1,146 @@
+//! The `jit` engine's compiler: the tier the VM hands hot functions to.
+//!
+//! Every function starts in the bytecode VM, which counts its calls
+//! (`ObjFunction::calls`). When a count reaches the threshold the VM offers
+//! the function once ([`vm::Tier`]); this crate lowers it with `codegen`
+//! into a Cranelift `JITModule`, and the VM installs the machine code in the
+//! function's entry cell, through which its later calls run. A function the
+//! code generator cannot lower yet stays in the VM: that is a decision
+//! (reported by `--trace-jit`), never an error of the program.
+//!
+//! Cranelift is set up at the first compile ([`backend::Backend`]), so a
+//! program that never gets hot pays nothing for it.
+
+mod backend;
+
+use std::io::Write;
+use std::time::Instant;
+
+use backend::Backend;
+use runtime::abi::CompiledEntry;
+use vm::{FunctionCode, Tier};
+
+/// Calls after which a function is compiled, unless told otherwise: a
+/// baseline compiler is cheap (a fraction of a millisecond per function),
+/// so a function earns it early, as V8's Sparkplug does.
+pub const DEFAULT_THRESHOLD: u32 = 100;
+
+/// How the JIT works.
+pub struct JitOptions {
+    /// Calls after which a function is compiled (0 and 1: at its first
+    /// call, which compiles every function a program calls).
+    pub threshold: u32,
+    /// Where each decision is reported (`--trace-jit`), if anywhere.
+    pub trace: Option<Box<dyn Write>>,
+}
+
+impl Default for JitOptions {
+    fn default() -> JitOptions {
+        JitOptions { threshold: DEFAULT_THRESHOLD, trace: None }
+    }
+}
+
+/// What the JIT has done so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct JitStats {
+    /// Functions compiled to machine code.
+    pub compiled: u32,
+    /// Functions offered but kept in the VM.
+    pub declined: u32,
+    /// Bytes of machine code made.
+    pub code_bytes: u64,
+}
+
+/// The compiling tier.
+pub struct Jit {
+    threshold: u32,
+    trace: Option<Box<dyn Write>>,
+    /// Made at the first compile.
+    backend: Option<Backend>,
+    stats: JitStats,
+}
+
+impl Jit {
+    pub fn new(options: JitOptions) -> Jit {
+        Jit {
+            threshold: options.threshold,
+            trace: options.trace,
+            backend: None,
+            stats: JitStats::default(),
+        }
+    }
+
+    pub fn stats(&self) -> JitStats {
+        self.stats
+    }
+
+    fn report(&mut self, line: std::fmt::Arguments<'_>) {
+        if let Some(trace) = &mut self.trace {
+            // The trace is a diagnostic: failing to write it does not stop
+            // the program.
+            let _ = writeln!(trace, "[jit] {line}");
+        }
+    }
+}
+
+impl Tier for Jit {
+    fn threshold(&self) -> u32 {
+        self.threshold
+    }
+
+    fn compile(&mut self, function: &FunctionCode<'_>) -> Option<CompiledEntry> {
+        let name = display_name(function.function.name.as_deref());
+        let calls = function.object.calls.get();
+        if self.backend.is_none() {
+            let started = Instant::now();
+            match Backend::new() {
+                Ok(backend) => {
+                    self.backend = Some(backend);
+                    let isa = self.backend.as_ref().map_or("", |b| b.isa_name());
+                    self.report(format_args!(
+                        "Cranelift set up for {isa} in {:.2} ms",
+                        millis(started)
+                    ));
+                }
+                Err(why) => {
+                    // No machine code on this host: everything stays in the
+                    // VM, and the JIT is not asked again.
+                    self.threshold = u32::MAX;
+                    self.report(format_args!("no machine code on this host: {why}"));
+                    return None;
+                }
+            }
+        }
+        let backend = self.backend.as_mut()?;
+        let started = Instant::now();
+        let want_ir = false;
+        match backend.compile(function, want_ir) {
+            Ok((entry, compiled)) => {
+                self.stats.compiled += 1;
+                self.stats.code_bytes += u64::from(compiled.code_size);
+                self.report(format_args!(
+                    "compiled {name} after {calls} call{}: {} bytes of bytecode, {} of machine code, in {:.2} ms",
+                    if calls == 1 { "" } else { "s" },
+                    function.function.chunk.code.len(),
+                    compiled.code_size,
+                    millis(started)
+                ));
+                Some(entry)
+            }
+            Err(why) => {
+                self.stats.declined += 1;
+                self.report(format_args!("{name} stays in the VM: {why}"));
+                None
+            }
+        }
+    }
+}
+
+/// A function's name as the trace shows it.
+fn display_name(name: Option<&str>) -> String {
+    name.map_or_else(|| "the script".to_string(), |name| format!("'{name}'"))
+}
+
+fn millis(since: Instant) -> f64 {
+    since.elapsed().as_secs_f64() * 1000.0
+}
