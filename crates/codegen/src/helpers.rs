@@ -40,6 +40,14 @@ pub enum Helper {
     /// `interrupted(ctx, top, offset)`: an interrupt was requested at a
     /// back-edge: raise `Interrupted.` (taking the request).
     Interrupted,
+    /// `step(ctx, top, offset)`: run the instruction at `offset` with the
+    /// VM's own code for it, on the frame as written back (the stack's
+    /// height is `top`); the code reads the slots back afterwards. For the
+    /// instructions lowered as [`crate::Lowering::Stepped`].
+    Step,
+    /// `close_frame(ctx, top, offset)`: close every upvalue open on the
+    /// frame's slots (all written back), as a return does. Never raises.
+    CloseFrame,
 }
 
 impl Helper {
@@ -51,6 +59,8 @@ impl Helper {
         Helper::Undefined,
         Helper::Print,
         Helper::Interrupted,
+        Helper::Step,
+        Helper::CloseFrame,
     ];
 
     /// The symbol the helper is linked by.
@@ -63,6 +73,8 @@ impl Helper {
             Helper::Undefined => helper::UNDEFINED,
             Helper::Print => helper::PRINT,
             Helper::Interrupted => helper::INTERRUPTED,
+            Helper::Step => helper::STEP,
+            Helper::CloseFrame => helper::CLOSE_FRAME,
         }
     }
 
@@ -75,7 +87,7 @@ impl Helper {
             Helper::Add => &[I64, I64, I64],
             Helper::Raise | Helper::Undefined => &[I32],
             Helper::Print => &[I64],
-            Helper::Interrupted => &[],
+            Helper::Interrupted | Helper::Step | Helper::CloseFrame => &[],
         }
     }
 

@@ -32,25 +32,30 @@ pub struct FunctionInput<'a> {
     /// The runtime value (its bits) of each constant of the function, kept
     /// alive by the engine for as long as the code exists.
     pub constants: &'a [u64],
+    /// Where the code starts: `None` for the function's entry (the
+    /// arguments in place); `Some(offset)` for an on-stack-replacement
+    /// entry at the loop header at `offset`, entered from a frame the VM
+    /// ran up to there (every slot below the verifier's depth at the
+    /// header in place).
+    pub entry_at: Option<usize>,
 }
 
 /// Why a function was not compiled. Never an error of the program: the
 /// function stays in the interpreter.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CantCompile {
-    /// An opcode that is not lowered yet (see `lowering.rs`).
-    Opcode { op: Op, offset: usize, reason: &'static str },
     /// Cranelift refused the function: an implementation limit.
     Cranelift(String),
+    /// An on-stack-replacement entry was asked for at an offset that is
+    /// not a loop header (an engine's bug).
+    NotALoopHeader(usize),
 }
 
 impl std::fmt::Display for CantCompile {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            CantCompile::Opcode { op, offset, reason } => {
-                write!(f, "{} at {offset:04}: {reason}", op.name())
-            }
             CantCompile::Cranelift(message) => write!(f, "Cranelift: {message}"),
+            CantCompile::NotALoopHeader(offset) => write!(f, "{offset:04} is not a loop header"),
         }
     }
 }
@@ -81,16 +86,11 @@ pub fn compile_function<M: Module>(
     let code: Vec<Instruction> = instructions(&input.function.chunk.code)
         .collect::<Result<_, _>>()
         .map_err(|error| CantCompile::Cranelift(format!("undecodable code: {error}")))?;
-    for instruction in &code {
-        if let Lowering::Interpreted(reason) = lowering(instruction.op) {
-            return Err(CantCompile::Opcode {
-                op: instruction.op,
-                offset: instruction.offset,
-                reason,
-            });
-        }
+    if let Some(header) = input.entry_at
+        && !input.facts.loop_headers.contains(&(header as u32))
+    {
+        return Err(CantCompile::NotALoopHeader(header));
     }
-
     let pointer = module.target_config().pointer_type();
     let call_conv = module.target_config().default_call_conv;
     let mut signature = module.make_signature();
@@ -145,6 +145,8 @@ struct Lower<'a, 'b> {
     closure: ir::Value,
     /// The globals array (it does not move while code runs).
     globals: ir::Value,
+    /// Whether the function makes closures, which may capture its slots.
+    makes_closures: bool,
 }
 
 /// Memory the code owns outright: aligned, and never trapping.
@@ -174,10 +176,34 @@ impl<'a, 'b> Lower<'a, 'b> {
             builder.ins().load(types::I64, trusted(), globals_cell, abi::GLOBALS_VALUES as i32);
         let raised = builder.create_block();
         builder.set_cold_block(raised);
-        let mut lower =
-            Lower { builder, input, helpers, slots, blocks, raised, ctx, base, closure, globals };
-        let entry_depth = 1 + u32::from(input.function.arity);
-        lower.reload(entry_depth);
+        let makes_closures = code.iter().any(|instruction| instruction.op == Op::Closure);
+        let mut lower = Lower {
+            builder,
+            input,
+            helpers,
+            slots,
+            blocks,
+            raised,
+            ctx,
+            base,
+            closure,
+            globals,
+            makes_closures,
+        };
+        match input.entry_at {
+            None => lower.reload(1 + u32::from(input.function.arity)),
+            Some(header) => {
+                let depth = input.facts.depth_at(header).expect("a verified offset");
+                lower.reload(depth);
+                let block = lower.block_at(header);
+                lower.builder.ins().jump(block, &[]);
+                // The code before the header is unreachable from this
+                // entry: it goes into a block of its own, which Cranelift
+                // drops.
+                let unreachable = lower.builder.create_block();
+                lower.builder.switch_to_block(unreachable);
+            }
+        }
         lower
     }
 
@@ -224,6 +250,16 @@ impl<'a, 'b> Lower<'a, 'b> {
         for slot in 0..depth {
             let value = self.get(slot);
             self.builder.ins().store(trusted(), value, self.base, (slot * 8) as i32);
+        }
+    }
+
+    /// Before returning: if this function makes closures, close every
+    /// upvalue still open on its frame (which has `live` values) from the
+    /// written-back slots, before the result overwrites slot 0, as the VM
+    /// does. `at` is the returning instruction.
+    fn close_frame(&mut self, live: u32, at: usize) {
+        if self.makes_closures {
+            self.call_helper(Helper::CloseFrame, live, at, &[]);
         }
     }
 
@@ -347,6 +383,14 @@ impl<'a, 'b> Lower<'a, 'b> {
         let operand = instruction.operand;
         let next = instruction.next;
         let top = depth - 1;
+        if let Lowering::Stepped(_) = lowering(instruction.op) {
+            let offset = instruction.offset;
+            let status = self.call_helper(Helper::Step, depth, offset, &[]);
+            self.check(status);
+            let after = self.input.facts.depth_at(next).expect("verified code");
+            self.reload(after);
+            return true;
+        }
         match instruction.op {
             Op::Constant => {
                 let bits = self.input.constants[operand as usize];
@@ -524,17 +568,19 @@ impl<'a, 'b> Lower<'a, 'b> {
                 self.reload(return_to + 1);
             }
             Op::Return => {
+                self.close_frame(depth, instruction.offset);
                 let value = self.get(top);
                 self.builder.ins().store(trusted(), value, self.base, 0);
                 self.return_();
                 return false;
             }
             Op::ReturnThis => {
+                self.close_frame(depth, instruction.offset);
                 // Slot 0 holds `this` in memory: nothing assigns it.
                 self.return_();
                 return false;
             }
-            op => unreachable!("{} is not lowered (checked before lowering)", op.name()),
+            op => unreachable!("{} is stepped (above)", op.name()),
         }
         true
     }

@@ -67,6 +67,7 @@ impl Backend {
             function: function.function,
             facts: function.facts,
             constants: &constants,
+            entry_at: function.entry_at,
         };
         let compiled = codegen::compile_function(
             &mut *self.module,

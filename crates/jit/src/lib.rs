@@ -25,10 +25,17 @@ use vm::{FunctionCode, Tier};
 /// so a function earns it early, as V8's Sparkplug does.
 pub const DEFAULT_THRESHOLD: u32 = 100;
 
+/// Back-edges per call of the threshold: a loop is compiled (on-stack
+/// replacement) after `LOOP_FACTOR * threshold` back-edges of its function,
+/// since one iteration is less work than one call.
+pub const LOOP_FACTOR: u32 = 10;
+
 /// How the JIT works.
 pub struct JitOptions {
     /// Calls after which a function is compiled (0 and 1: at its first
-    /// call, which compiles every function a program calls).
+    /// call, which compiles every function a program calls); a running loop
+    /// is compiled after [`LOOP_FACTOR`] times as many back-edges (0: at
+    /// the first).
     pub threshold: u32,
     /// Where each decision is reported (`--trace-jit`), if anywhere.
     pub trace: Option<Box<dyn Write>>,
@@ -88,9 +95,27 @@ impl Tier for Jit {
         self.threshold
     }
 
+    fn loop_threshold(&self) -> u32 {
+        self.threshold.saturating_mul(LOOP_FACTOR)
+    }
+
     fn compile(&mut self, function: &FunctionCode<'_>) -> Option<CompiledEntry> {
-        let name = display_name(function.function.name.as_deref());
-        let calls = function.object.calls.get();
+        let name = match function.entry_at {
+            None => display_name(function.function.name.as_deref()),
+            Some(header) => {
+                format!(
+                    "the loop at {header:04} of {}",
+                    display_name(function.function.name.as_deref())
+                )
+            }
+        };
+        let why = match function.entry_at {
+            None => {
+                let calls = function.object.calls.get();
+                format!("after {calls} call{}", if calls == 1 { "" } else { "s" })
+            }
+            Some(_) => format!("after {} back-edges", self.loop_threshold().max(1)),
+        };
         if self.backend.is_none() {
             let started = Instant::now();
             match Backend::new() {
@@ -119,8 +144,7 @@ impl Tier for Jit {
                 self.stats.compiled += 1;
                 self.stats.code_bytes += u64::from(compiled.code_size);
                 self.report(format_args!(
-                    "compiled {name} after {calls} call{}: {} bytes of bytecode, {} of machine code, in {:.2} ms",
-                    if calls == 1 { "" } else { "s" },
+                    "compiled {name} {why}: {} bytes of bytecode, {} of machine code, in {:.2} ms",
                     function.function.chunk.code.len(),
                     compiled.code_size,
                     millis(started)

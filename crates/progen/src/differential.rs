@@ -83,12 +83,14 @@ fn text(bytes: Vec<u8>) -> String {
 
 fn run_engine(program: &str, engine: Engine, stress: bool) -> Run {
     let interrupt = Interrupt::new();
-    let options = Options {
+    let mut options = Options {
         engine,
         gc: GcConfig { stress, ..GcConfig::default() },
         interrupt: Some(interrupt.clone()),
         ..Options::default()
     };
+    // Whole programs: every function compiled at its first call.
+    options.jit.threshold = 0;
     let (mut out, mut err) = (Vec::new(), Vec::new());
     match catch_unwind(AssertUnwindSafe(|| {
         with_watchdog(&interrupt, RUN_LIMIT, || {
@@ -130,7 +132,10 @@ fn run_loxc(program: &str) -> Run {
 /// a success; the output is every entry's.
 fn run_entries(program: &Program, engine: Engine) -> Run {
     let interrupt = Interrupt::new();
-    let options = Options { engine, interrupt: Some(interrupt.clone()), ..Options::default() };
+    let mut options = Options { engine, interrupt: Some(interrupt.clone()), ..Options::default() };
+    // Entry by entry: functions tier up after their second call, so calls
+    // go both ways between interpreted and compiled code.
+    options.jit.threshold = 2;
     let (mut out, mut err) = (Vec::new(), Vec::new());
     let result = catch_unwind(AssertUnwindSafe(|| {
         let mut session = Session::new(options);
@@ -156,8 +161,10 @@ fn run_entries(program: &Program, engine: Engine) -> Run {
 const ENTRIES: &str = "entry by entry";
 
 /// `program` run every way, labelled: each engine of `Engine::ALL`
-/// normally and under GC stress, then `vm` through a `.loxc` round trip,
-/// then each engine fed one top-level statement at a time. A panic is
+/// normally and under GC stress (`jit` compiling every function at its
+/// first call), then `vm` through a `.loxc` round trip, then each engine
+/// fed one top-level statement at a time (`jit` compiling functions at
+/// their second call, so the tiers mix). A panic is
 /// caught and becomes `Run::Panicked`.
 pub fn runs(program: &Program) -> Vec<(String, Run)> {
     let text = program.text.as_str();

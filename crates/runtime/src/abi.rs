@@ -159,6 +159,8 @@ pub mod helper {
     pub const UNDEFINED: &str = "strata_undefined";
     pub const PRINT: &str = "strata_print";
     pub const INTERRUPTED: &str = "strata_interrupted";
+    pub const STEP: &str = "strata_step";
+    pub const CLOSE_FRAME: &str = "strata_close_frame";
 }
 
 /// The fixed runtime errors of operators, by number: compiled code raises

@@ -241,6 +241,10 @@ pub struct ObjFunction {
     pub entry: Cell<Option<crate::abi::CompiledEntry>>,
     /// How many times the function was called (saturating), for tiering.
     pub calls: Cell<u32>,
+    /// Back-edges taken in the function's interpreted frames since its
+    /// loops were last offered to a compiler, for tiering (on-stack
+    /// replacement).
+    pub backedges: Cell<u32>,
 }
 
 impl ObjFunction {
@@ -264,6 +268,7 @@ impl ObjFunction {
             caches: FixedArray::new(caches),
             entry: Cell::new(None),
             calls: Cell::new(0),
+            backedges: Cell::new(0),
         }
     }
 

@@ -72,6 +72,15 @@ fn object_layouts_are_as_documented_in_abi_md() {
         ("STACK_LEN", STACK_LEN),
         ("GLOBALS_VALUES", GLOBALS_VALUES),
         ("GLOBALS_COUNT", GLOBALS_COUNT),
+        ("FUNCTION_ENTRY", FUNCTION_ENTRY),
+        ("FRAMES_RECORDS", FRAMES_RECORDS),
+        ("FRAMES_LEN", FRAMES_LEN),
+        ("FRAME_RECORD_SIZE", FRAME_RECORD_SIZE),
+        ("FRAME_IP", FRAME_IP),
+        ("CONTEXT_STACK", CONTEXT_STACK),
+        ("CONTEXT_GLOBALS", CONTEXT_GLOBALS),
+        ("CONTEXT_FRAMES", CONTEXT_FRAMES),
+        ("CONTEXT_INTERRUPT", CONTEXT_INTERRUPT),
     ];
     let documented = [
         ("HEADER_KIND", 0),
@@ -96,6 +105,27 @@ fn object_layouts_are_as_documented_in_abi_md() {
         ("STACK_LEN", 8),
         ("GLOBALS_VALUES", 0),
         ("GLOBALS_COUNT", 8),
+        ("FUNCTION_ENTRY", 40),
+        ("FRAMES_RECORDS", 0),
+        ("FRAMES_LEN", 8),
+        ("FRAME_RECORD_SIZE", 40),
+        ("FRAME_IP", 8),
+        ("CONTEXT_STACK", 0),
+        ("CONTEXT_GLOBALS", 8),
+        ("CONTEXT_FRAMES", 16),
+        ("CONTEXT_INTERRUPT", 32),
     ];
     assert_eq!(layout, documented);
+}
+
+/// The status words compiled code and its helpers return.
+#[test]
+fn statuses_are_as_documented_in_abi_md() {
+    use runtime::abi::*;
+    assert_eq!((STATUS_RETURNED, STATUS_RAISED), (0, 1));
+    for code in 0..3 {
+        let error = ErrorCode::from_u32(code).expect("a documented error code");
+        assert_eq!(error as u32, code);
+    }
+    assert_eq!(ErrorCode::from_u32(3), None);
 }

@@ -20,6 +20,7 @@ mod call;
 mod native;
 mod run;
 
+use std::cell::RefCell;
 use std::io::Write;
 
 use bytecode::{Constant, Facts, FunctionFacts, Module};
@@ -35,6 +36,9 @@ pub(crate) struct Loaded {
     pub(crate) function: bytecode::Function,
     pub(crate) facts: FunctionFacts,
     pub(crate) constants: Vec<Value>,
+    /// On-stack-replacement entries asked for, by loop header (`None`:
+    /// the tier declined).
+    pub(crate) osr: RefCell<Vec<(u32, Option<CompiledEntry>)>>,
     pub(crate) object: Gc<ObjFunction>,
     /// Where the module this function came from starts in `Vm::functions`
     /// (its `Closure` operands are relative to that).
@@ -47,9 +51,18 @@ pub(crate) struct Loaded {
 /// its later calls.
 ///
 /// A VM drops its tier after its heap, so a tier may free its code on drop.
+///
+/// Loops get hot too: the VM also counts each function's back-edges, and
+/// when a count reaches `loop_threshold` it offers the function with an
+/// on-stack-replacement entry at that loop's header (`FunctionCode::
+/// entry_at`), and runs the rest of the frame in that code.
 pub trait Tier {
     /// Calls after which a function is offered (0 and 1: at its first call).
     fn threshold(&self) -> u32;
+
+    /// Back-edges of a function after which the loop being run is offered
+    /// (0 and 1: at the first).
+    fn loop_threshold(&self) -> u32;
 
     /// Machine code for `function`, or `None` to keep it interpreted.
     fn compile(&mut self, function: &FunctionCode<'_>) -> Option<CompiledEntry>;
@@ -64,6 +77,9 @@ pub struct FunctionCode<'a> {
     /// Its constants as runtime values, alive as long as the VM.
     pub constants: &'a [Value],
     pub object: Gc<ObjFunction>,
+    /// `None`: the function's entry. `Some(offset)`: an entry at the loop
+    /// header at `offset` (on-stack replacement).
+    pub entry_at: Option<usize>,
 }
 
 /// A bytecode engine: a heap plus every function it has loaded, kept across
@@ -162,7 +178,14 @@ impl Vm {
                 caches,
             ));
             self.heap.pin(object.to_value());
-            self.functions.push(Loaded { function, facts, constants, object, module_base: base });
+            self.functions.push(Loaded {
+                function,
+                facts,
+                constants,
+                osr: RefCell::new(Vec::new()),
+                object,
+                module_base: base,
+            });
         }
         (base + module.script) as usize
     }

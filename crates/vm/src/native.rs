@@ -24,6 +24,8 @@ pub static HELPERS: &[(&str, HelperAddress)] = &[
     (abi::helper::UNDEFINED, HelperAddress(strata_undefined as *const u8)),
     (abi::helper::PRINT, HelperAddress(strata_print as *const u8)),
     (abi::helper::INTERRUPTED, HelperAddress(strata_interrupted as *const u8)),
+    (abi::helper::STEP, HelperAddress(strata_step as *const u8)),
+    (abi::helper::CLOSE_FRAME, HelperAddress(strata_close_frame as *const u8)),
 ];
 
 /// The address of a helper's code.
@@ -59,9 +61,10 @@ impl Run<'_> {
         // SAFETY: the body returned its result in its slot 0, a live slot.
         let result = unsafe { record.base.read() };
         let base = self.index_of(record.base);
+        // A body that made closures closed its upvalues before writing its
+        // result (`strata_close_frame`).
         // SAFETY: slot 0 was written (above); nothing above it is read.
         unsafe { self.stack.set_len(base + 1) };
-        self.heap.close_upvalues(base as u32);
         self.frames.pop();
         // SAFETY: the return slot is a slot of the caller's frame, below
         // slot 0 or at it.
@@ -267,4 +270,22 @@ unsafe extern "C" fn strata_interrupted(ctx: *mut Context, top: *mut Value, offs
     run.safepoint(top, offset);
     run.heap.interrupt().take();
     run.status(Err(error(runtime::INTERRUPTED)))
+}
+
+unsafe extern "C" fn strata_step(ctx: *mut Context, top: *mut Value, offset: u32) -> u32 {
+    // SAFETY: as in `strata_call`.
+    let run = unsafe { run_of(ctx) };
+    // The frame "resumes" at the instruction to run, which `step` runs.
+    run.safepoint(top, offset);
+    let result = run.step();
+    run.status(result)
+}
+
+unsafe extern "C" fn strata_close_frame(ctx: *mut Context, top: *mut Value, offset: u32) -> u32 {
+    // SAFETY: as in `strata_call`.
+    let run = unsafe { run_of(ctx) };
+    run.safepoint(top, offset);
+    let base = run.index_of(run.frames.top().base);
+    run.heap.close_upvalues(base as u32);
+    abi::STATUS_RETURNED
 }

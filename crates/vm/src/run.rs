@@ -24,7 +24,7 @@ use runtime::{
     RuntimeError, Stack, TooManyFrames, TraceLine, Value,
 };
 
-use runtime::abi::ErrorCode;
+use runtime::abi::{CompiledEntry, ErrorCode};
 
 use crate::{FunctionCode, Loaded, Tier};
 
@@ -56,6 +56,8 @@ pub(crate) struct Run<'a> {
     tier: Option<&'a mut (dyn Tier + 'static)>,
     /// Calls after which a function goes to the tier (`u32::MAX`: never).
     threshold: u32,
+    /// Back-edges after which a loop goes to the tier (`u32::MAX`: never).
+    loop_threshold: u32,
     /// An error a helper raised while compiled code ran, on its way out.
     pub(crate) pending: Option<Raise>,
     /// Calls from compiled code below this native stack address move to a
@@ -95,6 +97,7 @@ impl<'a> Run<'a> {
     ) -> Run<'a> {
         let stack = heap.stack();
         let threshold = tier.as_ref().map_or(u32::MAX, |tier| tier.threshold().max(1));
+        let loop_threshold = tier.as_ref().map_or(u32::MAX, |tier| tier.loop_threshold().max(1));
         Run {
             heap,
             stack,
@@ -105,6 +108,7 @@ impl<'a> Run<'a> {
             frames: heap.frames(),
             tier,
             threshold,
+            loop_threshold,
             pending: None,
             native_floor: crate::native::native_floor(),
         }
@@ -211,24 +215,66 @@ impl<'a> Run<'a> {
     #[cold]
     #[inline(never)]
     fn offer(&mut self, loaded: &Loaded) {
-        let Some(tier) = self.tier.as_deref_mut() else { return };
+        if let Some(entry) = self.compile(loaded, None) {
+            loaded.object.entry.set(Some(entry));
+        }
+    }
+
+    /// The on-stack-replacement entry of `loaded` at the loop header `ip`,
+    /// asking the tier for it the first time.
+    #[cold]
+    #[inline(never)]
+    fn osr_entry(&mut self, loaded: &Loaded, ip: *const u8) -> Option<CompiledEntry> {
+        let header = self.index_in_code(loaded, ip);
+        let known =
+            loaded.osr.borrow().iter().find(|(at, _)| *at == header).map(|&(_, entry)| entry);
+        if let Some(entry) = known {
+            return entry;
+        }
+        let entry = self.compile(loaded, Some(header as usize));
+        loaded.osr.borrow_mut().push((header, entry));
+        entry
+    }
+
+    fn index_in_code(&self, loaded: &Loaded, ip: *const u8) -> u32 {
+        // SAFETY: `ip` points into the function's code.
+        unsafe { ip.offset_from(loaded.function.chunk.code.as_ptr()) as u32 }
+    }
+
+    fn compile(&mut self, loaded: &Loaded, entry_at: Option<usize>) -> Option<CompiledEntry> {
+        let tier = self.tier.as_deref_mut()?;
         let code = FunctionCode {
             index: loaded.object.proto as usize,
             function: &loaded.function,
             facts: &loaded.facts,
             constants: &loaded.constants,
             object: loaded.object,
+            entry_at,
         };
-        if let Some(entry) = tier.compile(&code) {
-            loaded.object.entry.set(Some(entry));
-        }
+        tier.compile(&code)
     }
 
     /// Run until the frame count drops back to `floor`: the innermost
     /// frame, and whatever it calls, returns (its result is then in its
     /// return slot, the stack's top).
-    #[allow(clippy::too_many_lines)] // One arm per opcode reads best as one match.
     pub(crate) fn dispatch(&mut self, floor: usize) -> Res<()> {
+        self.run_loop::<false>(floor)
+    }
+
+    /// Run the one instruction the innermost frame's record points at,
+    /// with the stack at its published height, and leave the record at the
+    /// next instruction: how compiled code runs an instruction it does not
+    /// lower (`codegen::Helper::Step`), with the VM's own code for it. The
+    /// instruction must not call or return (the lowering never steps one
+    /// that does).
+    pub(crate) fn step(&mut self) -> Res<()> {
+        self.run_loop::<true>(self.frames.len())
+    }
+
+    /// The dispatch loop; with `STEP`, it runs one instruction and returns.
+    #[allow(clippy::too_many_lines)] // One arm per opcode reads best as one match.
+    #[inline(always)]
+    fn run_loop<const STEP: bool>(&mut self, floor: usize) -> Res<()> {
         let heap = self.heap;
         let globals = heap.globals();
         let interrupt = heap.interrupt().flag();
@@ -672,6 +718,25 @@ impl<'a> Run<'a> {
                     }
                     // SAFETY: as for `Jump`.
                     ip = unsafe { ip.sub(distance) };
+                    let function = loaded.object;
+                    let backedges = function.backedges.get().saturating_add(1);
+                    function.backedges.set(backedges);
+                    if backedges >= self.loop_threshold {
+                        function.backedges.set(0);
+                        save!();
+                        if let Some(entry) = self.osr_entry(loaded, ip) {
+                            // The rest of this frame runs compiled, until
+                            // it returns. An error leaves as from a call.
+                            self.run_compiled(entry)?;
+                            if self.frames.len() == floor {
+                                return Ok(());
+                            }
+                            enter!(&self.frame_of(self.frames.top()));
+                            // SAFETY: the return published the stack's
+                            // height (the result's slot is its top).
+                            sp = unsafe { self.bottom.add(self.stack.len()) };
+                        }
+                    }
                 }
                 Op::Call | Op::CallMethod => {
                     let n_args = read_u8!();
@@ -703,9 +768,12 @@ impl<'a> Run<'a> {
                             Some(entry) => {
                                 if let Err(raise) = self.run_compiled(entry) {
                                     // Raised inside: its frames keep their
-                                    // own resume points, and this frame's
-                                    // was saved.
-                                    sync!();
+                                    // own resume points, this frame's was
+                                    // saved, and the stack's height stays
+                                    // where the innermost frame published
+                                    // it, above every slot captured by an
+                                    // upvalue still open (the unwinding
+                                    // closes them).
                                     return Err(raise);
                                 }
                                 // SAFETY: the body's result is at
@@ -813,6 +881,11 @@ impl<'a> Run<'a> {
                     try_raise!(heap.define_method(class, name, method));
                     pop!();
                 }
+            }
+            if STEP {
+                sync!();
+                self.frames.set_top_ip(ip);
+                return Ok(());
             }
         };
         sync!();
