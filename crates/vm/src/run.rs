@@ -766,16 +766,14 @@ impl<'a> Run<'a> {
                         match record.closure.and_then(|closure| closure.function.entry.get()) {
                             // Compiled: it runs to completion, like a native.
                             Some(entry) => {
-                                if let Err(raise) = self.run_compiled(entry) {
-                                    // Raised inside: its frames keep their
-                                    // own resume points, this frame's was
-                                    // saved, and the stack's height stays
-                                    // where the innermost frame published
-                                    // it, above every slot captured by an
-                                    // upvalue still open (the unwinding
-                                    // closes them).
-                                    return Err(raise);
-                                }
+                                // An error raised inside returns as is:
+                                // its frames keep their own resume points,
+                                // this frame's was saved, and the stack's
+                                // height stays where the innermost frame
+                                // published it, above every slot captured
+                                // by an upvalue still open (the unwinding
+                                // closes them).
+                                self.run_compiled(entry)?;
                                 // SAFETY: the body's result is at
                                 // `return_to`, the stack just above.
                                 sp = unsafe { return_to.add(1) };
