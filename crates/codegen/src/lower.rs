@@ -94,7 +94,7 @@ pub fn compile_function<M: Module>(
     let pointer = module.target_config().pointer_type();
     let call_conv = module.target_config().default_call_conv;
     let mut signature = module.make_signature();
-    for _ in 0..3 {
+    for _ in 0..4 {
         signature.params.push(AbiParam::new(pointer));
     }
     signature.returns.push(AbiParam::new(types::I32));
@@ -147,6 +147,8 @@ struct Lower<'a, 'b> {
     globals: ir::Value,
     /// Whether the function makes closures, which may capture its slots.
     makes_closures: bool,
+    /// The function's inline caches, one per site.
+    caches: ir::Value,
 }
 
 /// Memory the code owns outright: aligned, and never trapping.
@@ -169,7 +171,9 @@ impl<'a, 'b> Lower<'a, 'b> {
         builder.append_block_params_for_function_params(entry);
         builder.switch_to_block(entry);
         let params = builder.block_params(entry).to_vec();
-        let (ctx, base, closure) = (params[0], params[1], params[2]);
+        let (ctx, base, closure, function) = (params[0], params[1], params[2], params[3]);
+        let caches =
+            builder.ins().load(types::I64, trusted(), function, abi::FUNCTION_CACHES as i32);
         let globals_cell =
             builder.ins().load(types::I64, trusted(), ctx, abi::CONTEXT_GLOBALS as i32);
         let globals =
@@ -189,6 +193,7 @@ impl<'a, 'b> Lower<'a, 'b> {
             closure,
             globals,
             makes_closures,
+            caches,
         };
         match input.entry_at {
             None => lower.reload(1 + u32::from(input.function.arity)),
@@ -383,13 +388,16 @@ impl<'a, 'b> Lower<'a, 'b> {
         let operand = instruction.operand;
         let next = instruction.next;
         let top = depth - 1;
-        if let Lowering::Stepped(_) = lowering(instruction.op) {
-            let offset = instruction.offset;
-            let status = self.call_helper(Helper::Step, depth, offset, &[]);
-            self.check(status);
-            let after = self.input.facts.depth_at(next).expect("verified code");
-            self.reload(after);
-            return true;
+        match instruction.op {
+            Op::GetProperty | Op::SetProperty | Op::StoreProperty | Op::Method => {
+                self.property(instruction, depth);
+                return true;
+            }
+            op if matches!(lowering(op), Lowering::Stepped(_)) => {
+                self.step(instruction, depth);
+                return true;
+            }
+            _ => {}
         }
         match instruction.op {
             Op::Constant => {
@@ -583,6 +591,113 @@ impl<'a, 'b> Lower<'a, 'b> {
             op => unreachable!("{} is stepped (above)", op.name()),
         }
         true
+    }
+
+    /// Run `instruction` with the VM's code (the `step` helper), then read
+    /// the slots back.
+    fn step(&mut self, instruction: &Instruction, depth: u32) {
+        let status = self.call_helper(Helper::Step, depth, instruction.offset, &[]);
+        self.check(status);
+        let after = self.input.facts.depth_at(instruction.next).expect("verified code");
+        self.reload(after);
+    }
+
+    /// A property instruction: the receiver's shape against the site's
+    /// first inline-cache way in machine code (fields read and written in
+    /// place, methods looked up for an invoke); anything else, the VM's
+    /// code through `step`, which also fills the cache.
+    fn property(&mut self, instruction: &Instruction, depth: u32) {
+        let op = instruction.op;
+        let receiver_slot = match op {
+            Op::SetProperty | Op::StoreProperty => depth - 2,
+            _ => depth - 1,
+        };
+        let receiver = self.get(receiver_slot);
+        let slow = self.builder.create_block();
+        self.builder.set_cold_block(slow);
+        let join = self.builder.create_block();
+
+        // An instance?
+        let tag = self.builder.ins().band_imm_s(receiver, abi::OBJECT_TAG as i64);
+        let is_object = self.builder.ins().icmp_imm_s(IntCC::Equal, tag, abi::OBJECT_TAG as i64);
+        let object_block = self.builder.create_block();
+        self.builder.ins().brif(is_object, object_block, &[], slow, &[]);
+        self.builder.switch_to_block(object_block);
+        let object = self.builder.ins().band_imm_s(receiver, abi::ADDRESS_MASK as i64);
+        let kind =
+            self.builder.ins().uload8(types::I32, trusted(), object, abi::HEADER_KIND as i32);
+        let is_instance =
+            self.builder.ins().icmp_imm_s(IntCC::Equal, kind, i64::from(abi::KIND_INSTANCE));
+        let instance_block = self.builder.create_block();
+        self.builder.ins().brif(is_instance, instance_block, &[], slow, &[]);
+        self.builder.switch_to_block(instance_block);
+
+        // Its shape is way 0's key?
+        let shape =
+            self.builder.ins().load(types::I64, trusted(), object, abi::INSTANCE_SHAPE as i32);
+        let way = (instruction.operand as usize * abi::CACHE_SIZE + abi::CACHE_WAYS_OFFSET) as i64;
+        let entry = self.builder.ins().iadd_imm_s(self.caches, way);
+        let key = self.builder.ins().load(types::I64, trusted(), entry, abi::ENTRY_KEY as i32);
+        let hit = self.builder.ins().icmp(IntCC::Equal, key, shape);
+        let kind = self.builder.ins().load(types::I32, trusted(), entry, abi::ENTRY_KIND as i32);
+        let hit_block = self.builder.create_block();
+        self.builder.ins().brif(hit, hit_block, &[], slow, &[]);
+        self.builder.switch_to_block(hit_block);
+
+        let is_field = self.builder.ins().icmp_imm_s(IntCC::Equal, kind, i64::from(abi::HIT_FIELD));
+        let field_block = self.builder.create_block();
+        let other_block = if op == Op::Method { self.builder.create_block() } else { slow };
+        self.builder.ins().brif(is_field, field_block, &[], other_block, &[]);
+
+        // A field: read or write it in place.
+        self.builder.switch_to_block(field_block);
+        let index = self.builder.ins().load(types::I32, trusted(), entry, abi::ENTRY_INDEX as i32);
+        let index = self.builder.ins().uextend(types::I64, index);
+        let offset = self.builder.ins().ishl_imm_u(index, 3);
+        let fields =
+            self.builder.ins().load(types::I64, trusted(), object, abi::INSTANCE_FIELDS as i32);
+        let address = self.builder.ins().iadd(fields, offset);
+        match op {
+            Op::GetProperty => {
+                let value = self.builder.ins().load(types::I64, trusted(), address, 0);
+                self.set(depth - 1, value);
+            }
+            Op::Method => {
+                // [callee, slot 0]: a field is called like any value.
+                let value = self.builder.ins().load(types::I64, trusted(), address, 0);
+                self.set(depth - 1, value);
+                self.set(depth, value);
+            }
+            _ => {
+                let value = self.get(depth - 1);
+                self.builder.ins().store(trusted(), value, address, 0);
+                if op == Op::SetProperty {
+                    self.set(depth - 2, value);
+                }
+            }
+        }
+        self.builder.ins().jump(join, &[]);
+
+        if op == Op::Method {
+            // A method: [method, receiver].
+            self.builder.switch_to_block(other_block);
+            let is_method =
+                self.builder.ins().icmp_imm_s(IntCC::Equal, kind, i64::from(abi::HIT_METHOD));
+            let method_block = self.builder.create_block();
+            self.builder.ins().brif(is_method, method_block, &[], slow, &[]);
+            self.builder.switch_to_block(method_block);
+            let method =
+                self.builder.ins().load(types::I64, trusted(), entry, abi::ENTRY_TARGET as i32);
+            let method = self.builder.ins().bor_imm_s(method, abi::OBJECT_TAG as i64);
+            self.set(depth - 1, method);
+            self.set(depth, receiver);
+            self.builder.ins().jump(join, &[]);
+        }
+
+        self.builder.switch_to_block(slow);
+        self.step(instruction, depth);
+        self.builder.ins().jump(join, &[]);
+        self.builder.switch_to_block(join);
     }
 
     fn return_(&mut self) {

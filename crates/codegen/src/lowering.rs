@@ -6,8 +6,9 @@
 //! call of the `step` helper, which runs that one instruction with the VM's
 //! own code on the written-back frame. Stepping suits instructions that are
 //! slow paths anyway (class declarations) or whose inline fast paths are
-//! still to come (property access through the inline caches); it cannot
-//! serve an instruction that calls or returns, which changes frames.
+//! still to come (`super`); it also serves as the slow path of the property
+//! instructions, whose inline-cache hits are inline. It cannot serve an
+//! instruction that calls or returns, which changes frames.
 
 use bytecode::Op;
 
@@ -23,7 +24,7 @@ pub enum Lowering {
 /// The decision for `op`.
 pub fn lowering(op: Op) -> Lowering {
     use Lowering::{Lowered, Stepped};
-    const PROPERTIES: &str = "the inline-cache fast path is not inlined yet";
+    const SUPER: &str = "the super site's inline-cache fast path is not inlined yet";
     const CLASSES: &str = "declaring a class is a slow path";
     const CLOSURES: &str = "making a closure or closing an upvalue is a slow path";
     match op {
@@ -70,13 +71,12 @@ pub fn lowering(op: Op) -> Lowering {
         | Op::Call
         | Op::CallMethod
         | Op::Return
-        | Op::ReturnThis => Lowered,
-        Op::GetProperty
+        | Op::ReturnThis
+        | Op::GetProperty
         | Op::SetProperty
         | Op::StoreProperty
-        | Op::Method
-        | Op::GetSuper
-        | Op::SuperMethod => Stepped(PROPERTIES),
+        | Op::Method => Lowered,
+        Op::GetSuper | Op::SuperMethod => Stepped(SUPER),
         Op::Class | Op::Inherit | Op::DefineMethod => Stepped(CLASSES),
         Op::Closure | Op::CloseUpvalue => Stepped(CLOSURES),
     }

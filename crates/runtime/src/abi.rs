@@ -115,14 +115,19 @@ pub const FRAME_IP: usize = offset_of!(FrameRecord, ip);
 
 // ---------------------------------------------------------- compiled code
 
-/// Machine code for a function's body: `entry(ctx, base, closure)` runs the
-/// frame whose record is pushed (by the caller), whose slot 0 is at `base`
-/// and whose arguments are in place, and whose closure is `closure` (null
-/// for a script). It returns [`STATUS_RETURNED`] with the result in slot 0,
+/// Machine code for a function's body: `entry(ctx, base, closure,
+/// function)` runs the frame whose record is pushed (by the caller), whose
+/// slot 0 is at `base` and whose arguments are in place, whose closure is
+/// `closure` (null for a script) and whose function object (its inline
+/// caches) is `function`. It returns [`STATUS_RETURNED`] with the result in slot 0,
 /// or [`STATUS_RAISED`] after a helper recorded the error (the records of
 /// the frames that raised stay pushed, for the trace). It never unwinds.
-pub type CompiledEntry =
-    unsafe extern "C" fn(ctx: *mut Context, base: *mut Value, closure: *const ObjClosure) -> u32;
+pub type CompiledEntry = unsafe extern "C" fn(
+    ctx: *mut Context,
+    base: *mut Value,
+    closure: *const ObjClosure,
+    function: *const ObjFunction,
+) -> u32;
 
 /// The body returned; its result is in its slot 0.
 pub const STATUS_RETURNED: u32 = 0;

@@ -50,11 +50,13 @@ impl Run<'_> {
             engine: std::ptr::from_mut(self).cast(),
         };
         let closure = record.closure.map_or(std::ptr::null(), |closure| closure.as_ptr());
-        // SAFETY: `entry` was compiled for this frame's function, whose
-        // record is pushed with its slot 0 at `base` and its arguments in
-        // place; `ctx` points at this run, which outlives the call, and the
-        // code reaches the run only through the helpers below.
-        let status = unsafe { entry(&mut ctx, record.base, closure) };
+        let function = self.frame_of(record).loaded.object.as_ptr();
+        // SAFETY: `entry` was compiled for this frame's function (pinned,
+        // as is its closure by the record), whose record is pushed with its
+        // slot 0 at `base` and its arguments in place; `ctx` points at this
+        // run, which outlives the call, and the code reaches the run only
+        // through the helpers below.
+        let status = unsafe { entry(&mut ctx, record.base, closure, function) };
         if status != abi::STATUS_RETURNED {
             return Err(self.pending.take().unwrap_or_else(|| error("Compiled code failed.")));
         }
