@@ -393,6 +393,10 @@ impl<'a, 'b> Lower<'a, 'b> {
                 self.property(instruction, depth);
                 return true;
             }
+            Op::SuperMethod => {
+                self.super_method(instruction, depth);
+                return true;
+            }
             op if matches!(lowering(op), Lowering::Stepped(_)) => {
                 self.step(instruction, depth);
                 return true;
@@ -617,32 +621,10 @@ impl<'a, 'b> Lower<'a, 'b> {
         self.builder.set_cold_block(slow);
         let join = self.builder.create_block();
 
-        // An instance?
-        let tag = self.builder.ins().band_imm_s(receiver, abi::OBJECT_TAG as i64);
-        let is_object = self.builder.ins().icmp_imm_s(IntCC::Equal, tag, abi::OBJECT_TAG as i64);
-        let object_block = self.builder.create_block();
-        self.builder.ins().brif(is_object, object_block, &[], slow, &[]);
-        self.builder.switch_to_block(object_block);
-        let object = self.builder.ins().band_imm_s(receiver, abi::ADDRESS_MASK as i64);
-        let kind =
-            self.builder.ins().uload8(types::I32, trusted(), object, abi::HEADER_KIND as i32);
-        let is_instance =
-            self.builder.ins().icmp_imm_s(IntCC::Equal, kind, i64::from(abi::KIND_INSTANCE));
-        let instance_block = self.builder.create_block();
-        self.builder.ins().brif(is_instance, instance_block, &[], slow, &[]);
-        self.builder.switch_to_block(instance_block);
-
-        // Its shape is way 0's key?
+        let object = self.object_of_kind(receiver, abi::KIND_INSTANCE, slow);
         let shape =
             self.builder.ins().load(types::I64, trusted(), object, abi::INSTANCE_SHAPE as i32);
-        let way = (instruction.operand as usize * abi::CACHE_SIZE + abi::CACHE_WAYS_OFFSET) as i64;
-        let entry = self.builder.ins().iadd_imm_s(self.caches, way);
-        let key = self.builder.ins().load(types::I64, trusted(), entry, abi::ENTRY_KEY as i32);
-        let hit = self.builder.ins().icmp(IntCC::Equal, key, shape);
-        let kind = self.builder.ins().load(types::I32, trusted(), entry, abi::ENTRY_KIND as i32);
-        let hit_block = self.builder.create_block();
-        self.builder.ins().brif(hit, hit_block, &[], slow, &[]);
-        self.builder.switch_to_block(hit_block);
+        let (entry, kind) = self.way_zero(instruction.operand, shape, slow);
 
         let is_field = self.builder.ins().icmp_imm_s(IntCC::Equal, kind, i64::from(abi::HIT_FIELD));
         let field_block = self.builder.create_block();
@@ -693,6 +675,67 @@ impl<'a, 'b> Lower<'a, 'b> {
             self.set(depth, receiver);
             self.builder.ins().jump(join, &[]);
         }
+
+        self.builder.switch_to_block(slow);
+        self.step(instruction, depth);
+        self.builder.ins().jump(join, &[]);
+        self.builder.switch_to_block(join);
+    }
+
+    /// The object `value` points to, if it is an object of `kind`; else
+    /// jump to `otherwise`.
+    fn object_of_kind(&mut self, value: ir::Value, kind: u8, otherwise: Block) -> ir::Value {
+        let tag = self.builder.ins().band_imm_s(value, abi::OBJECT_TAG as i64);
+        let is_object = self.builder.ins().icmp_imm_s(IntCC::Equal, tag, abi::OBJECT_TAG as i64);
+        let object_block = self.builder.create_block();
+        self.builder.ins().brif(is_object, object_block, &[], otherwise, &[]);
+        self.builder.switch_to_block(object_block);
+        let object = self.builder.ins().band_imm_s(value, abi::ADDRESS_MASK as i64);
+        let found =
+            self.builder.ins().uload8(types::I32, trusted(), object, abi::HEADER_KIND as i32);
+        let matches = self.builder.ins().icmp_imm_s(IntCC::Equal, found, i64::from(kind));
+        let kind_block = self.builder.create_block();
+        self.builder.ins().brif(matches, kind_block, &[], otherwise, &[]);
+        self.builder.switch_to_block(kind_block);
+        object
+    }
+
+    /// The first way of inline cache `site`, and its hit kind, if its key
+    /// is `key`; else jump to `otherwise`. (Ways fill in order, so a
+    /// monomorphic site's one entry is there.)
+    fn way_zero(&mut self, site: u32, key: ir::Value, otherwise: Block) -> (ir::Value, ir::Value) {
+        let way = (site as usize * abi::CACHE_SIZE + abi::CACHE_WAYS_OFFSET) as i64;
+        let entry = self.builder.ins().iadd_imm_s(self.caches, way);
+        let cached = self.builder.ins().load(types::I64, trusted(), entry, abi::ENTRY_KEY as i32);
+        let hit = self.builder.ins().icmp(IntCC::Equal, cached, key);
+        let kind = self.builder.ins().load(types::I32, trusted(), entry, abi::ENTRY_KIND as i32);
+        let hit_block = self.builder.create_block();
+        self.builder.ins().brif(hit, hit_block, &[], otherwise, &[]);
+        self.builder.switch_to_block(hit_block);
+        (entry, kind)
+    }
+
+    /// `SuperMethod`: [superclass, this] becomes [method, this] when the
+    /// site's first way holds the superclass's method; else the VM's code.
+    fn super_method(&mut self, instruction: &Instruction, depth: u32) {
+        let slow = self.builder.create_block();
+        self.builder.set_cold_block(slow);
+        let join = self.builder.create_block();
+        let superclass = self.get(depth - 1);
+        let class = self.object_of_kind(superclass, abi::KIND_CLASS, slow);
+        let (entry, kind) = self.way_zero(instruction.operand, class, slow);
+        let is_method =
+            self.builder.ins().icmp_imm_s(IntCC::Equal, kind, i64::from(abi::HIT_METHOD));
+        let method_block = self.builder.create_block();
+        self.builder.ins().brif(is_method, method_block, &[], slow, &[]);
+        self.builder.switch_to_block(method_block);
+        let method =
+            self.builder.ins().load(types::I64, trusted(), entry, abi::ENTRY_TARGET as i32);
+        let method = self.builder.ins().bor_imm_s(method, abi::OBJECT_TAG as i64);
+        let this = self.get(depth - 2);
+        self.set(depth - 2, method);
+        self.set(depth - 1, this);
+        self.builder.ins().jump(join, &[]);
 
         self.builder.switch_to_block(slow);
         self.step(instruction, depth);

@@ -24,7 +24,7 @@ pub enum Lowering {
 /// The decision for `op`.
 pub fn lowering(op: Op) -> Lowering {
     use Lowering::{Lowered, Stepped};
-    const SUPER: &str = "the super site's inline-cache fast path is not inlined yet";
+    const SUPER: &str = "binding a super method allocates: a slow path";
     const CLASSES: &str = "declaring a class is a slow path";
     const CLOSURES: &str = "making a closure or closing an upvalue is a slow path";
     match op {
@@ -75,8 +75,9 @@ pub fn lowering(op: Op) -> Lowering {
         | Op::GetProperty
         | Op::SetProperty
         | Op::StoreProperty
-        | Op::Method => Lowered,
-        Op::GetSuper | Op::SuperMethod => Stepped(SUPER),
+        | Op::Method
+        | Op::SuperMethod => Lowered,
+        Op::GetSuper => Stepped(SUPER),
         Op::Class | Op::Inherit | Op::DefineMethod => Stepped(CLASSES),
         Op::Closure | Op::CloseUpvalue => Stepped(CLOSURES),
     }

@@ -32,6 +32,9 @@ impl Backend {
             ("opt_level", "speed"),
             // Profilers (`perf`) walk compiled frames by frame pointer.
             ("preserve_frame_pointers", "true"),
+            // Cranelift's IR verifier checks the lowering's output: in
+            // debug builds (and so in the fuzz targets), not in releases.
+            ("enable_verifier", if cfg!(debug_assertions) { "true" } else { "false" }),
         ] {
             flags.set(name, value).map_err(|error| format!("{name}: {error}"))?;
         }
