@@ -149,6 +149,10 @@ struct Lower<'a, 'b> {
     makes_closures: bool,
     /// The function's inline caches, one per site.
     caches: ir::Value,
+    /// The function's object (`ObjFunction`).
+    function: ir::Value,
+    /// The signature of every compiled body (`abi::CompiledEntry`).
+    entry_signature: ir::Signature,
 }
 
 /// Memory the code owns outright: aligned, and never trapping.
@@ -181,6 +185,7 @@ impl<'a, 'b> Lower<'a, 'b> {
         let raised = builder.create_block();
         builder.set_cold_block(raised);
         let makes_closures = code.iter().any(|instruction| instruction.op == Op::Closure);
+        let entry_signature = builder.func.signature.clone();
         let mut lower = Lower {
             builder,
             input,
@@ -194,6 +199,8 @@ impl<'a, 'b> Lower<'a, 'b> {
             globals,
             makes_closures,
             caches,
+            function,
+            entry_signature,
         };
         match input.entry_at {
             None => lower.reload(1 + u32::from(input.function.arity)),
@@ -563,22 +570,7 @@ impl<'a, 'b> Lower<'a, 'b> {
                 self.builder.ins().jump(self.raised, &[]);
                 return false;
             }
-            Op::Call | Op::CallMethod => {
-                let slot_zero = depth - operand - 1;
-                let return_to = if instruction.op == Op::Call { slot_zero } else { slot_zero - 1 };
-                let slot_zero_address = self.slot_address(slot_zero);
-                let return_to_address = self.slot_address(return_to);
-                let n_args = self.builder.ins().iconst(types::I32, i64::from(operand));
-                let status = self.call_helper(
-                    Helper::Call,
-                    depth,
-                    next,
-                    &[slot_zero_address, n_args, return_to_address],
-                );
-                self.check(status);
-                // The callee may have assigned captured slots of this frame.
-                self.reload(return_to + 1);
-            }
+            Op::Call | Op::CallMethod => self.call(instruction, depth),
             Op::Return => {
                 self.close_frame(depth, instruction.offset);
                 let value = self.get(top);
@@ -607,7 +599,7 @@ impl<'a, 'b> Lower<'a, 'b> {
     }
 
     /// A property instruction: the receiver's shape against the site's
-    /// first inline-cache way in machine code (fields read and written in
+    /// inline-cache ways in machine code (fields read and written in
     /// place, methods looked up for an invoke); anything else, the VM's
     /// code through `step`, which also fills the cache.
     fn property(&mut self, instruction: &Instruction, depth: u32) {
@@ -624,7 +616,7 @@ impl<'a, 'b> Lower<'a, 'b> {
         let object = self.object_of_kind(receiver, abi::KIND_INSTANCE, slow);
         let shape =
             self.builder.ins().load(types::I64, trusted(), object, abi::INSTANCE_SHAPE as i32);
-        let (entry, kind) = self.way_zero(instruction.operand, shape, slow);
+        let (entry, kind) = self.find_way(instruction.operand, shape, slow);
 
         let is_field = self.builder.ins().icmp_imm_s(IntCC::Equal, kind, i64::from(abi::HIT_FIELD));
         let field_block = self.builder.create_block();
@@ -700,30 +692,156 @@ impl<'a, 'b> Lower<'a, 'b> {
         object
     }
 
-    /// The first way of inline cache `site`, and its hit kind, if its key
-    /// is `key`; else jump to `otherwise`. (Ways fill in order, so a
-    /// monomorphic site's one entry is there.)
-    fn way_zero(&mut self, site: u32, key: ir::Value, otherwise: Block) -> (ir::Value, ir::Value) {
-        let way = (site as usize * abi::CACHE_SIZE + abi::CACHE_WAYS_OFFSET) as i64;
-        let entry = self.builder.ins().iadd_imm_s(self.caches, way);
-        let cached = self.builder.ins().load(types::I64, trusted(), entry, abi::ENTRY_KEY as i32);
-        let hit = self.builder.ins().icmp(IntCC::Equal, cached, key);
+    /// `Call` and `CallMethod`. A closure with machine code, called with
+    /// its arity, while there is room for a frame and no interrupt is
+    /// pending, is called directly: its frame record is pushed here, as
+    /// the VM would, and popped on its return. Anything else goes through
+    /// the `call` helper (natives, classes, bound methods, interpreted
+    /// callees, and every error).
+    fn call(&mut self, instruction: &Instruction, depth: u32) {
+        let n_args = instruction.operand;
+        let slot_zero = depth - n_args - 1;
+        let return_to = if instruction.op == Op::Call { slot_zero } else { slot_zero - 1 };
+        let callee = self.get(return_to);
+        let slot_zero_address = self.slot_address(slot_zero);
+        let return_to_address = self.slot_address(return_to);
+        let slow = self.builder.create_block();
+        self.builder.set_cold_block(slow);
+        let join = self.builder.create_block();
+
+        // Written back once for either path: the callee reads its
+        // arguments from memory, and the collector may run inside it.
+        self.write_back(depth);
+        let closure = self.object_of_kind(callee, abi::KIND_CLOSURE, slow);
+        let ins = self.builder.ins();
+        let function = ins.load(types::I64, trusted(), closure, abi::CLOSURE_FUNCTION as i32);
+        let ins = self.builder.ins();
+        let entry = ins.load(types::I64, trusted(), function, abi::FUNCTION_ENTRY as i32);
+        let ins = self.builder.ins();
+        let arity = ins.uload8(types::I32, trusted(), function, abi::FUNCTION_ARITY as i32);
+        let ins = self.builder.ins();
+        let frames = ins.load(types::I64, trusted(), self.ctx, abi::CONTEXT_FRAMES as i32);
+        let len = self.builder.ins().load(types::I64, trusted(), frames, abi::FRAMES_LEN as i32);
+        let ins = self.builder.ins();
+        let flag = ins.load(types::I64, trusted(), self.ctx, abi::CONTEXT_INTERRUPT as i32);
+        let requested = self.builder.ins().load(types::I8, MemFlagsData::new(), flag, 0);
+        let ins = self.builder.ins();
+        let floor = ins.load(types::I64, trusted(), self.ctx, abi::CONTEXT_NATIVE_FLOOR as i32);
+        let sp = self.builder.ins().get_stack_pointer(types::I64);
+
+        let ins = self.builder.ins();
+        let compiled = ins.icmp_imm_s(IntCC::NotEqual, entry, 0);
+        let arity_ok = self.builder.ins().icmp_imm_s(IntCC::Equal, arity, i64::from(n_args));
+        let max_frames = abi::MAX_FRAMES as i64;
+        let room = self.builder.ins().icmp_imm_u(IntCC::UnsignedLessThan, len, max_frames);
+        let quiet = self.builder.ins().icmp_imm_s(IntCC::Equal, requested, 0);
+        let stack_ok = self.builder.ins().icmp(IntCC::UnsignedGreaterThan, sp, floor);
+        let ok = self.builder.ins().band(compiled, arity_ok);
+        let ok = self.builder.ins().band(ok, room);
+        let ok = self.builder.ins().band(ok, quiet);
+        let ok = self.builder.ins().band(ok, stack_ok);
+        let direct = self.builder.create_block();
+        self.builder.ins().brif(ok, direct, &[], slow, &[]);
+
+        // Direct: this frame resumes after the call (its record is the
+        // last one pushed); push the callee's record, run it, pop it.
+        self.builder.switch_to_block(direct);
+        let ins = self.builder.ins();
+        let records = ins.load(types::I64, trusted(), frames, abi::FRAMES_RECORDS as i32);
+        let at = self.builder.ins().imul_imm_s(len, abi::FRAME_RECORD_SIZE as i64);
+        let record = self.builder.ins().iadd(records, at);
+        let ins = self.builder.ins();
+        let code = ins.load(types::I64, trusted(), self.function, abi::FUNCTION_CODE as i32);
+        let resume = self.builder.ins().iadd_imm_s(code, instruction.next as i64);
+        let own_ip = abi::FRAME_IP as i32 - abi::FRAME_RECORD_SIZE as i32;
+        self.builder.ins().store(trusted(), resume, record, own_ip);
+        let ins = self.builder.ins();
+        let callee_code = ins.load(types::I64, trusted(), function, abi::FUNCTION_CODE as i32);
+        let ins = self.builder.ins();
+        let proto = ins.load(types::I32, trusted(), function, abi::FUNCTION_PROTO as i32);
+        let fields = [
+            (closure, abi::FRAME_CLOSURE),
+            (callee_code, abi::FRAME_IP),
+            (slot_zero_address, abi::FRAME_BASE),
+            (return_to_address, abi::FRAME_RETURN_TO),
+            (proto, abi::FRAME_FUNCTION),
+        ];
+        for (value, offset) in fields {
+            self.builder.ins().store(trusted(), value, record, offset as i32);
+        }
+        let pushed = self.builder.ins().iadd_imm_s(len, 1);
+        self.builder.ins().store(trusted(), pushed, frames, abi::FRAMES_LEN as i32);
+        let signature = self.builder.import_signature(self.entry_signature.clone());
+        let arguments = [self.ctx, slot_zero_address, closure, function];
+        let call = self.builder.ins().call_indirect(signature, entry, &arguments);
+        let status = self.builder.inst_results(call)[0];
+        // Raised: the callee's records stay pushed, for the trace.
+        self.check(status);
+        self.builder.ins().store(trusted(), len, frames, abi::FRAMES_LEN as i32);
+        let result = self.builder.ins().load(types::I64, trusted(), slot_zero_address, 0);
+        self.builder.ins().store(trusted(), result, return_to_address, 0);
+        self.builder.ins().jump(join, &[]);
+
+        self.builder.switch_to_block(slow);
+        let n_args = self.builder.ins().iconst(types::I32, i64::from(n_args));
+        let status = self.call_helper(
+            Helper::Call,
+            depth,
+            instruction.next,
+            &[slot_zero_address, n_args, return_to_address],
+        );
+        self.check(status);
+        self.builder.ins().jump(join, &[]);
+
+        // The result is in its slot, and the callee may have assigned
+        // captured slots of this frame.
+        self.builder.switch_to_block(join);
+        self.reload(return_to + 1);
+    }
+
+    /// The way of inline cache `site` whose key is `key`, and its hit
+    /// kind; else jump to `otherwise`. Every way is compared, in order,
+    /// up to the first empty one (ways fill in order).
+    fn find_way(&mut self, site: u32, key: ir::Value, otherwise: Block) -> (ir::Value, ir::Value) {
+        let found = self.builder.create_block();
+        self.builder.append_block_param(found, types::I64);
+        let first = (site as usize * abi::CACHE_SIZE + abi::CACHE_WAYS_OFFSET) as i64;
+        for way in 0..abi::CACHE_WAYS {
+            let offset = first + (way * abi::CACHE_ENTRY_SIZE) as i64;
+            let entry = self.builder.ins().iadd_imm_s(self.caches, offset);
+            let ins = self.builder.ins();
+            let cached = ins.load(types::I64, trusted(), entry, abi::ENTRY_KEY as i32);
+            let hit = self.builder.ins().icmp(IntCC::Equal, cached, key);
+            let next = if way + 1 < abi::CACHE_WAYS {
+                let next = self.builder.create_block();
+                let more = self.builder.create_block();
+                self.builder.ins().brif(hit, found, &[entry.into()], more, &[]);
+                self.builder.switch_to_block(more);
+                // An empty way: no later way is filled.
+                let empty = self.builder.ins().icmp_imm_s(IntCC::Equal, cached, 0);
+                self.builder.ins().brif(empty, otherwise, &[], next, &[]);
+                next
+            } else {
+                self.builder.ins().brif(hit, found, &[entry.into()], otherwise, &[]);
+                break;
+            };
+            self.builder.switch_to_block(next);
+        }
+        self.builder.switch_to_block(found);
+        let entry = self.builder.block_params(found)[0];
         let kind = self.builder.ins().load(types::I32, trusted(), entry, abi::ENTRY_KIND as i32);
-        let hit_block = self.builder.create_block();
-        self.builder.ins().brif(hit, hit_block, &[], otherwise, &[]);
-        self.builder.switch_to_block(hit_block);
         (entry, kind)
     }
 
     /// `SuperMethod`: [superclass, this] becomes [method, this] when the
-    /// site's first way holds the superclass's method; else the VM's code.
+    /// site's cache holds the superclass's method; else the VM's code.
     fn super_method(&mut self, instruction: &Instruction, depth: u32) {
         let slow = self.builder.create_block();
         self.builder.set_cold_block(slow);
         let join = self.builder.create_block();
         let superclass = self.get(depth - 1);
         let class = self.object_of_kind(superclass, abi::KIND_CLASS, slow);
-        let (entry, kind) = self.way_zero(instruction.operand, class, slow);
+        let (entry, kind) = self.find_way(instruction.operand, class, slow);
         let is_method =
             self.builder.ins().icmp_imm_s(IntCC::Equal, kind, i64::from(abi::HIT_METHOD));
         let method_block = self.builder.create_block();

@@ -58,6 +58,10 @@ pub const FUNCTION_ARITY: usize = offset_of!(ObjFunction, arity);
 pub const FUNCTION_CACHES: usize =
     offset_of!(ObjFunction, caches) + offset_of!(FixedArray<usize>, ptr);
 pub const FUNCTION_ENTRY: usize = offset_of!(ObjFunction, entry);
+/// `ObjFunction`: the engine's index of its code (`u32`) and the start of
+/// its bytecode (what frame records' resume points point into).
+pub const FUNCTION_PROTO: usize = offset_of!(ObjFunction, proto);
+pub const FUNCTION_CODE: usize = offset_of!(ObjFunction, code);
 
 /// `ObjUpvalue`: where the variable's value is (a stack slot while open,
 /// the upvalue's own cell once closed).
@@ -80,6 +84,8 @@ pub const BOUND_METHOD: usize = offset_of!(ObjBoundMethod, method);
 /// An `InlineCache` is its ways first, each a `CacheEntry`.
 pub const CACHE_SIZE: usize = size_of::<InlineCache>();
 pub const CACHE_WAYS_OFFSET: usize = offset_of!(InlineCache, entries);
+/// How many ways a cache has (its entries, filled in order).
+pub const CACHE_WAYS: usize = crate::cache::CACHE_WAYS;
 pub const CACHE_ENTRY_SIZE: usize = size_of::<CacheEntry>();
 /// A way's key: a shape (instance sites) or a class (super sites); null
 /// when the way is empty.
@@ -111,7 +117,13 @@ pub const FRAMES_RECORDS: usize = offset_of!(Frames, records);
 pub const FRAMES_LEN: usize = offset_of!(Frames, len);
 /// A `FrameRecord`'s size and its `ip` (where the frame resumes).
 pub const FRAME_RECORD_SIZE: usize = size_of::<FrameRecord>();
+pub const FRAME_CLOSURE: usize = offset_of!(FrameRecord, closure);
 pub const FRAME_IP: usize = offset_of!(FrameRecord, ip);
+pub const FRAME_BASE: usize = offset_of!(FrameRecord, base);
+pub const FRAME_RETURN_TO: usize = offset_of!(FrameRecord, return_to);
+pub const FRAME_FUNCTION: usize = offset_of!(FrameRecord, function);
+/// How many frame records there are room for.
+pub const MAX_FRAMES: usize = crate::heap::MAX_FRAMES;
 
 // ---------------------------------------------------------- compiled code
 
@@ -145,6 +157,10 @@ pub struct Context {
     /// The interrupt flag (a byte, nonzero when a stop was requested),
     /// which compiled code reads at every back-edge.
     pub interrupt: *const std::sync::atomic::AtomicBool,
+    /// Compiled code calls compiled code directly only while the native
+    /// stack pointer is above this address (else through the `call`
+    /// helper, which moves to a new stack segment).
+    pub native_floor: usize,
     /// The engine running the code (its helpers know what it is).
     pub engine: *mut std::ffi::c_void,
 }
@@ -153,6 +169,7 @@ pub const CONTEXT_STACK: usize = offset_of!(Context, stack);
 pub const CONTEXT_GLOBALS: usize = offset_of!(Context, globals);
 pub const CONTEXT_FRAMES: usize = offset_of!(Context, frames);
 pub const CONTEXT_INTERRUPT: usize = offset_of!(Context, interrupt);
+pub const CONTEXT_NATIVE_FLOOR: usize = offset_of!(Context, native_floor);
 
 /// The symbols of the runtime helpers compiled code calls. Their Cranelift
 /// signatures are in `codegen::Helper`, their implementations in the VM

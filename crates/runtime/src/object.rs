@@ -241,6 +241,9 @@ pub struct ObjFunction {
     pub entry: Cell<Option<crate::abi::CompiledEntry>>,
     /// How many times the function was called (saturating), for tiering.
     pub calls: Cell<u32>,
+    /// The start of the function's bytecode, where a frame record's resume
+    /// point points (set by a bytecode engine at load; null otherwise).
+    pub code: Cell<*const u8>,
     /// Back-edges taken in the function's interpreted frames since its
     /// loops were last offered to a compiler, for tiering (on-stack
     /// replacement).
@@ -268,6 +271,7 @@ impl ObjFunction {
             caches: FixedArray::new(caches),
             entry: Cell::new(None),
             calls: Cell::new(0),
+            code: Cell::new(std::ptr::null()),
             backedges: Cell::new(0),
         }
     }

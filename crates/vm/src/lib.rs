@@ -178,6 +178,8 @@ impl Vm {
                 caches,
             ));
             self.heap.pin(object.to_value());
+            // The code's buffer does not move when `Loaded` does.
+            object.code.set(function.chunk.code.as_ptr());
             self.functions.push(Loaded {
                 function,
                 facts,

@@ -47,6 +47,7 @@ impl Run<'_> {
             frames: self.frames,
             heap: self.heap,
             interrupt: self.heap.interrupt().flag(),
+            native_floor: self.native_floor,
             engine: std::ptr::from_mut(self).cast(),
         };
         let closure = record.closure.map_or(std::ptr::null(), |closure| closure.as_ptr());
