@@ -655,14 +655,7 @@ impl<'a, 'b> Lower<'a, 'b> {
         if op == Op::Method {
             // A method: [method, receiver].
             self.builder.switch_to_block(other_block);
-            let is_method =
-                self.builder.ins().icmp_imm_s(IntCC::Equal, kind, i64::from(abi::HIT_METHOD));
-            let method_block = self.builder.create_block();
-            self.builder.ins().brif(is_method, method_block, &[], slow, &[]);
-            self.builder.switch_to_block(method_block);
-            let method =
-                self.builder.ins().load(types::I64, trusted(), entry, abi::ENTRY_TARGET as i32);
-            let method = self.builder.ins().bor_imm_s(method, abi::OBJECT_TAG as i64);
+            let method = self.method_hit(entry, kind, slow);
             self.set(depth - 1, method);
             self.set(depth, receiver);
             self.builder.ins().jump(join, &[]);
@@ -833,6 +826,19 @@ impl<'a, 'b> Lower<'a, 'b> {
         (entry, kind)
     }
 
+    /// The method (a closure value) of cache way `entry`, if its hit `kind`
+    /// is a method; else jump to `otherwise`.
+    fn method_hit(&mut self, entry: ir::Value, kind: ir::Value, otherwise: Block) -> ir::Value {
+        let is_method =
+            self.builder.ins().icmp_imm_s(IntCC::Equal, kind, i64::from(abi::HIT_METHOD));
+        let method_block = self.builder.create_block();
+        self.builder.ins().brif(is_method, method_block, &[], otherwise, &[]);
+        self.builder.switch_to_block(method_block);
+        let method =
+            self.builder.ins().load(types::I64, trusted(), entry, abi::ENTRY_TARGET as i32);
+        self.builder.ins().bor_imm_s(method, abi::OBJECT_TAG as i64)
+    }
+
     /// `SuperMethod`: [superclass, this] becomes [method, this] when the
     /// site's cache holds the superclass's method; else the VM's code.
     fn super_method(&mut self, instruction: &Instruction, depth: u32) {
@@ -842,14 +848,7 @@ impl<'a, 'b> Lower<'a, 'b> {
         let superclass = self.get(depth - 1);
         let class = self.object_of_kind(superclass, abi::KIND_CLASS, slow);
         let (entry, kind) = self.find_way(instruction.operand, class, slow);
-        let is_method =
-            self.builder.ins().icmp_imm_s(IntCC::Equal, kind, i64::from(abi::HIT_METHOD));
-        let method_block = self.builder.create_block();
-        self.builder.ins().brif(is_method, method_block, &[], slow, &[]);
-        self.builder.switch_to_block(method_block);
-        let method =
-            self.builder.ins().load(types::I64, trusted(), entry, abi::ENTRY_TARGET as i32);
-        let method = self.builder.ins().bor_imm_s(method, abi::OBJECT_TAG as i64);
+        let method = self.method_hit(entry, kind, slow);
         let this = self.get(depth - 2);
         self.set(depth - 2, method);
         self.set(depth - 1, this);
