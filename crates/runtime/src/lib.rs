@@ -23,6 +23,7 @@ mod frame;
 mod gc;
 mod heap;
 mod interrupt;
+pub mod native_stack;
 mod natives;
 mod object;
 mod print;

@@ -8,7 +8,7 @@ use runtime::{
 };
 use syntax::ast::{Capture, Expr, Function, FunctionKind};
 
-use crate::interp::{Interp, NEXT, Res, on_new_segment, stack_address, throw};
+use crate::interp::{Interp, NEXT, Res, on_new_segment, throw};
 
 impl Interp<'_> {
     /// `callee(args)`, with method invocations done without allocating a
@@ -102,7 +102,7 @@ impl Interp<'_> {
             return throw("Stack overflow.", line);
         }
         self.poll_interrupt(line)?;
-        if stack_address() < self.stack_floor {
+        if runtime::native_stack::pointer() < self.stack_floor {
             return on_new_segment(self, |interp| interp.enter_closure(closure, base, line));
         }
         self.enter_closure(closure, base, line)

@@ -16,6 +16,7 @@ use std::io::Write;
 
 use resolve::FrontEnd;
 use runtime::abi::ErrorCode;
+use runtime::native_stack;
 use runtime::{
     CacheHit, Gc, Heap, ObjBoundMethod, ObjClass, ObjClosure, ObjInstance, ObjString, OutOfMemory,
     Printed, Root, RuntimeError, Stack, Value,
@@ -35,18 +36,6 @@ pub(crate) type Res<T> = Result<T, Box<Throw>>;
 
 /// `exec`'s result for "carry on with the next statement".
 pub(crate) const NEXT: Value = Value::UNDEFINED;
-
-/// How much native stack a Lox call must find free. A function body nests
-/// at most `syntax::MAX_NESTING` levels (chains included), so evaluating
-/// one call's body takes a bounded amount of native stack, well under this;
-/// a call that finds less continues on a new stack segment
-/// ([`STACK_SEGMENT`]). So the native stack never decides when a program
-/// overflows: only the frame limit does, exactly as in the VM.
-const STACK_RED_ZONE: usize = 1 << 20;
-
-/// The size of each extra native stack segment (reserved lazily: only the
-/// pages a program touches cost memory).
-const STACK_SEGMENT: usize = 64 << 20;
 
 pub(crate) struct Interp<'a> {
     pub(crate) heap: &'a Heap,
@@ -76,7 +65,7 @@ impl<'a> Interp<'a> {
         out: &'a mut dyn Write,
         base: usize,
     ) -> Interp<'a> {
-        let stack_floor = stack_floor();
+        let stack_floor = native_stack::floor();
         Interp {
             heap,
             stack: heap.stack(),
@@ -470,36 +459,16 @@ impl<'a> Interp<'a> {
     }
 }
 
-/// The lowest native stack address a call may start at on the stack
-/// running now (so that [`STACK_RED_ZONE`] bytes stay free below it).
-pub(crate) fn stack_floor() -> usize {
-    let here = stack_address();
-    // Without a known limit (never on the platforms Strata runs on), assume
-    // the smallest stack a Rust thread gets.
-    let remaining = stacker::remaining_stack().unwrap_or(2 << 20);
-    (here - remaining) + STACK_RED_ZONE.min(remaining / 2)
-}
-
 /// Run `f` on a fresh native stack segment, with the floor moved there.
-#[cold]
-#[inline(never)]
 pub(crate) fn on_new_segment<T>(
     interp: &mut Interp<'_>,
     f: impl FnOnce(&mut Interp<'_>) -> T,
 ) -> T {
     let saved = interp.stack_floor;
-    let result = stacker::grow(STACK_SEGMENT, || {
-        interp.stack_floor = stack_floor();
+    let result = native_stack::grow(|floor| {
+        interp.stack_floor = floor;
         f(interp)
     });
     interp.stack_floor = saved;
     result
-}
-
-/// The native stack pointer. Read from the register (`psm`, which
-/// `stacker` uses too), not as the address of a local: a sanitizer's "fake
-/// stack" puts locals on the heap, where their address says nothing.
-#[inline(always)]
-pub(crate) fn stack_address() -> usize {
-    psm::stack_pointer() as usize
 }

@@ -11,6 +11,7 @@
 //! but for a bug.
 
 use runtime::abi::{self, CompiledEntry, Context, ErrorCode};
+use runtime::native_stack;
 use runtime::{ErrorKind, ObjClosure, ObjString, Printed, Value};
 
 use crate::run::{Raise, Res, Run, error};
@@ -92,7 +93,7 @@ impl Run<'_> {
         // calls do: near the end of this stack, go on on a new segment, so
         // the frame limit alone decides when a program overflows, as in the
         // VM (which does not recurse).
-        if psm::stack_pointer() as usize <= self.native_floor {
+        if native_stack::pointer() <= self.native_floor {
             return self.on_new_segment(|run| run.call_from_native(slot_zero, n_args, return_to));
         }
         // SAFETY: compiled code passes slots of its frame, written back.
@@ -113,12 +114,10 @@ impl Run<'_> {
     }
 
     /// Run `f` on a fresh native stack segment, with the floor moved there.
-    #[cold]
-    #[inline(never)]
     fn on_new_segment<T>(&mut self, f: impl FnOnce(&mut Self) -> T) -> T {
         let saved = self.native_floor;
-        let result = stacker::grow(NATIVE_SEGMENT, || {
-            self.native_floor = native_floor();
+        let result = native_stack::grow(|floor| {
+            self.native_floor = floor;
             f(self)
         });
         self.native_floor = saved;
@@ -149,24 +148,6 @@ impl Run<'_> {
             }
         }
     }
-}
-
-/// Native stack kept free below the floor: room for a helper's slow path
-/// and the deepest Rust code it runs without a call back into Lox.
-const NATIVE_RED_ZONE: usize = 1 << 20;
-
-/// The size of each extra native stack segment. Only the pages used are
-/// ever touched.
-const NATIVE_SEGMENT: usize = 64 << 20;
-
-/// The lowest native stack address a call from compiled code may start at
-/// on the stack running now (so that [`NATIVE_RED_ZONE`] bytes stay free).
-pub(crate) fn native_floor() -> usize {
-    let here = psm::stack_pointer() as usize;
-    // Without a known limit (never on the platforms Strata runs on), assume
-    // the smallest stack a Rust thread gets.
-    let remaining = stacker::remaining_stack().unwrap_or(2 << 20);
-    (here - remaining) + NATIVE_RED_ZONE.min(remaining / 2)
 }
 
 /// The run a compiled body was entered from.

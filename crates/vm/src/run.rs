@@ -61,7 +61,7 @@ pub(crate) struct Run<'a> {
     /// An error a helper raised while compiled code ran, on its way out.
     pub(crate) pending: Option<Raise>,
     /// Calls from compiled code below this native stack address move to a
-    /// new stack segment (`native::native_floor`).
+    /// new stack segment (`runtime::native_stack`).
     pub(crate) native_floor: usize,
 }
 
@@ -110,7 +110,7 @@ impl<'a> Run<'a> {
             threshold,
             loop_threshold,
             pending: None,
-            native_floor: crate::native::native_floor(),
+            native_floor: runtime::native_stack::floor(),
         }
     }
 
