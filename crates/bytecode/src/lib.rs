@@ -18,7 +18,7 @@ pub use chunk::{Capture, Chunk, Constant, Function, FunctionKind, LineRun, Modul
 pub use decode::{DecodeError, Instruction, decode, instructions};
 pub use disasm::disassemble;
 pub use file::{FORMAT_VERSION, FileError, MAGIC, TooLarge, read_module, write_module};
-pub use opcode::{OPCODES, Op, OpInfo, OperandKind, StackEffect};
+pub use opcode::{Effects, OPCODES, Op, OpInfo, OperandKind, StackEffect};
 pub use relocate::relocate_globals;
 pub use verify::{Facts, FunctionFacts, MAX_FRAME_SLOTS, VerifyError, analyze, verify};
 
@@ -33,20 +33,29 @@ pub fn opcode_reference() -> String {
          slots, upvalue indices and argument counts, `u32` for constant,\n\
          global and function indices and jump distances (measured from the end\n\
          of the instruction). Stack effects are *pops -> pushes*; `+n` means\n\
-         the argument count is popped too.\n\n\
-         | opcode | byte | operand | stack | meaning |\n|---|---|---|---|---|\n",
+         the argument count is popped too. The last three columns say what\n\
+         else an instruction may do: allocate (and so collect, or raise\n\
+         `Out of memory.`), raise a runtime error, or call Lox code. A code\n\
+         generator writes its frame back before such an instruction (a\n\
+         *safepoint*) and calls no runtime helper for one that does none.\n\n\
+         | opcode | byte | operand | stack | alloc | raise | call | meaning |\n\
+         |---|---|---|---|---|---|---|---|\n",
     );
     for info in OPCODES {
         let operand = info.operands.first().map_or(String::new(), |k| format!("{k:?}"));
         let args = if info.effect.pops_args { " + n" } else { "" };
+        let mark = |yes: bool| if yes { "yes" } else { "" };
         out.push_str(&format!(
-            "| `{}` | {} | {} | {}{} -> {} | {} |\n",
+            "| `{}` | {} | {} | {}{} -> {} | {} | {} | {} | {} |\n",
             info.name,
             info.op as u8,
             operand,
             info.effect.pops,
             args,
             info.effect.pushes,
+            mark(info.effects.allocates),
+            mark(info.effects.raises),
+            mark(info.effects.calls),
             info.doc.trim()
         ));
     }

@@ -1,7 +1,8 @@
 //! The opcode table: every instruction, defined once.
 //!
 //! Each row names an instruction, its operands (in encoding order), its
-//! effect on the operand stack and a one-line doc. The `Op` enum, operand
+//! effect on the operand stack, what else it may do (in brackets:
+//! `allocates`, `raises`, `calls`; see [`Effects`]) and a one-line doc. The `Op` enum, operand
 //! decoding, the disassembler, the verifier's stack model and
 //! `docs/bytecode.md` are all derived from this one table, so an opcode
 //! cannot be added in one place and forgotten in another.
@@ -54,10 +55,44 @@ pub struct StackEffect {
     pub pops_args: bool,
 }
 
+/// What running an instruction may do besides moving values: the
+/// instruction's *safepoint* kinds. A code generator writes the frame back
+/// before any instruction that may do one of these (DESIGN.md invariant 6),
+/// and calls no runtime helper for an instruction whose row says it does
+/// none of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Effects {
+    /// May allocate on the heap, and so collect, or raise `Out of memory.`.
+    pub allocates: bool,
+    /// May raise a runtime error (a type error, an undefined name, a stack
+    /// overflow, `Interrupted.` at a back-edge, a failed write).
+    pub raises: bool,
+    /// May run Lox code (a call), which may do anything: allocate, raise,
+    /// assign any captured variable or global.
+    pub calls: bool,
+}
+
+impl Effects {
+    /// No effect at all: the instruction only moves and computes values.
+    pub const NONE: Effects = Effects { allocates: false, raises: false, calls: false };
+
+    /// Whether `self` does nothing `other` may not do.
+    pub const fn within(self, other: Effects) -> bool {
+        (!self.allocates || other.allocates)
+            && (!self.raises || other.raises)
+            && (!self.calls || other.calls)
+    }
+
+    pub const fn is_none(self) -> bool {
+        !self.allocates && !self.raises && !self.calls
+    }
+}
+
 macro_rules! opcodes {
     ($(
         $(#[doc = $doc:literal])*
-        $name:ident ( $($operand:ident),* ) $pops:literal $(+ $args:ident)? => $pushes:literal ;
+        $name:ident ( $($operand:ident),* ) $pops:literal $(+ $args:ident)? => $pushes:literal
+            [ $($effect:ident)* ] ;
     )*) => {
         /// A bytecode instruction's opcode.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -77,6 +112,7 @@ macro_rules! opcodes {
                     pushes: $pushes,
                     pops_args: opcodes!(@args $($args)?),
                 },
+                effects: Effects { $( $effect: true, )* ..Effects::NONE },
                 doc: concat!($($doc),*),
             }, )*
         ];
@@ -92,132 +128,135 @@ pub struct OpInfo {
     pub name: &'static str,
     pub operands: &'static [OperandKind],
     pub effect: StackEffect,
+    /// What it may do besides moving values (the row's bracket: `alloc`,
+    /// `raise`, `call`).
+    pub effects: Effects,
     pub doc: &'static str,
 }
 
 opcodes! {
     /// Push constant `c` (a number or string).
-    Constant(Const) 0 => 1;
+    Constant(Const) 0 => 1 [];
     /// Push `nil`.
-    Nil() 0 => 1;
+    Nil() 0 => 1 [];
     /// Push `true`.
-    True() 0 => 1;
+    True() 0 => 1 [];
     /// Push `false`.
-    False() 0 => 1;
+    False() 0 => 1 [];
     /// Discard the top of the stack.
-    Pop() 1 => 0;
+    Pop() 1 => 0 [];
     /// Push the local in frame slot `s`.
-    GetLocal(Slot) 0 => 1;
+    GetLocal(Slot) 0 => 1 [];
     /// Store the top of the stack in frame slot `s`, leaving it on the stack.
-    SetLocal(Slot) 1 => 1;
+    SetLocal(Slot) 1 => 1 [];
     /// Push global `g`; `Undefined variable` if it was never defined.
-    GetGlobal(Global) 0 => 1;
+    GetGlobal(Global) 0 => 1 [raises];
     /// Pop a value into global `g`, defining it.
-    DefineGlobal(Global) 1 => 0;
+    DefineGlobal(Global) 1 => 0 [];
     /// Store the top of the stack in the already defined global `g`.
-    SetGlobal(Global) 1 => 1;
+    SetGlobal(Global) 1 => 1 [raises];
     /// Push captured variable `u`.
-    GetUpvalue(Upvalue) 0 => 1;
+    GetUpvalue(Upvalue) 0 => 1 [];
     /// Store the top of the stack in captured variable `u`.
-    SetUpvalue(Upvalue) 1 => 1;
+    SetUpvalue(Upvalue) 1 => 1 [];
     /// Replace an instance with its property named by site `p`.
-    GetProperty(Site) 1 => 1;
+    GetProperty(Site) 1 => 1 [allocates raises];
     /// Set property `p` of the instance below the top to the top; leave the value.
-    SetProperty(Site) 2 => 1;
+    SetProperty(Site) 2 => 1 [allocates raises];
     /// Replace `this` and a superclass with the superclass's method `p` bound to `this`.
-    GetSuper(Site) 2 => 1;
+    GetSuper(Site) 2 => 1 [allocates raises];
     /// Replace a receiver with [callee, slot 0] for a call of its property `p`:
     /// [method, receiver] for a method, [value, value] for a field.
-    Method(Site) 1 => 2;
+    Method(Site) 1 => 2 [raises];
     /// Replace `this` and a superclass with [superclass method `p`, `this`].
-    SuperMethod(Site) 2 => 2;
+    SuperMethod(Site) 2 => 2 [raises];
     /// Lox `==`.
-    Equal() 2 => 1;
+    Equal() 2 => 1 [];
     /// Lox `!=`.
-    NotEqual() 2 => 1;
+    NotEqual() 2 => 1 [];
     /// `>` on numbers.
-    Greater() 2 => 1;
+    Greater() 2 => 1 [raises];
     /// `>=` on numbers.
-    GreaterEqual() 2 => 1;
+    GreaterEqual() 2 => 1 [raises];
     /// `<` on numbers.
-    Less() 2 => 1;
+    Less() 2 => 1 [raises];
     /// `<=` on numbers.
-    LessEqual() 2 => 1;
+    LessEqual() 2 => 1 [raises];
     /// `+` on two numbers or two strings.
-    Add() 2 => 1;
+    Add() 2 => 1 [allocates raises];
     /// `-` on numbers.
-    Subtract() 2 => 1;
+    Subtract() 2 => 1 [raises];
     /// `*` on numbers.
-    Multiply() 2 => 1;
+    Multiply() 2 => 1 [raises];
     /// `/` on numbers.
-    Divide() 2 => 1;
+    Divide() 2 => 1 [raises];
     /// Logical not of the top's truthiness.
-    Not() 1 => 1;
+    Not() 1 => 1 [];
     /// Negate a number.
-    Negate() 1 => 1;
+    Negate() 1 => 1 [raises];
     /// Pop a value and print it with a newline.
-    Print() 1 => 0;
+    Print() 1 => 0 [raises];
     /// Jump forward `d` bytes.
-    Jump(JumpForward) 0 => 0;
+    Jump(JumpForward) 0 => 0 [];
     /// Jump forward `d` bytes if the top is falsey (the top stays: it reads
     /// a value, so its row pops and pushes one, for the verifier).
-    JumpIfFalse(JumpForward) 1 => 1;
+    JumpIfFalse(JumpForward) 1 => 1 [];
     /// Jump back `d` bytes (loops).
-    Loop(JumpBack) 0 => 0;
+    Loop(JumpBack) 0 => 0 [raises];
     /// Call the value below `n` arguments; slot 0 of the new frame is the callee.
-    Call(Argc) 1 + argc => 1;
+    Call(Argc) 1 + argc => 1 [allocates raises calls];
     /// Call the callee two below `n` arguments, with the value above it as slot 0
     /// (what `Method` and `SuperMethod` push).
-    CallMethod(Argc) 2 + argc => 1;
+    CallMethod(Argc) 2 + argc => 1 [allocates raises calls];
     /// Push a closure over function `f`, capturing what its prototype lists.
-    Closure(Function) 0 => 1;
+    Closure(Function) 0 => 1 [allocates];
     /// Close the upvalue for the top slot if any, and pop it.
-    CloseUpvalue() 1 => 0;
+    CloseUpvalue() 1 => 0 [];
     /// Return the top from the current function.
-    Return() 1 => 0;
+    Return() 1 => 0 [];
     /// Return `this` (slot 0) from an initializer: the only way an
     /// initializer returns, so a class call always yields its instance.
-    ReturnThis() 0 => 0;
+    ReturnThis() 0 => 0 [];
     /// Push a new class named by constant `c`.
-    Class(Const) 0 => 1;
+    Class(Const) 0 => 1 [allocates];
     /// Copy the superclass's methods into the class on top, and pop the class
     /// (the superclass stays, as the hidden `super` local).
-    Inherit() 2 => 1;
+    Inherit() 2 => 1 [allocates raises];
     /// Add the closure on top to the class below it as method `c`; pop the closure.
-    DefineMethod(Const) 2 => 1;
+    DefineMethod(Const) 2 => 1 [allocates raises];
 
     // Superinstructions: each does the work of the two instructions its doc
     // names, in one dispatch. The compiler fuses the pair when nothing jumps
     // between them and both are on one source line (`compiler/src/emit.rs`).
 
     /// Pop the top into frame slot `s` (`SetLocal s`, `Pop`).
-    StoreLocal(Slot) 1 => 0;
+    StoreLocal(Slot) 1 => 0 [];
     /// Pop the top into the already defined global `g` (`SetGlobal g`, `Pop`).
-    StoreGlobal(Global) 1 => 0;
+    StoreGlobal(Global) 1 => 0 [raises];
     /// Pop the top into captured variable `u` (`SetUpvalue u`, `Pop`).
-    StoreUpvalue(Upvalue) 1 => 0;
+    StoreUpvalue(Upvalue) 1 => 0 [];
     /// Pop a value and the instance below it, setting its property `p`
     /// (`SetProperty p`, `Pop`).
-    StoreProperty(Site) 2 => 0;
+    StoreProperty(Site) 2 => 0 [allocates raises];
     /// Pop the top; jump forward `d` bytes if it is falsey.
-    PopJumpIfFalse(JumpForward) 1 => 0;
+    PopJumpIfFalse(JumpForward) 1 => 0 [];
     /// Pop two numbers; jump forward `d` bytes unless the first is less than
     /// the second (`Less`, `PopJumpIfFalse d`).
-    JumpIfNotLess(JumpForward) 2 => 0;
+    JumpIfNotLess(JumpForward) 2 => 0 [raises];
     /// As `JumpIfNotLess`, for `<=`.
-    JumpIfNotLessEqual(JumpForward) 2 => 0;
+    JumpIfNotLessEqual(JumpForward) 2 => 0 [raises];
     /// As `JumpIfNotLess`, for `>`.
-    JumpIfNotGreater(JumpForward) 2 => 0;
+    JumpIfNotGreater(JumpForward) 2 => 0 [raises];
     /// As `JumpIfNotLess`, for `>=`.
-    JumpIfNotGreaterEqual(JumpForward) 2 => 0;
+    JumpIfNotGreaterEqual(JumpForward) 2 => 0 [raises];
     /// Add constant `c` to the top (`Constant c`, `Add`).
-    AddConstant(Const) 1 => 1;
+    AddConstant(Const) 1 => 1 [allocates raises];
     /// Subtract constant `c` from the top (`Constant c`, `Subtract`).
-    SubtractConstant(Const) 1 => 1;
+    SubtractConstant(Const) 1 => 1 [raises];
     /// Multiply the top by constant `c` (`Constant c`, `Multiply`).
-    MultiplyConstant(Const) 1 => 1;
+    MultiplyConstant(Const) 1 => 1 [raises];
     /// Divide the top by constant `c` (`Constant c`, `Divide`).
-    DivideConstant(Const) 1 => 1;
+    DivideConstant(Const) 1 => 1 [raises];
 }
 
 impl Op {
@@ -302,6 +341,33 @@ mod tests {
                     "{}",
                     fused.name
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn a_superinstruction_may_do_what_its_pair_may_do_and_no_more() {
+        for first in OPCODES {
+            for second in OPCODES {
+                let Some(fused) = first.op.fused_with(second.op) else { continue };
+                let (a, b) = (first.effects, second.effects);
+                let union = Effects {
+                    allocates: a.allocates || b.allocates,
+                    raises: a.raises || b.raises,
+                    calls: a.calls || b.calls,
+                };
+                // `Constant` then `Add` may concatenate strings, so
+                // `AddConstant` allocates although `Constant` does not.
+                assert_eq!(fused.info().effects, union, "{}", fused.info().name);
+            }
+        }
+    }
+
+    #[test]
+    fn what_runs_lox_code_may_also_allocate_and_raise() {
+        for info in OPCODES {
+            if info.effects.calls {
+                assert!(info.effects.allocates && info.effects.raises, "{}", info.name);
             }
         }
     }

@@ -14,6 +14,7 @@
 //! no address of the engine's is built into the code: it reaches everything
 //! through `ctx` and its frame.
 
+use bytecode::Effects;
 use cranelift_codegen::ir::{AbiParam, Signature, types};
 use cranelift_codegen::isa::CallConv;
 
@@ -76,6 +77,21 @@ impl Helper {
             Helper::Step => helper::STEP,
             Helper::CloseFrame => helper::CLOSE_FRAME,
         }
+    }
+
+    /// What the helper may do, or `None` for `step`, which does what the
+    /// instruction it runs may do. Compiled code calls a helper only for an
+    /// instruction whose row in the opcode table allows it, so the table
+    /// alone tells where a function's safepoints are.
+    pub fn effects(self) -> Option<Effects> {
+        let raises = Effects { raises: true, ..Effects::NONE };
+        Some(match self {
+            Helper::Call => Effects { allocates: true, raises: true, calls: true },
+            Helper::Add => Effects { allocates: true, raises: true, calls: false },
+            Helper::Raise | Helper::Undefined | Helper::Print | Helper::Interrupted => raises,
+            Helper::CloseFrame => Effects::NONE,
+            Helper::Step => return None,
+        })
     }
 
     /// The parameters after `ctx, top, offset`, each a pointer-sized integer

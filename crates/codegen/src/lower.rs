@@ -153,6 +153,8 @@ struct Lower<'a, 'b> {
     function: ir::Value,
     /// The signature of every compiled body (`abi::CompiledEntry`).
     entry_signature: ir::Signature,
+    /// The instruction being lowered.
+    current: Op,
 }
 
 /// Memory the code owns outright: aligned, and never trapping.
@@ -201,6 +203,7 @@ impl<'a, 'b> Lower<'a, 'b> {
             caches,
             function,
             entry_signature,
+            current: Op::Nil,
         };
         match input.entry_at {
             None => lower.reload(1 + u32::from(input.function.arity)),
@@ -296,6 +299,14 @@ impl<'a, 'b> Lower<'a, 'b> {
         next: usize,
         extra: &[ir::Value],
     ) -> ir::Value {
+        // The opcode table says where the safepoints are: a helper may do
+        // only what its instruction's row allows (`bytecode::Effects`).
+        let allowed = self.current.info().effects;
+        assert!(
+            helper.effects().is_none_or(|effects| effects.within(allowed)),
+            "the opcode table says {} does not do what helper {helper:?} may",
+            self.current.name()
+        );
         self.write_back(live);
         let top = self.slot_address(live);
         let offset = self.builder.ins().iconst(types::I32, next as i64);
@@ -392,6 +403,7 @@ impl<'a, 'b> Lower<'a, 'b> {
     /// Lower one instruction run with `depth` values on the stack; returns
     /// whether control falls through to the next one.
     fn instruction(&mut self, instruction: &Instruction, depth: u32) -> bool {
+        self.current = instruction.op;
         let operand = instruction.operand;
         let next = instruction.next;
         let top = depth - 1;
