@@ -185,9 +185,10 @@ pub mod helper {
     pub const CLOSE_FRAME: &str = "strata_close_frame";
 }
 
-/// The fixed runtime errors of operators, by number: compiled code raises
+/// The runtime errors with a fixed message, by number: compiled code raises
 /// them through the `raise` helper, and every engine takes their messages
-/// from here.
+/// from here, so each is written once. (Messages that name something are
+/// made by `runtime::error::messages`.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u32)]
 pub enum ErrorCode {
@@ -197,16 +198,42 @@ pub enum ErrorCode {
     OperandNumber = 1,
     /// `Operands must be two numbers or two strings.`
     AddOperands = 2,
+    /// `Only instances have properties.`
+    OnlyInstancesProperties = 3,
+    /// `Only instances have fields.`
+    OnlyInstancesFields = 4,
+    /// `Only instances have methods.`
+    OnlyInstancesMethods = 5,
+    /// `Superclass must be a class.`
+    SuperclassNotClass = 6,
+    /// `Can only call functions and classes.`
+    NotCallable = 7,
+    /// `Stack overflow.`
+    StackOverflow = 8,
+    /// `Only classes have methods.` (only a crafted bytecode file gets it)
+    OnlyClassesMethods = 9,
+    /// `Methods can't be added to a class in use.` (only a crafted file)
+    ClassInUse = 10,
 }
 
 impl ErrorCode {
+    /// Every code, in number order.
+    pub const ALL: [ErrorCode; 11] = [
+        ErrorCode::OperandsNumbers,
+        ErrorCode::OperandNumber,
+        ErrorCode::AddOperands,
+        ErrorCode::OnlyInstancesProperties,
+        ErrorCode::OnlyInstancesFields,
+        ErrorCode::OnlyInstancesMethods,
+        ErrorCode::SuperclassNotClass,
+        ErrorCode::NotCallable,
+        ErrorCode::StackOverflow,
+        ErrorCode::OnlyClassesMethods,
+        ErrorCode::ClassInUse,
+    ];
+
     pub fn from_u32(code: u32) -> Option<ErrorCode> {
-        match code {
-            0 => Some(ErrorCode::OperandsNumbers),
-            1 => Some(ErrorCode::OperandNumber),
-            2 => Some(ErrorCode::AddOperands),
-            _ => None,
-        }
+        ErrorCode::ALL.get(code as usize).copied()
     }
 
     pub fn message(self) -> &'static str {
@@ -214,6 +241,14 @@ impl ErrorCode {
             ErrorCode::OperandsNumbers => "Operands must be numbers.",
             ErrorCode::OperandNumber => "Operand must be a number.",
             ErrorCode::AddOperands => "Operands must be two numbers or two strings.",
+            ErrorCode::OnlyInstancesProperties => "Only instances have properties.",
+            ErrorCode::OnlyInstancesFields => "Only instances have fields.",
+            ErrorCode::OnlyInstancesMethods => "Only instances have methods.",
+            ErrorCode::SuperclassNotClass => "Superclass must be a class.",
+            ErrorCode::NotCallable => "Can only call functions and classes.",
+            ErrorCode::StackOverflow => "Stack overflow.",
+            ErrorCode::OnlyClassesMethods => "Only classes have methods.",
+            ErrorCode::ClassInUse => "Methods can't be added to a class in use.",
         }
     }
 }

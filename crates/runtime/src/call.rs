@@ -3,20 +3,13 @@
 //! is needed (a native, a class without an initializer), or the runtime
 //! error. Engines differ only in how they run a closure's frame.
 
+use crate::abi::ErrorCode;
 use crate::class::{ObjBoundMethod, ObjClass};
+use crate::error::messages;
 use crate::gc::OUT_OF_MEMORY;
 use crate::heap::Heap;
 use crate::object::{Gc, ObjClosure, ObjFunction, ObjKind, ObjNative};
 use crate::value::Value;
-
-/// The message of calling what is not callable.
-pub const NOT_CALLABLE: &str = "Can only call functions and classes.";
-
-/// The message of a call with the wrong number of arguments.
-#[cold]
-pub fn arity_message(arity: u8, n_args: usize) -> String {
-    format!("Expected {arity} arguments but got {n_args}.")
-}
 
 /// Whether `function` takes `n_args` arguments, else the error message.
 #[inline(always)]
@@ -24,7 +17,7 @@ pub fn check_arity(function: &ObjFunction, n_args: usize) -> Result<(), String> 
     if n_args == function.arity as usize {
         Ok(())
     } else {
-        Err(arity_message(function.arity, n_args))
+        Err(messages::arity(function.arity, n_args))
     }
 }
 
@@ -43,7 +36,9 @@ pub enum Call {
 /// native's result): the callee and the arguments are in the caller's
 /// stack, which is a root.
 pub fn prepare_call(heap: &Heap, callee: Value, args: &[Value]) -> Result<Call, String> {
-    let Some(obj) = callee.as_object() else { return Err(NOT_CALLABLE.to_string()) };
+    let Some(obj) = callee.as_object() else {
+        return Err(ErrorCode::NotCallable.message().to_string());
+    };
     match obj.kind() {
         ObjKind::Closure => {
             let closure = obj.downcast::<ObjClosure>().expect("kind checked");
@@ -60,7 +55,7 @@ pub fn prepare_call(heap: &Heap, callee: Value, args: &[Value]) -> Result<Call, 
                 Some(init) => {
                     Ok(Call::Closure { closure: init, slot_zero: Some(instance.to_value()) })
                 }
-                None if !args.is_empty() => Err(arity_message(0, args.len())),
+                None if !args.is_empty() => Err(messages::arity(0, args.len())),
                 None => Ok(Call::Done(instance.to_value())),
             }
         }
@@ -68,14 +63,14 @@ pub fn prepare_call(heap: &Heap, callee: Value, args: &[Value]) -> Result<Call, 
             let native = obj.downcast::<ObjNative>().expect("kind checked");
             call_native(heap, native, args).map(Call::Done)
         }
-        _ => Err(NOT_CALLABLE.to_string()),
+        _ => Err(ErrorCode::NotCallable.message().to_string()),
     }
 }
 
 /// Run a native function, checking its arity.
 pub fn call_native(heap: &Heap, native: Gc<ObjNative>, args: &[Value]) -> Result<Value, String> {
     if args.len() != native.arity as usize {
-        return Err(arity_message(native.arity, args.len()));
+        return Err(messages::arity(native.arity, args.len()));
     }
     (native.function)(heap, args)
 }

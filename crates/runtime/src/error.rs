@@ -10,6 +10,28 @@
 
 use std::fmt;
 
+use crate::abi::ErrorCode;
+
+/// The runtime errors whose message names something, written once for
+/// every engine (the fixed ones are `abi::ErrorCode`'s).
+pub mod messages {
+    /// Reading or assigning a global that was never defined.
+    pub fn undefined_variable(name: &str) -> String {
+        format!("Undefined variable '{name}'.")
+    }
+
+    /// A property an instance (or a superclass, for `super`) does not have.
+    pub fn undefined_property(name: &str) -> String {
+        format!("Undefined property '{name}'.")
+    }
+
+    /// A call with the wrong number of arguments.
+    #[cold]
+    pub fn arity(arity: u8, n_args: usize) -> String {
+        format!("Expected {arity} arguments but got {n_args}.")
+    }
+}
+
 /// One line of a stack trace: `[line N] in NAME()` or `[line N] in script`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TraceLine {
@@ -51,7 +73,7 @@ impl RuntimeError {
     }
 
     pub fn stack_overflow() -> RuntimeError {
-        RuntimeError::new("Stack overflow.")
+        RuntimeError::new(ErrorCode::StackOverflow.message())
     }
 
     /// Writing output failed with `error`.

@@ -32,9 +32,9 @@ mod value;
 
 pub use buffer::{FixedArray, GrowArray};
 pub use cache::{CACHE_WAYS, CacheHit, CacheState, InlineCache};
-pub use call::{Call, NOT_CALLABLE, arity_message, call_native, check_arity, prepare_call};
+pub use call::{Call, call_native, check_arity, prepare_call};
 pub use class::{ObjBoundMethod, ObjClass, ObjInstance, ObjShape};
-pub use error::{ErrorKind, RuntimeError, TraceLine};
+pub use error::{ErrorKind, RuntimeError, TraceLine, messages};
 pub use frame::{FrameRecord, Frames, TooManyFrames};
 pub use gc::{DEFAULT_MAX_HEAP, GcConfig, GcLog, GcReport, GcStats, OUT_OF_MEMORY, OutOfMemory};
 pub use heap::{

@@ -123,9 +123,9 @@ fn object_layouts_are_as_documented_in_abi_md() {
 fn statuses_are_as_documented_in_abi_md() {
     use runtime::abi::*;
     assert_eq!((STATUS_RETURNED, STATUS_RAISED), (0, 1));
-    for code in 0..3 {
+    for code in 0..11 {
         let error = ErrorCode::from_u32(code).expect("a documented error code");
         assert_eq!(error as u32, code);
     }
-    assert_eq!(ErrorCode::from_u32(3), None);
+    assert_eq!(ErrorCode::from_u32(11), None);
 }

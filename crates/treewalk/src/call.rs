@@ -9,6 +9,7 @@ use runtime::{
 use syntax::ast::{Capture, Expr, Function, FunctionKind};
 
 use crate::interp::{Interp, NEXT, Res, on_new_segment, throw};
+use runtime::abi::ErrorCode;
 
 impl Interp<'_> {
     /// `callee(args)`, with method invocations done without allocating a
@@ -29,7 +30,7 @@ impl Interp<'_> {
             Expr::Get { object, name } if invoke => {
                 let receiver = self.eval(object)?;
                 let Some(instance) = receiver.downcast::<ObjInstance>() else {
-                    return throw("Only instances have methods.", name.line());
+                    return throw(ErrorCode::OnlyInstancesMethods.message(), name.line());
                 };
                 match instance.shape().resolve(self.symbol(name.name)) {
                     Some(CacheHit::Field(index)) => {
@@ -99,7 +100,7 @@ impl Interp<'_> {
         let function = closure.function;
         runtime::check_arity(&function, n_args).or_else(|message| throw(message, line))?;
         if self.depth >= runtime::MAX_FRAMES {
-            return throw("Stack overflow.", line);
+            return throw(ErrorCode::StackOverflow.message(), line);
         }
         self.poll_interrupt(line)?;
         if runtime::native_stack::pointer() < self.stack_floor {

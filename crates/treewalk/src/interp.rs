@@ -16,11 +16,11 @@ use std::io::Write;
 
 use resolve::FrontEnd;
 use runtime::abi::ErrorCode;
-use runtime::native_stack;
 use runtime::{
     CacheHit, Gc, Heap, ObjBoundMethod, ObjClass, ObjClosure, ObjInstance, ObjString, OutOfMemory,
     Printed, Root, RuntimeError, Stack, Value,
 };
+use runtime::{messages, native_stack};
 use syntax::ast::*;
 
 use crate::engine::State;
@@ -103,7 +103,7 @@ impl<'a> Interp<'a> {
 
     #[inline(always)]
     pub(crate) fn push(&self, value: Value, line: u32) -> Res<()> {
-        self.stack.push(value).or_else(|_| throw("Stack overflow.", line))
+        self.stack.push(value).or_else(|_| throw(ErrorCode::StackOverflow.message(), line))
     }
 
     // ------------------------------------------------------------ statements
@@ -279,7 +279,7 @@ impl<'a> Interp<'a> {
 
     fn undefined<T>(&self, var: &VarUse) -> Res<T> {
         let name = self.name(var.ident.name);
-        throw(format!("Undefined variable '{name}'."), var.ident.line())
+        throw(messages::undefined_variable(name), var.ident.line())
     }
 
     #[inline(always)]
@@ -341,7 +341,7 @@ impl<'a> Interp<'a> {
                 let object = self.eval(object)?;
                 let value = self.eval_holding(object, value)?;
                 let Some(instance) = object.downcast::<ObjInstance>() else {
-                    return throw("Only instances have fields.", name.line());
+                    return throw(ErrorCode::OnlyInstancesFields.message(), name.line());
                 };
                 let set = self.heap.set_field(instance, self.symbol(name.name), value);
                 self.fit(set, name.line())?;
@@ -401,7 +401,7 @@ impl<'a> Interp<'a> {
 
     pub(crate) fn get_property(&mut self, object: Value, name: &Ident) -> Res<Value> {
         let Some(instance) = object.downcast::<ObjInstance>() else {
-            return throw("Only instances have properties.", name.line());
+            return throw(ErrorCode::OnlyInstancesProperties.message(), name.line());
         };
         match instance.shape().resolve(self.symbol(name.name)) {
             Some(CacheHit::Field(index)) => Ok(instance.field_at(index)),
@@ -415,7 +415,7 @@ impl<'a> Interp<'a> {
 
     pub(crate) fn undefined_property<T>(&self, name: &Ident) -> Res<T> {
         let text = self.name(name.name);
-        throw(format!("Undefined property '{text}'."), name.line())
+        throw(messages::undefined_property(text), name.line())
     }
 
     /// The superclass method `super.name` refers to.
@@ -439,7 +439,7 @@ impl<'a> Interp<'a> {
         if let Some(superclass) = &class.superclass {
             let value = self.read(superclass)?;
             let Some(parent) = value.downcast::<ObjClass>() else {
-                return throw("Superclass must be a class.", superclass.ident.line());
+                return throw(ErrorCode::SuperclassNotClass.message(), superclass.ident.line());
             };
             // The hidden `super` local, captured by methods that use it.
             debug_assert_eq!(Some((scope_top - self.base) as u8), class.scope.slot);

@@ -25,6 +25,7 @@ use runtime::{
 };
 
 use runtime::abi::{CompiledEntry, ErrorCode};
+use runtime::messages;
 
 use crate::{FunctionCode, Loaded, Tier};
 
@@ -199,7 +200,7 @@ impl<'a> Run<'a> {
         }
         let room = self.stack.capacity() - self.index_of(base);
         if room < loaded.function.max_stack as usize {
-            return Err(error("Stack overflow."));
+            return Err(error(ErrorCode::StackOverflow.message()));
         }
         if self.heap.interrupt().is_requested() {
             return Err(interrupted(self.heap));
@@ -207,7 +208,9 @@ impl<'a> Run<'a> {
         let ip = loaded.function.chunk.code.as_ptr();
         let closure = Some(closure);
         let record = FrameRecord { closure, ip, base, return_to, function: function.proto };
-        self.frames.push(record).map_err(|TooManyFrames| error("Stack overflow."))?;
+        self.frames
+            .push(record)
+            .map_err(|TooManyFrames| error(ErrorCode::StackOverflow.message()))?;
         Ok(Frame { loaded, closure, ip, base })
     }
 
@@ -436,7 +439,7 @@ impl<'a> Run<'a> {
                 let cache = cache!(read_u32!());
                 let value = peek!(0);
                 let Some(instance) = peek!(1).downcast::<ObjInstance>() else {
-                    raise!(error("Only instances have fields."));
+                    raise!(error(ErrorCode::OnlyInstancesFields.message()));
                 };
                 let shape = instance.shape();
                 match cache.get(shape.as_obj()) {
@@ -572,7 +575,7 @@ impl<'a> Run<'a> {
                 Op::GetProperty => {
                     let cache = cache!(read_u32!());
                     let Some(instance) = peek!(0).downcast::<ObjInstance>() else {
-                        raise!(error("Only instances have properties."));
+                        raise!(error(ErrorCode::OnlyInstancesProperties.message()));
                     };
                     let hit = match cache.get(instance.shape().as_obj()) {
                         Some(hit) => hit,
@@ -613,7 +616,7 @@ impl<'a> Run<'a> {
                     let cache = cache!(read_u32!());
                     let receiver = peek!(0);
                     let Some(instance) = receiver.downcast::<ObjInstance>() else {
-                        raise!(error("Only instances have methods."));
+                        raise!(error(ErrorCode::OnlyInstancesMethods.message()));
                     };
                     let hit = match cache.get(instance.shape().as_obj()) {
                         Some(hit) => hit,
@@ -817,7 +820,7 @@ impl<'a> Run<'a> {
                 }
                 Op::Inherit => {
                     let Some(superclass) = peek!(1).downcast::<ObjClass>() else {
-                        raise!(error("Superclass must be a class."));
+                        raise!(error(ErrorCode::SuperclassNotClass.message()));
                     };
                     let class = try_raise!(class_being_declared(peek!(0)));
                     if class == superclass {
@@ -899,7 +902,7 @@ impl<'a> Run<'a> {
     #[cold]
     pub(crate) fn undefined(&self, slot: usize) -> Raise {
         let name = self.global_names.get(slot).map_or("?", String::as_str);
-        Raise::lox(format!("Undefined variable '{name}'."))
+        Raise::lox(messages::undefined_variable(name))
     }
 }
 
@@ -920,7 +923,7 @@ fn super_method(cache: &InlineCache, superclass: Value) -> Res<Gc<ObjClosure>> {
     // Compiled code only reads a class here (`Inherit` checked it); a
     // crafted file may hold anything.
     let Some(class) = superclass.downcast::<ObjClass>() else {
-        return Err(error("Superclass must be a class."));
+        return Err(error(ErrorCode::SuperclassNotClass.message()));
     };
     if let Some(CacheHit::Method(method)) = cache.get(class.as_obj()) {
         return Ok(method);
@@ -938,8 +941,8 @@ fn super_method(cache: &InlineCache, superclass: Value) -> Res<Gc<ObjClosure>> {
 fn class_being_declared(value: Value) -> Res<Gc<ObjClass>> {
     match value.downcast::<ObjClass>() {
         Some(class) if !class.is_sealed() => Ok(class),
-        Some(_) => Err(error("Methods can't be added to a class in use.")),
-        None => Err(error("Only classes have methods.")),
+        Some(_) => Err(error(ErrorCode::ClassInUse.message())),
+        None => Err(error(ErrorCode::OnlyClassesMethods.message())),
     }
 }
 
@@ -967,5 +970,5 @@ fn output_error(failure: &std::io::Error) -> Raise {
 
 #[cold]
 fn undefined_property(name: Gc<ObjString>) -> Raise {
-    Raise::lox(format!("Undefined property '{}'.", name.as_str()))
+    Raise::lox(messages::undefined_property(name.as_str()))
 }
