@@ -44,8 +44,13 @@ enum Sub {
     },
     /// List the bytecode a program compiles to.
     Disasm {
-        /// The Lox source file.
+        /// The Lox source file, or a bytecode file.
         file: PathBuf,
+        /// List what the JIT makes of each function instead: its Cranelift
+        /// IR and its machine code, both marked with the bytecode offsets
+        /// they came from.
+        #[arg(long)]
+        jit: bool,
     },
 }
 
@@ -67,6 +72,11 @@ pub(crate) struct RunArgs {
     /// With `--engine jit`: report every compile decision to stderr.
     #[arg(long)]
     pub(crate) trace_jit: bool,
+
+    /// With `--engine jit`: name compiled code in /tmp/perf-PID.map, so
+    /// that `perf report` shows Lox function names.
+    #[arg(long)]
+    pub(crate) perf_map: bool,
 
     /// Collect garbage at every allocation (finds rooting bugs; slow).
     #[arg(long)]
@@ -126,7 +136,7 @@ fn format_size(bytes: usize) -> String {
 
 pub(crate) enum Command {
     Compile { file: PathBuf, output: PathBuf },
-    Disasm(PathBuf),
+    Disasm { file: PathBuf, jit: bool },
     Run(RunArgs),
     Repl(RunArgs),
 }
@@ -154,7 +164,7 @@ pub(crate) fn parse() -> Result<Command, u8> {
     };
     match cli.command {
         Some(Sub::Run(run)) if run.file.is_some() => Ok(Command::Run(run)),
-        Some(Sub::Disasm { file }) => Ok(Command::Disasm(file)),
+        Some(Sub::Disasm { file, jit }) => Ok(Command::Disasm { file, jit }),
         Some(Sub::Compile { file, output }) => {
             let output = output.unwrap_or_else(|| file.with_extension("loxc"));
             Ok(Command::Compile { file, output })

@@ -23,7 +23,10 @@ use std::io::{self, IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
-use driver::{DiagnosticStyle, GcConfig, Interrupt, JitConfig, Options, Outcome};
+use driver::{
+    DiagnosticStyle, GcConfig, Interrupt, JitConfig, Listing, ListingError, ListingOptions,
+    Options, Outcome,
+};
 
 use crate::args::{Command, RunArgs};
 use crate::output::{Output, WriteFailure};
@@ -46,7 +49,7 @@ fn main() -> ExitCode {
     };
     ExitCode::from(match command {
         Command::Run(run) => run_file(&run),
-        Command::Disasm(path) => disasm_file(&path),
+        Command::Disasm { file, jit } => disasm_file(&file, jit),
         Command::Compile { file, output } => compile::compile_file(&file, &output),
         Command::Repl(run) => repl::run(&run),
     })
@@ -68,7 +71,11 @@ pub(crate) fn options(run: &RunArgs, file_name: &str, failure: &WriteFailure) ->
         gc_log,
         interrupt: Some(interrupt),
         diagnostics: diagnostic_style(Path::new(file_name)),
-        jit: JitConfig { threshold: run.jit_threshold, trace: run.trace_jit },
+        jit: JitConfig {
+            threshold: run.jit_threshold,
+            trace: run.trace_jit,
+            perf_map: run.perf_map,
+        },
     }
 }
 
@@ -127,24 +134,33 @@ pub(crate) fn diagnostic_style(path: &Path) -> DiagnosticStyle {
     }
 }
 
-fn disasm_file(path: &Path) -> u8 {
+fn disasm_file(path: &Path, jit: bool) -> u8 {
     let Some(program) = read_program(path) else { return exit::IO_ERROR };
-    let listing = match program {
+    let listing = if jit {
+        Listing::Jit(ListingOptions { ir: true, machine_code: true })
+    } else {
+        Listing::Bytecode
+    };
+    let result = match &program {
         Program::Source(source) => {
             let style = diagnostic_style(path);
-            match driver::disassemble(&source, &style, &mut io::stderr().lock()) {
-                Some(listing) => listing,
-                None => return exit::COMPILE_ERROR,
-            }
+            driver::disassemble(source, &style, &mut io::stderr().lock(), listing)
         }
-        Program::Bytecode(bytes, why) => match driver::disassemble_bytecode(&bytes) {
-            Ok(listing) => listing,
-            Err(error) => {
-                let hint = program::load_error_hint(&error, why);
-                complain!("cannot disassemble '{}': {error}{hint}", path.display());
-                return exit::COMPILE_ERROR;
-            }
-        },
+        Program::Bytecode(bytes, _) => driver::disassemble_bytecode(bytes, listing),
+    };
+    let listing = match result {
+        Ok(listing) => listing,
+        Err(ListingError::Compile) => return exit::COMPILE_ERROR,
+        Err(ListingError::Load(error)) => {
+            let Program::Bytecode(_, why) = program else { unreachable!("only files load") };
+            let hint = program::load_error_hint(&error, why);
+            complain!("cannot disassemble '{}': {error}{hint}", path.display());
+            return exit::COMPILE_ERROR;
+        }
+        Err(ListingError::NoMachineCode(why)) => {
+            complain!("no machine code on this host: {why}");
+            return exit::RUNTIME_ERROR;
+        }
     };
     let mut out = Output::stdout(WriteFailure::default());
     let _ = out.write_all(listing.as_bytes()); // A failure is recorded in `out`.

@@ -396,6 +396,76 @@ fn disasm_lists_bytecode_files() {
 }
 
 #[test]
+fn disasm_jit_lists_ir_and_machine_code_marked_with_bytecode_offsets() {
+    let program = b"fun f(a) {\n  return a + 1;\n}\nprint f(2);";
+    let source = write_temp("jit-listed.lox", program);
+    let out = strata(&["disasm", "--jit", source.to_str().unwrap()], "");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let listing = text(&out.stdout);
+    // The script first, then `f`, each with its sizes.
+    let script = listing.find("== <script> (#1: ").expect("the script's header");
+    let f = listing.find("== f (#0: 8 bytes of bytecode, ").expect("f's header");
+    assert!(script < f, "{listing}");
+    let f_listing = &listing[f..];
+    // The IR, with bytecode offsets; then the machine code, annotated with
+    // the instructions it was made for, calling helpers by name.
+    assert!(f_listing.contains("function u0:"), "{f_listing}");
+    assert!(f_listing.contains("@0002 "), "{f_listing}");
+    assert!(f_listing.contains("; 0002 AddConstant"), "{f_listing}");
+    assert!(f_listing.contains("strata_add"), "{f_listing}");
+    assert!(f_listing.lines().any(|line| line.trim_end().ends_with(" ret")), "{f_listing}");
+
+    // The same program from a bytecode file lists the same, but for the
+    // helpers' addresses, which differ between processes.
+    let loxc = write_temp("jit-listed.loxc", &compiled("jit-listed.lox", program));
+    let from_file = strata(&["disasm", "--jit", loxc.to_str().unwrap()], "");
+    assert_eq!(from_file.status.code(), Some(0), "{}", text(&from_file.stderr));
+    let same_anywhere = |listing: &str| -> Vec<String> {
+        listing.lines().filter(|line| !line.contains("strata_")).map(str::to_string).collect()
+    };
+    assert_eq!(same_anywhere(&text(&from_file.stdout)), same_anywhere(&listing));
+
+    // A program that does not compile lists nothing.
+    let broken = write_temp("jit-broken.lox", b"fun f( {");
+    let out = strata(&["disasm", "--jit", broken.to_str().unwrap()], "");
+    assert_eq!(out.status.code(), Some(65));
+    assert_eq!(text(&out.stdout), "");
+}
+
+#[test]
+fn perf_map_names_every_compiled_function() {
+    let source = write_temp(
+        "perf-mapped.lox",
+        b"fun add(a, b) { return a + b; }\nvar t = 0;\nfor (var i = 0; i < 3; i = i + 1) t = add(t, i);\nprint t;",
+    );
+    let child = Command::new(env!("CARGO_BIN_EXE_strata"))
+        .args(["run", "--engine", "jit", "--jit-threshold", "0", "--perf-map"])
+        .arg(&source)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start strata");
+    let map_path = PathBuf::from(format!("/tmp/perf-{}.map", child.id()));
+    let out = child.wait_with_output().expect("wait for strata");
+    assert_eq!(text(&out.stdout), "3\n", "{}", text(&out.stderr));
+    let map = std::fs::read_to_string(&map_path).expect("the perf map");
+    std::fs::remove_file(&map_path).unwrap();
+    // `START SIZE NAME`, in hex, one line per compiled function or loop.
+    let mut names = Vec::new();
+    for line in map.lines() {
+        let fields: Vec<&str> = line.splitn(3, ' ').collect();
+        assert_eq!(fields.len(), 3, "{map}");
+        let start = u64::from_str_radix(fields[0], 16).expect("a hex address");
+        let size = u64::from_str_radix(fields[1], 16).expect("a hex size");
+        assert!(start != 0 && size != 0, "{map}");
+        names.push(fields[2]);
+    }
+    // The script runs once: only its loop is compiled, on the stack.
+    assert!(names.iter().any(|name| name.starts_with("lox:<script>:loop@")), "{map}");
+    assert!(names.contains(&"lox:add"), "{map}");
+}
+
+#[test]
 fn compile_refuses_bytecode_and_never_writes_over_its_input() {
     let dir = temp_dir("compile-input");
     let source_text = b"print 1;\n";

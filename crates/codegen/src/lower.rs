@@ -68,6 +68,9 @@ pub struct Compiled {
     pub code_size: u32,
     /// Its Cranelift IR as text, if asked for.
     pub ir: Option<String>,
+    /// With the IR: which bytecode instruction each range of machine code
+    /// came from, as (start, end, bytecode offset), sorted by start.
+    pub origins: Vec<(u32, u32, u32)>,
 }
 
 /// Lower `input` into `module` as a function named `name` (`None`: an
@@ -124,9 +127,19 @@ pub fn compile_function<M: Module>(
     let ir = want_ir.then(|| ctx.func.display().to_string());
     let defined = module.define_function(id, ctx);
     let code_size = ctx.compiled_code().map_or(0, |code| code.code_info().total_size);
+    let origins = match ctx.compiled_code() {
+        Some(code) if want_ir => code
+            .buffer
+            .get_srclocs_sorted()
+            .iter()
+            .filter(|origin| !origin.loc.is_default())
+            .map(|origin| (origin.start, origin.end, origin.loc.bits()))
+            .collect(),
+        _ => Vec::new(),
+    };
     module.clear_context(ctx);
     defined.map_err(|error| CantCompile::Cranelift(format!("{error:?}")))?;
-    Ok(Compiled { id, code_size, ir })
+    Ok(Compiled { id, code_size, ir, origins })
 }
 
 /// The state of one lowering.
@@ -233,6 +246,9 @@ impl<'a, 'b> Lower<'a, 'b> {
                 open = true;
             }
             debug_assert!(open, "code after a jump or return is a jump target");
+            // The IR and machine code of each instruction carry its
+            // bytecode offset (`disasm --jit` shows them side by side).
+            self.builder.set_srcloc(ir::SourceLoc::new(instruction.offset as u32));
             let depth = self.input.facts.depth_at(instruction.offset).expect("verified code");
             open = self.instruction(instruction, depth);
         }

@@ -9,12 +9,14 @@
 
 mod diagnostics;
 mod engine;
+mod listing;
 mod session;
 
 pub use diagnostics::DiagnosticStyle;
 pub use engine::{Engine, UnknownEngine};
+pub use jit::ListingOptions;
+pub use listing::{Listing, ListingError, disassemble, disassemble_bytecode};
 pub use runtime::{GcConfig, GcLog, GcReport, GcStats, Interrupt};
 pub use session::{
-    JitConfig, LoadError, Options, Outcome, Session, compile_to_bytes, disassemble,
-    disassemble_bytecode, is_bytecode, run,
+    JitConfig, LoadError, Options, Outcome, Session, compile_to_bytes, is_bytecode, run,
 };

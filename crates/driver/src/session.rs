@@ -16,7 +16,7 @@ use crate::engine::Engine;
 /// takes well under a megabyte; the tree-walker grows its own segments as
 /// Lox calls nest; the VM does not recurse. So an embedder's thread with a
 /// small stack works, and a thread with a big one pays nothing.
-fn on_engine_stack<T>(f: impl FnOnce() -> T) -> T {
+pub(crate) fn on_engine_stack<T>(f: impl FnOnce() -> T) -> T {
     stacker::maybe_grow(STACK_NEEDED, STACK_SEGMENT, f)
 }
 
@@ -46,11 +46,13 @@ pub struct JitConfig {
     pub threshold: u32,
     /// Report every compile decision to stderr (`--trace-jit`).
     pub trace: bool,
+    /// Name compiled code in `/tmp/perf-PID.map` for `perf` (`--perf-map`).
+    pub perf_map: bool,
 }
 
 impl Default for JitConfig {
     fn default() -> JitConfig {
-        JitConfig { threshold: jit::DEFAULT_THRESHOLD, trace: false }
+        JitConfig { threshold: jit::DEFAULT_THRESHOLD, trace: false, perf_map: false }
     }
 }
 
@@ -92,8 +94,11 @@ impl Session {
             Engine::Vm => EngineState::Vm(vm::Vm::new(heap, |name| front.global_slot(name))),
             Engine::Jit => {
                 let trace = options.jit.trace.then(|| Box::new(std::io::stderr()) as _);
-                let tier =
-                    jit::Jit::new(jit::JitOptions { threshold: options.jit.threshold, trace });
+                let tier = jit::Jit::new(jit::JitOptions {
+                    threshold: options.jit.threshold,
+                    trace,
+                    perf_map: options.jit.perf_map,
+                });
                 EngineState::Vm(vm::Vm::with_tier(
                     heap,
                     |name| front.global_slot(name),
@@ -282,17 +287,12 @@ impl Session {
 }
 
 /// Load a `.loxc` file's bytes and check them with the verifier.
-fn load_verified(bytes: &[u8]) -> Result<(bytecode::Module, bytecode::Facts), LoadError> {
+pub(crate) fn load_verified(
+    bytes: &[u8],
+) -> Result<(bytecode::Module, bytecode::Facts), LoadError> {
     let module = bytecode::read_module(bytes).map_err(LoadError::File)?;
     let facts = bytecode::analyze(&module).map_err(LoadError::Verify)?;
     Ok((module, facts))
-}
-
-/// The bytecode listing of a `.loxc` file's bytes (`strata disasm
-/// FILE.loxc`): loaded and verified first, so only code that could run is
-/// listed.
-pub fn disassemble_bytecode(bytes: &[u8]) -> Result<String, LoadError> {
-    Ok(bytecode::disassemble(&load_verified(bytes)?.0))
 }
 
 /// Flush `out` and turn a run's result into an outcome, writing a runtime
@@ -338,7 +338,7 @@ pub fn compile_to_bytes(
 
 /// Decode and compile `source` in a fresh front end with the natives
 /// declared first, as every session declares them.
-fn front_end_alone(
+pub(crate) fn front_end_alone(
     source: &[u8],
     style: &DiagnosticStyle,
     err: &mut dyn Write,
@@ -361,7 +361,7 @@ fn front_end_alone(
 ///
 /// Every resolved program must compile to bytecode the verifier accepts;
 /// anything else is a compiler bug, reported as one.
-fn compile_verified(
+pub(crate) fn compile_verified(
     program: &syntax::ast::Program,
     front: &FrontEnd,
 ) -> (bytecode::Module, bytecode::Facts) {
@@ -370,13 +370,4 @@ fn compile_verified(
         Ok(facts) => (module, facts),
         Err(error) => panic!("bug: the compiler produced bytecode the verifier rejects: {error}"),
     }
-}
-
-/// The bytecode listing of `source` (`strata disasm`), or `None` after
-/// writing its compile errors to `err`.
-pub fn disassemble(source: &[u8], style: &DiagnosticStyle, err: &mut dyn Write) -> Option<String> {
-    on_engine_stack(|| {
-        let (program, front) = front_end_alone(source, style, err)?;
-        Some(bytecode::disassemble(&compile_verified(&program, &front).0))
-    })
 }

@@ -10,15 +10,25 @@
 //!
 //! Cranelift is set up at the first compile ([`backend::Backend`]), so a
 //! program that never gets hot pays nothing for it.
+//!
+//! Seeing what it did: `--trace-jit` (the `trace` option) reports each
+//! decision; `--perf-map` ([`JitOptions::perf_map`]) writes the address of
+//! each compiled function to `/tmp/perf-PID.map` for `perf report`; and
+//! [`listing`] shows each function's IR and machine code (`strata disasm
+//! --jit`).
 
 mod backend;
+mod listing;
 
-use std::io::Write;
+use std::fs::File;
+use std::io::{BufWriter, Write};
 use std::time::Instant;
 
 use backend::Backend;
 use runtime::abi::CompiledEntry;
 use vm::{FunctionCode, Tier};
+
+pub use listing::{ListingOptions, listing};
 
 /// Calls after which a function is compiled, unless told otherwise: a
 /// baseline compiler is cheap (a fraction of a millisecond per function),
@@ -39,12 +49,22 @@ pub struct JitOptions {
     pub threshold: u32,
     /// Where each decision is reported (`--trace-jit`), if anywhere.
     pub trace: Option<Box<dyn Write>>,
+    /// Name each compiled function's code in `/tmp/perf-PID.map`, the
+    /// file `perf report` reads to name code that no ELF file describes
+    /// (compiled code keeps frame pointers, so `perf` also unwinds through
+    /// it).
+    pub perf_map: bool,
 }
 
 impl Default for JitOptions {
     fn default() -> JitOptions {
-        JitOptions { threshold: DEFAULT_THRESHOLD, trace: None }
+        JitOptions { threshold: DEFAULT_THRESHOLD, trace: None, perf_map: false }
     }
+}
+
+/// The perf map of this process: `/tmp/perf-PID.map`.
+pub fn perf_map_path() -> std::path::PathBuf {
+    std::path::PathBuf::from(format!("/tmp/perf-{}.map", std::process::id()))
 }
 
 /// What the JIT has done so far.
@@ -65,6 +85,15 @@ pub struct Jit {
     /// Made at the first compile.
     backend: Option<Backend>,
     stats: JitStats,
+    perf_map: PerfMap,
+}
+
+/// Where compiled code is named for `perf`.
+enum PerfMap {
+    Off,
+    /// Asked for; the file is made at the first compile.
+    Wanted,
+    Open(BufWriter<File>),
 }
 
 impl Jit {
@@ -74,11 +103,36 @@ impl Jit {
             trace: options.trace,
             backend: None,
             stats: JitStats::default(),
+            perf_map: if options.perf_map { PerfMap::Wanted } else { PerfMap::Off },
         }
     }
 
     pub fn stats(&self) -> JitStats {
         self.stats
+    }
+
+    /// Name `size` bytes of code at `entry` in the perf map, if there is
+    /// one. A failure to write it is reported once and ends the map; the
+    /// program goes on.
+    fn name_code(&mut self, entry: CompiledEntry, size: u32, name: &str) {
+        if let PerfMap::Wanted = self.perf_map {
+            let path = perf_map_path();
+            self.perf_map = match File::create(&path) {
+                Ok(file) => PerfMap::Open(BufWriter::new(file)),
+                Err(error) => {
+                    self.report(format_args!("no perf map: {}: {error}", path.display()));
+                    PerfMap::Off
+                }
+            };
+        }
+        if let PerfMap::Open(file) = &mut self.perf_map {
+            let line = format!("{:x} {size:x} {name}\n", entry as usize);
+            // `perf` may read the map while the program still runs.
+            if let Err(error) = file.write_all(line.as_bytes()).and_then(|()| file.flush()) {
+                self.perf_map = PerfMap::Off;
+                self.report(format_args!("perf map stopped: {error}"));
+            }
+        }
     }
 
     fn report(&mut self, line: std::fmt::Arguments<'_>) {
@@ -143,6 +197,12 @@ impl Tier for Jit {
             Ok((entry, compiled)) => {
                 self.stats.compiled += 1;
                 self.stats.code_bytes += u64::from(compiled.code_size);
+                let lox_name = function.function.name.as_deref().unwrap_or("<script>");
+                let symbol = match function.entry_at {
+                    None => format!("lox:{lox_name}"),
+                    Some(header) => format!("lox:{lox_name}:loop@{header:04}"),
+                };
+                self.name_code(entry, compiled.code_size, &symbol);
                 self.report(format_args!(
                     "compiled {name} {why}: {} bytes of bytecode, {} of machine code, in {:.2} ms",
                     function.function.chunk.code.len(),

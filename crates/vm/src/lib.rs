@@ -45,6 +45,20 @@ pub(crate) struct Loaded {
     pub(crate) module_base: u32,
 }
 
+impl Loaded {
+    /// This function as a tier gets it, entered at `entry_at`.
+    pub(crate) fn code(&self, entry_at: Option<usize>) -> FunctionCode<'_> {
+        FunctionCode {
+            index: self.object.proto as usize,
+            function: &self.function,
+            facts: &self.facts,
+            constants: &self.constants,
+            object: self.object,
+            entry_at,
+        }
+    }
+}
+
 /// A compiler the VM hands hot functions to: the JIT. The VM counts the
 /// calls of every function; when a count reaches the tier's threshold the
 /// function is offered, once, and the machine code returned (if any) runs
@@ -131,6 +145,15 @@ impl Vm {
             .execute(script);
         let _ = out.flush();
         result
+    }
+
+    /// Load `module`, which passed the verifier with `facts`, without
+    /// running it: its functions as a tier would get them, in module order
+    /// (for listing their machine code, `strata disasm --jit`).
+    pub fn load_module(&mut self, module: Module, facts: Facts) -> Vec<FunctionCode<'_>> {
+        let base = self.functions.len();
+        self.load(module, facts);
+        self.functions[base..].iter().map(|loaded| loaded.code(None)).collect()
     }
 
     /// Intern a module's constants and make its function objects (code,

@@ -27,7 +27,7 @@ use runtime::{
 use runtime::abi::{CompiledEntry, ErrorCode};
 use runtime::messages;
 
-use crate::{FunctionCode, Loaded, Tier};
+use crate::{Loaded, Tier};
 
 /// The running frame, as the loop keeps it in locals: its record in the
 /// heap's frame area (`runtime::FrameRecord`) holds the same, with indices
@@ -246,15 +246,7 @@ impl<'a> Run<'a> {
 
     fn compile(&mut self, loaded: &Loaded, entry_at: Option<usize>) -> Option<CompiledEntry> {
         let tier = self.tier.as_deref_mut()?;
-        let code = FunctionCode {
-            index: loaded.object.proto as usize,
-            function: &loaded.function,
-            facts: &loaded.facts,
-            constants: &loaded.constants,
-            object: loaded.object,
-            entry_at,
-        };
-        tier.compile(&code)
+        tier.compile(&loaded.code(entry_at))
     }
 
     /// Run until the frame count drops back to `floor`: the innermost
