@@ -7,9 +7,10 @@
 
 #![no_main]
 
-use driver::DiagnosticStyle;
+use driver::{DiagnosticStyle, Listing};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let _ = driver::disassemble(data, &DiagnosticStyle::Plain, &mut std::io::sink());
+    let _ =
+        driver::disassemble(data, &DiagnosticStyle::Plain, &mut std::io::sink(), Listing::Bytecode);
 });

@@ -1,7 +1,10 @@
 //! REPL entries (`Session::eval_entry`): a bare expression prints its value;
 //! anything else behaves exactly as `Session::eval`.
 
-use driver::{DiagnosticStyle, Engine, LoadError, Options, Outcome, Session};
+use driver::{
+    DiagnosticStyle, Engine, Listing, ListingError, ListingOptions, LoadError, Options, Outcome,
+    Session,
+};
 
 /// Evaluate `entries` in one session on `engine`: the outcome of each, and
 /// everything written to stdout and stderr.
@@ -78,14 +81,23 @@ fn bytecode_lists_after_loading_and_verifying() {
     let source = b"fun f(a) { return a + 1; }\nprint f(2);\n";
     let mut err = Vec::new();
     let bytes = driver::compile_to_bytes(source, &DiagnosticStyle::Plain, &mut err).unwrap();
-    let from_source = driver::disassemble(source, &DiagnosticStyle::Plain, &mut err).unwrap();
-    assert_eq!(driver::disassemble_bytecode(&bytes).unwrap(), from_source);
+    let from_source =
+        driver::disassemble(source, &DiagnosticStyle::Plain, &mut err, Listing::Bytecode).unwrap();
+    assert_eq!(driver::disassemble_bytecode(&bytes, Listing::Bytecode).unwrap(), from_source);
 
-    assert!(matches!(driver::disassemble_bytecode(b""), Err(LoadError::File(_))));
-    assert!(matches!(driver::disassemble_bytecode(source), Err(LoadError::File(_))));
+    let not_loaded = |bytes: &[u8]| {
+        for listing in
+            [Listing::Bytecode, Listing::Jit(ListingOptions { ir: true, machine_code: true })]
+        {
+            let result = driver::disassemble_bytecode(bytes, listing);
+            assert!(matches!(result, Err(ListingError::Load(LoadError::File(_)))), "{result:?}");
+        }
+    };
+    not_loaded(b"");
+    not_loaded(source);
     let mut corrupt = bytes.clone();
     *corrupt.last_mut().unwrap() ^= 1;
-    assert!(matches!(driver::disassemble_bytecode(&corrupt), Err(LoadError::File(_))));
+    not_loaded(&corrupt);
 }
 
 #[test]
