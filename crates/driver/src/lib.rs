@@ -20,3 +20,4 @@ pub use runtime::{GcConfig, GcLog, GcReport, GcStats, Interrupt};
 pub use session::{
     JitConfig, LoadError, Options, Outcome, Session, compile_to_bytes, is_bytecode, run,
 };
+pub use vm::TierStats;

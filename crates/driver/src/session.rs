@@ -6,6 +6,7 @@ use std::io::Write;
 use resolve::FrontEnd;
 use runtime::{ErrorKind, GcConfig, GcLog, GcStats, HeapOptions, Interrupt};
 use treewalk::TreeWalker;
+use vm::TierStats;
 
 use crate::diagnostics::{DiagnosticStyle, write_diagnostics};
 use crate::engine::Engine;
@@ -48,11 +49,19 @@ pub struct JitConfig {
     pub trace: bool,
     /// Name compiled code in `/tmp/perf-PID.map` for `perf` (`--perf-map`).
     pub perf_map: bool,
+    /// Bytes of code memory past which all machine code is dropped before
+    /// the next entry (a long REPL session stays bounded).
+    pub code_limit: u64,
 }
 
 impl Default for JitConfig {
     fn default() -> JitConfig {
-        JitConfig { threshold: jit::DEFAULT_THRESHOLD, trace: false, perf_map: false }
+        JitConfig {
+            threshold: jit::DEFAULT_THRESHOLD,
+            trace: false,
+            perf_map: false,
+            code_limit: jit::DEFAULT_CODE_LIMIT,
+        }
     }
 }
 
@@ -98,6 +107,7 @@ impl Session {
                     threshold: options.jit.threshold,
                     trace,
                     perf_map: options.jit.perf_map,
+                    code_limit: options.jit.code_limit,
                 });
                 EngineState::Vm(vm::Vm::with_tier(
                     heap,
@@ -121,6 +131,15 @@ impl Session {
         match &self.engine {
             EngineState::Tree(tree) => tree.heap(),
             EngineState::Vm(vm) => vm.heap(),
+        }
+    }
+
+    /// What the `jit` engine's compiler has done so far (`None` for the
+    /// other engines).
+    pub fn tier_stats(&self) -> Option<TierStats> {
+        match &self.engine {
+            EngineState::Vm(vm) => vm.tier_stats(),
+            EngineState::Tree(_) => None,
         }
     }
 

@@ -107,3 +107,42 @@ fn the_tree_engine_refuses_bytecode_before_reading_it() {
     let result = session.run_bytecode(b"not even bytecode", &mut out, &mut err);
     assert!(matches!(result, Err(LoadError::WrongEngine(Engine::Tree))), "{result:?}");
 }
+
+#[test]
+fn a_long_session_s_machine_code_is_dropped_past_its_limit_and_made_again() {
+    // Any code at all is past a one-byte limit: before each entry that
+    // follows one that compiled something, all code is dropped, and
+    // functions defined in earlier entries are compiled again when called.
+    // (A script is compiled only for its loops.)
+    let jit = driver::JitConfig { threshold: 0, code_limit: 1, ..driver::JitConfig::default() };
+    let mut session = Session::new(Options { engine: Engine::Jit, jit, ..Options::default() });
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let entries = [
+        "fun add(a, b) { return a + b; }",
+        "var t = 0; for (var i = 0; i < 100; i = i + 1) t = add(t, i); print t;",
+        "fun twice(x) { return add(x, x); }",
+        "print twice(21);",
+        "print add(1, 2) + twice(3);",
+    ];
+    for entry in entries {
+        let outcome = session.eval_entry(entry.as_bytes(), &mut out, &mut err);
+        assert_eq!(outcome, Outcome::Success, "{entry}: {}", String::from_utf8_lossy(&err));
+    }
+    assert_eq!(String::from_utf8(out).unwrap(), "4950\n42\n9\n");
+    let stats = session.tier_stats().expect("the jit engine has a tier");
+    // Dropped before entries 3 (after `add` and the loop) and 5 (after
+    // `twice` and `add` again).
+    assert_eq!(stats.resets, 2, "{stats:?}");
+    // `add` three times, `twice` twice; one loop.
+    assert_eq!((stats.functions, stats.loops), (5, 1), "{stats:?}");
+    // What entry 5 compiled: a page each for `add` and `twice`.
+    assert_eq!(stats.code_memory, 2 * 4096, "{stats:?}");
+
+    // With the default limit, nothing is dropped.
+    let jit = driver::JitConfig { threshold: 0, ..driver::JitConfig::default() };
+    let mut session = Session::new(Options { engine: Engine::Jit, jit, ..Options::default() });
+    for entry in entries {
+        session.eval_entry(entry.as_bytes(), &mut Vec::new(), &mut Vec::new());
+    }
+    assert_eq!(session.tier_stats().unwrap().resets, 0);
+}

@@ -26,7 +26,7 @@ use std::time::Instant;
 
 use backend::Backend;
 use runtime::abi::CompiledEntry;
-use vm::{FunctionCode, Tier};
+use vm::{FunctionCode, Tier, TierStats};
 
 pub use listing::{ListingOptions, listing};
 
@@ -54,11 +54,31 @@ pub struct JitOptions {
     /// (compiled code keeps frame pointers, so `perf` also unwinds through
     /// it).
     pub perf_map: bool,
+    /// Bytes of code memory past which all of it is dropped before the
+    /// next run (a REPL entry), and functions start over in the VM. Each
+    /// compile's code takes whole pages.
+    /// Cranelift's `JITModule` frees code only all at once, so this is
+    /// what keeps a long session's code memory bounded.
+    pub code_limit: u64,
 }
+
+/// The page size code memory is counted in (each compile's code is made
+/// executable on pages of its own).
+const PAGE: u64 = 4096;
+
+/// The default [`JitOptions::code_limit`]: far more than any program
+/// compiles (a few thousand compiled functions; the benchmarks make at most
+/// a few dozen).
+pub const DEFAULT_CODE_LIMIT: u64 = 64 << 20;
 
 impl Default for JitOptions {
     fn default() -> JitOptions {
-        JitOptions { threshold: DEFAULT_THRESHOLD, trace: None, perf_map: false }
+        JitOptions {
+            threshold: DEFAULT_THRESHOLD,
+            trace: None,
+            perf_map: false,
+            code_limit: DEFAULT_CODE_LIMIT,
+        }
     }
 }
 
@@ -67,25 +87,15 @@ pub fn perf_map_path() -> std::path::PathBuf {
     std::path::PathBuf::from(format!("/tmp/perf-{}.map", std::process::id()))
 }
 
-/// What the JIT has done so far.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct JitStats {
-    /// Functions compiled to machine code.
-    pub compiled: u32,
-    /// Functions offered but kept in the VM.
-    pub declined: u32,
-    /// Bytes of machine code made.
-    pub code_bytes: u64,
-}
-
 /// The compiling tier.
 pub struct Jit {
     threshold: u32,
     trace: Option<Box<dyn Write>>,
     /// Made at the first compile.
     backend: Option<Backend>,
-    stats: JitStats,
+    stats: TierStats,
     perf_map: PerfMap,
+    code_limit: u64,
 }
 
 /// Where compiled code is named for `perf`.
@@ -102,13 +112,10 @@ impl Jit {
             threshold: options.threshold,
             trace: options.trace,
             backend: None,
-            stats: JitStats::default(),
+            stats: TierStats::default(),
             perf_map: if options.perf_map { PerfMap::Wanted } else { PerfMap::Off },
+            code_limit: options.code_limit,
         }
-    }
-
-    pub fn stats(&self) -> JitStats {
-        self.stats
     }
 
     /// Name `size` bytes of code at `entry` in the perf map, if there is
@@ -153,6 +160,27 @@ impl Tier for Jit {
         self.threshold.saturating_mul(LOOP_FACTOR)
     }
 
+    fn stats(&self) -> TierStats {
+        self.stats
+    }
+
+    fn wants_reset(&self) -> bool {
+        self.stats.code_memory >= self.code_limit
+    }
+
+    fn reset(&mut self) {
+        let (bytes, limit) = (self.stats.code_memory, self.code_limit);
+        // Dropping the backend frees the module's memory; a new one is set
+        // up at the next compile.
+        self.backend = None;
+        self.stats.code_memory = 0;
+        self.stats.resets += 1;
+        self.report(format_args!(
+            "dropped all {bytes} bytes of code memory (the limit is {limit}): \
+             every function starts over in the VM"
+        ));
+    }
+
     fn compile(&mut self, function: &FunctionCode<'_>) -> Option<CompiledEntry> {
         let name = match function.entry_at {
             None => display_name(function.function.name.as_deref()),
@@ -195,8 +223,13 @@ impl Tier for Jit {
         let want_ir = false;
         match backend.compile(function, want_ir) {
             Ok((entry, compiled)) => {
-                self.stats.compiled += 1;
+                match function.entry_at {
+                    None => self.stats.functions += 1,
+                    Some(_) => self.stats.loops += 1,
+                }
                 self.stats.code_bytes += u64::from(compiled.code_size);
+                // Each compile's code is made executable on pages of its own.
+                self.stats.code_memory += u64::from(compiled.code_size).next_multiple_of(PAGE);
                 let lox_name = function.function.name.as_deref().unwrap_or("<script>");
                 let symbol = match function.entry_at {
                     None => format!("lox:{lox_name}"),

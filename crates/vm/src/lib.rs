@@ -80,6 +80,37 @@ pub trait Tier {
 
     /// Machine code for `function`, or `None` to keep it interpreted.
     fn compile(&mut self, function: &FunctionCode<'_>) -> Option<CompiledEntry>;
+
+    /// What the tier has done so far.
+    fn stats(&self) -> TierStats;
+
+    /// Whether the tier wants all its code dropped (its code memory has
+    /// grown past its limit). Asked before each run, when no code of the
+    /// tier is running.
+    fn wants_reset(&self) -> bool {
+        false
+    }
+
+    /// Free every piece of code made so far. The VM has emptied every
+    /// entry cell first, and no code of the tier is running.
+    fn reset(&mut self) {}
+}
+
+/// What a tier has done so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TierStats {
+    /// Functions compiled at their entry.
+    pub functions: u32,
+    /// Loops compiled for on-stack replacement.
+    pub loops: u32,
+    /// Functions and loops offered but kept in the VM.
+    pub declined: u32,
+    /// Bytes of machine code made, in all.
+    pub code_bytes: u64,
+    /// Bytes of executable memory held now (freed by a reset).
+    pub code_memory: u64,
+    /// Times all code was dropped to bound its memory.
+    pub resets: u32,
 }
 
 /// What a tier gets to compile a function with.
@@ -131,6 +162,11 @@ impl Vm {
         &self.heap
     }
 
+    /// What the tier has done, if there is one.
+    pub fn tier_stats(&self) -> Option<TierStats> {
+        self.tier.as_ref().map(|tier| tier.stats())
+    }
+
     /// Load `module`, which passed the verifier with `facts`, and run its
     /// script, writing program output to `out`.
     pub fn run(
@@ -140,6 +176,9 @@ impl Vm {
         out: &mut dyn Write,
     ) -> Result<(), RuntimeError> {
         let script = self.load(module, facts);
+        if self.tier.as_ref().is_some_and(|tier| tier.wants_reset()) {
+            self.drop_code();
+        }
         let tier = self.tier.as_deref_mut();
         let result = run::Run::new(&self.heap, &self.functions, &self.global_names, out, tier)
             .execute(script);
@@ -154,6 +193,22 @@ impl Vm {
         let base = self.functions.len();
         self.load(module, facts);
         self.functions[base..].iter().map(|loaded| loaded.code(None)).collect()
+    }
+
+    /// Forget every function's machine code, so that the tier can free it
+    /// (a long REPL session's code stays bounded): each function starts
+    /// over in the VM, counting calls and back-edges from zero. Only
+    /// between runs, when no compiled code is running.
+    fn drop_code(&mut self) {
+        for loaded in &self.functions {
+            loaded.object.entry.set(None);
+            loaded.object.calls.set(0);
+            loaded.object.backedges.set(0);
+            loaded.osr.borrow_mut().clear();
+        }
+        if let Some(tier) = &mut self.tier {
+            tier.reset();
+        }
     }
 
     /// Intern a module's constants and make its function objects (code,
