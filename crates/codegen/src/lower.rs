@@ -648,7 +648,7 @@ impl<'a, 'b> Lower<'a, 'b> {
 
         let is_field = self.builder.ins().icmp_imm_s(IntCC::Equal, kind, i64::from(abi::HIT_FIELD));
         let field_block = self.builder.create_block();
-        let other_block = if op == Op::Method { self.builder.create_block() } else { slow };
+        let other_block = if op == Op::GetProperty { slow } else { self.builder.create_block() };
         self.builder.ins().brif(is_field, field_block, &[], other_block, &[]);
 
         // A field: read or write it in place.
@@ -687,12 +687,58 @@ impl<'a, 'b> Lower<'a, 'b> {
             self.set(depth - 1, method);
             self.set(depth, receiver);
             self.builder.ins().jump(join, &[]);
+        } else if op != Op::GetProperty {
+            self.builder.switch_to_block(other_block);
+            let value = self.get(depth - 1);
+            self.add_field_hit(object, entry, kind, value, slow);
+            if op == Op::SetProperty {
+                self.set(depth - 2, value);
+            }
+            self.builder.ins().jump(join, &[]);
         }
 
         self.builder.switch_to_block(slow);
         self.step(instruction, depth);
         self.builder.ins().jump(join, &[]);
         self.builder.switch_to_block(join);
+    }
+
+    /// A set's add-field hit: the instance moves to the hit's shape, which
+    /// has one more field, the value stored last. Done here only while the
+    /// field array has room (growing it allocates); else, or for any other
+    /// hit, jump to `slow`. The shape's transition guarantees the new
+    /// field's index is the current count.
+    fn add_field_hit(
+        &mut self,
+        object: ir::Value,
+        entry: ir::Value,
+        kind: ir::Value,
+        value: ir::Value,
+        slow: Block,
+    ) {
+        let is_add =
+            self.builder.ins().icmp_imm_s(IntCC::Equal, kind, i64::from(abi::HIT_ADD_FIELD));
+        let add_block = self.builder.create_block();
+        self.builder.ins().brif(is_add, add_block, &[], slow, &[]);
+        self.builder.switch_to_block(add_block);
+        let ins = self.builder.ins();
+        let count = ins.load(types::I32, trusted(), object, abi::INSTANCE_FIELD_COUNT as i32);
+        let ins = self.builder.ins();
+        let capacity = ins.load(types::I32, trusted(), object, abi::INSTANCE_FIELD_CAPACITY as i32);
+        let fits = self.builder.ins().icmp(IntCC::UnsignedLessThan, count, capacity);
+        let store_block = self.builder.create_block();
+        self.builder.ins().brif(fits, store_block, &[], slow, &[]);
+        self.builder.switch_to_block(store_block);
+        let fields =
+            self.builder.ins().load(types::I64, trusted(), object, abi::INSTANCE_FIELDS as i32);
+        let index = self.builder.ins().uextend(types::I64, count);
+        let offset = self.builder.ins().ishl_imm_u(index, 3);
+        let address = self.builder.ins().iadd(fields, offset);
+        self.builder.ins().store(trusted(), value, address, 0);
+        let count = self.builder.ins().iadd_imm_s(count, 1);
+        self.builder.ins().store(trusted(), count, object, abi::INSTANCE_FIELD_COUNT as i32);
+        let shape = self.builder.ins().load(types::I64, trusted(), entry, abi::ENTRY_TARGET as i32);
+        self.builder.ins().store(trusted(), shape, object, abi::INSTANCE_SHAPE as i32);
     }
 
     /// The object `value` points to, if it is an object of `kind`; else

@@ -67,13 +67,15 @@ pub const FUNCTION_CODE: usize = offset_of!(ObjFunction, code);
 /// the upvalue's own cell once closed).
 pub const UPVALUE_LOCATION: usize = offset_of!(ObjUpvalue, location);
 
-/// `ObjInstance`: its shape, the pointer to its fields and their count
-/// (`u32`).
+/// `ObjInstance`: its shape, the pointer to its fields, their count
+/// (`u32`) and how many fit before the array must grow (`u32`).
 pub const INSTANCE_SHAPE: usize = offset_of!(ObjInstance, shape);
 pub const INSTANCE_FIELDS: usize =
     offset_of!(ObjInstance, fields) + offset_of!(GrowArray<Value>, ptr);
 pub const INSTANCE_FIELD_COUNT: usize =
     offset_of!(ObjInstance, fields) + offset_of!(GrowArray<Value>, len);
+pub const INSTANCE_FIELD_CAPACITY: usize =
+    offset_of!(ObjInstance, fields) + offset_of!(GrowArray<Value>, capacity);
 
 /// `ObjBoundMethod`: the receiver (a value) and the method (a closure).
 pub const BOUND_RECEIVER: usize = offset_of!(ObjBoundMethod, receiver);

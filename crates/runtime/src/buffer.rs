@@ -54,7 +54,7 @@ impl<T> Drop for FixedArray<T> {
 pub struct GrowArray<T: Copy> {
     pub(crate) ptr: std::cell::Cell<NonNull<T>>,
     pub(crate) len: std::cell::Cell<u32>,
-    capacity: std::cell::Cell<u32>,
+    pub(crate) capacity: std::cell::Cell<u32>,
 }
 
 impl<T: Copy> GrowArray<T> {
