@@ -61,7 +61,7 @@ pub(crate) struct RunArgs {
     pub(crate) file: Option<PathBuf>,
 
     /// Which engine runs the program: tree, vm or jit (bytecode files need vm or jit).
-    #[arg(long, default_value = "vm", value_parser = parse_engine)]
+    #[arg(long, default_value = "jit", value_parser = parse_engine)]
     pub(crate) engine: Engine,
 
     /// With `--engine jit`: calls after which a function is compiled to

@@ -112,7 +112,11 @@ fn run_loxc(program: &str) -> Run {
             return Ok(Outcome::CompileError);
         };
         let interrupt = Interrupt::new();
-        let options = Options { interrupt: Some(interrupt.clone()), ..Options::default() };
+        let options = Options {
+            engine: Engine::Vm,
+            interrupt: Some(interrupt.clone()),
+            ..Options::default()
+        };
         let mut session = driver::Session::new(options);
         with_watchdog(&interrupt, RUN_LIMIT, || session.run_bytecode(&bytes, &mut out, &mut err))
             .map_err(|e| e.to_string())
