@@ -46,6 +46,10 @@ pub enum Helper {
     /// height is `top`); the code reads the slots back afterwards. For the
     /// instructions lowered as [`crate::Lowering::Stepped`].
     Step,
+    /// `instantiate(ctx, top, offset, class, out)`: a new instance of
+    /// `class` (a class value), written to `out` (the new frame's slot 0);
+    /// the code then runs the class's initializer.
+    Instantiate,
     /// `close_frame(ctx, top, offset)`: close every upvalue open on the
     /// frame's slots (all written back), as a return does. Never raises.
     CloseFrame,
@@ -61,6 +65,7 @@ impl Helper {
         Helper::Print,
         Helper::Interrupted,
         Helper::Step,
+        Helper::Instantiate,
         Helper::CloseFrame,
     ];
 
@@ -75,6 +80,7 @@ impl Helper {
             Helper::Print => helper::PRINT,
             Helper::Interrupted => helper::INTERRUPTED,
             Helper::Step => helper::STEP,
+            Helper::Instantiate => helper::INSTANTIATE,
             Helper::CloseFrame => helper::CLOSE_FRAME,
         }
     }
@@ -87,7 +93,9 @@ impl Helper {
         let raises = Effects { raises: true, ..Effects::NONE };
         Some(match self {
             Helper::Call => Effects { allocates: true, raises: true, calls: true },
-            Helper::Add => Effects { allocates: true, raises: true, calls: false },
+            Helper::Add | Helper::Instantiate => {
+                Effects { allocates: true, raises: true, calls: false }
+            }
             Helper::Raise | Helper::Undefined | Helper::Print | Helper::Interrupted => raises,
             Helper::CloseFrame => Effects::NONE,
             Helper::Step => return None,
@@ -101,6 +109,7 @@ impl Helper {
         match self {
             Helper::Call => &[I64, I32, I64],
             Helper::Add => &[I64, I64, I64],
+            Helper::Instantiate => &[I64, I64],
             Helper::Raise | Helper::Undefined => &[I32],
             Helper::Print => &[I64],
             Helper::Interrupted | Helper::Step | Helper::CloseFrame => &[],

@@ -762,9 +762,11 @@ impl<'a, 'b> Lower<'a, 'b> {
     /// `Call` and `CallMethod`. A closure with machine code, called with
     /// its arity, while there is room for a frame and no interrupt is
     /// pending, is called directly: its frame record is pushed here, as
-    /// the VM would, and popped on its return. Anything else goes through
-    /// the `call` helper (natives, classes, bound methods, interpreted
-    /// callees, and every error).
+    /// the VM would, and popped on its return. So is a class whose
+    /// initializer is such a closure, after the `instantiate` helper has
+    /// made the instance its slot 0. Anything else goes through the `call`
+    /// helper (natives, other classes, bound methods, interpreted callees,
+    /// and every error).
     fn call(&mut self, instruction: &Instruction, depth: u32) {
         let n_args = instruction.operand;
         let slot_zero = depth - n_args - 1;
@@ -775,44 +777,59 @@ impl<'a, 'b> Lower<'a, 'b> {
         let slow = self.builder.create_block();
         self.builder.set_cold_block(slow);
         let join = self.builder.create_block();
+        // Where a closure is entered: its closure, function and entry.
+        let enter = self.builder.create_block();
+        for _ in 0..3 {
+            self.builder.append_block_param(enter, types::I64);
+        }
 
-        // Written back once for either path: the callee reads its
-        // arguments from memory, and the collector may run inside it.
+        // Written back once for every path: the callee reads its arguments
+        // from memory, and the collector may run inside it.
         self.write_back(depth);
-        let closure = self.object_of_kind(callee, abi::KIND_CLOSURE, slow);
-        let ins = self.builder.ins();
-        let function = ins.load(types::I64, trusted(), closure, abi::CLOSURE_FUNCTION as i32);
-        let ins = self.builder.ins();
-        let entry = ins.load(types::I64, trusted(), function, abi::FUNCTION_ENTRY as i32);
-        let ins = self.builder.ins();
-        let arity = ins.uload8(types::I32, trusted(), function, abi::FUNCTION_ARITY as i32);
         let ins = self.builder.ins();
         let frames = ins.load(types::I64, trusted(), self.ctx, abi::CONTEXT_FRAMES as i32);
         let len = self.builder.ins().load(types::I64, trusted(), frames, abi::FRAMES_LEN as i32);
-        let ins = self.builder.ins();
-        let flag = ins.load(types::I64, trusted(), self.ctx, abi::CONTEXT_INTERRUPT as i32);
-        let requested = self.builder.ins().load(types::I8, MemFlagsData::new(), flag, 0);
-        let ins = self.builder.ins();
-        let floor = ins.load(types::I64, trusted(), self.ctx, abi::CONTEXT_NATIVE_FLOOR as i32);
-        let sp = self.builder.ins().get_stack_pointer(types::I64);
 
-        let ins = self.builder.ins();
-        let compiled = ins.icmp_imm_s(IntCC::NotEqual, entry, 0);
-        let arity_ok = self.builder.ins().icmp_imm_s(IntCC::Equal, arity, i64::from(n_args));
-        let max_frames = abi::MAX_FRAMES as i64;
-        let room = self.builder.ins().icmp_imm_u(IntCC::UnsignedLessThan, len, max_frames);
-        let quiet = self.builder.ins().icmp_imm_s(IntCC::Equal, requested, 0);
-        let stack_ok = self.builder.ins().icmp(IntCC::UnsignedGreaterThan, sp, floor);
-        let ok = self.builder.ins().band(compiled, arity_ok);
-        let ok = self.builder.ins().band(ok, room);
-        let ok = self.builder.ins().band(ok, quiet);
-        let ok = self.builder.ins().band(ok, stack_ok);
-        let direct = self.builder.create_block();
-        self.builder.ins().brif(ok, direct, &[], slow, &[]);
+        // A closure.
+        let not_closure = self.builder.create_block();
+        let closure = self.object_of_kind(callee, abi::KIND_CLOSURE, not_closure);
+        let (function, entry, ok) = self.can_enter(closure, n_args, len);
+        self.builder.ins().brif(
+            ok,
+            enter,
+            &[closure.into(), function.into(), entry.into()],
+            slow,
+            &[],
+        );
 
-        // Direct: this frame resumes after the call (its record is the
-        // last one pushed); push the callee's record, run it, pop it.
-        self.builder.switch_to_block(direct);
+        // A class whose initializer can be entered: make the instance.
+        self.builder.switch_to_block(not_closure);
+        let class = self.object_of_kind(callee, abi::KIND_CLASS, slow);
+        let ins = self.builder.ins();
+        let init = ins.load(types::I64, trusted(), class, abi::CLASS_INITIALIZER as i32);
+        let has_init = self.builder.ins().icmp_imm_s(IntCC::NotEqual, init, 0);
+        let init_block = self.builder.create_block();
+        self.builder.ins().brif(has_init, init_block, &[], slow, &[]);
+        self.builder.switch_to_block(init_block);
+        let (init_function, init_entry, ok) = self.can_enter(init, n_args, len);
+        let instantiate = self.builder.create_block();
+        self.builder.ins().brif(ok, instantiate, &[], slow, &[]);
+        self.builder.switch_to_block(instantiate);
+        let status = self.call_helper(
+            Helper::Instantiate,
+            depth,
+            instruction.next,
+            &[callee, slot_zero_address],
+        );
+        self.check(status);
+        let arguments = [init.into(), init_function.into(), init_entry.into()];
+        self.builder.ins().jump(enter, &arguments);
+
+        // Enter: this frame resumes after the call (its record is the last
+        // one pushed); push the callee's record, run it, pop it.
+        self.builder.switch_to_block(enter);
+        let params = self.builder.block_params(enter).to_vec();
+        let (closure, function, entry) = (params[0], params[1], params[2]);
         let ins = self.builder.ins();
         let records = ins.load(types::I64, trusted(), frames, abi::FRAMES_RECORDS as i32);
         let at = self.builder.ins().imul_imm_s(len, abi::FRAME_RECORD_SIZE as i64);
@@ -864,6 +881,44 @@ impl<'a, 'b> Lower<'a, 'b> {
         // captured slots of this frame.
         self.builder.switch_to_block(join);
         self.reload(return_to + 1);
+    }
+
+    /// Whether `closure` (an `ObjClosure`) can be entered directly with
+    /// `n_args` arguments when `len` frames are pushed: it has machine
+    /// code, takes `n_args`, a frame record fits, no interrupt is pending
+    /// and the native stack has room. Returns its function, its entry and
+    /// that condition.
+    fn can_enter(
+        &mut self,
+        closure: ir::Value,
+        n_args: u32,
+        len: ir::Value,
+    ) -> (ir::Value, ir::Value, ir::Value) {
+        let ins = self.builder.ins();
+        let function = ins.load(types::I64, trusted(), closure, abi::CLOSURE_FUNCTION as i32);
+        let ins = self.builder.ins();
+        let entry = ins.load(types::I64, trusted(), function, abi::FUNCTION_ENTRY as i32);
+        let ins = self.builder.ins();
+        let arity = ins.uload8(types::I32, trusted(), function, abi::FUNCTION_ARITY as i32);
+        let ins = self.builder.ins();
+        let flag = ins.load(types::I64, trusted(), self.ctx, abi::CONTEXT_INTERRUPT as i32);
+        let requested = self.builder.ins().load(types::I8, MemFlagsData::new(), flag, 0);
+        let ins = self.builder.ins();
+        let floor = ins.load(types::I64, trusted(), self.ctx, abi::CONTEXT_NATIVE_FLOOR as i32);
+        let sp = self.builder.ins().get_stack_pointer(types::I64);
+
+        let ins = self.builder.ins();
+        let compiled = ins.icmp_imm_s(IntCC::NotEqual, entry, 0);
+        let arity_ok = self.builder.ins().icmp_imm_s(IntCC::Equal, arity, i64::from(n_args));
+        let max_frames = abi::MAX_FRAMES as i64;
+        let room = self.builder.ins().icmp_imm_u(IntCC::UnsignedLessThan, len, max_frames);
+        let quiet = self.builder.ins().icmp_imm_s(IntCC::Equal, requested, 0);
+        let stack_ok = self.builder.ins().icmp(IntCC::UnsignedGreaterThan, sp, floor);
+        let ok = self.builder.ins().band(compiled, arity_ok);
+        let ok = self.builder.ins().band(ok, room);
+        let ok = self.builder.ins().band(ok, quiet);
+        let ok = self.builder.ins().band(ok, stack_ok);
+        (function, entry, ok)
     }
 
     /// The way of inline cache `site` whose key is `key`, and its hit

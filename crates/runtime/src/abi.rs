@@ -11,7 +11,7 @@ use std::mem::offset_of;
 
 use crate::buffer::{FixedArray, GrowArray};
 use crate::cache::{CacheEntry, InlineCache};
-use crate::class::{ObjBoundMethod, ObjInstance};
+use crate::class::{ObjBoundMethod, ObjClass, ObjInstance};
 use crate::frame::{FrameRecord, Frames};
 use crate::heap::{Globals, Heap, Stack};
 use crate::object::{Header, ObjClosure, ObjFunction, ObjKind, ObjUpvalue};
@@ -76,6 +76,9 @@ pub const INSTANCE_FIELD_COUNT: usize =
     offset_of!(ObjInstance, fields) + offset_of!(GrowArray<Value>, len);
 pub const INSTANCE_FIELD_CAPACITY: usize =
     offset_of!(ObjInstance, fields) + offset_of!(GrowArray<Value>, capacity);
+
+/// `ObjClass`: its initializer (an `ObjClosure`, or null when it has none).
+pub const CLASS_INITIALIZER: usize = offset_of!(ObjClass, init);
 
 /// `ObjBoundMethod`: the receiver (a value) and the method (a closure).
 pub const BOUND_RECEIVER: usize = offset_of!(ObjBoundMethod, receiver);
@@ -185,6 +188,7 @@ pub mod helper {
     pub const INTERRUPTED: &str = "strata_interrupted";
     pub const STEP: &str = "strata_step";
     pub const CLOSE_FRAME: &str = "strata_close_frame";
+    pub const INSTANTIATE: &str = "strata_instantiate";
 }
 
 /// The runtime errors with a fixed message, by number: compiled code raises

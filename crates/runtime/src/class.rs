@@ -31,8 +31,9 @@ pub struct ObjClass {
     header: Header,
     pub name: Gc<ObjString>,
     methods: UnsafeCell<Table>,
-    /// `init`, cached when the class's methods are complete.
-    init: Cell<Option<Gc<ObjClosure>>>,
+    /// `init`, cached when the class's methods are complete (null when
+    /// the class has none: `Gc` is a non-null pointer).
+    pub(crate) init: Cell<Option<Gc<ObjClosure>>>,
     /// The shape of a new instance: made with the first instance.
     root_shape: Cell<Option<Gc<ObjShape>>>,
     /// The most fields an instance of this class has had: new instances

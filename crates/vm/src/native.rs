@@ -12,7 +12,7 @@
 
 use runtime::abi::{self, CompiledEntry, Context, ErrorCode};
 use runtime::native_stack;
-use runtime::{ErrorKind, ObjClosure, ObjString, Printed, Value};
+use runtime::{ErrorKind, ObjClass, ObjClosure, ObjString, Printed, Value};
 
 use crate::run::{Raise, Res, Run, error};
 
@@ -27,6 +27,7 @@ pub static HELPERS: &[(&str, HelperAddress)] = &[
     (abi::helper::INTERRUPTED, HelperAddress(strata_interrupted as *const u8)),
     (abi::helper::STEP, HelperAddress(strata_step as *const u8)),
     (abi::helper::CLOSE_FRAME, HelperAddress(strata_close_frame as *const u8)),
+    (abi::helper::INSTANTIATE, HelperAddress(strata_instantiate as *const u8)),
 ];
 
 /// The address of a helper's code.
@@ -262,6 +263,31 @@ unsafe extern "C" fn strata_step(ctx: *mut Context, top: *mut Value, offset: u32
     // The frame "resumes" at the instruction to run, which `step` runs.
     run.safepoint(top, offset);
     let result = run.step();
+    run.status(result)
+}
+
+unsafe extern "C" fn strata_instantiate(
+    ctx: *mut Context,
+    top: *mut Value,
+    offset: u32,
+    class: u64,
+    out: *mut Value,
+) -> u32 {
+    // SAFETY: as in `strata_call`.
+    let run = unsafe { run_of(ctx) };
+    run.safepoint(top, offset);
+    // SAFETY: compiled code passes a live value (the callee, in its slot)
+    // that it checked is a class.
+    let class = unsafe { Value::from_bits(class) };
+    let class = class.downcast::<ObjClass>().expect("compiled code checked the class");
+    let result = match run.heap.instantiate(class) {
+        Ok(instance) => {
+            // SAFETY: `out` is a slot of the frame, below `top`.
+            unsafe { out.write(instance.to_value()) };
+            Ok(())
+        }
+        Err(full) => Err(Raise::from(full)),
+    };
     run.status(result)
 }
 
