@@ -19,10 +19,10 @@
 //!
 //! A cache starts empty, becomes monomorphic with one key, polymorphic with
 //! up to [`CACHE_WAYS`], and megamorphic when a further key misses: it then
-//! keeps the entries it has but adds no more, and misses take the generic
-//! lookup.
+//! keeps the entries it has but adds no more, and its misses look in the
+//! heap's [`MegamorphicCache`] before taking the generic lookup.
 
-use std::cell::Cell;
+use std::cell::{Cell, OnceCell};
 
 use crate::class::ObjShape;
 use crate::object::{Gc, Header, ObjClosure, ObjRef, ObjString, Trace};
@@ -109,6 +109,72 @@ impl CacheEntry {
         self.target.set(target);
         // The key last: a way is in use once its key is set.
         self.key.set(key.addr() as *const Header);
+    }
+}
+
+/// What megamorphic sites found, shared by every site of a heap (V8's
+/// megamorphic stub cache): a direct-mapped table from a (shape, property
+/// name) pair to what the generic lookup found for it, a field index or a
+/// method. It is made at its first use.
+///
+/// Entries keep nothing alive. The heap empties the table at every
+/// collection, before anything is freed, so no entry outlives its key:
+/// between collections nothing is freed, and a shape's fields and its
+/// class's methods never change, so an entry stays true while it is there.
+#[derive(Default)]
+pub struct MegamorphicCache {
+    entries: OnceCell<Box<[MegamorphicEntry]>>,
+}
+
+struct MegamorphicEntry {
+    name: Cell<*const Header>,
+    entry: CacheEntry,
+}
+
+/// Entries in the megamorphic cache (a power of two).
+const MEGAMORPHIC_ENTRIES: usize = 1024;
+
+impl MegamorphicCache {
+    fn entry(&self, key: ObjRef, name: Gc<ObjString>) -> &MegamorphicEntry {
+        let entries = self.entries.get_or_init(|| {
+            (0..MEGAMORPHIC_ENTRIES)
+                .map(|_| MegamorphicEntry {
+                    name: Cell::new(std::ptr::null()),
+                    entry: CacheEntry::empty(),
+                })
+                .collect()
+        });
+        // Objects are 8-aligned: the low bits say nothing.
+        let (key, name) = (key.addr() >> 3, name.as_obj().addr() >> 3);
+        let hash = (key ^ name.wrapping_mul(0x9e37_79b9)) & (MEGAMORPHIC_ENTRIES - 1);
+        &entries[hash]
+    }
+
+    /// What the generic lookup of `name` found for shape `key`, if it is
+    /// remembered.
+    #[inline]
+    pub fn get(&self, key: ObjRef, name: Gc<ObjString>) -> Option<CacheHit> {
+        let slot = self.entry(key, name);
+        let found = slot.entry.key.get() == key.addr() as *const Header
+            && slot.name.get() == name.as_obj().addr() as *const Header;
+        found.then(|| slot.entry.hit())
+    }
+
+    /// Remember `hit` (a field or a method) for `name` on shape `key`.
+    pub fn insert(&self, key: ObjRef, name: Gc<ObjString>, hit: CacheHit) {
+        debug_assert!(!matches!(hit, CacheHit::AddField(_)), "only lookups are remembered");
+        let slot = self.entry(key, name);
+        slot.name.set(name.as_obj().addr() as *const Header);
+        slot.entry.set(key, hit);
+    }
+
+    /// Forget everything (at a collection, before anything is freed).
+    pub fn clear(&self) {
+        if let Some(entries) = self.entries.get() {
+            for slot in entries {
+                slot.entry.key.set(std::ptr::null());
+            }
+        }
     }
 }
 

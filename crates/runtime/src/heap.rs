@@ -33,7 +33,7 @@ use std::time::Instant;
 use hashbrown::HashTable;
 
 use crate::buffer::GrowArray;
-use crate::cache::CacheHit;
+use crate::cache::{CacheHit, MegamorphicCache};
 use crate::class::{ObjClass, ObjInstance, ObjShape};
 use crate::frame::Frames;
 use crate::gc::{GcConfig, GcLog, GcReport, GcStats, OutOfMemory};
@@ -91,6 +91,8 @@ pub struct Heap {
     /// The interned `"init"`, pinned.
     init_string: Cell<Option<Gc<ObjString>>>,
     interrupt: Interrupt,
+    /// What megamorphic property sites found (emptied at each collection).
+    megamorphic: MegamorphicCache,
 }
 
 impl Heap {
@@ -114,6 +116,7 @@ impl Heap {
             open_upvalues: UnsafeCell::new(Vec::new()),
             init_string: Cell::new(None),
             interrupt,
+            megamorphic: MegamorphicCache::default(),
         };
         let init = heap.intern_code("init");
         heap.pin(init.to_value());
@@ -123,6 +126,11 @@ impl Heap {
 
     pub fn stats(&self) -> GcStats {
         self.stats.get()
+    }
+
+    /// What megamorphic property sites found (see [`MegamorphicCache`]).
+    pub fn megamorphic(&self) -> &MegamorphicCache {
+        &self.megamorphic
     }
 
     pub fn bytes_allocated(&self) -> usize {
@@ -436,6 +444,8 @@ impl Heap {
             return;
         }
         let start = Instant::now();
+        // Its entries name objects without keeping them alive.
+        self.megamorphic.clear();
         let bytes_before = self.bytes_allocated.get();
         // SAFETY: collection does not re-enter the heap's other methods, so
         // no other reference into these cells is live while it runs.

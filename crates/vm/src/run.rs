@@ -571,7 +571,7 @@ impl<'a> Run<'a> {
                     };
                     let hit = match cache.get(instance.shape().as_obj()) {
                         Some(hit) => hit,
-                        None => try_raise!(lookup_miss(cache, instance)),
+                        None => try_raise!(lookup_miss(heap, cache, instance)),
                     };
                     match hit {
                         CacheHit::Field(index) => set_top!(instance.field_at(index)),
@@ -612,7 +612,7 @@ impl<'a> Run<'a> {
                     };
                     let hit = match cache.get(instance.shape().as_obj()) {
                         Some(hit) => hit,
-                        None => try_raise!(lookup_miss(cache, instance)),
+                        None => try_raise!(lookup_miss(heap, cache, instance)),
                     };
                     // [callee, slot 0]: a field is called like any value.
                     match hit {
@@ -898,13 +898,20 @@ impl<'a> Run<'a> {
     }
 }
 
-/// The generic lookup of `cache`'s name on `instance`, remembered in the
-/// cache: a field, else a method of its class.
+/// The lookup of `cache`'s name on `instance` that the cache missed: a
+/// field, else a method of its class. Remembered in the cache while it has
+/// a free way, and in the heap's megamorphic cache, which a megamorphic
+/// site (every way taken) asks before the generic lookup.
 #[cold]
-fn lookup_miss(cache: &InlineCache, instance: Gc<ObjInstance>) -> Res<CacheHit> {
+fn lookup_miss(heap: &Heap, cache: &InlineCache, instance: Gc<ObjInstance>) -> Res<CacheHit> {
     let shape = instance.shape();
+    if let Some(hit) = heap.megamorphic().get(shape.as_obj(), cache.name) {
+        cache.insert(shape.as_obj(), hit);
+        return Ok(hit);
+    }
     let hit = shape.resolve(cache.name).ok_or_else(|| undefined_property(cache.name))?;
     cache.insert(shape.as_obj(), hit);
+    heap.megamorphic().insert(shape.as_obj(), cache.name, hit);
     Ok(hit)
 }
 
