@@ -151,15 +151,28 @@ impl Run<'_> {
     }
 }
 
-/// The run a compiled body was entered from.
+/// What every helper does around its own work: find the run the compiled
+/// body was entered from, publish the safepoint (the stack's height `top`
+/// and the frame's resume `offset`), do `work` on the run, and turn its
+/// result into a status word, parking an error for the code to carry out.
 ///
 /// # Safety
-/// `ctx` is the context `Run::run_compiled` made, during that call.
-unsafe fn run_of<'r>(ctx: *mut Context) -> &'r mut Run<'r> {
+/// `ctx` is the context `Run::run_compiled` made, during that call, and
+/// `top` is one past the innermost frame's last live slot, every live slot
+/// written back (what compiled code passes at a safepoint).
+unsafe fn at_safepoint(
+    ctx: *mut Context,
+    top: *mut Value,
+    offset: u32,
+    work: impl FnOnce(&mut Run<'_>) -> Res<()>,
+) -> u32 {
     // SAFETY: the caller's promise: `engine` is the `Run` that entered the
     // code, which is not otherwise in use while the code runs (the
     // dispatch loop is suspended in `run_compiled`).
-    unsafe { &mut *(*ctx).engine.cast::<Run<'r>>() }
+    let run = unsafe { &mut *(*ctx).engine.cast::<Run<'_>>() };
+    run.safepoint(top, offset);
+    let result = work(run);
+    run.status(result)
 }
 
 unsafe extern "C" fn strata_call(
@@ -170,11 +183,13 @@ unsafe extern "C" fn strata_call(
     n_args: u32,
     return_to: *mut Value,
 ) -> u32 {
-    // SAFETY: called by compiled code with the context it was entered with.
-    let run = unsafe { run_of(ctx) };
-    run.safepoint(top, offset);
-    let result = run.call_from_native(slot_zero, n_args as usize, return_to);
-    run.status(result)
+    // SAFETY: called by compiled code, at a safepoint, with the context it
+    // was entered with (the same holds for every helper below).
+    unsafe {
+        at_safepoint(ctx, top, offset, |run| {
+            run.call_from_native(slot_zero, n_args as usize, return_to)
+        })
+    }
 }
 
 unsafe extern "C" fn strata_add(
@@ -185,24 +200,20 @@ unsafe extern "C" fn strata_add(
     a: u64,
     b: u64,
 ) -> u32 {
-    // SAFETY: as in `strata_call`.
-    let run = unsafe { run_of(ctx) };
-    run.safepoint(top, offset);
     // SAFETY: compiled code passes the bits of live values (operands in
     // slots of its frame, or pinned constants).
     let (a, b) = unsafe { (Value::from_bits(a), Value::from_bits(b)) };
-    let result = match (a.downcast::<ObjString>(), b.downcast::<ObjString>()) {
-        (Some(a), Some(b)) => match run.heap.concat(a, b) {
-            Ok(sum) => {
-                // SAFETY: `out` is a slot of the frame, below `top`.
-                unsafe { out.write(sum.to_value()) };
-                Ok(())
-            }
-            Err(full) => Err(Raise::from(full)),
-        },
+    let work = |run: &mut Run<'_>| match (a.downcast::<ObjString>(), b.downcast::<ObjString>()) {
+        (Some(a), Some(b)) => {
+            let sum = run.heap.concat(a, b)?;
+            // SAFETY: `out` is a slot of the frame, below `top`.
+            unsafe { out.write(sum.to_value()) };
+            Ok(())
+        }
         _ => Err(error(ErrorCode::AddOperands.message())),
     };
-    run.status(result)
+    // SAFETY: as in `strata_call`.
+    unsafe { at_safepoint(ctx, top, offset, work) }
 }
 
 unsafe extern "C" fn strata_raise(
@@ -211,11 +222,9 @@ unsafe extern "C" fn strata_raise(
     offset: u32,
     code: u32,
 ) -> u32 {
-    // SAFETY: as in `strata_call`.
-    let run = unsafe { run_of(ctx) };
-    run.safepoint(top, offset);
     let message = ErrorCode::from_u32(code).map_or("Compiled code failed.", ErrorCode::message);
-    run.status(Err(error(message)))
+    // SAFETY: as in `strata_call`.
+    unsafe { at_safepoint(ctx, top, offset, |_| Err(error(message))) }
 }
 
 unsafe extern "C" fn strata_undefined(
@@ -225,10 +234,7 @@ unsafe extern "C" fn strata_undefined(
     slot: u32,
 ) -> u32 {
     // SAFETY: as in `strata_call`.
-    let run = unsafe { run_of(ctx) };
-    run.safepoint(top, offset);
-    let raise = run.undefined(slot as usize);
-    run.status(Err(raise))
+    unsafe { at_safepoint(ctx, top, offset, |run| Err(run.undefined(slot as usize))) }
 }
 
 unsafe extern "C" fn strata_print(
@@ -237,33 +243,29 @@ unsafe extern "C" fn strata_print(
     offset: u32,
     value: u64,
 ) -> u32 {
-    // SAFETY: as in `strata_call`.
-    let run = unsafe { run_of(ctx) };
-    run.safepoint(top, offset);
     // SAFETY: as in `strata_add`.
     let value = unsafe { Value::from_bits(value) };
-    let result = match writeln!(run.out, "{}", Printed(value)) {
-        Ok(()) => Ok(()),
-        Err(failure) => Err(Raise { kind: ErrorKind::Output, message: failure.to_string() }),
+    let work = |run: &mut Run<'_>| {
+        writeln!(run.out, "{}", Printed(value))
+            .map_err(|failure| Raise { kind: ErrorKind::Output, message: failure.to_string() })
     };
-    run.status(result)
+    // SAFETY: as in `strata_call`.
+    unsafe { at_safepoint(ctx, top, offset, work) }
 }
 
 unsafe extern "C" fn strata_interrupted(ctx: *mut Context, top: *mut Value, offset: u32) -> u32 {
+    let work = |run: &mut Run<'_>| {
+        run.heap.interrupt().take();
+        Err(error(runtime::INTERRUPTED))
+    };
     // SAFETY: as in `strata_call`.
-    let run = unsafe { run_of(ctx) };
-    run.safepoint(top, offset);
-    run.heap.interrupt().take();
-    run.status(Err(error(runtime::INTERRUPTED)))
+    unsafe { at_safepoint(ctx, top, offset, work) }
 }
 
 unsafe extern "C" fn strata_step(ctx: *mut Context, top: *mut Value, offset: u32) -> u32 {
-    // SAFETY: as in `strata_call`.
-    let run = unsafe { run_of(ctx) };
     // The frame "resumes" at the instruction to run, which `step` runs.
-    run.safepoint(top, offset);
-    let result = run.step();
-    run.status(result)
+    // SAFETY: as in `strata_call`.
+    unsafe { at_safepoint(ctx, top, offset, |run| run.step()) }
 }
 
 unsafe extern "C" fn strata_instantiate(
@@ -273,29 +275,26 @@ unsafe extern "C" fn strata_instantiate(
     class: u64,
     out: *mut Value,
 ) -> u32 {
-    // SAFETY: as in `strata_call`.
-    let run = unsafe { run_of(ctx) };
-    run.safepoint(top, offset);
     // SAFETY: compiled code passes a live value (the callee, in its slot)
     // that it checked is a class.
     let class = unsafe { Value::from_bits(class) };
     let class = class.downcast::<ObjClass>().expect("compiled code checked the class");
-    let result = match run.heap.instantiate(class) {
-        Ok(instance) => {
-            // SAFETY: `out` is a slot of the frame, below `top`.
-            unsafe { out.write(instance.to_value()) };
-            Ok(())
-        }
-        Err(full) => Err(Raise::from(full)),
+    let work = |run: &mut Run<'_>| {
+        let instance = run.heap.instantiate(class)?;
+        // SAFETY: `out` is a slot of the frame, below `top`.
+        unsafe { out.write(instance.to_value()) };
+        Ok(())
     };
-    run.status(result)
+    // SAFETY: as in `strata_call`.
+    unsafe { at_safepoint(ctx, top, offset, work) }
 }
 
 unsafe extern "C" fn strata_close_frame(ctx: *mut Context, top: *mut Value, offset: u32) -> u32 {
+    let work = |run: &mut Run<'_>| {
+        let base = run.index_of(run.frames.top().base);
+        run.heap.close_upvalues(base as u32);
+        Ok(())
+    };
     // SAFETY: as in `strata_call`.
-    let run = unsafe { run_of(ctx) };
-    run.safepoint(top, offset);
-    let base = run.index_of(run.frames.top().base);
-    run.heap.close_upvalues(base as u32);
-    abi::STATUS_RETURNED
+    unsafe { at_safepoint(ctx, top, offset, work) }
 }
