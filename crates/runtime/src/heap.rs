@@ -38,8 +38,8 @@ use crate::class::{ObjClass, ObjInstance, ObjShape};
 use crate::frame::Frames;
 use crate::gc::{GcConfig, GcLog, GcReport, GcStats, OutOfMemory};
 use crate::interrupt::Interrupt;
-use crate::object::ObjClosure;
 use crate::object::{self, Gc, ObjRef, ObjString, ObjUpvalue, Object, Trace};
+use crate::object::{ObjClosure, ObjFunction};
 use crate::value::Value;
 
 /// The most call frames any engine may have live at once, the script's
@@ -393,6 +393,32 @@ impl Heap {
     }
 
     // -------------------------------------------------------------- upvalues
+
+    /// A closure over `function`, made as `Closure` and a function
+    /// declaration make it in every engine: each capture, in order, is
+    /// either the local in stack slot `base + index` of the running frame
+    /// (`is_local`; its open upvalue, shared with every closure that
+    /// captured it) or the enclosing closure's upvalue `index`.
+    pub fn make_closure(
+        &self,
+        function: Gc<ObjFunction>,
+        captures: impl ExactSizeIterator<Item = (bool, u8)>,
+        base: u32,
+        enclosing: Option<Gc<ObjClosure>>,
+    ) -> Result<Gc<ObjClosure>, OutOfMemory> {
+        let mut upvalues: Vec<Gc<ObjUpvalue>> = Vec::with_capacity(captures.len());
+        for (is_local, index) in captures {
+            // Captures of the enclosing closure stay reachable through it
+            // (it is running, so it is a root); new open upvalues are roots.
+            let upvalue = if is_local {
+                self.capture_upvalue(base + u32::from(index))?
+            } else {
+                enclosing.expect("nested functions run in a closure").upvalues[index as usize]
+            };
+            upvalues.push(upvalue);
+        }
+        self.alloc(ObjClosure::new(function, upvalues.into_boxed_slice()))
+    }
 
     /// The open upvalue for stack `slot`, created if none exists yet.
     pub fn capture_upvalue(&self, slot: u32) -> Result<Gc<ObjUpvalue>, OutOfMemory> {

@@ -3,10 +3,9 @@
 use std::rc::Rc;
 
 use runtime::{
-    CacheHit, Call, Gc, ObjClosure, ObjFunction, ObjInstance, ObjUpvalue, OutOfMemory, TraceLine,
-    Value,
+    CacheHit, Call, Gc, ObjClosure, ObjFunction, ObjInstance, OutOfMemory, TraceLine, Value,
 };
-use syntax::ast::{Capture, Expr, Function, FunctionKind};
+use syntax::ast::{Expr, Function, FunctionKind};
 
 use crate::interp::{Interp, NEXT, Res, on_new_segment, throw};
 use runtime::abi::ErrorCode;
@@ -196,17 +195,7 @@ impl Interp<'_> {
 
     fn closure_over(&mut self, function: &Rc<Function>) -> Result<Gc<ObjClosure>, OutOfMemory> {
         let object = self.function_object(function);
-        let mut upvalues: Vec<Gc<ObjUpvalue>> = Vec::with_capacity(function.info.upvalues.len());
-        for &Capture { is_local, index } in &function.info.upvalues {
-            // Captures of the enclosing closure stay reachable through it;
-            // new open upvalues are roots themselves.
-            let upvalue = if is_local {
-                self.heap.capture_upvalue((self.base + index as usize) as u32)?
-            } else {
-                self.closure.expect("nested functions run in a closure").upvalues[index as usize]
-            };
-            upvalues.push(upvalue);
-        }
-        self.heap.alloc(ObjClosure::new(object, upvalues.into_boxed_slice()))
+        let captures = function.info.upvalues.iter().map(|c| (c.is_local, c.index));
+        self.heap.make_closure(object, captures, self.base as u32, self.closure)
     }
 }

@@ -1,7 +1,7 @@
 //! Calls of everything but plain closures (which the loop enters itself),
 //! and making closures.
 
-use runtime::{Call, Gc, ObjClosure, ObjUpvalue, Value};
+use runtime::{Call, Gc, ObjClosure, Value};
 
 use crate::run::{Raise, Res, Run};
 
@@ -56,19 +56,8 @@ impl Run<'_> {
         enclosing: Option<Gc<ObjClosure>>,
     ) -> Res<Gc<ObjClosure>> {
         let loaded = &self.functions[index];
-        let mut upvalues: Vec<Gc<ObjUpvalue>> = Vec::with_capacity(loaded.function.captures.len());
-        let base = self.index_of(base);
-        for capture in &loaded.function.captures {
-            // Captures of the enclosing closure stay reachable through it
-            // (its frame record is a root); new open upvalues are roots.
-            let upvalue = if capture.is_local {
-                self.heap.capture_upvalue((base + capture.index as usize) as u32)?
-            } else {
-                enclosing.expect("nested functions run in a closure").upvalues
-                    [capture.index as usize]
-            };
-            upvalues.push(upvalue);
-        }
-        Ok(self.heap.alloc(ObjClosure::new(loaded.object, upvalues.into_boxed_slice()))?)
+        let captures = loaded.function.captures.iter().map(|c| (c.is_local, c.index));
+        let base = self.index_of(base) as u32;
+        Ok(self.heap.make_closure(loaded.object, captures, base, enclosing)?)
     }
 }
