@@ -2,24 +2,26 @@
 //! the VM. `progen::arbitrary_module` builds a plausible module (most
 //! verify; see its doc), `bytecode::write_module` gives it a valid header
 //! and checksum, and the file must read back to the same bytes. A module
-//! that verifies is then run on `vm` through `Session::run_bytecode`, as
-//! `strata run FILE.loxc` would: the README promises that a malicious file
-//! is never run unsafely, so whatever verifies must run without a panic or
-//! a memory error (this target is the place to run under AddressSanitizer).
+//! that verifies is then run through `Session::run_bytecode`, as `strata
+//! run FILE.loxc` would, on `vm` or on `jit` with every function and loop
+//! compiled at first use (so the code generator meets every crafted
+//! module that verifies): the README promises that a malicious file is
+//! never run unsafely, so whatever verifies must run without a panic or a
+//! memory error (this target is the place to run under AddressSanitizer).
 //!
 //! A verified module may loop forever, so each run has a watchdog thread
 //! that requests the session's interrupt after `RUN_LIMIT`; the program
 //! then ends with `Interrupted.` at its next back-edge or call. The heap is
 //! capped at `MAX_HEAP` (past it, `Out of memory.`) so that a module
 //! cannot exhaust the fuzzer's memory either. The first input byte picks
-//! GC stress. Output is discarded.
+//! GC stress, the second the engine. Output is discarded.
 
 #![no_main]
 
 use std::time::Duration;
 
 use arbitrary::Unstructured;
-use driver::{GcConfig, Interrupt, Options, Session};
+use driver::{Engine, GcConfig, Interrupt, JitConfig, Options, Session};
 use libfuzzer_sys::fuzz_target;
 
 const RUN_LIMIT: Duration = Duration::from_millis(100);
@@ -28,6 +30,7 @@ const MAX_HEAP: usize = 64 << 20;
 fuzz_target!(|data: &[u8]| {
     let mut u = Unstructured::new(data);
     let stress = u.arbitrary::<bool>().unwrap_or(false);
+    let engine = if u.arbitrary::<bool>().unwrap_or(false) { Engine::Jit } else { Engine::Vm };
     let options = progen::ModuleOptions { backward_jumps: true };
     let Ok(module) = progen::arbitrary_module(&mut u, &options) else {
         return;
@@ -46,8 +49,10 @@ fuzz_target!(|data: &[u8]| {
     }
     let interrupt = Interrupt::new();
     let options = Options {
+        engine,
         gc: GcConfig { stress, max_heap: MAX_HEAP, ..GcConfig::default() },
         interrupt: Some(interrupt.clone()),
+        jit: JitConfig { threshold: 0, ..JitConfig::default() },
         ..Options::default()
     };
     let mut session = Session::new(options);
