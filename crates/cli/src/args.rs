@@ -78,6 +78,13 @@ pub(crate) struct RunArgs {
     #[arg(long)]
     pub(crate) perf_map: bool,
 
+    /// When the program ends, print what the run did on stderr: time per
+    /// phase, garbage collection, inline caches, JIT compiles. FORMAT is
+    /// text (the default) or json (one object, for tools).
+    #[arg(long, value_name = "FORMAT", num_args = 0..=1, require_equals = true,
+          default_missing_value = "text", value_parser = ["text", "json"])]
+    pub(crate) stats: Option<String>,
+
     /// Collect garbage at every allocation (finds rooting bugs; slow).
     #[arg(long)]
     pub(crate) gc_stress: bool,

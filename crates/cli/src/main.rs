@@ -17,6 +17,7 @@ mod input;
 mod output;
 mod program;
 mod repl;
+mod stats;
 
 use std::fmt;
 use std::io::{self, IsTerminal, Write};
@@ -96,23 +97,29 @@ fn run_file(run: &RunArgs) -> u8 {
     let options = options(run, &display_name(path), &failure);
     let mut out = Output::stdout(failure);
     let mut err = io::stderr().lock();
+    let mut session = driver::Session::new(options);
     let code = match program {
-        Program::Source(source) => exit_code(driver::run(&source, options, &mut out, &mut err)),
-        Program::Bytecode(bytes, why) => {
-            match driver::Session::new(options).run_bytecode(&bytes, &mut out, &mut err) {
-                Ok(outcome) => exit_code(outcome),
-                Err(error) => {
-                    let hint = program::load_error_hint(&error, why);
-                    complain!("cannot run '{}': {error}{hint}", path.display());
-                    match error {
-                        driver::LoadError::WrongEngine(_) => exit::USAGE,
-                        _ => exit::COMPILE_ERROR,
-                    }
+        Program::Source(source) => exit_code(session.eval(&source, &mut out, &mut err)),
+        Program::Bytecode(bytes, why) => match session.run_bytecode(&bytes, &mut out, &mut err) {
+            Ok(outcome) => exit_code(outcome),
+            Err(error) => {
+                let hint = program::load_error_hint(&error, why);
+                complain!("cannot run '{}': {error}{hint}", path.display());
+                match error {
+                    driver::LoadError::WrongEngine(_) => exit::USAGE,
+                    _ => exit::COMPILE_ERROR,
                 }
             }
-        }
+        },
     };
-    out.finish(code)
+    let code = out.finish(code);
+    if let Some(format) = &run.stats {
+        let stats = session.stats();
+        let report = if format == "json" { stats::json(&stats) } else { stats::text(&stats) };
+        // A diagnostic, like the trace: failing to write it changes nothing.
+        let _ = err.write_all(report.as_bytes());
+    }
+    code
 }
 
 /// The file's bytes, classified, or `None` after saying why they cannot be

@@ -466,6 +466,68 @@ fn perf_map_names_every_compiled_function() {
 }
 
 #[test]
+fn stats_report_what_each_engine_did() {
+    let source = write_temp(
+        "stats.lox",
+        b"class P { init(x) { this.x = x; } }\nfun f(p) { return p.x; }\nvar t = 0;\n\
+          for (var i = 0; i < 50; i = i + 1) t = t + f(P(i));\nprint t;",
+    );
+    let source = source.to_str().unwrap();
+    for engine in ["tree", "vm", "jit"] {
+        let out =
+            strata(&["run", "--engine", engine, "--jit-threshold", "0", "--stats", source], "");
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        assert_eq!(text(&out.stdout), "1225\n", "{engine}: stats never go to stdout");
+        let err = text(&out.stderr);
+        let lines: Vec<&str> = err.lines().collect();
+        assert_eq!(lines[0], format!("strata stats (engine {engine})"), "{err}");
+        assert!(lines[1].starts_with("  time     front end "), "{err}");
+        assert!(lines[2].starts_with("  gc       "), "{err}");
+        // Caches are the bytecode engines'; compiles are the JIT's.
+        let caches = err.contains("\n  caches   2 sites: 2 monomorphic,");
+        assert_eq!(caches, engine != "tree", "{err}");
+        let jit = err.contains(
+            "\n  jit      2 functions and 1 loop compiled, 0 kept in the VM, 1 OSR entry,",
+        );
+        assert_eq!(jit, engine == "jit", "{err}");
+    }
+
+    // One JSON object, with `null` for what does not apply.
+    let out = strata(
+        &["run", "--engine", "jit", "--jit-threshold", "0", "--gc-stress", "--stats=json", source],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stats: serde_json::Value = serde_json::from_slice(&out.stderr).expect("one JSON object");
+    assert_eq!(stats["engine"], "jit");
+    assert_eq!(stats["jit"]["functions"], 2, "{stats}");
+    assert_eq!(stats["jit"]["loops"], 1, "{stats}");
+    assert_eq!(stats["caches"]["monomorphic"], 2, "{stats}");
+    assert!(stats["gc"]["collections"].as_u64().unwrap() > 50, "{stats}");
+    assert!(stats["gc"]["allocated_bytes"].as_u64().unwrap() > 0, "{stats}");
+    assert!(stats["time_ms"]["jit_compile"].as_f64().unwrap() > 0.0, "{stats}");
+    let out = strata(&["run", "--engine", "tree", "--stats=json", source], "");
+    let stats: serde_json::Value = serde_json::from_slice(&out.stderr).expect("one JSON object");
+    assert!(stats["caches"].is_null() && stats["jit"].is_null(), "{stats}");
+    assert!(stats["time_ms"]["jit_compile"].is_null(), "{stats}");
+
+    // A runtime error still gets its stats, after the trace.
+    let failing = write_temp("stats-fail.lox", b"print 1;\nprint -nil;");
+    let out = strata(&["run", "--stats", failing.to_str().unwrap()], "");
+    assert_eq!(out.status.code(), Some(70));
+    let err = text(&out.stderr);
+    assert!(
+        err.starts_with(
+            "Operand must be a number.\n[line 2] in script\nstrata stats (engine jit)\n"
+        ),
+        "{err}"
+    );
+
+    let out = strata(&["run", "--stats=xml", source], "");
+    assert_eq!(out.status.code(), Some(64), "{}", text(&out.stderr));
+}
+
+#[test]
 fn compile_refuses_bytecode_and_never_writes_over_its_input() {
     let dir = temp_dir("compile-input");
     let source_text = b"print 1;\n";

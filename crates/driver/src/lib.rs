@@ -11,13 +11,16 @@ mod diagnostics;
 mod engine;
 mod listing;
 mod session;
+mod stats;
 
 pub use diagnostics::DiagnosticStyle;
 pub use engine::{Engine, UnknownEngine};
 pub use jit::ListingOptions;
 pub use listing::{Listing, ListingError, disassemble, disassemble_bytecode};
+pub use runtime::CacheCounts;
 pub use runtime::{GcConfig, GcLog, GcReport, GcStats, Interrupt};
 pub use session::{
     JitConfig, LoadError, Options, Outcome, Session, compile_to_bytes, is_bytecode, run,
 };
+pub use stats::RunStats;
 pub use vm::TierStats;

@@ -2,11 +2,14 @@
 //! (the REPL), and [`run`] is a one-entry session.
 
 use std::io::Write;
+use std::time::Instant;
 
 use resolve::FrontEnd;
 use runtime::{ErrorKind, GcConfig, GcLog, GcStats, HeapOptions, Interrupt};
 use treewalk::TreeWalker;
 use vm::TierStats;
+
+use crate::stats::{RunStats, Timings};
 
 use crate::diagnostics::{DiagnosticStyle, write_diagnostics};
 use crate::engine::Engine;
@@ -88,6 +91,8 @@ pub struct Session {
     front: FrontEnd,
     engine: EngineState,
     style: DiagnosticStyle,
+    engine_name: Engine,
+    timings: Timings,
 }
 
 impl Session {
@@ -116,7 +121,13 @@ impl Session {
                 ))
             }
         };
-        Session { front, engine, style: options.diagnostics }
+        Session {
+            front,
+            engine,
+            style: options.diagnostics,
+            engine_name: options.engine,
+            timings: Timings::default(),
+        }
     }
 
     /// The flag that stops this session's running program: request it
@@ -131,6 +142,31 @@ impl Session {
         match &self.engine {
             EngineState::Tree(tree) => tree.heap(),
             EngineState::Vm(vm) => vm.heap(),
+        }
+    }
+
+    /// What this session has done so far (`strata run --stats`).
+    pub fn stats(&self) -> RunStats {
+        let heap = self.heap();
+        let gc = heap.stats();
+        let (caches, osr_entries) = match &self.engine {
+            EngineState::Vm(vm) => {
+                let osr = vm.tier_stats().map(|_| vm.osr_entries());
+                (Some(vm.cache_counts()), osr)
+            }
+            EngineState::Tree(_) => (None, None),
+        };
+        RunStats {
+            engine: self.engine_name,
+            front_end: self.timings.front_end,
+            compile: self.timings.compile,
+            run: self.timings.run,
+            gc,
+            allocated: gc.bytes_freed + heap.bytes_allocated() as u64,
+            peak_heap: gc.peak_bytes.max(heap.bytes_allocated()) as u64,
+            caches,
+            osr_entries,
+            tier: self.tier_stats(),
         }
     }
 
@@ -170,20 +206,22 @@ impl Session {
         err: &mut dyn Write,
     ) -> Outcome {
         on_engine_stack(|| {
+            let started = Instant::now();
             let Some(text) = decode(source, err) else { return Outcome::CompileError };
-            let program = match self.front.compile(text) {
-                Ok(program) => program,
+            let compiled = match self.front.compile(text) {
+                Ok(program) => Ok(program),
                 Err(diagnostics) if is_bare_expression(&diagnostics) => {
                     // The `;` goes on a line of its own, after any `//`
                     // comment ending the entry; lines keep their numbers.
-                    match self.front.compile(&format!("print {text}\n;")) {
-                        Ok(program) => program,
-                        Err(_) => return self.compile_failed(text, &diagnostics, err),
-                    }
+                    self.front.compile(&format!("print {text}\n;")).map_err(|_| diagnostics)
                 }
-                Err(diagnostics) => return self.compile_failed(text, &diagnostics, err),
+                Err(diagnostics) => Err(diagnostics),
             };
-            self.run_program(&program, out, err)
+            self.timings.front_end += started.elapsed();
+            match compiled {
+                Ok(program) => self.run_program(&program, out, err),
+                Err(diagnostics) => self.compile_failed(text, &diagnostics, err),
+            }
         })
     }
 
@@ -193,8 +231,11 @@ impl Session {
         out: &mut dyn Write,
         err: &mut dyn Write,
     ) -> Outcome {
+        let started = Instant::now();
         let Some(text) = decode(source, err) else { return Outcome::CompileError };
-        match self.front.compile(text) {
+        let compiled = self.front.compile(text);
+        self.timings.front_end += started.elapsed();
+        match compiled {
             Ok(program) => self.run_program(&program, out, err),
             Err(diagnostics) => self.compile_failed(text, &diagnostics, err),
         }
@@ -217,10 +258,20 @@ impl Session {
         err: &mut dyn Write,
     ) -> Outcome {
         let result = match &mut self.engine {
-            EngineState::Tree(tree) => tree.run(program, &self.front, out),
+            EngineState::Tree(tree) => {
+                let started = Instant::now();
+                let result = tree.run(program, &self.front, out);
+                self.timings.run += started.elapsed();
+                result
+            }
             EngineState::Vm(vm) => {
+                let started = Instant::now();
                 let (module, facts) = compile_verified(program, &self.front);
-                vm.run(module, facts, out)
+                let compiled = Instant::now();
+                let result = vm.run(module, facts, out);
+                self.timings.compile += compiled - started;
+                self.timings.run += compiled.elapsed();
+                result
             }
         };
         report(result, out, err)
@@ -296,11 +347,15 @@ impl Session {
         let EngineState::Vm(vm) = &mut self.engine else {
             return Err(LoadError::WrongEngine(Engine::Tree));
         };
+        let started = Instant::now();
         let (mut module, facts) = load_verified(bytes)?;
         let map: Vec<u32> =
             module.globals.iter().map(|name| self.front.global_slot(name)).collect();
         bytecode::relocate_globals(&mut module, &map, self.front.global_names());
+        let loaded = Instant::now();
         let result = on_engine_stack(|| vm.run(module, facts, out));
+        self.timings.compile += loaded - started;
+        self.timings.run += loaded.elapsed();
         Ok(report(result, out, err))
     }
 }

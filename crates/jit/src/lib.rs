@@ -196,11 +196,17 @@ impl Tier for Jit {
                 let calls = function.object.calls.get();
                 format!("after {calls} call{}", if calls == 1 { "" } else { "s" })
             }
-            Some(_) => format!("after {} back-edges", self.loop_threshold().max(1)),
+            Some(_) => {
+                let backedges = self.loop_threshold().max(1);
+                format!("after {backedges} back-edge{}", if backedges == 1 { "" } else { "s" })
+            }
         };
         if self.backend.is_none() {
             let started = Instant::now();
-            match Backend::new() {
+            let made = Backend::new();
+            // Setting Cranelift up counts as compiling.
+            self.stats.compile_time += started.elapsed();
+            match made {
                 Ok(backend) => {
                     self.backend = Some(backend);
                     let isa = self.backend.as_ref().map_or("", |b| b.isa_name());
@@ -220,8 +226,9 @@ impl Tier for Jit {
         }
         let backend = self.backend.as_mut()?;
         let started = Instant::now();
-        let want_ir = false;
-        match backend.compile(function, want_ir) {
+        let compiled = backend.compile(function, false);
+        self.stats.compile_time += started.elapsed();
+        match compiled {
             Ok((entry, compiled)) => {
                 match function.entry_at {
                     None => self.stats.functions += 1,

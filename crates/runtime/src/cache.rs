@@ -178,6 +178,33 @@ impl MegamorphicCache {
     }
 }
 
+/// How many inline caches are in each state (`strata run --stats`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CacheCounts {
+    /// Sites never run (or whose every lookup failed).
+    pub empty: u32,
+    pub monomorphic: u32,
+    pub polymorphic: u32,
+    pub megamorphic: u32,
+}
+
+impl CacheCounts {
+    /// Count `cache` in its state.
+    pub fn add(&mut self, cache: &InlineCache) {
+        match cache.state() {
+            CacheState::Empty => self.empty += 1,
+            CacheState::Monomorphic => self.monomorphic += 1,
+            CacheState::Polymorphic(_) => self.polymorphic += 1,
+            CacheState::Megamorphic => self.megamorphic += 1,
+        }
+    }
+
+    /// Every site counted.
+    pub fn sites(&self) -> u32 {
+        self.empty + self.monomorphic + self.polymorphic + self.megamorphic
+    }
+}
+
 /// How full a cache is, for `--stats` and tests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CacheState {

@@ -20,12 +20,12 @@ mod call;
 mod native;
 mod run;
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::io::Write;
 
 use bytecode::{Constant, Facts, FunctionFacts, Module};
 use runtime::abi::CompiledEntry;
-use runtime::{Gc, Heap, HeapOptions, InlineCache, ObjFunction, RuntimeError, Value};
+use runtime::{CacheCounts, Gc, Heap, HeapOptions, InlineCache, ObjFunction, RuntimeError, Value};
 
 pub use native::HELPERS;
 
@@ -111,6 +111,8 @@ pub struct TierStats {
     pub code_memory: u64,
     /// Times all code was dropped to bound its memory.
     pub resets: u32,
+    /// Time spent compiling (and setting the compiler up), in all.
+    pub compile_time: std::time::Duration,
 }
 
 /// What a tier gets to compile a function with.
@@ -134,6 +136,8 @@ pub struct Vm {
     functions: Vec<Loaded>,
     /// Names of global slots, for `Undefined variable` errors.
     global_names: Vec<String>,
+    /// Times a running frame went on in machine code at a loop header.
+    osr_entries: Cell<u64>,
     /// Declared after `heap`, so dropped after it: machine code a tier
     /// made is freed with the tier, and by then no function's entry cell
     /// points at it.
@@ -146,7 +150,13 @@ impl Vm {
     pub fn new(options: HeapOptions, global_slot: impl FnMut(&str) -> u32) -> Vm {
         let heap = Heap::new(options);
         runtime::define_natives(&heap, global_slot);
-        Vm { heap, functions: Vec::new(), global_names: Vec::new(), tier: None }
+        Vm {
+            heap,
+            functions: Vec::new(),
+            global_names: Vec::new(),
+            osr_entries: Cell::new(0),
+            tier: None,
+        }
     }
 
     /// A VM that offers hot functions to `tier`.
@@ -160,6 +170,23 @@ impl Vm {
 
     pub fn heap(&self) -> &Heap {
         &self.heap
+    }
+
+    /// The state of every inline cache of every loaded function.
+    pub fn cache_counts(&self) -> CacheCounts {
+        let mut counts = CacheCounts::default();
+        for loaded in &self.functions {
+            for cache in loaded.object.caches.iter() {
+                counts.add(cache);
+            }
+        }
+        counts
+    }
+
+    /// Times a running frame went on in machine code at a loop header
+    /// (on-stack replacement).
+    pub fn osr_entries(&self) -> u64 {
+        self.osr_entries.get()
     }
 
     /// What the tier has done, if there is one.
@@ -181,6 +208,7 @@ impl Vm {
         }
         let tier = self.tier.as_deref_mut();
         let result = run::Run::new(&self.heap, &self.functions, &self.global_names, out, tier)
+            .counting_osr_in(&self.osr_entries)
             .execute(script);
         let _ = out.flush();
         result

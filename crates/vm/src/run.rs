@@ -64,6 +64,8 @@ pub(crate) struct Run<'a> {
     /// Calls from compiled code below this native stack address move to a
     /// new stack segment (`runtime::native_stack`).
     pub(crate) native_floor: usize,
+    /// Counts on-stack-replacement entries, if anything does.
+    osr_entries: Option<&'a std::cell::Cell<u64>>,
 }
 
 /// A runtime error, raised from inside the loop: a Lox error's message, or
@@ -112,7 +114,13 @@ impl<'a> Run<'a> {
             loop_threshold,
             pending: None,
             native_floor: runtime::native_stack::floor(),
+            osr_entries: None,
         }
+    }
+
+    /// Count on-stack-replacement entries in `counter`.
+    pub(crate) fn counting_osr_in(self, counter: &'a std::cell::Cell<u64>) -> Run<'a> {
+        Run { osr_entries: Some(counter), ..self }
     }
 
     /// Run the script `script` to completion.
@@ -720,6 +728,9 @@ impl<'a> Run<'a> {
                         function.backedges.set(0);
                         save!();
                         if let Some(entry) = self.osr_entry(loaded, ip) {
+                            if let Some(count) = self.osr_entries {
+                                count.set(count.get() + 1);
+                            }
                             // The rest of this frame runs compiled, until
                             // it returns. An error leaves as from a call.
                             self.run_compiled(entry)?;
