@@ -9,7 +9,8 @@ use runtime::HeapOptions;
 
 use crate::diagnostics::DiagnosticStyle;
 use crate::session::{
-    LoadError, compile_verified, front_end_alone, load_verified, on_engine_stack,
+    LoadError, compile_verified, front_end_alone, front_end_with_natives, load_verified,
+    on_engine_stack, relocate_into,
 };
 
 /// What a listing shows.
@@ -52,14 +53,10 @@ pub fn disassemble(
 /// only code that could run is listed.
 pub fn disassemble_bytecode(bytes: &[u8], listing: Listing) -> Result<String, ListingError> {
     let (mut module, facts) = load_verified(bytes).map_err(ListingError::Load)?;
-    let mut front = FrontEnd::new();
+    // Global slots as a run would number them: natives first.
+    let mut front = front_end_with_natives();
     if let Listing::Jit(_) = listing {
-        // Global slots as a run would number them: natives first.
-        for native in runtime::NATIVES {
-            front.global_slot(native.name);
-        }
-        let map: Vec<u32> = module.globals.iter().map(|name| front.global_slot(name)).collect();
-        bytecode::relocate_globals(&mut module, &map, front.global_names());
+        relocate_into(&mut module, &mut front);
     }
     on_engine_stack(|| list(module, facts, &mut front, listing))
 }

@@ -349,9 +349,7 @@ impl Session {
         };
         let started = Instant::now();
         let (mut module, facts) = load_verified(bytes)?;
-        let map: Vec<u32> =
-            module.globals.iter().map(|name| self.front.global_slot(name)).collect();
-        bytecode::relocate_globals(&mut module, &map, self.front.global_names());
+        relocate_into(&mut module, &mut self.front);
         let loaded = Instant::now();
         let result = on_engine_stack(|| vm.run(module, facts, out));
         self.timings.compile += loaded - started;
@@ -410,6 +408,24 @@ pub fn compile_to_bytes(
     })
 }
 
+/// A fresh front end with the natives' global slots declared first, as
+/// every session numbers them.
+pub(crate) fn front_end_with_natives() -> FrontEnd {
+    let mut front = FrontEnd::new();
+    for native in runtime::NATIVES {
+        front.global_slot(native.name);
+    }
+    front
+}
+
+/// Renumber a loaded module's globals into `front`'s slots (declaring
+/// those it has not seen), as a run of the module in that front end's
+/// session needs.
+pub(crate) fn relocate_into(module: &mut bytecode::Module, front: &mut FrontEnd) {
+    let map: Vec<u32> = module.globals.iter().map(|name| front.global_slot(name)).collect();
+    bytecode::relocate_globals(module, &map, front.global_names());
+}
+
 /// Decode and compile `source` in a fresh front end with the natives
 /// declared first, as every session declares them.
 pub(crate) fn front_end_alone(
@@ -418,10 +434,7 @@ pub(crate) fn front_end_alone(
     err: &mut dyn Write,
 ) -> Option<(syntax::ast::Program, FrontEnd)> {
     let text = decode(source, err)?;
-    let mut front = FrontEnd::new();
-    for native in runtime::NATIVES {
-        front.global_slot(native.name);
-    }
+    let mut front = front_end_with_natives();
     match front.compile(text) {
         Ok(program) => Some((program, front)),
         Err(diagnostics) => {
