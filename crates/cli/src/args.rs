@@ -73,6 +73,12 @@ pub(crate) struct RunArgs {
     #[arg(long)]
     pub(crate) trace_jit: bool,
 
+    /// With `--engine jit`: fail every guard of optimized code the first
+    /// time it runs (a test of deoptimization, like HotSpot's
+    /// DeoptimizeALot; the program's behaviour must not change).
+    #[arg(long)]
+    pub(crate) jit_stress_deopt: bool,
+
     /// With `--engine jit`: name compiled code in /tmp/perf-PID.map, so
     /// that `perf report` shows Lox function names.
     #[arg(long)]

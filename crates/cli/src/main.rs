@@ -76,6 +76,7 @@ pub(crate) fn options(run: &RunArgs, file_name: &str, failure: &WriteFailure) ->
             threshold: run.jit_threshold,
             trace: run.trace_jit,
             perf_map: run.perf_map,
+            stress_deopt: run.jit_stress_deopt,
             ..JitConfig::default()
         },
     }

@@ -53,6 +53,15 @@ pub enum Helper {
     /// `close_frame(ctx, top, offset)`: close every upvalue open on the
     /// frame's slots (all written back), as a return does. Never raises.
     CloseFrame,
+    /// `deopt(ctx, top, offset, reason)`: a guard of optimized code failed
+    /// (`reason`, an `abi::DeoptReason`). Every live slot is written back,
+    /// boxed, as the VM would have it before the instruction at `offset`;
+    /// the frame goes on in the VM from there until it returns, and the
+    /// status is the frame's: `STATUS_RETURNED` with its result in slot 0,
+    /// which the code returns at once. The feedback at `offset` records the
+    /// failure, and the function's optimized code is dropped, so the next
+    /// compile does not assume it again.
+    Deopt,
 }
 
 impl Helper {
@@ -67,6 +76,7 @@ impl Helper {
         Helper::Step,
         Helper::Instantiate,
         Helper::CloseFrame,
+        Helper::Deopt,
     ];
 
     /// The symbol the helper is linked by.
@@ -82,11 +92,13 @@ impl Helper {
             Helper::Step => helper::STEP,
             Helper::Instantiate => helper::INSTANTIATE,
             Helper::CloseFrame => helper::CLOSE_FRAME,
+            Helper::Deopt => helper::DEOPT,
         }
     }
 
     /// What the helper may do, or `None` for `step`, which does what the
-    /// instruction it runs may do. Compiled code calls a helper only for an
+    /// instruction it runs may do, and `deopt`, which runs the rest of the
+    /// frame (every live slot is written back before it). Compiled code calls a helper only for an
     /// instruction whose row in the opcode table allows it, so the table
     /// alone tells where a function's safepoints are.
     pub fn effects(self) -> Option<Effects> {
@@ -98,7 +110,7 @@ impl Helper {
             }
             Helper::Raise | Helper::Undefined | Helper::Print | Helper::Interrupted => raises,
             Helper::CloseFrame => Effects::NONE,
-            Helper::Step => return None,
+            Helper::Step | Helper::Deopt => return None,
         })
     }
 
@@ -110,7 +122,7 @@ impl Helper {
             Helper::Call => &[I64, I32, I64],
             Helper::Add => &[I64, I64, I64],
             Helper::Instantiate => &[I64, I64],
-            Helper::Raise | Helper::Undefined => &[I32],
+            Helper::Raise | Helper::Undefined | Helper::Deopt => &[I32],
             Helper::Print => &[I64],
             Helper::Interrupted | Helper::Step | Helper::CloseFrame => &[],
         }

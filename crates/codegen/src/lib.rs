@@ -19,6 +19,7 @@
 mod helpers;
 mod lower;
 mod lowering;
+mod types;
 
 pub use helpers::Helper;
 pub use lower::{CantCompile, Compiled, FunctionInput, compile_function};

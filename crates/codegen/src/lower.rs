@@ -8,6 +8,13 @@
 //! assign captured variables; a helper that writes its result into a slot),
 //! they are read again. The verifier's facts give the stack depth at every
 //! instruction, so the lowering always knows which slots are live.
+//!
+//! A slot the type plan (`types.rs`) knows to be a number lives in a second,
+//! float variable instead, unboxed: arithmetic on it needs no tag check, and
+//! it is boxed (a bit cast) only where it is written back or flows into a
+//! block that does not know it. With feedback, the plan also speculates;
+//! where a guard fails, the code writes the frame back as the VM would have
+//! it and deoptimizes (the `deopt` helper): the VM runs the rest of the frame.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -24,6 +31,7 @@ use runtime::abi::ErrorCode;
 
 use crate::helpers::Helper;
 use crate::lowering::{Lowering, lowering};
+use crate::types::{AddKind, Plan, PlanInput, State, Ty, is_number, transfer};
 
 /// What the code generator needs to know of one function.
 pub struct FunctionInput<'a> {
@@ -38,6 +46,12 @@ pub struct FunctionInput<'a> {
     /// ran up to there (every slot below the verifier's depth at the
     /// header in place).
     pub entry_at: Option<usize>,
+    /// The function's type feedback, one byte per byte of code
+    /// (`ObjFunction::feedback`), to speculate on; `None`: no speculation
+    /// (code for which no run has been watched, such as AOT code).
+    pub feedback: Option<&'a [u8]>,
+    /// Deopt stress mode: every guard fails the first time it runs.
+    pub stress_deopt: bool,
 }
 
 /// Why a function was not compiled. Never an error of the program: the
@@ -71,6 +85,9 @@ pub struct Compiled {
     /// With the IR: which bytecode instruction each range of machine code
     /// came from, as (start, end, bytecode offset), sorted by start.
     pub origins: Vec<(u32, u32, u32)>,
+    /// What the code assumes: `Add` sites guarded to numbers, and slots
+    /// guarded to numbers on entry to a loop.
+    pub speculations: (usize, usize),
 }
 
 /// Lower `input` into `module` as a function named `name` (`None`: an
@@ -119,7 +136,17 @@ pub fn compile_function<M: Module>(
 
     let target = module.target_config();
     let builder = FunctionBuilder::new(&mut ctx.func, builder_ctx);
-    let mut lower = Lower::new(builder, input, &code, helpers);
+    let plan_input = PlanInput {
+        code: &code,
+        facts: input.facts,
+        constants: input.constants,
+        arity: input.function.arity,
+        feedback: input.feedback,
+        entry_at: input.entry_at,
+    };
+    let plan = Plan::new(&plan_input);
+    let speculations = plan.speculations();
+    let mut lower = Lower::new(builder, input, &plan_input, plan, helpers);
     lower.function(&code);
     lower.builder.seal_all_blocks();
     lower.builder.finalize(target);
@@ -139,16 +166,27 @@ pub fn compile_function<M: Module>(
     };
     module.clear_context(ctx);
     defined.map_err(|error| CantCompile::Cranelift(format!("{error:?}")))?;
-    Ok(Compiled { id, code_size, ir, origins })
+    Ok(Compiled { id, code_size, ir, origins, speculations })
 }
 
 /// The state of one lowering.
 struct Lower<'a, 'b> {
     builder: FunctionBuilder<'b>,
     input: &'a FunctionInput<'a>,
+    plan_input: &'a PlanInput<'a>,
+    plan: Plan,
     helpers: HashMap<Helper, FuncRef>,
-    /// One variable per stack slot of the frame.
+    /// One variable per stack slot of the frame: its value, boxed, while
+    /// its type is `Any`.
     slots: Vec<Variable>,
+    /// One float variable per stack slot: its value while it is known to
+    /// be a number.
+    floats: Vec<Variable>,
+    /// The types of the live slots here.
+    state: State,
+    /// Edges into a loop header that must guard slots, made for a branch
+    /// and lowered right after it: (their block, the header, the state).
+    pending_edges: Vec<(Block, usize, State)>,
     /// The block starting at each jump target.
     blocks: HashMap<usize, Block>,
     /// The block that returns `STATUS_RAISED`.
@@ -179,11 +217,14 @@ impl<'a, 'b> Lower<'a, 'b> {
     fn new(
         mut builder: FunctionBuilder<'b>,
         input: &'a FunctionInput<'a>,
-        code: &[Instruction],
+        plan_input: &'a PlanInput<'a>,
+        plan: Plan,
         helpers: HashMap<Helper, FuncRef>,
     ) -> Lower<'a, 'b> {
-        let slots =
-            (0..input.function.max_stack).map(|_| builder.declare_var(types::I64)).collect();
+        let code = plan_input.code;
+        let max_stack = input.function.max_stack;
+        let slots = (0..max_stack).map(|_| builder.declare_var(types::I64)).collect();
+        let floats = (0..max_stack).map(|_| builder.declare_var(types::F64)).collect();
         let targets: BTreeSet<usize> = code.iter().filter_map(Instruction::jump_target).collect();
         let blocks = targets.into_iter().map(|offset| (offset, builder.create_block())).collect();
         let entry = builder.create_block();
@@ -201,11 +242,20 @@ impl<'a, 'b> Lower<'a, 'b> {
         builder.set_cold_block(raised);
         let makes_closures = code.iter().any(|instruction| instruction.op == Op::Closure);
         let entry_signature = builder.func.signature.clone();
+        let depth = match input.entry_at {
+            None => 1 + u32::from(input.function.arity),
+            Some(header) => input.facts.depth_at(header).expect("a verified offset"),
+        };
         let mut lower = Lower {
             builder,
             input,
+            plan_input,
+            plan,
             helpers,
             slots,
+            floats,
+            state: State::unknown(depth),
+            pending_edges: Vec::new(),
             blocks,
             raised,
             ctx,
@@ -218,19 +268,15 @@ impl<'a, 'b> Lower<'a, 'b> {
             entry_signature,
             current: Op::Nil,
         };
-        match input.entry_at {
-            None => lower.reload(1 + u32::from(input.function.arity)),
-            Some(header) => {
-                let depth = input.facts.depth_at(header).expect("a verified offset");
-                lower.reload(depth);
-                let block = lower.block_at(header);
-                lower.builder.ins().jump(block, &[]);
-                // The code before the header is unreachable from this
-                // entry: it goes into a block of its own, which Cranelift
-                // drops.
-                let unreachable = lower.builder.create_block();
-                lower.builder.switch_to_block(unreachable);
-            }
+        lower.reload(depth);
+        if let Some(header) = input.entry_at {
+            lower.current = Op::Loop;
+            lower.jump_to(header);
+            // The code before the header is unreachable from this
+            // entry: it goes into a block of its own, which Cranelift
+            // drops.
+            let unreachable = lower.builder.create_block();
+            lower.builder.switch_to_block(unreachable);
         }
         lower
     }
@@ -238,18 +284,29 @@ impl<'a, 'b> Lower<'a, 'b> {
     fn function(&mut self, code: &[Instruction]) {
         let mut open = true;
         for instruction in code {
-            if let Some(&block) = self.blocks.get(&instruction.offset) {
+            let offset = instruction.offset;
+            if self.blocks.contains_key(&offset) {
                 if open {
-                    self.builder.ins().jump(block, &[]);
+                    self.jump_to(offset);
                 }
-                self.builder.switch_to_block(block);
+                self.builder.switch_to_block(self.block_at(offset));
                 open = true;
             }
             debug_assert!(open, "code after a jump or return is a jump target");
             // The IR and machine code of each instruction carry its
             // bytecode offset (`disasm --jit` shows them side by side).
-            self.builder.set_srcloc(ir::SourceLoc::new(instruction.offset as u32));
-            let depth = self.input.facts.depth_at(instruction.offset).expect("verified code");
+            self.builder.set_srcloc(ir::SourceLoc::new(offset as u32));
+            let before = self.plan.before(offset);
+            // At a block's start, and at the code's (which an
+            // on-stack-replacement entry does not reach), the plan says.
+            if self.blocks.contains_key(&offset) || offset == 0 {
+                self.state = before.clone();
+            } else {
+                // The lowering keeps the plan's types, instruction by
+                // instruction: a difference is a bug of this file.
+                assert_eq!(&self.state, before, "types at {offset:04} differ from the plan");
+            }
+            let depth = self.input.facts.depth_at(offset).expect("verified code");
             open = self.instruction(instruction, depth);
         }
         self.builder.switch_to_block(self.raised);
@@ -259,28 +316,160 @@ impl<'a, 'b> Lower<'a, 'b> {
 
     // ------------------------------------------------------------ slots
 
+    /// Slot `slot`'s value, boxed.
     fn get(&mut self, slot: u32) -> ir::Value {
-        self.builder.use_var(self.slots[slot as usize])
-    }
-
-    fn set(&mut self, slot: u32, value: ir::Value) {
-        self.builder.def_var(self.slots[slot as usize], value);
-    }
-
-    /// Read slots `0..depth` from the VM stack.
-    fn reload(&mut self, depth: u32) {
-        for slot in 0..depth {
-            let value =
-                self.builder.ins().load(types::I64, trusted(), self.base, (slot * 8) as i32);
-            self.set(slot, value);
+        match self.state.ty(slot) {
+            Ty::Number => {
+                let float = self.builder.use_var(self.floats[slot as usize]);
+                self.boxed_float(float)
+            }
+            Ty::Any => self.builder.use_var(self.slots[slot as usize]),
         }
     }
 
-    /// Write slots `0..depth` back to the VM stack.
+    /// Slot `slot`'s value as a float: it is known to be a number.
+    fn float(&mut self, slot: u32) -> ir::Value {
+        debug_assert_eq!(self.state.ty(slot), Ty::Number);
+        self.builder.use_var(self.floats[slot as usize])
+    }
+
+    /// Give slot `slot` the boxed `value` (of any type); the caller updates
+    /// the state.
+    fn def_boxed(&mut self, slot: u32, value: ir::Value) {
+        self.builder.def_var(self.slots[slot as usize], value);
+    }
+
+    fn def_float(&mut self, slot: u32, value: ir::Value) {
+        self.builder.def_var(self.floats[slot as usize], value);
+    }
+
+    /// Slot `slot` now holds the boxed `value`, of any type.
+    fn assign_boxed(&mut self, slot: u32, value: ir::Value) {
+        self.def_boxed(slot, value);
+        self.state.assign(slot, Ty::Any);
+    }
+
+    /// Slot `slot` now holds the number `value` (a float).
+    fn assign_float(&mut self, slot: u32, value: ir::Value) {
+        self.def_float(slot, value);
+        self.state.assign(slot, Ty::Number);
+    }
+
+    /// Push the boxed `value`, of any type.
+    fn push_boxed(&mut self, value: ir::Value) {
+        let slot = self.state.depth();
+        self.def_boxed(slot, value);
+        self.state.push(Ty::Any, None);
+    }
+
+    /// Push the number `value` (a float).
+    fn push_float(&mut self, value: ir::Value) {
+        let slot = self.state.depth();
+        self.def_float(slot, value);
+        self.state.push(Ty::Number, None);
+    }
+
+    /// Slot `slot`, of any type, was proved a number: it is `value` (a
+    /// float), and so is the local it copies.
+    fn refine(&mut self, slot: u32, value: ir::Value) {
+        if self.state.ty(slot) == Ty::Number {
+            return;
+        }
+        self.def_float(slot, value);
+        if let Some(local) = self.state.refine(slot) {
+            self.def_float(local, value);
+        }
+    }
+
+    /// Read the slots below `depth` whose values are boxed from the VM
+    /// stack (the numbers did not change).
+    fn reload(&mut self, depth: u32) {
+        for slot in 0..depth {
+            if self.state.ty(slot) == Ty::Any {
+                self.load_slot(slot);
+            }
+        }
+    }
+
+    /// Read slot `slot` from the VM stack, boxed.
+    fn load_slot(&mut self, slot: u32) {
+        let value = self.builder.ins().load(types::I64, trusted(), self.base, (slot * 8) as i32);
+        self.def_boxed(slot, value);
+    }
+
+    /// Write slots `0..depth` back to the VM stack, boxed.
     fn write_back(&mut self, depth: u32) {
         for slot in 0..depth {
             let value = self.get(slot);
             self.builder.ins().store(trusted(), value, self.base, (slot * 8) as i32);
+        }
+    }
+
+    // ------------------------------------------------------------ edges
+
+    /// Jump to the instruction at `target` from here.
+    fn jump_to(&mut self, target: usize) {
+        self.convert_for(target);
+        let block = self.block_at(target);
+        self.builder.ins().jump(block, &[]);
+    }
+
+    /// The block a branch to the instruction at `target` goes to from here:
+    /// the target's own, when no slot must be guarded on the way (numbers the
+    /// target does not know are boxed here, which is harmless on the other
+    /// way of the branch); else a block of its own, lowered by
+    /// `lower_pending_edges` after the branch.
+    fn edge(&mut self, target: usize) -> Block {
+        if self.guards_on_edge(target).is_empty() {
+            self.convert_for(target);
+            return self.block_at(target);
+        }
+        let block = self.builder.create_block();
+        self.pending_edges.push((block, target, self.state.clone()));
+        block
+    }
+
+    /// Lower the edges `edge` made a block for, then go on in `next`.
+    fn lower_pending_edges(&mut self, next: Block) {
+        let current = self.current;
+        for (block, target, state) in std::mem::take(&mut self.pending_edges) {
+            self.builder.switch_to_block(block);
+            let saved = std::mem::replace(&mut self.state, state);
+            self.current = current;
+            self.jump_to(target);
+            self.state = saved;
+        }
+        self.builder.switch_to_block(next);
+    }
+
+    /// The slots the loop header at `target` assumes are numbers that are
+    /// not known to be here.
+    fn guards_on_edge(&self, target: usize) -> Vec<u32> {
+        let Some(guarded) = self.plan.guarded_at(target) else { return Vec::new() };
+        guarded.iter().copied().filter(|&slot| self.state.ty(slot) == Ty::Any).collect()
+    }
+
+    /// Make the slots match what the instruction at `target` expects: guard
+    /// what its loop header assumes (deoptimizing to the header if that
+    /// fails), and box the numbers it does not know.
+    fn convert_for(&mut self, target: usize) {
+        let guards = self.guards_on_edge(target);
+        if !guards.is_empty() {
+            let values: Vec<ir::Value> = guards.iter().map(|&slot| self.get(slot)).collect();
+            self.guard_numbers(&values, target, abi::DeoptReason::LoopEntryNotNumber);
+            for (&slot, &value) in guards.iter().zip(&values) {
+                let float = self.as_float(value);
+                self.def_float(slot, float);
+                self.state.types[slot as usize] = Ty::Number;
+            }
+        }
+        let expected = self.plan.before(target).types.clone();
+        for (slot, &ty) in expected.iter().enumerate() {
+            let slot = slot as u32;
+            if ty == Ty::Any && self.state.ty(slot) == Ty::Number {
+                let value = self.get(slot);
+                self.def_boxed(slot, value);
+            }
         }
     }
 
@@ -386,28 +575,125 @@ impl<'a, 'b> Lower<'a, 'b> {
         self.builder.ins().bor(nil, no)
     }
 
-    /// The two numbers `a` and `b` as floats, raising `Operands must be
-    /// numbers.` unless both are.
-    fn float_operands(
+    /// The values of `slots` as floats, each checked to be a number unless
+    /// it is known to be one; if one is not, the program's runtime error
+    /// `error` is raised. Each checked slot (and the local it copies) is
+    /// known to be a number afterwards.
+    fn numbers_or_raise(
         &mut self,
-        a: ir::Value,
-        b: ir::Value,
+        slots: &[u32],
+        error: ErrorCode,
         live: u32,
         next: usize,
-    ) -> (ir::Value, ir::Value) {
-        let both = self.both_numbers(a, b);
-        self.raise_unless(both, ErrorCode::OperandsNumbers, live, next);
-        (self.as_float(a), self.as_float(b))
+    ) -> Vec<ir::Value> {
+        if let Some(ok) = self.all_numbers(slots) {
+            self.raise_unless(ok, error, live, next);
+        }
+        self.refined(slots)
+    }
+
+    /// As `numbers_or_raise`, but speculating: if one is not a number, the
+    /// frame deoptimizes to the instruction at `at` (as the VM would find
+    /// it there) for `reason`.
+    fn numbers_or_deopt(
+        &mut self,
+        slots: &[u32],
+        at: usize,
+        reason: abi::DeoptReason,
+    ) -> Vec<ir::Value> {
+        let unknown: Vec<u32> =
+            slots.iter().copied().filter(|&slot| self.state.ty(slot) == Ty::Any).collect();
+        let values: Vec<ir::Value> = unknown.iter().map(|&slot| self.get(slot)).collect();
+        self.guard_numbers(&values, at, reason);
+        self.refined(slots)
+    }
+
+    /// Whether the slots of `slots` not known to be numbers all are (`None`:
+    /// all are known).
+    fn all_numbers(&mut self, slots: &[u32]) -> Option<ir::Value> {
+        let mut all = None;
+        for &slot in slots {
+            if self.state.ty(slot) == Ty::Any {
+                let value = self.get(slot);
+                let number = self.is_number(value);
+                all = Some(match all {
+                    None => number,
+                    Some(so_far) => self.builder.ins().band(so_far, number),
+                });
+            }
+        }
+        all
+    }
+
+    /// The slots of `slots`, just checked to be numbers, as floats (and
+    /// known to be numbers from here on).
+    fn refined(&mut self, slots: &[u32]) -> Vec<ir::Value> {
+        slots
+            .iter()
+            .map(|&slot| {
+                if self.state.ty(slot) == Ty::Any {
+                    let value = self.get(slot);
+                    let float = self.as_float(value);
+                    self.refine(slot, float);
+                }
+                self.float(slot)
+            })
+            .collect()
+    }
+
+    /// Go on only if every one of `values` (boxed) is a number; else
+    /// deoptimize to the instruction at `at`, with the frame as it is here.
+    /// In deopt stress mode the guard also fails the first time it runs.
+    fn guard_numbers(&mut self, values: &[ir::Value], at: usize, reason: abi::DeoptReason) {
+        let mut ok = None;
+        for &value in values {
+            let number = self.is_number(value);
+            ok = Some(match ok {
+                None => number,
+                Some(so_far) => self.builder.ins().band(so_far, number),
+            });
+        }
+        let mut ok = match ok {
+            Some(ok) => ok,
+            None => self.builder.ins().iconst(types::I8, 1),
+        };
+        let mut reason = self.builder.ins().iconst(types::I32, reason as i64);
+        if self.input.stress_deopt {
+            let ins = self.builder.ins();
+            let feedback =
+                ins.load(types::I64, trusted(), self.function, abi::FUNCTION_FEEDBACK as i32);
+            let ins = self.builder.ins();
+            let bits = ins.uload8(types::I32, trusted(), feedback, at as i32);
+            let stressed = self.builder.ins().band_imm_s(bits, i64::from(abi::FEEDBACK_STRESSED));
+            let stressed = self.builder.ins().icmp_imm_s(IntCC::NotEqual, stressed, 0);
+            ok = self.builder.ins().band(ok, stressed);
+            let stress = self.builder.ins().iconst(types::I32, abi::DeoptReason::Stress as i64);
+            reason = self.builder.ins().select(stressed, reason, stress);
+        }
+        let fail = self.builder.create_block();
+        self.builder.set_cold_block(fail);
+        let go_on = self.builder.create_block();
+        self.builder.ins().brif(ok, go_on, &[], fail, &[]);
+        self.builder.switch_to_block(fail);
+        let depth = self.state.depth();
+        let status = self.call_helper(Helper::Deopt, depth, at, &[reason]);
+        self.builder.ins().return_(&[status]);
+        self.builder.switch_to_block(go_on);
+    }
+
+    /// Constant `index` as a float, if it is a number.
+    fn float_constant(&mut self, index: u32) -> Option<ir::Value> {
+        let bits = self.input.constants[index as usize];
+        is_number(bits).then(|| self.builder.ins().f64const(f64::from_bits(bits)))
     }
 
     fn arithmetic(&mut self, op: Op, a: ir::Value, b: ir::Value) -> ir::Value {
-        let result = match op {
+        match op {
             Op::Subtract | Op::SubtractConstant => self.builder.ins().fsub(a, b),
             Op::Multiply | Op::MultiplyConstant => self.builder.ins().fmul(a, b),
             Op::Divide | Op::DivideConstant => self.builder.ins().fdiv(a, b),
             _ => self.builder.ins().fadd(a, b),
-        };
-        self.boxed_float(result)
+        }
     }
 
     fn block_at(&self, offset: usize) -> Block {
@@ -417,7 +703,8 @@ impl<'a, 'b> Lower<'a, 'b> {
     // ----------------------------------------------------- instructions
 
     /// Lower one instruction run with `depth` values on the stack; returns
-    /// whether control falls through to the next one.
+    /// whether control falls through to the next one. The types of the
+    /// slots change as `types::transfer` says.
     fn instruction(&mut self, instruction: &Instruction, depth: u32) -> bool {
         self.current = instruction.op;
         let operand = instruction.operand;
@@ -426,158 +713,192 @@ impl<'a, 'b> Lower<'a, 'b> {
         match instruction.op {
             Op::GetProperty | Op::SetProperty | Op::StoreProperty | Op::Method => {
                 self.property(instruction, depth);
+                self.finish_generic(instruction);
                 return true;
             }
             Op::SuperMethod => {
                 self.super_method(instruction, depth);
+                self.finish_generic(instruction);
                 return true;
             }
             op if matches!(lowering(op), Lowering::Stepped(_)) => {
                 self.step(instruction, depth);
+                self.finish_generic(instruction);
                 return true;
             }
             _ => {}
         }
         match instruction.op {
-            Op::Constant => {
-                let bits = self.input.constants[operand as usize];
+            Op::Constant => match self.float_constant(operand) {
+                Some(float) => self.push_float(float),
+                None => {
+                    let value = self.constant(self.input.constants[operand as usize]);
+                    self.push_boxed(value);
+                }
+            },
+            Op::Nil | Op::True | Op::False => {
+                let bits = match instruction.op {
+                    Op::Nil => abi::NIL,
+                    Op::True => abi::TRUE,
+                    _ => abi::FALSE,
+                };
                 let value = self.constant(bits);
-                self.set(depth, value);
+                self.push_boxed(value);
             }
-            Op::Nil => {
-                let value = self.constant(abi::NIL);
-                self.set(depth, value);
-            }
-            Op::True => {
-                let value = self.constant(abi::TRUE);
-                self.set(depth, value);
-            }
-            Op::False => {
-                let value = self.constant(abi::FALSE);
-                self.set(depth, value);
-            }
-            Op::Pop => {}
+            Op::Pop => self.state.truncate(top),
             Op::GetLocal => {
-                let value = self.get(operand);
-                self.set(depth, value);
+                match self.state.ty(operand) {
+                    Ty::Number => {
+                        let value = self.float(operand);
+                        self.def_float(depth, value);
+                    }
+                    Ty::Any => {
+                        let value = self.get(operand);
+                        self.def_boxed(depth, value);
+                    }
+                }
+                let ty = self.state.ty(operand);
+                self.state.push(ty, Some(operand));
             }
-            Op::SetLocal => {
-                let value = self.get(top);
-                self.set(operand, value);
-            }
-            Op::StoreLocal => {
-                let value = self.get(top);
-                self.set(operand, value);
+            Op::SetLocal | Op::StoreLocal => {
+                match self.state.ty(top) {
+                    Ty::Number => {
+                        let value = self.float(top);
+                        self.assign_float(operand, value);
+                    }
+                    Ty::Any => {
+                        let value = self.get(top);
+                        self.assign_boxed(operand, value);
+                    }
+                }
+                if instruction.op == Op::StoreLocal {
+                    self.state.truncate(top);
+                }
             }
             Op::GetGlobal => {
                 let value = self.global(operand, depth, next);
-                self.set(depth, value);
+                self.push_boxed(value);
             }
             Op::DefineGlobal => {
                 let value = self.get(top);
                 self.builder.ins().store(trusted(), value, self.globals, (operand * 8) as i32);
+                self.state.truncate(top);
             }
             Op::SetGlobal | Op::StoreGlobal => {
                 self.global(operand, depth, next);
                 let value = self.get(top);
                 self.builder.ins().store(trusted(), value, self.globals, (operand * 8) as i32);
+                if instruction.op == Op::StoreGlobal {
+                    self.state.truncate(top);
+                }
             }
             Op::GetUpvalue => {
                 let location = self.upvalue_location(operand);
                 let value = self.builder.ins().load(types::I64, trusted(), location, 0);
-                self.set(depth, value);
+                self.push_boxed(value);
             }
             Op::SetUpvalue | Op::StoreUpvalue => {
                 let location = self.upvalue_location(operand);
                 let value = self.get(top);
                 self.builder.ins().store(trusted(), value, location, 0);
+                if instruction.op == Op::StoreUpvalue {
+                    self.state.truncate(top);
+                }
             }
             Op::Equal | Op::NotEqual => {
-                let (a, b) = (self.get(depth - 2), self.get(top));
-                let both = self.both_numbers(a, b);
-                let (fa, fb) = (self.as_float(a), self.as_float(b));
-                let float_equal = self.builder.ins().fcmp(FloatCC::Equal, fa, fb);
-                let same = self.builder.ins().icmp(IntCC::Equal, a, b);
-                let mut equal = self.builder.ins().select(both, float_equal, same);
+                let (a_slot, b_slot) = (depth - 2, top);
+                let mut equal =
+                    if self.state.ty(a_slot) == Ty::Number && self.state.ty(b_slot) == Ty::Number {
+                        let (fa, fb) = (self.float(a_slot), self.float(b_slot));
+                        self.builder.ins().fcmp(FloatCC::Equal, fa, fb)
+                    } else {
+                        let (a, b) = (self.get(a_slot), self.get(b_slot));
+                        let both = self.both_numbers(a, b);
+                        let (fa, fb) = (self.as_float(a), self.as_float(b));
+                        let float_equal = self.builder.ins().fcmp(FloatCC::Equal, fa, fb);
+                        let same = self.builder.ins().icmp(IntCC::Equal, a, b);
+                        self.builder.ins().select(both, float_equal, same)
+                    };
                 if instruction.op == Op::NotEqual {
                     equal = self.builder.ins().bxor_imm_s(equal, 1);
                 }
                 let value = self.boolean(equal);
-                self.set(depth - 2, value);
+                self.state.truncate(top);
+                self.assign_boxed(depth - 2, value);
             }
             Op::Greater | Op::GreaterEqual | Op::Less | Op::LessEqual => {
-                let (a, b) = (self.get(depth - 2), self.get(top));
-                let (fa, fb) = self.float_operands(a, b, depth, next);
-                let condition = self.builder.ins().fcmp(float_cc(instruction.op), fa, fb);
+                let operands = [depth - 2, top];
+                let floats =
+                    self.numbers_or_raise(&operands, ErrorCode::OperandsNumbers, depth, next);
+                let condition =
+                    self.builder.ins().fcmp(float_cc(instruction.op), floats[0], floats[1]);
                 let value = self.boolean(condition);
-                self.set(depth - 2, value);
+                self.state.truncate(top);
+                self.assign_boxed(depth - 2, value);
             }
-            Op::Add => {
-                let (a, b) = (self.get(depth - 2), self.get(top));
-                self.add(a, b, depth - 2, depth, next);
-            }
-            Op::AddConstant => {
-                let a = self.get(top);
-                let b = self.constant(self.input.constants[operand as usize]);
-                self.add(a, b, top, depth, next);
-            }
+            Op::Add => self.add(instruction, depth),
+            Op::AddConstant => self.add(instruction, depth),
             Op::Subtract | Op::Multiply | Op::Divide => {
-                let (a, b) = (self.get(depth - 2), self.get(top));
-                let (fa, fb) = self.float_operands(a, b, depth, next);
-                let value = self.arithmetic(instruction.op, fa, fb);
-                self.set(depth - 2, value);
+                let operands = [depth - 2, top];
+                let floats =
+                    self.numbers_or_raise(&operands, ErrorCode::OperandsNumbers, depth, next);
+                let result = self.arithmetic(instruction.op, floats[0], floats[1]);
+                self.state.truncate(top);
+                self.assign_float(depth - 2, result);
             }
             Op::SubtractConstant | Op::MultiplyConstant | Op::DivideConstant => {
-                let a = self.get(top);
-                let b = self.constant(self.input.constants[operand as usize]);
-                let (fa, fb) = self.float_operands(a, b, depth, next);
-                let value = self.arithmetic(instruction.op, fa, fb);
-                self.set(top, value);
+                let a = self.numbers_or_raise(&[top], ErrorCode::OperandsNumbers, depth, next)[0];
+                let result = match self.float_constant(operand) {
+                    Some(b) => self.arithmetic(instruction.op, a, b),
+                    None => {
+                        // Not a number: the instruction always raises.
+                        let never = self.builder.ins().iconst(types::I8, 0);
+                        self.raise_unless(never, ErrorCode::OperandsNumbers, depth, next);
+                        self.builder.ins().f64const(0.0)
+                    }
+                };
+                self.assign_float(top, result);
             }
             Op::Not => {
                 let value = self.get(top);
                 let falsey = self.falsey(value);
                 let value = self.boolean(falsey);
-                self.set(top, value);
+                self.assign_boxed(top, value);
             }
             Op::Negate => {
-                let value = self.get(top);
-                let number = self.is_number(value);
-                self.raise_unless(number, ErrorCode::OperandNumber, depth, next);
-                let float = self.as_float(value);
+                let float = self.numbers_or_raise(&[top], ErrorCode::OperandNumber, depth, next)[0];
                 let negated = self.builder.ins().fneg(float);
-                let value = self.boxed_float(negated);
-                self.set(top, value);
+                self.assign_float(top, negated);
             }
             Op::Print => {
                 let value = self.get(top);
                 let status = self.call_helper(Helper::Print, depth, next, &[value]);
                 self.check(status);
+                self.state.truncate(top);
             }
             Op::Jump => {
-                let target = self.block_at(instruction.jump_target().expect("a jump"));
-                self.builder.ins().jump(target, &[]);
+                self.jump_to(instruction.jump_target().expect("a jump"));
                 return false;
             }
             Op::JumpIfFalse | Op::PopJumpIfFalse => {
                 let value = self.get(top);
                 let falsey = self.falsey(value);
-                let target = self.block_at(instruction.jump_target().expect("a jump"));
-                let fall = self.builder.create_block();
-                self.builder.ins().brif(falsey, target, &[], fall, &[]);
-                self.builder.switch_to_block(fall);
+                if instruction.op == Op::PopJumpIfFalse {
+                    self.state.truncate(top);
+                }
+                self.branch_unless(falsey, false, instruction);
             }
             Op::JumpIfNotLess
             | Op::JumpIfNotLessEqual
             | Op::JumpIfNotGreater
             | Op::JumpIfNotGreaterEqual => {
-                let (a, b) = (self.get(depth - 2), self.get(top));
-                let (fa, fb) = self.float_operands(a, b, depth, next);
-                let condition = self.builder.ins().fcmp(float_cc(instruction.op), fa, fb);
-                let target = self.block_at(instruction.jump_target().expect("a jump"));
-                let fall = self.builder.create_block();
-                self.builder.ins().brif(condition, fall, &[], target, &[]);
-                self.builder.switch_to_block(fall);
+                let operands = [depth - 2, top];
+                let floats =
+                    self.numbers_or_raise(&operands, ErrorCode::OperandsNumbers, depth, next);
+                let condition =
+                    self.builder.ins().fcmp(float_cc(instruction.op), floats[0], floats[1]);
+                self.state.truncate(depth - 2);
+                self.branch_unless(condition, true, instruction);
             }
             Op::Loop => {
                 let flag = self.builder.ins().load(
@@ -591,9 +912,9 @@ impl<'a, 'b> Lower<'a, 'b> {
                 let requested = self.builder.ins().load(types::I8, MemFlagsData::new(), flag, 0);
                 let stop = self.builder.create_block();
                 self.builder.set_cold_block(stop);
-                let target = self.block_at(instruction.jump_target().expect("a jump"));
+                let target = self.edge(instruction.jump_target().expect("a jump"));
                 self.builder.ins().brif(requested, stop, &[], target, &[]);
-                self.builder.switch_to_block(stop);
+                self.lower_pending_edges(stop);
                 self.call_helper(Helper::Interrupted, depth, next, &[]);
                 self.builder.ins().jump(self.raised, &[]);
                 return false;
@@ -617,13 +938,45 @@ impl<'a, 'b> Lower<'a, 'b> {
         true
     }
 
+    /// A conditional jump: to its target when `condition` is `when`, else on
+    /// to the next instruction. The state is already the one after it.
+    fn branch_unless(&mut self, condition: ir::Value, when: bool, instruction: &Instruction) {
+        let target = self.edge(instruction.jump_target().expect("a jump"));
+        let fall = self.builder.create_block();
+        if when {
+            self.builder.ins().brif(condition, fall, &[], target, &[]);
+        } else {
+            self.builder.ins().brif(condition, target, &[], fall, &[]);
+        }
+        self.lower_pending_edges(fall);
+    }
+
+    /// The state after an instruction that pops its operands and pushes
+    /// boxed values (already given to their slots): `types::transfer`'s
+    /// general case. A call may have changed captured slots that were
+    /// numbers: they are read back.
+    fn finish_generic(&mut self, instruction: &Instruction) {
+        let before = self.state.clone();
+        transfer(&self.plan, self.plan_input, instruction, &mut self.state);
+        for slot in 0..self.state.depth().min(before.depth()) {
+            if before.ty(slot) == Ty::Number && self.state.ty(slot) == Ty::Any {
+                self.load_slot(slot);
+            }
+        }
+    }
+
     /// Run `instruction` with the VM's code (the `step` helper), then read
-    /// the slots back.
+    /// back the slots it wrote (a stepped instruction calls no Lox code, so
+    /// it changes no slot below its operands).
     fn step(&mut self, instruction: &Instruction, depth: u32) {
+        debug_assert!(!instruction.op.info().effects.calls, "a stepped instruction calls");
         let status = self.call_helper(Helper::Step, depth, instruction.offset, &[]);
         self.check(status);
         let after = self.input.facts.depth_at(instruction.next).expect("verified code");
-        self.reload(after);
+        let kept = depth - u32::from(instruction.op.info().effect.pops);
+        for slot in kept..after {
+            self.load_slot(slot);
+        }
     }
 
     /// A property instruction: the receiver's shape against the site's
@@ -662,19 +1015,19 @@ impl<'a, 'b> Lower<'a, 'b> {
         match op {
             Op::GetProperty => {
                 let value = self.builder.ins().load(types::I64, trusted(), address, 0);
-                self.set(depth - 1, value);
+                self.def_boxed(depth - 1, value);
             }
             Op::Method => {
                 // [callee, slot 0]: a field is called like any value.
                 let value = self.builder.ins().load(types::I64, trusted(), address, 0);
-                self.set(depth - 1, value);
-                self.set(depth, value);
+                self.def_boxed(depth - 1, value);
+                self.def_boxed(depth, value);
             }
             _ => {
                 let value = self.get(depth - 1);
                 self.builder.ins().store(trusted(), value, address, 0);
                 if op == Op::SetProperty {
-                    self.set(depth - 2, value);
+                    self.def_boxed(depth - 2, value);
                 }
             }
         }
@@ -684,15 +1037,15 @@ impl<'a, 'b> Lower<'a, 'b> {
             // A method: [method, receiver].
             self.builder.switch_to_block(other_block);
             let method = self.method_hit(entry, kind, slow);
-            self.set(depth - 1, method);
-            self.set(depth, receiver);
+            self.def_boxed(depth - 1, method);
+            self.def_boxed(depth, receiver);
             self.builder.ins().jump(join, &[]);
         } else if op != Op::GetProperty {
             self.builder.switch_to_block(other_block);
             let value = self.get(depth - 1);
             self.add_field_hit(object, entry, kind, value, slow);
             if op == Op::SetProperty {
-                self.set(depth - 2, value);
+                self.def_boxed(depth - 2, value);
             }
             self.builder.ins().jump(join, &[]);
         }
@@ -880,7 +1233,13 @@ impl<'a, 'b> Lower<'a, 'b> {
         // The result is in its slot, and the callee may have assigned
         // captured slots of this frame.
         self.builder.switch_to_block(join);
-        self.reload(return_to + 1);
+        self.finish_generic(instruction);
+        for slot in 0..return_to {
+            if self.input.facts.may_be_captured(instruction.offset, slot) {
+                self.load_slot(slot);
+            }
+        }
+        self.load_slot(return_to);
     }
 
     /// Whether `closure` (an `ObjClosure`) can be entered directly with
@@ -979,8 +1338,8 @@ impl<'a, 'b> Lower<'a, 'b> {
         let (entry, kind) = self.find_way(instruction.operand, class, slow);
         let method = self.method_hit(entry, kind, slow);
         let this = self.get(depth - 2);
-        self.set(depth - 2, method);
-        self.set(depth - 1, this);
+        self.def_boxed(depth - 2, method);
+        self.def_boxed(depth - 1, this);
         self.builder.ins().jump(join, &[]);
 
         self.builder.switch_to_block(slow);
@@ -1023,9 +1382,39 @@ impl<'a, 'b> Lower<'a, 'b> {
         self.builder.ins().load(types::I64, trusted(), upvalue, abi::UPVALUE_LOCATION as i32)
     }
 
-    /// `a + b` into slot `out`: numbers inline, anything else through the
-    /// helper (which concatenates strings or raises).
-    fn add(&mut self, a: ir::Value, b: ir::Value, out: u32, live: u32, next: usize) {
+    /// `Add` and `AddConstant`: on floats, when the operands are known or
+    /// guarded to be numbers (`types::AddKind`); else numbers inline and
+    /// anything else through the helper (which concatenates strings or
+    /// raises).
+    fn add(&mut self, instruction: &Instruction, depth: u32) {
+        let top = depth - 1;
+        let with_constant = instruction.op == Op::AddConstant;
+        let out = if with_constant { top } else { depth - 2 };
+        let operands: &[u32] = if with_constant { &[top] } else { &[depth - 2, top] };
+        let kind = self.plan.add_kind(instruction, &self.state, self.input.constants);
+        if kind != AddKind::Generic {
+            let floats = match kind {
+                AddKind::Guarded => self.numbers_or_deopt(
+                    operands,
+                    instruction.offset,
+                    abi::DeoptReason::AddNotNumbers,
+                ),
+                _ => operands.iter().map(|&slot| self.float(slot)).collect(),
+            };
+            let b = match with_constant {
+                true => self.float_constant(instruction.operand).expect("a number (add_kind)"),
+                false => floats[1],
+            };
+            let sum = self.builder.ins().fadd(floats[0], b);
+            self.state.truncate(out + 1);
+            self.assign_float(out, sum);
+            return;
+        }
+        let a = self.get(out);
+        let b = match with_constant {
+            true => self.constant(self.input.constants[instruction.operand as usize]),
+            false => self.get(top),
+        };
         let both = self.both_numbers(a, b);
         let fast = self.builder.create_block();
         let slow = self.builder.create_block();
@@ -1035,18 +1424,21 @@ impl<'a, 'b> Lower<'a, 'b> {
 
         self.builder.switch_to_block(fast);
         let (fa, fb) = (self.as_float(a), self.as_float(b));
-        let sum = self.arithmetic(Op::Add, fa, fb);
-        self.set(out, sum);
+        let sum = self.builder.ins().fadd(fa, fb);
+        let sum = self.boxed_float(sum);
+        self.def_boxed(out, sum);
         self.builder.ins().jump(join, &[]);
 
         self.builder.switch_to_block(slow);
         let out_address = self.slot_address(out);
-        let status = self.call_helper(Helper::Add, live, next, &[out_address, a, b]);
+        let status = self.call_helper(Helper::Add, depth, instruction.next, &[out_address, a, b]);
         self.check(status);
-        self.reload(out + 1);
+        self.load_slot(out);
         self.builder.ins().jump(join, &[]);
 
         self.builder.switch_to_block(join);
+        self.state.truncate(out + 1);
+        self.state.assign(out, Ty::Any);
     }
 }
 

@@ -55,6 +55,9 @@ pub struct JitConfig {
     /// Bytes of code memory past which all machine code is dropped before
     /// the next entry (a long REPL session stays bounded).
     pub code_limit: u64,
+    /// Fail every guard of optimized code the first time it runs
+    /// (`--jit-stress-deopt`), so every deoptimization path is taken.
+    pub stress_deopt: bool,
 }
 
 impl Default for JitConfig {
@@ -64,6 +67,7 @@ impl Default for JitConfig {
             trace: false,
             perf_map: false,
             code_limit: jit::DEFAULT_CODE_LIMIT,
+            stress_deopt: false,
         }
     }
 }
@@ -113,6 +117,7 @@ impl Session {
                     trace,
                     perf_map: options.jit.perf_map,
                     code_limit: options.jit.code_limit,
+                    stress_deopt: options.jit.stress_deopt,
                 });
                 EngineState::Vm(vm::Vm::with_tier(
                     heap,

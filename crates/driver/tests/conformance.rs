@@ -1,7 +1,8 @@
 //! The conformance suite: every `.lox` file under `tests/conformance/` on
 //! every engine the driver knows, normally and with the collector running at
 //! every allocation (`jit` also with every function compiled at its first
-//! call: `jit-eager`), plus a check that all engines agree byte for byte,
+//! call, `jit-eager`, and then also with every guard of optimized code
+//! failing the first time it runs, `jit-eager-deopt`), plus a check that all engines agree byte for byte,
 //! and a run of every file through a `.loxc` round trip (compile to bytes,
 //! load, verify, run on `vm` and on `jit`). Every benchmark program in
 //! `benches/` runs in every engine too, checked against its expected
@@ -29,17 +30,26 @@ struct Config {
     engine: Engine,
     stress: bool,
     eager: bool,
+    /// Deopt stress mode (`--jit-stress-deopt`).
+    deopt: bool,
 }
 
 impl Config {
     const fn new(engine: Engine, stress: bool, eager: bool) -> Config {
-        Config { engine, stress, eager }
+        Config { engine, stress, eager, deopt: false }
+    }
+
+    const fn deopting(self) -> Config {
+        Config { deopt: true, ..self }
     }
 
     fn label(self) -> String {
         let mut label = self.engine.to_string();
         if self.eager {
             label.push_str("-eager");
+        }
+        if self.deopt {
+            label.push_str("-deopt");
         }
         if self.stress {
             label.push_str("-gc-stress");
@@ -56,6 +66,7 @@ impl Config {
         if self.eager {
             options.jit.threshold = 0;
         }
+        options.jit.stress_deopt = self.deopt;
         options
     }
 }
@@ -68,7 +79,8 @@ const CONFIGS: &[Config] = &[
     Config::new(Engine::Vm, true, false),
     Config::new(Engine::Jit, false, false),
     Config::new(Engine::Jit, false, true),
-    Config::new(Engine::Jit, true, true),
+    Config::new(Engine::Jit, false, true).deopting(),
+    Config::new(Engine::Jit, true, true).deopting(),
 ];
 
 /// The configurations benchmarks run in (no collector stress: too slow).
@@ -77,6 +89,7 @@ const BENCH_CONFIGS: &[Config] = &[
     Config::new(Engine::Vm, false, false),
     Config::new(Engine::Jit, false, false),
     Config::new(Engine::Jit, false, true),
+    Config::new(Engine::Jit, false, true).deopting(),
 ];
 
 fn main() {

@@ -59,18 +59,23 @@ impl Backend {
         self.module.isa().name()
     }
 
-    /// Compile `function` and make its code executable.
+    /// Compile `function`, speculating on its type feedback as it stands,
+    /// and make its code executable.
     pub(crate) fn compile(
         &mut self,
         function: &FunctionCode<'_>,
         want_ir: bool,
+        stress_deopt: bool,
     ) -> Result<(CompiledEntry, Compiled), CantCompile> {
         let constants: Vec<u64> = function.constants.iter().map(|value| value.to_bits()).collect();
+        let feedback: Vec<u8> = function.object.feedback.iter().map(std::cell::Cell::get).collect();
         let input = FunctionInput {
             function: function.function,
             facts: function.facts,
             constants: &constants,
             entry_at: function.entry_at,
+            feedback: Some(&feedback),
+            stress_deopt,
         };
         let compiled = codegen::compile_function(
             &mut *self.module,

@@ -20,12 +20,13 @@
 mod backend;
 mod listing;
 
+use std::collections::HashSet;
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::time::Instant;
 
 use backend::Backend;
-use runtime::abi::CompiledEntry;
+use runtime::abi::{CompiledEntry, DeoptReason};
 use vm::{FunctionCode, Tier, TierStats};
 
 pub use listing::{ListingOptions, listing};
@@ -60,6 +61,10 @@ pub struct JitOptions {
     /// Cranelift's `JITModule` frees code only all at once, so this is
     /// what keeps a long session's code memory bounded.
     pub code_limit: u64,
+    /// Deopt stress mode (HotSpot's `DeoptimizeALot`): every guard of
+    /// optimized code fails the first time it runs, so every deoptimization
+    /// path is taken (`--jit-stress-deopt`).
+    pub stress_deopt: bool,
 }
 
 /// The page size code memory is counted in (each compile's code is made
@@ -78,6 +83,7 @@ impl Default for JitOptions {
             trace: None,
             perf_map: false,
             code_limit: DEFAULT_CODE_LIMIT,
+            stress_deopt: false,
         }
     }
 }
@@ -96,6 +102,10 @@ pub struct Jit {
     stats: TierStats,
     perf_map: PerfMap,
     code_limit: u64,
+    stress_deopt: bool,
+    /// What was compiled before (function index, entry), so a compile after
+    /// a deoptimization says it is one.
+    compiled_before: HashSet<(usize, Option<usize>)>,
 }
 
 /// Where compiled code is named for `perf`.
@@ -115,6 +125,8 @@ impl Jit {
             stats: TierStats::default(),
             perf_map: if options.perf_map { PerfMap::Wanted } else { PerfMap::Off },
             code_limit: options.code_limit,
+            stress_deopt: options.stress_deopt,
+            compiled_before: HashSet::new(),
         }
     }
 
@@ -181,6 +193,25 @@ impl Tier for Jit {
         ));
     }
 
+    fn deoptimized(
+        &mut self,
+        function: &FunctionCode<'_>,
+        offset: usize,
+        line: u32,
+        reason: DeoptReason,
+    ) {
+        self.stats.deopts += 1;
+        let name = display_name(function.function.name.as_deref());
+        let then = match reason {
+            DeoptReason::Stress => "to be compiled again",
+            _ => "to be compiled again without that assumption",
+        };
+        self.report(format_args!(
+            "deoptimized {name} at {offset:04} (line {line}): {}; its code is dropped, {then}",
+            reason.describe()
+        ));
+    }
+
     fn compile(&mut self, function: &FunctionCode<'_>) -> Option<CompiledEntry> {
         let name = match function.entry_at {
             None => display_name(function.function.name.as_deref()),
@@ -226,7 +257,7 @@ impl Tier for Jit {
         }
         let backend = self.backend.as_mut()?;
         let started = Instant::now();
-        let compiled = backend.compile(function, false);
+        let compiled = backend.compile(function, false, self.stress_deopt);
         self.stats.compile_time += started.elapsed();
         match compiled {
             Ok((entry, compiled)) => {
@@ -243,11 +274,14 @@ impl Tier for Jit {
                     Some(header) => format!("lox:{lox_name}:loop@{header:04}"),
                 };
                 self.name_code(entry, compiled.code_size, &symbol);
+                let again = !self.compiled_before.insert((function.index, function.entry_at));
+                let compiled_word = if again { "recompiled" } else { "compiled" };
                 self.report(format_args!(
-                    "compiled {name} {why}: {} bytes of bytecode, {} of machine code, in {:.2} ms",
+                    "{compiled_word} {name} {why}: {} bytes of bytecode, {} of machine code, in {:.2} ms{}",
                     function.function.chunk.code.len(),
                     compiled.code_size,
-                    millis(started)
+                    millis(started),
+                    speculating(compiled.speculations),
                 ));
                 Some(entry)
             }
@@ -258,6 +292,19 @@ impl Tier for Jit {
             }
         }
     }
+}
+
+/// What a compile assumed, as the trace says it.
+fn speculating((adds, loop_slots): (usize, usize)) -> String {
+    if adds == 0 && loop_slots == 0 {
+        return String::new();
+    }
+    let plural = |n: usize| if n == 1 { "" } else { "s" };
+    format!(
+        ", speculating: {adds} + site{} on numbers, {loop_slots} variable{} numbers through a loop",
+        plural(adds),
+        plural(loop_slots)
+    )
 }
 
 /// A function's name as the trace shows it.

@@ -37,7 +37,7 @@ pub fn listing(functions: &[FunctionCode<'_>], options: ListingOptions) -> Resul
         let function = &functions[index];
         let name = function.function.name.as_deref().unwrap_or("<script>");
         let bytecode_bytes = function.function.chunk.code.len();
-        match backend.compile(function, options.ir) {
+        match backend.compile(function, options.ir, false) {
             Ok((entry, compiled)) => {
                 let _ = writeln!(
                     out,

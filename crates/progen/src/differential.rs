@@ -81,7 +81,7 @@ fn text(bytes: Vec<u8>) -> String {
     String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
-fn run_engine(program: &str, engine: Engine, stress: bool) -> Run {
+fn run_engine(program: &str, engine: Engine, stress: bool, stress_deopt: bool) -> Run {
     let interrupt = Interrupt::new();
     let mut options = Options {
         engine,
@@ -91,6 +91,7 @@ fn run_engine(program: &str, engine: Engine, stress: bool) -> Run {
     };
     // Whole programs: every function compiled at its first call.
     options.jit.threshold = 0;
+    options.jit.stress_deopt = stress_deopt;
     let (mut out, mut err) = (Vec::new(), Vec::new());
     match catch_unwind(AssertUnwindSafe(|| {
         with_watchdog(&interrupt, RUN_LIMIT, || {
@@ -166,7 +167,9 @@ const ENTRIES: &str = "entry by entry";
 
 /// `program` run every way, labelled: each engine of `Engine::ALL`
 /// normally and under GC stress (`jit` compiling every function at its
-/// first call), then `vm` through a `.loxc` round trip, then each engine
+/// first call), `jit` with every guard failing the first time it runs
+/// (deopt stress mode), alone and under GC stress, then `vm` through a
+/// `.loxc` round trip, then each engine
 /// fed one top-level statement at a time (`jit` compiling functions at
 /// their second call, so the tiers mix). A panic is
 /// caught and becomes `Run::Panicked`.
@@ -174,8 +177,13 @@ pub fn runs(program: &Program) -> Vec<(String, Run)> {
     let text = program.text.as_str();
     let mut runs = Vec::new();
     for &engine in Engine::ALL {
-        runs.push((engine.to_string(), run_engine(text, engine, false)));
-        runs.push((format!("{engine} --gc-stress"), run_engine(text, engine, true)));
+        runs.push((engine.to_string(), run_engine(text, engine, false, false)));
+        runs.push((format!("{engine} --gc-stress"), run_engine(text, engine, true, false)));
+    }
+    for stress in [false, true] {
+        let label =
+            if stress { "jit --jit-stress-deopt --gc-stress" } else { "jit --jit-stress-deopt" };
+        runs.push((label.to_string(), run_engine(text, Engine::Jit, stress, true)));
     }
     runs.push(("vm via .loxc".to_string(), run_loxc(text)));
     for &engine in Engine::ALL {

@@ -62,6 +62,19 @@ pub const FUNCTION_ENTRY: usize = offset_of!(ObjFunction, entry);
 /// its bytecode (what frame records' resume points point into).
 pub const FUNCTION_PROTO: usize = offset_of!(ObjFunction, proto);
 pub const FUNCTION_CODE: usize = offset_of!(ObjFunction, code);
+/// `ObjFunction`: the pointer to its type feedback, one byte per byte of
+/// bytecode, indexed by an instruction's offset.
+pub const FUNCTION_FEEDBACK: usize =
+    offset_of!(ObjFunction, feedback) + offset_of!(FixedArray<usize>, ptr);
+
+/// Type-feedback bits (`ObjFunction::feedback`), at an instruction's offset.
+/// An `Add` or `AddConstant` whose operands were not two numbers.
+pub const FEEDBACK_NOT_NUMBER: u8 = 1;
+/// A guard of optimized code failed here: never speculate here again.
+pub const FEEDBACK_DEOPTED: u8 = 2;
+/// Deopt stress mode (`--jit-stress-deopt`) already failed a guard here
+/// once; its guards now fail only when their assumption does.
+pub const FEEDBACK_STRESSED: u8 = 4;
 
 /// `ObjUpvalue`: where the variable's value is (a stack slot while open,
 /// the upvalue's own cell once closed).
@@ -189,6 +202,36 @@ pub mod helper {
     pub const STEP: &str = "strata_step";
     pub const CLOSE_FRAME: &str = "strata_close_frame";
     pub const INSTANTIATE: &str = "strata_instantiate";
+    pub const DEOPT: &str = "strata_deopt";
+}
+
+/// Why optimized code deoptimized: the `reason` the `deopt` helper gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u32)]
+pub enum DeoptReason {
+    /// An `Add` guarded to numbers met something else.
+    AddNotNumbers = 0,
+    /// A slot guarded to a number on entry to a loop was not one.
+    LoopEntryNotNumber = 1,
+    /// Deopt stress mode failed the guard on purpose, the first time it ran.
+    Stress = 2,
+}
+
+impl DeoptReason {
+    pub fn from_u32(reason: u32) -> Option<DeoptReason> {
+        [DeoptReason::AddNotNumbers, DeoptReason::LoopEntryNotNumber, DeoptReason::Stress]
+            .into_iter()
+            .find(|known| *known as u32 == reason)
+    }
+
+    /// What failed, as `--trace-jit` says it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            DeoptReason::AddNotNumbers => "an operand of + was not a number",
+            DeoptReason::LoopEntryNotNumber => "a variable entering the loop was not a number",
+            DeoptReason::Stress => "deopt stress mode",
+        }
+    }
 }
 
 /// The runtime errors with a fixed message, by number: compiled code raises

@@ -248,11 +248,17 @@ pub struct ObjFunction {
     /// loops were last offered to a compiler, for tiering (on-stack
     /// replacement).
     pub backedges: Cell<u32>,
+    /// Type feedback, one byte per byte of bytecode (at the offset where an
+    /// instruction starts; `abi::FEEDBACK_*` bits): what the interpreter's
+    /// slow paths saw and where compiled code's guards failed, for an
+    /// optimizing compiler to speculate on. Empty for engines without
+    /// bytecode.
+    pub feedback: FixedArray<Cell<u8>>,
 }
 
 impl ObjFunction {
     pub fn new(name: Option<Gc<ObjString>>, arity: u8, upvalue_count: u16, proto: u32) -> Self {
-        ObjFunction::with_caches(name, arity, upvalue_count, proto, Box::new([]))
+        ObjFunction::with_caches(name, arity, upvalue_count, proto, Box::new([]), 0)
     }
 
     pub fn with_caches(
@@ -261,6 +267,7 @@ impl ObjFunction {
         upvalue_count: u16,
         proto: u32,
         caches: Box<[InlineCache]>,
+        code_len: usize,
     ) -> Self {
         ObjFunction {
             header: Header::new(ObjKind::Function),
@@ -273,6 +280,19 @@ impl ObjFunction {
             calls: Cell::new(0),
             code: Cell::new(std::ptr::null()),
             backedges: Cell::new(0),
+            feedback: FixedArray::new((0..code_len).map(|_| Cell::new(0)).collect()),
+        }
+    }
+
+    /// The type feedback recorded at the instruction at `offset`.
+    pub fn feedback_at(&self, offset: usize) -> u8 {
+        self.feedback.get(offset).map_or(0, Cell::get)
+    }
+
+    /// Record `bits` (`abi::FEEDBACK_*`) at the instruction at `offset`.
+    pub fn record_feedback(&self, offset: usize, bits: u8) {
+        if let Some(cell) = self.feedback.get(offset) {
+            cell.set(cell.get() | bits);
         }
     }
 
@@ -297,7 +317,7 @@ impl Trace for ObjFunction {
 unsafe impl Object for ObjFunction {
     const KIND: ObjKind = ObjKind::Function;
     fn heap_size(&self) -> usize {
-        size_of::<Self>() + self.caches.len() * size_of::<InlineCache>()
+        size_of::<Self>() + self.caches.len() * size_of::<InlineCache>() + self.feedback.len()
     }
 }
 

@@ -75,6 +75,7 @@ fn object_layouts_are_as_documented_in_abi_md() {
         ("GLOBALS_VALUES", GLOBALS_VALUES),
         ("GLOBALS_COUNT", GLOBALS_COUNT),
         ("FUNCTION_ENTRY", FUNCTION_ENTRY),
+        ("FUNCTION_FEEDBACK", FUNCTION_FEEDBACK),
         ("FRAMES_RECORDS", FRAMES_RECORDS),
         ("FRAMES_LEN", FRAMES_LEN),
         ("FRAME_RECORD_SIZE", FRAME_RECORD_SIZE),
@@ -110,6 +111,7 @@ fn object_layouts_are_as_documented_in_abi_md() {
         ("GLOBALS_VALUES", 0),
         ("GLOBALS_COUNT", 8),
         ("FUNCTION_ENTRY", 40),
+        ("FUNCTION_FEEDBACK", 72),
         ("FRAMES_RECORDS", 0),
         ("FRAMES_LEN", 8),
         ("FRAME_RECORD_SIZE", 40),
@@ -132,4 +134,18 @@ fn statuses_are_as_documented_in_abi_md() {
         assert_eq!(error as u32, code);
     }
     assert_eq!(ErrorCode::from_u32(11), None);
+}
+
+/// The type-feedback bits and the deoptimization reasons.
+#[test]
+fn feedback_and_deopt_reasons_are_as_documented_in_abi_md() {
+    use runtime::abi::*;
+    assert_eq!((FEEDBACK_NOT_NUMBER, FEEDBACK_DEOPTED, FEEDBACK_STRESSED), (1, 2, 4));
+    let reasons =
+        [DeoptReason::AddNotNumbers, DeoptReason::LoopEntryNotNumber, DeoptReason::Stress];
+    for (code, reason) in reasons.into_iter().enumerate() {
+        assert_eq!(DeoptReason::from_u32(code as u32), Some(reason));
+        assert_eq!(reason as u32, code as u32);
+    }
+    assert_eq!(DeoptReason::from_u32(3), None);
 }

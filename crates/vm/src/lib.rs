@@ -84,6 +84,19 @@ pub trait Tier {
     /// What the tier has done so far.
     fn stats(&self) -> TierStats;
 
+    /// Optimized code of `function` failed a guard before the instruction
+    /// at `offset` (on source line `line`), for `reason`: the VM runs the
+    /// rest of that frame, and has dropped the function's code.
+    fn deoptimized(
+        &mut self,
+        function: &FunctionCode<'_>,
+        offset: usize,
+        line: u32,
+        reason: runtime::abi::DeoptReason,
+    ) {
+        let _ = (function, offset, line, reason);
+    }
+
     /// Whether the tier wants all its code dropped (its code memory has
     /// grown past its limit). Asked before each run, when no code of the
     /// tier is running.
@@ -105,6 +118,8 @@ pub struct TierStats {
     pub loops: u32,
     /// Functions and loops offered but kept in the VM.
     pub declined: u32,
+    /// Times optimized code failed a guard and its frame went on in the VM.
+    pub deopts: u32,
     /// Bytes of machine code made, in all.
     pub code_bytes: u64,
     /// Bytes of executable memory held now (freed by a reset).
@@ -282,6 +297,7 @@ impl Vm {
                 function.captures.len() as u16,
                 base + index as u32,
                 caches,
+                function.chunk.code.len(),
             ));
             self.heap.pin(object.to_value());
             // The code's buffer does not move when `Loaded` does.

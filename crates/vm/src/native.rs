@@ -10,7 +10,7 @@
 //! panic in an `extern "C"` function aborts the process, so none may panic
 //! but for a bug.
 
-use runtime::abi::{self, CompiledEntry, Context, ErrorCode};
+use runtime::abi::{self, CompiledEntry, Context, DeoptReason, ErrorCode};
 use runtime::native_stack;
 use runtime::{ErrorKind, ObjClass, ObjClosure, ObjString, Printed, Value};
 
@@ -28,6 +28,7 @@ pub static HELPERS: &[(&str, HelperAddress)] = &[
     (abi::helper::STEP, HelperAddress(strata_step as *const u8)),
     (abi::helper::CLOSE_FRAME, HelperAddress(strata_close_frame as *const u8)),
     (abi::helper::INSTANTIATE, HelperAddress(strata_instantiate as *const u8)),
+    (abi::helper::DEOPT, HelperAddress(strata_deopt as *const u8)),
 ];
 
 /// The address of a helper's code.
@@ -112,6 +113,37 @@ impl Run<'_> {
             Some(entry) => self.run_compiled(entry),
             None => self.dispatch(before),
         }
+    }
+
+    /// A guard of the innermost frame's optimized code failed before the
+    /// instruction at `offset`, where the frame now stands, written back as
+    /// the VM would have it there (`codegen::Helper::Deopt`). The failure
+    /// goes into the site's feedback, so the function's next compile does
+    /// not assume it again, and the function's optimized code is dropped
+    /// (the function counts its calls and back-edges again from zero). The
+    /// rest of the frame then runs here, in the VM, until it returns; its
+    /// record is left pushed with the result in slot 0, as compiled code
+    /// leaves a frame for its caller.
+    fn deoptimize(&mut self, offset: usize, reason: u32) -> Res<()> {
+        let record = self.frames.top();
+        let loaded = self.frame_of(record).loaded;
+        let reason = DeoptReason::from_u32(reason).unwrap_or(DeoptReason::AddNotNumbers);
+        let bit = match reason {
+            DeoptReason::Stress => abi::FEEDBACK_STRESSED,
+            _ => abi::FEEDBACK_DEOPTED,
+        };
+        loaded.object.record_feedback(offset, bit);
+        loaded.object.entry.set(None);
+        loaded.object.calls.set(0);
+        loaded.object.backedges.set(0);
+        loaded.osr.borrow_mut().clear();
+        self.deoptimized(loaded, offset, reason);
+        let floor = self.frames.len() - 1;
+        self.dispatch(floor)?;
+        // SAFETY: the return wrote the result to the frame's return slot,
+        // a live slot of the caller at or below the frame's slot 0.
+        unsafe { record.base.write(record.return_to.read()) };
+        self.frames.push(record).map_err(|_| error(ErrorCode::StackOverflow.message()))
     }
 
     /// Run `f` on a fresh native stack segment, with the floor moved there.
@@ -287,6 +319,16 @@ unsafe extern "C" fn strata_instantiate(
     };
     // SAFETY: as in `strata_call`.
     unsafe { at_safepoint(ctx, top, offset, work) }
+}
+
+unsafe extern "C" fn strata_deopt(
+    ctx: *mut Context,
+    top: *mut Value,
+    offset: u32,
+    reason: u32,
+) -> u32 {
+    // SAFETY: as in `strata_call`.
+    unsafe { at_safepoint(ctx, top, offset, |run| run.deoptimize(offset as usize, reason)) }
 }
 
 unsafe extern "C" fn strata_close_frame(ctx: *mut Context, top: *mut Value, offset: u32) -> u32 {

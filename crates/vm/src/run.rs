@@ -24,7 +24,7 @@ use runtime::{
     RuntimeError, Stack, TooManyFrames, TraceLine, Value,
 };
 
-use runtime::abi::{CompiledEntry, ErrorCode};
+use runtime::abi::{self, CompiledEntry, DeoptReason, ErrorCode};
 use runtime::messages;
 
 use crate::{Loaded, Tier};
@@ -252,6 +252,15 @@ impl<'a> Run<'a> {
         unsafe { ip.offset_from(loaded.function.chunk.code.as_ptr()) as u32 }
     }
 
+    /// Tell the tier that optimized code of `loaded` deoptimized before the
+    /// instruction at `offset`.
+    pub(crate) fn deoptimized(&mut self, loaded: &Loaded, offset: usize, reason: DeoptReason) {
+        if let Some(tier) = self.tier.as_deref_mut() {
+            let line = loaded.function.chunk.line_at(offset);
+            tier.deoptimized(&loaded.code(None), offset, line, reason);
+        }
+    }
+
     fn compile(&mut self, loaded: &Loaded, entry_at: Option<usize>) -> Option<CompiledEntry> {
         let tier = self.tier.as_deref_mut()?;
         tier.compile(&loaded.code(entry_at))
@@ -459,12 +468,18 @@ impl<'a> Run<'a> {
             }};
         }
         // `a + b`: numbers add, strings concatenate.
+        // `a + b` of the instruction `$size` bytes long that was just read;
+        // off the numbers' path, it records that in the site's feedback.
         macro_rules! add {
-            ($a:expr, $b:expr) => {{
+            ($a:expr, $b:expr, $size:expr) => {{
                 let (a, b): (Value, Value) = ($a, $b);
                 if a.is_number() && b.is_number() {
                     Value::number(a.as_number() + b.as_number())
                 } else {
+                    // SAFETY: the instruction just read starts `$size`
+                    // bytes back, inside the code.
+                    let site = self.index_in_code(loaded, unsafe { ip.sub($size) });
+                    loaded.object.record_feedback(site as usize, abi::FEEDBACK_NOT_NUMBER);
                     match (a.downcast::<ObjString>(), b.downcast::<ObjString>()) {
                         (Some(a), Some(b)) => {
                             sync!();
@@ -670,7 +685,7 @@ impl<'a> Run<'a> {
                     set_top!(Value::bool(a <= b));
                 }
                 Op::Add => {
-                    let sum = add!(peek!(1), peek!(0));
+                    let sum = add!(peek!(1), peek!(0), 1);
                     pop!();
                     set_top!(sum);
                 }
@@ -861,7 +876,7 @@ impl<'a> Run<'a> {
                 Op::JumpIfNotGreaterEqual => jump_unless!(>=),
                 Op::AddConstant => {
                     let constant = constant!(read_u32!());
-                    set_top!(add!(peek!(0), constant));
+                    set_top!(add!(peek!(0), constant, 5));
                 }
                 Op::SubtractConstant => {
                     let (a, b) = number_and_constant!();
