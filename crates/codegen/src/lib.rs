@@ -22,5 +22,5 @@ mod lowering;
 mod types;
 
 pub use helpers::Helper;
-pub use lower::{CantCompile, Compiled, FunctionInput, compile_function};
+pub use lower::{CantCompile, Compiled, FunctionInput, KnownFunction, compile_function};
 pub use lowering::{Lowering, lowering};

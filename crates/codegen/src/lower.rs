@@ -52,6 +52,29 @@ pub struct FunctionInput<'a> {
     pub feedback: Option<&'a [u8]>,
     /// Deopt stress mode: every guard fails the first time it runs.
     pub stress_deopt: bool,
+    /// By global slot, the function whose closure the global holds at
+    /// compile time, if any (empty: nothing known, as for AOT code). A call
+    /// of such a global calls that function directly behind a guard that
+    /// the callee is a closure of it.
+    pub global_functions: &'a [Option<KnownFunction>],
+    /// By property site, the function of the method its inline cache has
+    /// always found, if any: a method call of that site calls it directly
+    /// behind the same guard.
+    pub site_functions: &'a [Option<KnownFunction>],
+}
+
+/// A function object known at compile time (the engine keeps it alive for
+/// as long as the code exists): its address and what a call of it needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KnownFunction {
+    /// The `ObjFunction`'s address.
+    pub function: u64,
+    pub arity: u8,
+    /// The start of its bytecode (what frame records' resume points point
+    /// into).
+    pub code: u64,
+    /// The engine's index of its code (`ObjFunction::proto`).
+    pub proto: u32,
 }
 
 /// Why a function was not compiled. Never an error of the program: the
@@ -187,6 +210,13 @@ struct Lower<'a, 'b> {
     /// Edges into a loop header that must guard slots, made for a branch
     /// and lowered right after it: (their block, the header, the state).
     pending_edges: Vec<(Block, usize, State)>,
+    /// Per slot: whether the VM stack holds its value on every path here
+    /// (so a write-back may skip it). All false at a block's start.
+    clean: Vec<bool>,
+    /// Per slot: where the value came from in this block, unchanged, if
+    /// that can tell what it is.
+    sources: Vec<Option<Source>>,
+
     /// The block starting at each jump target.
     blocks: HashMap<usize, Block>,
     /// The block that returns `STATUS_RAISED`.
@@ -194,12 +224,8 @@ struct Lower<'a, 'b> {
     ctx: ir::Value,
     base: ir::Value,
     closure: ir::Value,
-    /// The globals array (it does not move while code runs).
-    globals: ir::Value,
     /// Whether the function makes closures, which may capture its slots.
     makes_closures: bool,
-    /// The function's inline caches, one per site.
-    caches: ir::Value,
     /// The function's object (`ObjFunction`).
     function: ir::Value,
     /// The signature of every compiled body (`abi::CompiledEntry`).
@@ -208,9 +234,36 @@ struct Lower<'a, 'b> {
     current: Op,
 }
 
+/// Where a slot's value came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    /// Read from this global.
+    Global(u32),
+    /// The method a `Method` instruction of this site found.
+    Method(u32),
+}
+
+/// Addresses fixed for a whole run: the frame records' owner (`Frames`),
+/// their array, the interrupt flag's address, the native stack floor and
+/// the start of this function's bytecode.
+#[derive(Clone, Copy)]
+struct RunConstants {
+    frames: ir::Value,
+    records: ir::Value,
+    interrupt: ir::Value,
+    native_floor: ir::Value,
+    own_code: ir::Value,
+}
+
 /// Memory the code owns outright: aligned, and never trapping.
 fn trusted() -> MemFlagsData {
     MemFlagsData::trusted()
+}
+
+/// Memory that does not change while the code runs (addresses fixed for
+/// the run): Cranelift may merge such loads and move them out of loops.
+fn fixed() -> MemFlagsData {
+    MemFlagsData::trusted().with_readonly().with_can_move()
 }
 
 impl<'a, 'b> Lower<'a, 'b> {
@@ -232,12 +285,6 @@ impl<'a, 'b> Lower<'a, 'b> {
         builder.switch_to_block(entry);
         let params = builder.block_params(entry).to_vec();
         let (ctx, base, closure, function) = (params[0], params[1], params[2], params[3]);
-        let caches =
-            builder.ins().load(types::I64, trusted(), function, abi::FUNCTION_CACHES as i32);
-        let globals_cell =
-            builder.ins().load(types::I64, trusted(), ctx, abi::CONTEXT_GLOBALS as i32);
-        let globals =
-            builder.ins().load(types::I64, trusted(), globals_cell, abi::GLOBALS_VALUES as i32);
         let raised = builder.create_block();
         builder.set_cold_block(raised);
         let makes_closures = code.iter().any(|instruction| instruction.op == Op::Closure);
@@ -256,19 +303,20 @@ impl<'a, 'b> Lower<'a, 'b> {
             floats,
             state: State::unknown(depth),
             pending_edges: Vec::new(),
+            clean: vec![false; max_stack as usize],
+            sources: vec![None; max_stack as usize],
             blocks,
             raised,
             ctx,
             base,
             closure,
-            globals,
             makes_closures,
-            caches,
             function,
             entry_signature,
             current: Op::Nil,
         };
         lower.reload(depth);
+        lower.mark_clean(0..depth);
         if let Some(header) = input.entry_at {
             lower.current = Op::Loop;
             lower.jump_to(header);
@@ -301,6 +349,10 @@ impl<'a, 'b> Lower<'a, 'b> {
             // on-stack-replacement entry does not reach), the plan says.
             if self.blocks.contains_key(&offset) || offset == 0 {
                 self.state = before.clone();
+                if self.blocks.contains_key(&offset) {
+                    self.clean.fill(false);
+                }
+                self.sources.fill(None);
             } else {
                 // The lowering keeps the plan's types, instruction by
                 // instruction: a difference is a bug of this file.
@@ -337,10 +389,21 @@ impl<'a, 'b> Lower<'a, 'b> {
     /// the state.
     fn def_boxed(&mut self, slot: u32, value: ir::Value) {
         self.builder.def_var(self.slots[slot as usize], value);
+        self.clean[slot as usize] = false;
+        self.sources[slot as usize] = None;
     }
 
     fn def_float(&mut self, slot: u32, value: ir::Value) {
         self.builder.def_var(self.floats[slot as usize], value);
+        self.clean[slot as usize] = false;
+        self.sources[slot as usize] = None;
+    }
+
+    /// The VM stack holds the values of `slots` on every path here.
+    fn mark_clean(&mut self, slots: std::ops::Range<u32>) {
+        for slot in slots {
+            self.clean[slot as usize] = true;
+        }
     }
 
     /// Slot `slot` now holds the boxed `value`, of any type.
@@ -375,9 +438,10 @@ impl<'a, 'b> Lower<'a, 'b> {
         if self.state.ty(slot) == Ty::Number {
             return;
         }
-        self.def_float(slot, value);
+        // The same value: the VM stack still holds it, as before.
+        self.builder.def_var(self.floats[slot as usize], value);
         if let Some(local) = self.state.refine(slot) {
-            self.def_float(local, value);
+            self.builder.def_var(self.floats[local as usize], value);
         }
     }
 
@@ -391,15 +455,20 @@ impl<'a, 'b> Lower<'a, 'b> {
         }
     }
 
-    /// Read slot `slot` from the VM stack, boxed.
+    /// Read slot `slot` from the VM stack, boxed. (Whether that makes it
+    /// clean on every path here is the caller's to say.)
     fn load_slot(&mut self, slot: u32) {
         let value = self.builder.ins().load(types::I64, trusted(), self.base, (slot * 8) as i32);
         self.def_boxed(slot, value);
     }
 
-    /// Write slots `0..depth` back to the VM stack, boxed.
+    /// Write slots `0..depth` back to the VM stack, boxed (but those it
+    /// holds already).
     fn write_back(&mut self, depth: u32) {
         for slot in 0..depth {
+            if self.clean[slot as usize] {
+                continue;
+            }
             let value = self.get(slot);
             self.builder.ins().store(trusted(), value, self.base, (slot * 8) as i32);
         }
@@ -696,6 +765,35 @@ impl<'a, 'b> Lower<'a, 'b> {
         }
     }
 
+    /// The run's fixed addresses, loaded here (Cranelift merges the loads
+    /// where one dominates another, and hoists them out of loops).
+    fn run_constants(&mut self) -> RunConstants {
+        let mut load = |base: ir::Value, offset: usize| {
+            self.builder.ins().load(types::I64, fixed(), base, offset as i32)
+        };
+        let frames = load(self.ctx, abi::CONTEXT_FRAMES);
+        RunConstants {
+            frames,
+            records: load(frames, abi::FRAMES_RECORDS),
+            interrupt: load(self.ctx, abi::CONTEXT_INTERRUPT),
+            native_floor: load(self.ctx, abi::CONTEXT_NATIVE_FLOOR),
+            own_code: load(self.function, abi::FUNCTION_CODE),
+        }
+    }
+
+    /// The globals' values (the array does not move while code runs).
+    fn globals(&mut self) -> ir::Value {
+        let cell =
+            self.builder.ins().load(types::I64, fixed(), self.ctx, abi::CONTEXT_GLOBALS as i32);
+        self.builder.ins().load(types::I64, fixed(), cell, abi::GLOBALS_VALUES as i32)
+    }
+
+    /// The function's inline caches, one per site.
+    fn caches(&mut self) -> ir::Value {
+        let function = self.function;
+        self.builder.ins().load(types::I64, fixed(), function, abi::FUNCTION_CACHES as i32)
+    }
+
     fn block_at(&self, offset: usize) -> Block {
         self.blocks[&offset]
     }
@@ -714,6 +812,9 @@ impl<'a, 'b> Lower<'a, 'b> {
             Op::GetProperty | Op::SetProperty | Op::StoreProperty | Op::Method => {
                 self.property(instruction, depth);
                 self.finish_generic(instruction);
+                if instruction.op == Op::Method {
+                    self.sources[top as usize] = Some(Source::Method(operand));
+                }
                 return true;
             }
             Op::SuperMethod => {
@@ -723,6 +824,9 @@ impl<'a, 'b> Lower<'a, 'b> {
             }
             op if matches!(lowering(op), Lowering::Stepped(_)) => {
                 self.step(instruction, depth);
+                let after = self.input.facts.depth_at(next).expect("verified code");
+                let kept = depth - u32::from(op.info().effect.pops);
+                self.mark_clean(kept..after);
                 self.finish_generic(instruction);
                 return true;
             }
@@ -778,16 +882,19 @@ impl<'a, 'b> Lower<'a, 'b> {
             Op::GetGlobal => {
                 let value = self.global(operand, depth, next);
                 self.push_boxed(value);
+                self.sources[depth as usize] = Some(Source::Global(operand));
             }
             Op::DefineGlobal => {
                 let value = self.get(top);
-                self.builder.ins().store(trusted(), value, self.globals, (operand * 8) as i32);
+                let globals = self.globals();
+                self.builder.ins().store(trusted(), value, globals, (operand * 8) as i32);
                 self.state.truncate(top);
             }
             Op::SetGlobal | Op::StoreGlobal => {
                 self.global(operand, depth, next);
                 let value = self.get(top);
-                self.builder.ins().store(trusted(), value, self.globals, (operand * 8) as i32);
+                let globals = self.globals();
+                self.builder.ins().store(trusted(), value, globals, (operand * 8) as i32);
                 if instruction.op == Op::StoreGlobal {
                     self.state.truncate(top);
                 }
@@ -901,12 +1008,7 @@ impl<'a, 'b> Lower<'a, 'b> {
                 self.branch_unless(condition, true, instruction);
             }
             Op::Loop => {
-                let flag = self.builder.ins().load(
-                    types::I64,
-                    trusted(),
-                    self.ctx,
-                    abi::CONTEXT_INTERRUPT as i32,
-                );
+                let flag = self.run_constants().interrupt;
                 // Another thread may set the flag: a plain load each time
                 // (relaxed, as the VM reads it).
                 let requested = self.builder.ins().load(types::I8, MemFlagsData::new(), flag, 0);
@@ -1130,30 +1232,72 @@ impl<'a, 'b> Lower<'a, 'b> {
         let slow = self.builder.create_block();
         self.builder.set_cold_block(slow);
         let join = self.builder.create_block();
-        // Where a closure is entered: its closure, function and entry.
+        // Where a closure is entered: its closure, function, entry, the
+        // start of its bytecode and its function's index.
         let enter = self.builder.create_block();
-        for _ in 0..3 {
-            self.builder.append_block_param(enter, types::I64);
+        for ty in [types::I64, types::I64, types::I64, types::I64, types::I32] {
+            self.builder.append_block_param(enter, ty);
         }
+        // A call of a global that held a closure of a known function when
+        // this was compiled, or of the method a site's cache always found:
+        // the function, if it takes these arguments.
+        let known = match (instruction.op, self.sources[return_to as usize]) {
+            (Op::Call, Some(Source::Global(global))) => {
+                self.input.global_functions.get(global as usize)
+            }
+            (Op::CallMethod, Some(Source::Method(site))) => {
+                self.input.site_functions.get(site as usize)
+            }
+            _ => None,
+        };
+        let known = known.copied().flatten().filter(|known| u32::from(known.arity) == n_args);
 
         // Written back once for every path: the callee reads its arguments
         // from memory, and the collector may run inside it.
         self.write_back(depth);
-        let ins = self.builder.ins();
-        let frames = ins.load(types::I64, trusted(), self.ctx, abi::CONTEXT_FRAMES as i32);
+        self.mark_clean(0..depth);
+        let RunConstants { frames, .. } = self.run_constants();
         let len = self.builder.ins().load(types::I64, trusted(), frames, abi::FRAMES_LEN as i32);
 
+        // The known function: a guard that the callee is a closure of it,
+        // and everything else about it is a constant.
+        let generic = self.builder.create_block();
+        if let Some(known) = known {
+            self.builder.set_cold_block(generic);
+            let closure = self.object_of_kind(callee, abi::KIND_CLOSURE, generic);
+            let ins = self.builder.ins();
+            let function = ins.load(types::I64, trusted(), closure, abi::CLOSURE_FUNCTION as i32);
+            let ins = self.builder.ins();
+            let is_known = ins.icmp_imm_s(IntCC::Equal, function, known.function as i64);
+            let known_block = self.builder.create_block();
+            self.builder.ins().brif(is_known, known_block, &[], generic, &[]);
+            self.builder.switch_to_block(known_block);
+            let ins = self.builder.ins();
+            let entry = ins.load(types::I64, trusted(), function, abi::FUNCTION_ENTRY as i32);
+            let compiled = self.builder.ins().icmp_imm_s(IntCC::NotEqual, entry, 0);
+            let ready = self.can_push_frame(len);
+            let ok = self.builder.ins().band(compiled, ready);
+            let code = self.builder.ins().iconst(types::I64, known.code as i64);
+            let proto = self.builder.ins().iconst(types::I32, i64::from(known.proto));
+            let arguments =
+                [closure.into(), function.into(), entry.into(), code.into(), proto.into()];
+            self.builder.ins().brif(ok, enter, &arguments, slow, &[]);
+        } else {
+            self.builder.ins().jump(generic, &[]);
+        }
+
         // A closure.
+        self.builder.switch_to_block(generic);
         let not_closure = self.builder.create_block();
+        self.builder.set_cold_block(not_closure);
         let closure = self.object_of_kind(callee, abi::KIND_CLOSURE, not_closure);
         let (function, entry, ok) = self.can_enter(closure, n_args, len);
-        self.builder.ins().brif(
-            ok,
-            enter,
-            &[closure.into(), function.into(), entry.into()],
-            slow,
-            &[],
-        );
+        let ins = self.builder.ins();
+        let code = ins.load(types::I64, trusted(), function, abi::FUNCTION_CODE as i32);
+        let ins = self.builder.ins();
+        let proto = ins.load(types::I32, trusted(), function, abi::FUNCTION_PROTO as i32);
+        let arguments = [closure.into(), function.into(), entry.into(), code.into(), proto.into()];
+        self.builder.ins().brif(ok, enter, &arguments, slow, &[]);
 
         // A class whose initializer can be entered: make the instance.
         self.builder.switch_to_block(not_closure);
@@ -1175,27 +1319,31 @@ impl<'a, 'b> Lower<'a, 'b> {
             &[callee, slot_zero_address],
         );
         self.check(status);
-        let arguments = [init.into(), init_function.into(), init_entry.into()];
+        let ins = self.builder.ins();
+        let init_code = ins.load(types::I64, trusted(), init_function, abi::FUNCTION_CODE as i32);
+        let ins = self.builder.ins();
+        let init_proto = ins.load(types::I32, trusted(), init_function, abi::FUNCTION_PROTO as i32);
+        let arguments = [
+            init.into(),
+            init_function.into(),
+            init_entry.into(),
+            init_code.into(),
+            init_proto.into(),
+        ];
         self.builder.ins().jump(enter, &arguments);
 
         // Enter: this frame resumes after the call (its record is the last
         // one pushed); push the callee's record, run it, pop it.
         self.builder.switch_to_block(enter);
         let params = self.builder.block_params(enter).to_vec();
-        let (closure, function, entry) = (params[0], params[1], params[2]);
-        let ins = self.builder.ins();
-        let records = ins.load(types::I64, trusted(), frames, abi::FRAMES_RECORDS as i32);
+        let (closure, function, entry, callee_code, proto) =
+            (params[0], params[1], params[2], params[3], params[4]);
+        let RunConstants { records, own_code, .. } = self.run_constants();
         let at = self.builder.ins().imul_imm_s(len, abi::FRAME_RECORD_SIZE as i64);
         let record = self.builder.ins().iadd(records, at);
-        let ins = self.builder.ins();
-        let code = ins.load(types::I64, trusted(), self.function, abi::FUNCTION_CODE as i32);
-        let resume = self.builder.ins().iadd_imm_s(code, instruction.next as i64);
+        let resume = self.builder.ins().iadd_imm_s(own_code, instruction.next as i64);
         let own_ip = abi::FRAME_IP as i32 - abi::FRAME_RECORD_SIZE as i32;
         self.builder.ins().store(trusted(), resume, record, own_ip);
-        let ins = self.builder.ins();
-        let callee_code = ins.load(types::I64, trusted(), function, abi::FUNCTION_CODE as i32);
-        let ins = self.builder.ins();
-        let proto = ins.load(types::I32, trusted(), function, abi::FUNCTION_PROTO as i32);
         let fields = [
             (closure, abi::FRAME_CLOSURE),
             (callee_code, abi::FRAME_IP),
@@ -1237,16 +1385,17 @@ impl<'a, 'b> Lower<'a, 'b> {
         for slot in 0..return_to {
             if self.input.facts.may_be_captured(instruction.offset, slot) {
                 self.load_slot(slot);
+                self.mark_clean(slot..slot + 1);
             }
         }
         self.load_slot(return_to);
+        self.mark_clean(return_to..return_to + 1);
     }
 
     /// Whether `closure` (an `ObjClosure`) can be entered directly with
     /// `n_args` arguments when `len` frames are pushed: it has machine
-    /// code, takes `n_args`, a frame record fits, no interrupt is pending
-    /// and the native stack has room. Returns its function, its entry and
-    /// that condition.
+    /// code, takes `n_args`, and a frame can be pushed (`can_push_frame`).
+    /// Returns its function, its entry and that condition.
     fn can_enter(
         &mut self,
         closure: ir::Value,
@@ -1259,25 +1408,27 @@ impl<'a, 'b> Lower<'a, 'b> {
         let entry = ins.load(types::I64, trusted(), function, abi::FUNCTION_ENTRY as i32);
         let ins = self.builder.ins();
         let arity = ins.uload8(types::I32, trusted(), function, abi::FUNCTION_ARITY as i32);
-        let ins = self.builder.ins();
-        let flag = ins.load(types::I64, trusted(), self.ctx, abi::CONTEXT_INTERRUPT as i32);
-        let requested = self.builder.ins().load(types::I8, MemFlagsData::new(), flag, 0);
-        let ins = self.builder.ins();
-        let floor = ins.load(types::I64, trusted(), self.ctx, abi::CONTEXT_NATIVE_FLOOR as i32);
-        let sp = self.builder.ins().get_stack_pointer(types::I64);
-
-        let ins = self.builder.ins();
-        let compiled = ins.icmp_imm_s(IntCC::NotEqual, entry, 0);
+        let compiled = self.builder.ins().icmp_imm_s(IntCC::NotEqual, entry, 0);
         let arity_ok = self.builder.ins().icmp_imm_s(IntCC::Equal, arity, i64::from(n_args));
+        let ready = self.can_push_frame(len);
+        let ok = self.builder.ins().band(compiled, arity_ok);
+        let ok = self.builder.ins().band(ok, ready);
+        (function, entry, ok)
+    }
+
+    /// Whether compiled code may push a frame and call compiled code
+    /// directly when `len` frames are pushed: a frame record fits, no
+    /// interrupt is pending and the native stack has room.
+    fn can_push_frame(&mut self, len: ir::Value) -> ir::Value {
+        let RunConstants { interrupt, native_floor, .. } = self.run_constants();
+        let requested = self.builder.ins().load(types::I8, MemFlagsData::new(), interrupt, 0);
+        let sp = self.builder.ins().get_stack_pointer(types::I64);
         let max_frames = abi::MAX_FRAMES as i64;
         let room = self.builder.ins().icmp_imm_u(IntCC::UnsignedLessThan, len, max_frames);
         let quiet = self.builder.ins().icmp_imm_s(IntCC::Equal, requested, 0);
-        let stack_ok = self.builder.ins().icmp(IntCC::UnsignedGreaterThan, sp, floor);
-        let ok = self.builder.ins().band(compiled, arity_ok);
-        let ok = self.builder.ins().band(ok, room);
-        let ok = self.builder.ins().band(ok, quiet);
-        let ok = self.builder.ins().band(ok, stack_ok);
-        (function, entry, ok)
+        let stack_ok = self.builder.ins().icmp(IntCC::UnsignedGreaterThan, sp, native_floor);
+        let ok = self.builder.ins().band(room, quiet);
+        self.builder.ins().band(ok, stack_ok)
     }
 
     /// The way of inline cache `site` whose key is `key`, and its hit
@@ -1289,7 +1440,8 @@ impl<'a, 'b> Lower<'a, 'b> {
         let first = (site as usize * abi::CACHE_SIZE + abi::CACHE_WAYS_OFFSET) as i64;
         for way in 0..abi::CACHE_WAYS {
             let offset = first + (way * abi::CACHE_ENTRY_SIZE) as i64;
-            let entry = self.builder.ins().iadd_imm_s(self.caches, offset);
+            let caches = self.caches();
+            let entry = self.builder.ins().iadd_imm_s(caches, offset);
             let ins = self.builder.ins();
             let cached = ins.load(types::I64, trusted(), entry, abi::ENTRY_KEY as i32);
             let hit = self.builder.ins().icmp(IntCC::Equal, cached, key);
@@ -1356,7 +1508,8 @@ impl<'a, 'b> Lower<'a, 'b> {
     /// Global `slot`'s value, raising `Undefined variable` if it was never
     /// defined.
     fn global(&mut self, slot: u32, live: u32, next: usize) -> ir::Value {
-        let value = self.builder.ins().load(types::I64, trusted(), self.globals, (slot * 8) as i32);
+        let globals = self.globals();
+        let value = self.builder.ins().load(types::I64, trusted(), globals, (slot * 8) as i32);
         let defined = self.builder.ins().icmp_imm_s(IntCC::NotEqual, value, abi::UNDEFINED as i64);
         let fail = self.builder.create_block();
         self.builder.set_cold_block(fail);

@@ -10,7 +10,8 @@ use cranelift_module::Module;
 use runtime::abi::CompiledEntry;
 use vm::FunctionCode;
 
-use codegen::{CantCompile, Compiled, FunctionInput};
+use codegen::{CantCompile, Compiled, FunctionInput, KnownFunction};
+use runtime::{CacheHit, Gc, ObjClosure};
 
 /// The code generator's state, kept across compiles.
 pub(crate) struct Backend {
@@ -69,6 +70,16 @@ impl Backend {
     ) -> Result<(CompiledEntry, Compiled), CantCompile> {
         let constants: Vec<u64> = function.constants.iter().map(|value| value.to_bits()).collect();
         let feedback: Vec<u8> = function.object.feedback.iter().map(std::cell::Cell::get).collect();
+        let global_functions = known_global_functions(function.globals);
+        let site_functions: Vec<Option<KnownFunction>> = function
+            .object
+            .caches
+            .iter()
+            .map(|cache| match cache.only_hit()? {
+                CacheHit::Method(closure) => known(closure),
+                _ => None,
+            })
+            .collect();
         let input = FunctionInput {
             function: function.function,
             facts: function.facts,
@@ -76,6 +87,8 @@ impl Backend {
             entry_at: function.entry_at,
             feedback: Some(&feedback),
             stress_deopt,
+            global_functions: &global_functions,
+            site_functions: &site_functions,
         };
         let compiled = codegen::compile_function(
             &mut *self.module,
@@ -96,6 +109,25 @@ impl Backend {
         let entry = unsafe { std::mem::transmute::<*const u8, CompiledEntry>(code) };
         Ok((entry, compiled))
     }
+}
+
+/// By global slot, the function of the closure each global holds now. The
+/// VM pins every function object it loads, so the code may name one by its
+/// address for as long as it exists.
+fn known_global_functions(globals: &runtime::Globals) -> Vec<Option<KnownFunction>> {
+    (0..globals.len()).map(|slot| known(globals.get(slot).downcast::<ObjClosure>()?)).collect()
+}
+
+/// The function of `closure`, as the code generator may name it.
+fn known(closure: Gc<ObjClosure>) -> Option<KnownFunction> {
+    let function = closure.function;
+    let code = function.code.get();
+    (!code.is_null()).then(|| KnownFunction {
+        function: function.as_ptr() as u64,
+        arity: function.arity,
+        code: code as u64,
+        proto: function.proto,
+    })
 }
 
 impl Drop for Backend {

@@ -199,15 +199,17 @@ impl Tier for Jit {
         offset: usize,
         line: u32,
         reason: DeoptReason,
+        dropped: bool,
     ) {
         self.stats.deopts += 1;
         let name = display_name(function.function.name.as_deref());
-        let then = match reason {
-            DeoptReason::Stress => "to be compiled again",
-            _ => "to be compiled again without that assumption",
+        let then = match (dropped, reason) {
+            (false, _) => "an older activation, of code already dropped",
+            (true, DeoptReason::Stress) => "its code is dropped, to be compiled again",
+            (true, _) => "its code is dropped, to be compiled again without that assumption",
         };
         self.report(format_args!(
-            "deoptimized {name} at {offset:04} (line {line}): {}; its code is dropped, {then}",
+            "deoptimized {name} at {offset:04} (line {line}): {}; {then}",
             reason.describe()
         ));
     }

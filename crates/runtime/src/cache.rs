@@ -251,6 +251,12 @@ impl InlineCache {
         None
     }
 
+    /// The hit of a monomorphic cache (one key): what its site has always
+    /// found so far, for a compiler to speculate on.
+    pub fn only_hit(&self) -> Option<CacheHit> {
+        (self.state() == CacheState::Monomorphic).then(|| self.entries[0].hit())
+    }
+
     /// Remember `hit` for `key`, in the first free way; with none left, the
     /// cache becomes megamorphic and keeps what it has.
     pub fn insert(&self, key: ObjRef, hit: CacheHit) {

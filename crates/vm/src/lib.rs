@@ -46,9 +46,15 @@ pub(crate) struct Loaded {
 }
 
 impl Loaded {
-    /// This function as a tier gets it, entered at `entry_at`.
-    pub(crate) fn code(&self, entry_at: Option<usize>) -> FunctionCode<'_> {
+    /// This function as a tier gets it, entered at `entry_at`, with the
+    /// globals as they are now.
+    pub(crate) fn code<'a>(
+        &'a self,
+        entry_at: Option<usize>,
+        globals: &'a runtime::Globals,
+    ) -> FunctionCode<'a> {
         FunctionCode {
+            globals,
             index: self.object.proto as usize,
             function: &self.function,
             facts: &self.facts,
@@ -86,15 +92,18 @@ pub trait Tier {
 
     /// Optimized code of `function` failed a guard before the instruction
     /// at `offset` (on source line `line`), for `reason`: the VM runs the
-    /// rest of that frame, and has dropped the function's code.
+    /// rest of that frame. `dropped`: the guard failed there for the first
+    /// time, and the VM dropped the function's code (else the failure came
+    /// from an older activation of code already dropped).
     fn deoptimized(
         &mut self,
         function: &FunctionCode<'_>,
         offset: usize,
         line: u32,
         reason: runtime::abi::DeoptReason,
+        dropped: bool,
     ) {
-        let _ = (function, offset, line, reason);
+        let _ = (function, offset, line, reason, dropped);
     }
 
     /// Whether the tier wants all its code dropped (its code memory has
@@ -142,6 +151,10 @@ pub struct FunctionCode<'a> {
     /// `None`: the function's entry. `Some(offset)`: an entry at the loop
     /// header at `offset` (on-stack replacement).
     pub entry_at: Option<usize>,
+    /// The globals as they are when the function is compiled (a tier may
+    /// speculate that a call site keeps calling what a global holds now,
+    /// behind a guard).
+    pub globals: &'a runtime::Globals,
 }
 
 /// A bytecode engine: a heap plus every function it has loaded, kept across
@@ -235,7 +248,8 @@ impl Vm {
     pub fn load_module(&mut self, module: Module, facts: Facts) -> Vec<FunctionCode<'_>> {
         let base = self.functions.len();
         self.load(module, facts);
-        self.functions[base..].iter().map(|loaded| loaded.code(None)).collect()
+        let globals = self.heap.globals();
+        self.functions[base..].iter().map(|loaded| loaded.code(None, globals)).collect()
     }
 
     /// Forget every function's machine code, so that the tier can free it

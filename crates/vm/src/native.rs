@@ -120,7 +120,8 @@ impl Run<'_> {
     /// the VM would have it there (`codegen::Helper::Deopt`). The failure
     /// goes into the site's feedback, so the function's next compile does
     /// not assume it again, and the function's optimized code is dropped
-    /// (the function counts its calls and back-edges again from zero). The
+    /// (the function counts its calls and back-edges again from zero), the
+    /// first time only. The
     /// rest of the frame then runs here, in the VM, until it returns; its
     /// record is left pushed with the result in slot 0, as compiled code
     /// leaves a frame for its caller.
@@ -132,12 +133,18 @@ impl Run<'_> {
             DeoptReason::Stress => abi::FEEDBACK_STRESSED,
             _ => abi::FEEDBACK_DEOPTED,
         };
-        loaded.object.record_feedback(offset, bit);
-        loaded.object.entry.set(None);
-        loaded.object.calls.set(0);
-        loaded.object.backedges.set(0);
-        loaded.osr.borrow_mut().clear();
-        self.deoptimized(loaded, offset, reason);
+        // The first failure here drops the code that assumed it. A later
+        // one comes from an older activation of that code, still running:
+        // the code installed since then does not assume it, and stays.
+        let first = loaded.object.feedback_at(offset) & bit == 0;
+        if first {
+            loaded.object.record_feedback(offset, bit);
+            loaded.object.entry.set(None);
+            loaded.object.calls.set(0);
+            loaded.object.backedges.set(0);
+            loaded.osr.borrow_mut().clear();
+        }
+        self.deoptimized(loaded, offset, reason, first);
         let floor = self.frames.len() - 1;
         self.dispatch(floor)?;
         // SAFETY: the return wrote the result to the frame's return slot,

@@ -253,17 +253,24 @@ impl<'a> Run<'a> {
     }
 
     /// Tell the tier that optimized code of `loaded` deoptimized before the
-    /// instruction at `offset`.
-    pub(crate) fn deoptimized(&mut self, loaded: &Loaded, offset: usize, reason: DeoptReason) {
+    /// instruction at `offset` (`dropped`: and its code was dropped).
+    pub(crate) fn deoptimized(
+        &mut self,
+        loaded: &Loaded,
+        offset: usize,
+        reason: DeoptReason,
+        dropped: bool,
+    ) {
         if let Some(tier) = self.tier.as_deref_mut() {
             let line = loaded.function.chunk.line_at(offset);
-            tier.deoptimized(&loaded.code(None), offset, line, reason);
+            let code = loaded.code(None, self.heap.globals());
+            tier.deoptimized(&code, offset, line, reason, dropped);
         }
     }
 
     fn compile(&mut self, loaded: &Loaded, entry_at: Option<usize>) -> Option<CompiledEntry> {
         let tier = self.tier.as_deref_mut()?;
-        tier.compile(&loaded.code(entry_at))
+        tier.compile(&loaded.code(entry_at, self.heap.globals()))
     }
 
     /// Run until the frame count drops back to `floor`: the innermost
