@@ -51,7 +51,7 @@ pub(crate) fn text(stats: &RunStats) -> String {
         let _ = writeln!(
             out,
             "  jit      {} function{} and {} loop{} compiled, {} kept in the VM, {} OSR entr{}, \
-             {} of machine code",
+             {} deoptimization{}, {} of machine code",
             tier.functions,
             plural(u64::from(tier.functions)),
             tier.loops,
@@ -59,6 +59,8 @@ pub(crate) fn text(stats: &RunStats) -> String {
             tier.declined,
             stats.osr_entries.unwrap_or(0),
             if stats.osr_entries == Some(1) { "y" } else { "ies" },
+            tier.deopts,
+            plural(u64::from(tier.deopts)),
             bytes(tier.code_bytes)
         );
     }
@@ -84,6 +86,7 @@ pub(crate) fn json(stats: &RunStats) -> String {
             "loops": tier.loops,
             "declined": tier.declined,
             "osr_entries": stats.osr_entries.unwrap_or(0),
+            "deopts": tier.deopts,
             "code_bytes": tier.code_bytes,
             "code_memory": tier.code_memory,
             "resets": tier.resets,

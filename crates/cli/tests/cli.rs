@@ -469,6 +469,51 @@ fn perf_map_names_every_compiled_function() {
 }
 
 #[test]
+fn trace_jit_reports_speculations_deoptimizations_and_recompiles() {
+    // `add` is hot on numbers, then meets strings in its compiled code.
+    let source = write_temp(
+        "deopt.lox",
+        b"fun add(a, b) {\n  return a + b;\n}\nvar t = 0;\n\
+          for (var i = 0; i < 300; i = i + 1) t = add(t, i);\nprint t;\nprint add(\"a\", \"b\");\n\
+          for (var i = 0; i < 300; i = i + 1) t = add(t, 1);\nprint t;",
+    );
+    let source = source.to_str().unwrap();
+    let out = strata(&["run", "--trace-jit", "--stats=json", source], "");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "44850\nab\n45150\n");
+    let err = text(&out.stderr);
+    let trace: Vec<&str> = err.lines().filter(|line| line.starts_with("[jit ")).collect();
+    // Each line is stamped with the milliseconds since start.
+    assert!(trace.iter().all(|line| line.contains(" ms] ")), "{err}");
+    let compiled = trace.iter().position(|line| {
+        line.contains("] compiled 'add' after 100 calls")
+            && line
+                .ends_with("speculating: 1 + site on numbers, 0 variables numbers through a loop")
+    });
+    let deopt = trace.iter().position(|line| {
+        line.ends_with(
+            "] deoptimized 'add' at 0004 (line 2): an operand of + was not a number; its code \
+             is dropped, to be compiled again without that assumption",
+        )
+    });
+    let recompiled = trace.iter().position(|line| {
+        line.contains("] recompiled 'add' after 100 calls") && !line.contains("speculating")
+    });
+    assert!(compiled < deopt && deopt < recompiled, "{err}");
+    assert!(compiled.is_some(), "{err}");
+    let json_start = err.find('{').expect("the stats");
+    let stats: serde_json::Value = serde_json::from_str(&err[json_start..]).expect("JSON");
+    assert_eq!(stats["jit"]["deopts"], 1, "{stats}");
+
+    // Deopt stress mode fails the guard once more, on purpose, and the
+    // output stays the same.
+    let out = strata(&["run", "--trace-jit", "--jit-stress-deopt", source], "");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "44850\nab\n45150\n");
+    assert!(text(&out.stderr).contains(": deopt stress mode; its code is dropped"));
+}
+
+#[test]
 fn stats_report_what_each_engine_did() {
     let source = write_temp(
         "stats.lox",

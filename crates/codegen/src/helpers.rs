@@ -10,9 +10,11 @@
 //! else, so the collector sees every value compiled code wrote back) and
 //! `offset` (the bytecode offset where the frame resumes, which it writes
 //! into the frame's record, so a trace names the right line): a
-//! *safepoint*. Beyond the constants' values (`FunctionInput::constants`),
-//! no address of the engine's is built into the code: it reaches everything
-//! through `ctx` and its frame.
+//! *safepoint*. Beyond the constants' values (`FunctionInput::constants`)
+//! and, for JIT code, the addresses of known functions the engine pins
+//! (`FunctionInput::global_functions`, `site_functions`), no address of the
+//! engine's is built into the code: it reaches everything through `ctx`
+//! and its frame.
 
 use bytecode::Effects;
 use cranelift_codegen::ir::{AbiParam, Signature, types};

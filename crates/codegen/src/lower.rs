@@ -955,7 +955,17 @@ impl<'a, 'b> Lower<'a, 'b> {
             }
             Op::SubtractConstant | Op::MultiplyConstant | Op::DivideConstant => {
                 let a = self.numbers_or_raise(&[top], ErrorCode::OperandsNumbers, depth, next)[0];
+                let bits = self.input.constants[operand as usize];
+                let reciprocal = exact_reciprocal(f64::from_bits(bits));
                 let result = match self.float_constant(operand) {
+                    // `x / 2^k` is `x * 2^-k`, rounded the same (both are the
+                    // one exact value, rounded once), and a multiply is
+                    // several times quicker than a divide.
+                    Some(_) if instruction.op == Op::DivideConstant && reciprocal.is_some() => {
+                        let reciprocal = reciprocal.expect("checked above");
+                        let b = self.builder.ins().f64const(reciprocal);
+                        self.builder.ins().fmul(a, b)
+                    }
                     Some(b) => self.arithmetic(instruction.op, a, b),
                     None => {
                         // Not a number: the instruction always raises.
@@ -1595,6 +1605,15 @@ impl<'a, 'b> Lower<'a, 'b> {
     }
 }
 
+/// `1 / c` when it is exact: `c` is a power of two (of either sign) whose
+/// reciprocal is a normal number.
+fn exact_reciprocal(c: f64) -> Option<f64> {
+    let bits = c.to_bits();
+    let mantissa = bits & ((1 << 52) - 1);
+    let exponent = ((bits >> 52) & 0x7ff) as i64 - 1023;
+    (c.is_normal() && mantissa == 0 && (-1022..=1022).contains(&exponent)).then(|| 1.0 / c)
+}
+
 /// The float comparison a comparison opcode makes (for the fused
 /// jump-unless forms, the comparison whose falseness jumps).
 fn float_cc(op: Op) -> FloatCC {
@@ -1603,5 +1622,28 @@ fn float_cc(op: Op) -> FloatCC {
         Op::GreaterEqual | Op::JumpIfNotGreaterEqual => FloatCC::GreaterThanOrEqual,
         Op::Less | Op::JumpIfNotLess => FloatCC::LessThan,
         _ => FloatCC::LessThanOrEqual,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::exact_reciprocal;
+
+    #[test]
+    fn only_powers_of_two_with_normal_reciprocals_have_exact_ones() {
+        assert_eq!(exact_reciprocal(2.0), Some(0.5));
+        assert_eq!(exact_reciprocal(-0.25), Some(-4.0));
+        assert_eq!(exact_reciprocal(1.0), Some(1.0));
+        assert_eq!(exact_reciprocal(2f64.powi(1022)), Some(2f64.powi(-1022)));
+        for c in [3.0, 0.1, 0.0, -0.0, f64::INFINITY, f64::NAN, 2f64.powi(1023), 2f64.powi(-1023)] {
+            assert_eq!(exact_reciprocal(c), None, "{c}");
+        }
+        // The multiply rounds as the divide does, subnormal results too.
+        for x in [1.0, 3.0, 1e-308, 5e-324, -7.5, 1e308, f64::MAX] {
+            for c in [2.0, 0.5, 1024.0, 2f64.powi(-1000), 2f64.powi(1000)] {
+                let r = exact_reciprocal(c).unwrap();
+                assert_eq!((x / c).to_bits(), (x * r).to_bits(), "{x} / {c}");
+            }
+        }
     }
 }

@@ -97,6 +97,9 @@ pub fn perf_map_path() -> std::path::PathBuf {
 pub struct Jit {
     threshold: u32,
     trace: Option<Box<dyn Write>>,
+    /// When the tier was made (about when the program started): each trace
+    /// line says how long after, so warm-up can be read from it.
+    started: Instant,
     /// Made at the first compile.
     backend: Option<Backend>,
     stats: TierStats,
@@ -121,6 +124,7 @@ impl Jit {
         Jit {
             threshold: options.threshold,
             trace: options.trace,
+            started: Instant::now(),
             backend: None,
             stats: TierStats::default(),
             perf_map: if options.perf_map { PerfMap::Wanted } else { PerfMap::Off },
@@ -158,7 +162,7 @@ impl Jit {
         if let Some(trace) = &mut self.trace {
             // The trace is a diagnostic: failing to write it does not stop
             // the program.
-            let _ = writeln!(trace, "[jit] {line}");
+            let _ = writeln!(trace, "[jit {:9.3} ms] {line}", millis(self.started));
         }
     }
 }
