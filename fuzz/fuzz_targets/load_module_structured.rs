@@ -14,7 +14,9 @@
 //! then ends with `Interrupted.` at its next back-edge or call. The heap is
 //! capped at `MAX_HEAP` (past it, `Out of memory.`) so that a module
 //! cannot exhaust the fuzzer's memory either. The first input byte picks
-//! GC stress, the second the engine. Output is discarded.
+//! GC stress, the second the engine, the third (on `jit`) deopt stress mode
+//! (every guard of optimized code fails the first time it runs, so the
+//! deoptimizer meets crafted frames too). Output is discarded.
 
 #![no_main]
 
@@ -31,6 +33,7 @@ fuzz_target!(|data: &[u8]| {
     let mut u = Unstructured::new(data);
     let stress = u.arbitrary::<bool>().unwrap_or(false);
     let engine = if u.arbitrary::<bool>().unwrap_or(false) { Engine::Jit } else { Engine::Vm };
+    let stress_deopt = engine == Engine::Jit && u.arbitrary::<bool>().unwrap_or(false);
     let options = progen::ModuleOptions { backward_jumps: true };
     let Ok(module) = progen::arbitrary_module(&mut u, &options) else {
         return;
@@ -52,7 +55,7 @@ fuzz_target!(|data: &[u8]| {
         engine,
         gc: GcConfig { stress, max_heap: MAX_HEAP, ..GcConfig::default() },
         interrupt: Some(interrupt.clone()),
-        jit: JitConfig { threshold: 0, ..JitConfig::default() },
+        jit: JitConfig { threshold: 0, stress_deopt, ..JitConfig::default() },
         ..Options::default()
     };
     let mut session = Session::new(options);
