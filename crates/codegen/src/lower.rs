@@ -406,6 +406,23 @@ impl<'a, 'b> Lower<'a, 'b> {
         }
     }
 
+    /// Give slot `to` the value of slot `from`, as it is held (a float or
+    /// boxed); returns its type, for the caller to update the state.
+    fn copy_slot(&mut self, from: u32, to: u32) -> Ty {
+        let ty = self.state.ty(from);
+        match ty {
+            Ty::Number => {
+                let value = self.float(from);
+                self.def_float(to, value);
+            }
+            Ty::Any => {
+                let value = self.get(from);
+                self.def_boxed(to, value);
+            }
+        }
+        ty
+    }
+
     /// Slot `slot` now holds the boxed `value`, of any type.
     fn assign_boxed(&mut self, slot: u32, value: ir::Value) {
         self.def_boxed(slot, value);
@@ -524,7 +541,7 @@ impl<'a, 'b> Lower<'a, 'b> {
     fn convert_for(&mut self, target: usize) {
         let guards = self.guards_on_edge(target);
         if !guards.is_empty() {
-            let values: Vec<ir::Value> = guards.iter().map(|&slot| self.get(slot)).collect();
+            let values = self.unknown_values(&guards);
             self.guard_numbers(&values, target, abi::DeoptReason::LoopEntryNotNumber);
             for (&slot, &value) in guards.iter().zip(&values) {
                 let float = self.as_float(value);
@@ -618,10 +635,25 @@ impl<'a, 'b> Lower<'a, 'b> {
         self.builder.ins().icmp_imm_s(IntCC::NotEqual, tagged, abi::QNAN as i64)
     }
 
-    fn both_numbers(&mut self, a: ir::Value, b: ir::Value) -> ir::Value {
-        let a = self.is_number(a);
-        let b = self.is_number(b);
-        self.builder.ins().band(a, b)
+    /// Whether every one of `values` (boxed) is a number (`None`: there are
+    /// none to check).
+    fn all_numbers(&mut self, values: &[ir::Value]) -> Option<ir::Value> {
+        let mut all = None;
+        for &value in values {
+            let number = self.is_number(value);
+            all = Some(match all {
+                None => number,
+                Some(so_far) => self.builder.ins().band(so_far, number),
+            });
+        }
+        all
+    }
+
+    /// The boxed values of the slots of `slots` not known to be numbers.
+    fn unknown_values(&mut self, slots: &[u32]) -> Vec<ir::Value> {
+        let unknown: Vec<u32> =
+            slots.iter().copied().filter(|&slot| self.state.ty(slot) == Ty::Any).collect();
+        unknown.into_iter().map(|slot| self.get(slot)).collect()
     }
 
     fn as_float(&mut self, value: ir::Value) -> ir::Value {
@@ -655,7 +687,8 @@ impl<'a, 'b> Lower<'a, 'b> {
         live: u32,
         next: usize,
     ) -> Vec<ir::Value> {
-        if let Some(ok) = self.all_numbers(slots) {
+        let values = self.unknown_values(slots);
+        if let Some(ok) = self.all_numbers(&values) {
             self.raise_unless(ok, error, live, next);
         }
         self.refined(slots)
@@ -670,28 +703,9 @@ impl<'a, 'b> Lower<'a, 'b> {
         at: usize,
         reason: abi::DeoptReason,
     ) -> Vec<ir::Value> {
-        let unknown: Vec<u32> =
-            slots.iter().copied().filter(|&slot| self.state.ty(slot) == Ty::Any).collect();
-        let values: Vec<ir::Value> = unknown.iter().map(|&slot| self.get(slot)).collect();
+        let values = self.unknown_values(slots);
         self.guard_numbers(&values, at, reason);
         self.refined(slots)
-    }
-
-    /// Whether the slots of `slots` not known to be numbers all are (`None`:
-    /// all are known).
-    fn all_numbers(&mut self, slots: &[u32]) -> Option<ir::Value> {
-        let mut all = None;
-        for &slot in slots {
-            if self.state.ty(slot) == Ty::Any {
-                let value = self.get(slot);
-                let number = self.is_number(value);
-                all = Some(match all {
-                    None => number,
-                    Some(so_far) => self.builder.ins().band(so_far, number),
-                });
-            }
-        }
-        all
     }
 
     /// The slots of `slots`, just checked to be numbers, as floats (and
@@ -714,15 +728,7 @@ impl<'a, 'b> Lower<'a, 'b> {
     /// deoptimize to the instruction at `at`, with the frame as it is here.
     /// In deopt stress mode the guard also fails the first time it runs.
     fn guard_numbers(&mut self, values: &[ir::Value], at: usize, reason: abi::DeoptReason) {
-        let mut ok = None;
-        for &value in values {
-            let number = self.is_number(value);
-            ok = Some(match ok {
-                None => number,
-                Some(so_far) => self.builder.ins().band(so_far, number),
-            });
-        }
-        let mut ok = match ok {
+        let mut ok = match self.all_numbers(values) {
             Some(ok) => ok,
             None => self.builder.ins().iconst(types::I8, 1),
         };
@@ -823,10 +829,8 @@ impl<'a, 'b> Lower<'a, 'b> {
                 return true;
             }
             op if matches!(lowering(op), Lowering::Stepped(_)) => {
-                self.step(instruction, depth);
-                let after = self.input.facts.depth_at(next).expect("verified code");
-                let kept = depth - u32::from(op.info().effect.pops);
-                self.mark_clean(kept..after);
+                let written = self.step(instruction, depth);
+                self.mark_clean(written);
                 self.finish_generic(instruction);
                 return true;
             }
@@ -851,30 +855,12 @@ impl<'a, 'b> Lower<'a, 'b> {
             }
             Op::Pop => self.state.truncate(top),
             Op::GetLocal => {
-                match self.state.ty(operand) {
-                    Ty::Number => {
-                        let value = self.float(operand);
-                        self.def_float(depth, value);
-                    }
-                    Ty::Any => {
-                        let value = self.get(operand);
-                        self.def_boxed(depth, value);
-                    }
-                }
-                let ty = self.state.ty(operand);
+                let ty = self.copy_slot(operand, depth);
                 self.state.push(ty, Some(operand));
             }
             Op::SetLocal | Op::StoreLocal => {
-                match self.state.ty(top) {
-                    Ty::Number => {
-                        let value = self.float(top);
-                        self.assign_float(operand, value);
-                    }
-                    Ty::Any => {
-                        let value = self.get(top);
-                        self.assign_boxed(operand, value);
-                    }
-                }
+                let ty = self.copy_slot(top, operand);
+                self.state.assign(operand, ty);
                 if instruction.op == Op::StoreLocal {
                     self.state.truncate(top);
                 }
@@ -920,7 +906,7 @@ impl<'a, 'b> Lower<'a, 'b> {
                         self.builder.ins().fcmp(FloatCC::Equal, fa, fb)
                     } else {
                         let (a, b) = (self.get(a_slot), self.get(b_slot));
-                        let both = self.both_numbers(a, b);
+                        let both = self.all_numbers(&[a, b]).expect("two values");
                         let (fa, fb) = (self.as_float(a), self.as_float(b));
                         let float_equal = self.builder.ins().fcmp(FloatCC::Equal, fa, fb);
                         let same = self.builder.ins().icmp(IntCC::Equal, a, b);
@@ -956,23 +942,23 @@ impl<'a, 'b> Lower<'a, 'b> {
             Op::SubtractConstant | Op::MultiplyConstant | Op::DivideConstant => {
                 let a = self.numbers_or_raise(&[top], ErrorCode::OperandsNumbers, depth, next)[0];
                 let bits = self.input.constants[operand as usize];
-                let reciprocal = exact_reciprocal(f64::from_bits(bits));
-                let result = match self.float_constant(operand) {
-                    // `x / 2^k` is `x * 2^-k`, rounded the same (both are the
-                    // one exact value, rounded once), and a multiply is
-                    // several times quicker than a divide.
-                    Some(_) if instruction.op == Op::DivideConstant && reciprocal.is_some() => {
-                        let reciprocal = reciprocal.expect("checked above");
-                        let b = self.builder.ins().f64const(reciprocal);
-                        self.builder.ins().fmul(a, b)
-                    }
-                    Some(b) => self.arithmetic(instruction.op, a, b),
-                    None => {
-                        // Not a number: the instruction always raises.
-                        let never = self.builder.ins().iconst(types::I8, 0);
-                        self.raise_unless(never, ErrorCode::OperandsNumbers, depth, next);
-                        self.builder.ins().f64const(0.0)
-                    }
+                // `x / 2^k` is `x * 2^-k`, rounded the same (both are the one
+                // exact value, rounded once), and a multiply is several times
+                // quicker than a divide.
+                let reciprocal = match instruction.op {
+                    Op::DivideConstant => exact_reciprocal(f64::from_bits(bits)),
+                    _ => None,
+                };
+                let result = if let Some(reciprocal) = reciprocal {
+                    let b = self.builder.ins().f64const(reciprocal);
+                    self.builder.ins().fmul(a, b)
+                } else if let Some(b) = self.float_constant(operand) {
+                    self.arithmetic(instruction.op, a, b)
+                } else {
+                    // Not a number: the instruction always raises.
+                    let never = self.builder.ins().iconst(types::I8, 0);
+                    self.raise_unless(never, ErrorCode::OperandsNumbers, depth, next);
+                    self.builder.ins().f64const(0.0)
                 };
                 self.assign_float(top, result);
             }
@@ -1079,8 +1065,8 @@ impl<'a, 'b> Lower<'a, 'b> {
 
     /// Run `instruction` with the VM's code (the `step` helper), then read
     /// back the slots it wrote (a stepped instruction calls no Lox code, so
-    /// it changes no slot below its operands).
-    fn step(&mut self, instruction: &Instruction, depth: u32) {
+    /// it changes no slot below its operands); returns those slots.
+    fn step(&mut self, instruction: &Instruction, depth: u32) -> std::ops::Range<u32> {
         debug_assert!(!instruction.op.info().effects.calls, "a stepped instruction calls");
         let status = self.call_helper(Helper::Step, depth, instruction.offset, &[]);
         self.check(status);
@@ -1089,6 +1075,7 @@ impl<'a, 'b> Lower<'a, 'b> {
         for slot in kept..after {
             self.load_slot(slot);
         }
+        kept..after
     }
 
     /// A property instruction: the receiver's shape against the site's
@@ -1578,7 +1565,7 @@ impl<'a, 'b> Lower<'a, 'b> {
             true => self.constant(self.input.constants[instruction.operand as usize]),
             false => self.get(top),
         };
-        let both = self.both_numbers(a, b);
+        let both = self.all_numbers(&[a, b]).expect("two values");
         let fast = self.builder.create_block();
         let slow = self.builder.create_block();
         self.builder.set_cold_block(slow);

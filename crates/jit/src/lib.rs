@@ -231,11 +231,11 @@ impl Tier for Jit {
         let why = match function.entry_at {
             None => {
                 let calls = function.object.calls.get();
-                format!("after {calls} call{}", if calls == 1 { "" } else { "s" })
+                format!("after {calls} call{}", plural(calls.into()))
             }
             Some(_) => {
                 let backedges = self.loop_threshold().max(1);
-                format!("after {backedges} back-edge{}", if backedges == 1 { "" } else { "s" })
+                format!("after {backedges} back-edge{}", plural(backedges.into()))
             }
         };
         if self.backend.is_none() {
@@ -305,12 +305,16 @@ fn speculating((adds, loop_slots): (usize, usize)) -> String {
     if adds == 0 && loop_slots == 0 {
         return String::new();
     }
-    let plural = |n: usize| if n == 1 { "" } else { "s" };
     format!(
         ", speculating: {adds} + site{} on numbers, {loop_slots} variable{} numbers through a loop",
-        plural(adds),
-        plural(loop_slots)
+        plural(adds as u64),
+        plural(loop_slots as u64)
     )
+}
+
+/// The plural ending for `n` things.
+fn plural(n: u64) -> &'static str {
+    if n == 1 { "" } else { "s" }
 }
 
 /// A function's name as the trace shows it.

@@ -46,6 +46,16 @@ pub(crate) struct Loaded {
 }
 
 impl Loaded {
+    /// Forget this function's machine code (its entry and every OSR entry):
+    /// it starts over in the VM, counting calls and back-edges from zero.
+    /// Code already running goes on; nothing new enters it.
+    pub(crate) fn forget_code(&self) {
+        self.object.entry.set(None);
+        self.object.calls.set(0);
+        self.object.backedges.set(0);
+        self.osr.borrow_mut().clear();
+    }
+
     /// This function as a tier gets it, entered at `entry_at`, with the
     /// globals as they are now.
     pub(crate) fn code<'a>(
@@ -258,10 +268,7 @@ impl Vm {
     /// between runs, when no compiled code is running.
     fn drop_code(&mut self) {
         for loaded in &self.functions {
-            loaded.object.entry.set(None);
-            loaded.object.calls.set(0);
-            loaded.object.backedges.set(0);
-            loaded.osr.borrow_mut().clear();
+            loaded.forget_code();
         }
         if let Some(tier) = &mut self.tier {
             tier.reset();

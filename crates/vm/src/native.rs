@@ -117,14 +117,12 @@ impl Run<'_> {
 
     /// A guard of the innermost frame's optimized code failed before the
     /// instruction at `offset`, where the frame now stands, written back as
-    /// the VM would have it there (`codegen::Helper::Deopt`). The failure
-    /// goes into the site's feedback, so the function's next compile does
-    /// not assume it again, and the function's optimized code is dropped
-    /// (the function counts its calls and back-edges again from zero), the
-    /// first time only. The
-    /// rest of the frame then runs here, in the VM, until it returns; its
-    /// record is left pushed with the result in slot 0, as compiled code
-    /// leaves a frame for its caller.
+    /// the VM would have it there (`codegen::Helper::Deopt`). The first
+    /// failure at a site goes into its feedback, so the function's next
+    /// compile does not assume it again, and drops the function's code
+    /// (`Loaded::forget_code`). The rest of the frame then runs here, in the
+    /// VM, until it returns; its record is left pushed with the result in
+    /// slot 0, as compiled code leaves a frame for its caller.
     fn deoptimize(&mut self, offset: usize, reason: u32) -> Res<()> {
         let record = self.frames.top();
         let loaded = self.frame_of(record).loaded;
@@ -139,10 +137,7 @@ impl Run<'_> {
         let first = loaded.object.feedback_at(offset) & bit == 0;
         if first {
             loaded.object.record_feedback(offset, bit);
-            loaded.object.entry.set(None);
-            loaded.object.calls.set(0);
-            loaded.object.backedges.set(0);
-            loaded.osr.borrow_mut().clear();
+            loaded.forget_code();
         }
         self.deoptimized(loaded, offset, reason, first);
         let floor = self.frames.len() - 1;
