@@ -18,7 +18,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use bytecode::{FunctionFacts, Instruction, Op, instructions};
+use bytecode::{Constant, FunctionFacts, Instruction, Op, instructions};
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::{
     self, AbiParam, Block, FuncRef, InstBuilder, MemFlagsData, UserFuncName, types,
@@ -31,15 +31,12 @@ use runtime::abi::ErrorCode;
 
 use crate::helpers::Helper;
 use crate::lowering::{Lowering, lowering};
-use crate::types::{AddKind, Plan, PlanInput, State, Ty, is_number, transfer};
+use crate::types::{AddKind, Plan, PlanInput, State, Ty, transfer};
 
 /// What the code generator needs to know of one function.
 pub struct FunctionInput<'a> {
     pub function: &'a bytecode::Function,
     pub facts: &'a FunctionFacts,
-    /// The runtime value (its bits) of each constant of the function, kept
-    /// alive by the engine for as long as the code exists.
-    pub constants: &'a [u64],
     /// Where the code starts: `None` for the function's entry (the
     /// arguments in place); `Some(offset)` for an on-stack-replacement
     /// entry at the loop header at `offset`, entered from a frame the VM
@@ -159,10 +156,16 @@ pub fn compile_function<M: Module>(
 
     let target = module.target_config();
     let builder = FunctionBuilder::new(&mut ctx.func, builder_ctx);
+    let numbers: Vec<Option<f64>> = (input.function.chunk.constants.iter())
+        .map(|constant| match constant {
+            Constant::Number(number) => Some(*number),
+            Constant::String(_) => None,
+        })
+        .collect();
     let plan_input = PlanInput {
         code: &code,
         facts: input.facts,
-        constants: input.constants,
+        numbers: &numbers,
         arity: input.function.arity,
         feedback: input.feedback,
         entry_at: input.entry_at,
@@ -758,8 +761,23 @@ impl<'a, 'b> Lower<'a, 'b> {
 
     /// Constant `index` as a float, if it is a number.
     fn float_constant(&mut self, index: u32) -> Option<ir::Value> {
-        let bits = self.input.constants[index as usize];
-        is_number(bits).then(|| self.builder.ins().f64const(f64::from_bits(bits)))
+        let number = self.plan_input.numbers[index as usize]?;
+        Some(self.builder.ins().f64const(number))
+    }
+
+    /// Constant `index` as a value. A number is built into the code; a
+    /// string is read from the function's constants (`FUNCTION_CONSTANTS`,
+    /// fixed for the run), so the code holds no heap address and is the
+    /// same wherever and whenever it is made (AOT code is made before the
+    /// strings exist).
+    fn constant_value(&mut self, index: u32) -> ir::Value {
+        if let Some(number) = self.plan_input.numbers[index as usize] {
+            return self.constant(number.to_bits());
+        }
+        let function = self.function;
+        let constants =
+            self.builder.ins().load(types::I64, fixed(), function, abi::FUNCTION_CONSTANTS as i32);
+        self.builder.ins().load(types::I64, fixed(), constants, index as i32 * 8)
     }
 
     fn arithmetic(&mut self, op: Op, a: ir::Value, b: ir::Value) -> ir::Value {
@@ -840,7 +858,7 @@ impl<'a, 'b> Lower<'a, 'b> {
             Op::Constant => match self.float_constant(operand) {
                 Some(float) => self.push_float(float),
                 None => {
-                    let value = self.constant(self.input.constants[operand as usize]);
+                    let value = self.constant_value(operand);
                     self.push_boxed(value);
                 }
             },
@@ -941,12 +959,13 @@ impl<'a, 'b> Lower<'a, 'b> {
             }
             Op::SubtractConstant | Op::MultiplyConstant | Op::DivideConstant => {
                 let a = self.numbers_or_raise(&[top], ErrorCode::OperandsNumbers, depth, next)[0];
-                let bits = self.input.constants[operand as usize];
                 // `x / 2^k` is `x * 2^-k`, rounded the same (both are the one
                 // exact value, rounded once), and a multiply is several times
                 // quicker than a divide.
                 let reciprocal = match instruction.op {
-                    Op::DivideConstant => exact_reciprocal(f64::from_bits(bits)),
+                    Op::DivideConstant => {
+                        self.plan_input.numbers[operand as usize].and_then(exact_reciprocal)
+                    }
                     _ => None,
                 };
                 let result = if let Some(reciprocal) = reciprocal {
@@ -1541,7 +1560,7 @@ impl<'a, 'b> Lower<'a, 'b> {
         let with_constant = instruction.op == Op::AddConstant;
         let out = if with_constant { top } else { depth - 2 };
         let operands: &[u32] = if with_constant { &[top] } else { &[depth - 2, top] };
-        let kind = self.plan.add_kind(instruction, &self.state, self.input.constants);
+        let kind = self.plan.add_kind(instruction, &self.state, self.plan_input.numbers);
         if kind != AddKind::Generic {
             let floats = match kind {
                 AddKind::Guarded => self.numbers_or_deopt(
@@ -1562,7 +1581,7 @@ impl<'a, 'b> Lower<'a, 'b> {
         }
         let a = self.get(out);
         let b = match with_constant {
-            true => self.constant(self.input.constants[instruction.operand as usize]),
+            true => self.constant_value(instruction.operand),
             false => self.get(top),
         };
         let both = self.all_numbers(&[a, b]).expect("two values");

@@ -125,7 +125,8 @@ pub(crate) enum AddKind {
 pub(crate) struct PlanInput<'a> {
     pub(crate) code: &'a [Instruction],
     pub(crate) facts: &'a FunctionFacts,
-    pub(crate) constants: &'a [u64],
+    /// Each constant's value if it is a number (the others are strings).
+    pub(crate) numbers: &'a [Option<f64>],
     pub(crate) arity: u8,
     /// The feedback at each offset; `None`: do not speculate.
     pub(crate) feedback: Option<&'a [u8]>,
@@ -217,12 +218,12 @@ impl Plan {
         &self,
         instruction: &Instruction,
         state: &State,
-        constants: &[u64],
+        numbers: &[Option<f64>],
     ) -> AddKind {
         let depth = state.depth();
         let known = match instruction.op {
             Op::AddConstant => {
-                if !is_number(constants[instruction.operand as usize]) {
+                if numbers[instruction.operand as usize].is_none() {
                     return AddKind::Generic;
                 }
                 state.ty(depth - 1) == Ty::Number
@@ -348,11 +349,6 @@ fn feedback_at(feedback: &[u8], offset: usize) -> u8 {
     feedback.get(offset).copied().unwrap_or(0)
 }
 
-/// Whether `bits` are a number's.
-pub(crate) fn is_number(bits: u64) -> bool {
-    bits & abi::QNAN != abi::QNAN
-}
-
 /// Whether control goes on to the next instruction after `op`.
 pub(crate) fn falls_through(op: Op) -> bool {
     !matches!(op, Op::Jump | Op::Loop | Op::Return | Op::ReturnThis)
@@ -370,8 +366,7 @@ pub(crate) fn transfer(
     let operand = instruction.operand;
     match instruction.op {
         Op::Constant => {
-            let ty =
-                if is_number(input.constants[operand as usize]) { Ty::Number } else { Ty::Any };
+            let ty = if input.numbers[operand as usize].is_some() { Ty::Number } else { Ty::Any };
             state.push(ty, None);
         }
         Op::GetLocal => {
@@ -388,7 +383,7 @@ pub(crate) fn transfer(
             state.truncate(depth - 1);
         }
         Op::Add => {
-            let kind = plan.add_kind(instruction, state, input.constants);
+            let kind = plan.add_kind(instruction, state, input.numbers);
             if kind == AddKind::Guarded {
                 state.refine(depth - 2);
                 state.refine(depth - 1);
@@ -398,7 +393,7 @@ pub(crate) fn transfer(
             state.assign(depth - 2, ty);
         }
         Op::AddConstant => {
-            let kind = plan.add_kind(instruction, state, input.constants);
+            let kind = plan.add_kind(instruction, state, input.numbers);
             if kind == AddKind::Guarded {
                 state.refine(depth - 1);
             }

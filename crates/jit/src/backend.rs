@@ -68,7 +68,6 @@ impl Backend {
         want_ir: bool,
         stress_deopt: bool,
     ) -> Result<(CompiledEntry, Compiled), CantCompile> {
-        let constants: Vec<u64> = function.constants.iter().map(|value| value.to_bits()).collect();
         let feedback: Vec<u8> = function.object.feedback.iter().map(std::cell::Cell::get).collect();
         let global_functions = known_global_functions(function.globals);
         let site_functions: Vec<Option<KnownFunction>> = function
@@ -83,7 +82,6 @@ impl Backend {
         let input = FunctionInput {
             function: function.function,
             facts: function.facts,
-            constants: &constants,
             entry_at: function.entry_at,
             feedback: Some(&feedback),
             stress_deopt,

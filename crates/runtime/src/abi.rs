@@ -66,6 +66,9 @@ pub const FUNCTION_CODE: usize = offset_of!(ObjFunction, code);
 /// bytecode, indexed by an instruction's offset.
 pub const FUNCTION_FEEDBACK: usize =
     offset_of!(ObjFunction, feedback) + offset_of!(FixedArray<usize>, ptr);
+/// `ObjFunction`: the pointer to its constants as runtime values (8 bytes
+/// each, in constant-table order).
+pub const FUNCTION_CONSTANTS: usize = offset_of!(ObjFunction, constants);
 
 /// Type-feedback bits (`ObjFunction::feedback`), at an instruction's offset.
 /// An `Add` or `AddConstant` whose operands were not two numbers.

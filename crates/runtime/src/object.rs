@@ -254,6 +254,11 @@ pub struct ObjFunction {
     /// optimizing compiler to speculate on. Empty for engines without
     /// bytecode.
     pub feedback: FixedArray<Cell<u8>>,
+    /// The function's constants as runtime values, in constant-table
+    /// order (set by a bytecode engine at load, which keeps them alive and
+    /// in place for the function's life; null otherwise). Compiled code
+    /// reads its string constants here, so it holds no heap address.
+    pub constants: Cell<*const crate::Value>,
 }
 
 impl ObjFunction {
@@ -281,6 +286,7 @@ impl ObjFunction {
             code: Cell::new(std::ptr::null()),
             backedges: Cell::new(0),
             feedback: FixedArray::new((0..code_len).map(|_| Cell::new(0)).collect()),
+            constants: Cell::new(std::ptr::null()),
         }
     }
 

@@ -321,8 +321,10 @@ impl Vm {
                 function.chunk.code.len(),
             ));
             self.heap.pin(object.to_value());
-            // The code's buffer does not move when `Loaded` does.
+            // The code's and the constants' buffers do not move when
+            // `Loaded` does.
             object.code.set(function.chunk.code.as_ptr());
+            object.constants.set(constants.as_ptr());
             self.functions.push(Loaded {
                 function,
                 facts,
