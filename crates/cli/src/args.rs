@@ -3,6 +3,7 @@
 //! ```text
 //! strata FILE                      run FILE with the default engine
 //! strata run [OPTIONS] FILE        run FILE
+//! strata build FILE [-o OUT]       a standalone executable
 //! strata                           the REPL
 //! ```
 
@@ -41,6 +42,23 @@ enum Sub {
         /// Where to write the bytecode (default: FILE with extension .loxc).
         #[arg(short, long)]
         output: Option<PathBuf>,
+    },
+    /// Compile a program ahead of time to a standalone native executable.
+    Build {
+        /// The Lox source file, or a bytecode file.
+        file: PathBuf,
+        /// Where to write the result (default: FILE without its extension,
+        /// with .o for an object file, .clif for the IR).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// What to write: an executable, only the object file, or the
+        /// Cranelift IR of every compiled function.
+        #[arg(long, value_name = "WHAT", default_value = "exe", value_parser = ["exe", "obj", "clif"])]
+        emit: String,
+        /// List each function on stderr, and how it was built: machine
+        /// code (its size), or bytecode for the executable's VM (why).
+        #[arg(short, long)]
+        verbose: bool,
     },
     /// List the bytecode a program compiles to.
     Disasm {
@@ -149,6 +167,7 @@ fn format_size(bytes: usize) -> String {
 
 pub(crate) enum Command {
     Compile { file: PathBuf, output: PathBuf },
+    Build(crate::build::BuildArgs),
     Disasm { file: PathBuf, jit: bool },
     Run(RunArgs),
     Repl(RunArgs),
@@ -181,6 +200,15 @@ pub(crate) fn parse() -> Result<Command, u8> {
         Some(Sub::Compile { file, output }) => {
             let output = output.unwrap_or_else(|| file.with_extension("loxc"));
             Ok(Command::Compile { file, output })
+        }
+        Some(Sub::Build { file, output, emit, verbose }) => {
+            let emit = match emit.as_str() {
+                "obj" => crate::build::Emit::Object,
+                "clif" => crate::build::Emit::Clif,
+                _ => crate::build::Emit::Executable,
+            };
+            let output = output.unwrap_or_else(|| file.with_extension(emit.extension()));
+            Ok(Command::Build(crate::build::BuildArgs { file, output, emit, verbose }))
         }
         Some(Sub::Run(_)) => {
             complain!("run: a FILE to run is required\n\nUsage: strata run [OPTIONS] <FILE>");

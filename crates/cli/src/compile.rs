@@ -48,7 +48,7 @@ pub(crate) fn compile_file(path: &Path, output: &Path) -> u8 {
 
 /// Whether `a` and `b` name one existing file: the same canonical path, or
 /// (on Unix) the same device and inode, which also catches hard links.
-fn is_same_file(a: &Path, b: &Path) -> bool {
+pub(crate) fn is_same_file(a: &Path, b: &Path) -> bool {
     #[cfg(unix)]
     {
         use std::os::unix::fs::MetadataExt;
@@ -87,7 +87,7 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
 }
 
 /// A new, empty file in `target`'s directory, named after it.
-fn create_temporary(target: &Path) -> io::Result<(PathBuf, File)> {
+pub(crate) fn create_temporary(target: &Path) -> io::Result<(PathBuf, File)> {
     let directory = match target.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),

@@ -2,24 +2,21 @@
 //! to the terminal on its own account, and turns outcomes into exit codes
 //! (DESIGN.md invariant 9).
 
-/// Write `strata: MESSAGE` on stderr, as one line. When stderr itself
-/// cannot be written there is nowhere left to say so (and `eprintln!` would
-/// panic): the exit code tells.
+/// Write `strata: MESSAGE` on stderr, as one line (`host::complain!`).
 macro_rules! complain {
     ($($arg:tt)*) => {
-        $crate::complain_line(format_args!($($arg)*))
+        host::complain!($($arg)*)
     };
 }
 
 mod args;
+mod build;
 mod compile;
 mod input;
-mod output;
 mod program;
 mod repl;
 mod stats;
 
-use std::fmt;
 use std::io::{self, IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
@@ -29,18 +26,14 @@ use driver::{
     Options, Outcome,
 };
 
+// Exit codes, program output and its failures: shared with the
+// executables `strata build` makes.
+use host as output;
+use host::{describe, exit};
+
 use crate::args::{Command, RunArgs};
 use crate::output::{Output, WriteFailure};
 use crate::program::Program;
-
-/// Exit codes, as LOX.md and sysexits.h define them.
-mod exit {
-    pub const OK: u8 = 0;
-    pub const USAGE: u8 = 64;
-    pub const COMPILE_ERROR: u8 = 65;
-    pub const RUNTIME_ERROR: u8 = 70;
-    pub const IO_ERROR: u8 = 74;
-}
 
 fn main() -> ExitCode {
     output::restore_sigpipe();
@@ -52,13 +45,9 @@ fn main() -> ExitCode {
         Command::Run(run) => run_file(&run),
         Command::Disasm { file, jit } => disasm_file(&file, jit),
         Command::Compile { file, output } => compile::compile_file(&file, &output),
+        Command::Build(build) => build::build_file(&build),
         Command::Repl(run) => repl::run(&run),
     })
-}
-
-fn complain_line(message: fmt::Arguments<'_>) {
-    let line = format!("strata: {message}\n");
-    let _ = io::stderr().write_all(line.as_bytes());
 }
 
 /// The driver options a `run` asks for. Output failures of the GC log are
@@ -178,13 +167,4 @@ fn disasm_file(path: &Path, jit: bool) -> u8 {
 
 fn display_name(path: &Path) -> String {
     path.display().to_string()
-}
-
-/// An I/O error's description without Rust's " (os error N)" suffix.
-pub(crate) fn describe(error: &io::Error) -> String {
-    let text = error.to_string();
-    match text.find(" (os error") {
-        Some(at) => text[..at].to_string(),
-        None => text,
-    }
 }

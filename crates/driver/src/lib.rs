@@ -7,12 +7,15 @@
 //! `out` and diagnostics to `err`; it never touches the terminal or the file
 //! system, and never picks an exit code (that is the CLI's job).
 
+mod build;
 mod diagnostics;
 mod engine;
 mod listing;
 mod session;
 mod stats;
 
+pub use aot::{Built, FunctionBuilt, LinkError, link};
+pub use build::{BuildError, BuildInput, build};
 pub use diagnostics::DiagnosticStyle;
 pub use engine::{Engine, UnknownEngine};
 pub use jit::ListingOptions;

@@ -12,7 +12,10 @@
 //! `// expect: TEXT`, `// expect runtime error: MESSAGE`, `// expect trace:
 //! TEXT`, and compile errors `// Error ...` or `// [line N] Error ...`.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use driver::{Engine, GcConfig, Options, Outcome};
 use libtest_mimic::{Arguments, Failed, Trial};
@@ -127,20 +130,147 @@ fn main() {
         trials.push(Trial::test(format!("engines-agree::{name}"), move || engines_agree(&path)));
     }
     trials.extend(benchmark_trials());
-    libtest_mimic::run(&args, trials).exit();
+    // AOT: every file and benchmark built into an executable, which runs
+    // as its own process, normally and with the collector at every
+    // allocation.
+    let executables = tempfile::Builder::new().prefix("strata-aot-").tempdir().expect("a temp dir");
+    let aot = Aot::new(executables.path());
+    for path in &files {
+        let name = path.strip_prefix(&root).unwrap().to_string_lossy().replace('\\', "/");
+        for stress in [false, true] {
+            let (aot, path, name) = (aot.clone(), path.clone(), name.clone());
+            let label = if stress { "aot-gc-stress" } else { "aot" };
+            trials.push(Trial::test(format!("{label}::{name}"), move || {
+                check_aot(&aot, &path, &name, stress)
+            }));
+        }
+    }
+    for path in benchmark_programs() {
+        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        let aot = aot.clone();
+        trials.push(Trial::test(format!("bench-aot::{name}"), move || {
+            check_aot_benchmark(&aot, &path)
+        }));
+    }
+    let conclusion = libtest_mimic::run(&args, trials);
+    drop(executables);
+    conclusion.exit();
+}
+
+/// Executables built from the corpus, each once, shared by the trials
+/// that run it.
+#[derive(Clone)]
+struct Aot {
+    dir: PathBuf,
+    built: Arc<Mutex<HashMap<PathBuf, Arc<OnceLock<Build>>>>>,
+    next: Arc<AtomicUsize>,
+}
+
+/// What building a file gave.
+enum Build {
+    Executable(PathBuf),
+    /// It did not compile: the build's outcome and diagnostics.
+    Failed(Run),
+}
+
+impl Aot {
+    fn new(dir: &Path) -> Aot {
+        Aot { dir: dir.to_path_buf(), built: Arc::default(), next: Arc::default() }
+    }
+
+    /// Build `path` (once) and run the executable, with the collector at
+    /// every allocation if `stress`. A program that does not compile runs
+    /// nothing: its result is the build's (diagnostics, exit 65).
+    fn run(&self, path: &Path, stress: bool) -> Run {
+        let slot = Arc::clone(self.built.lock().unwrap().entry(path.to_path_buf()).or_default());
+        let build = slot.get_or_init(|| {
+            let n = self.next.fetch_add(1, Ordering::Relaxed);
+            build_executable(path, &self.dir.join(format!("program-{n}")))
+        });
+        match build {
+            Build::Executable(executable) => run_executable(executable, stress),
+            Build::Failed(run) => run.clone(),
+        }
+    }
+}
+
+/// Build `path` into `executable`, as `strata build` does.
+fn build_executable(path: &Path, executable: &Path) -> Build {
+    let source = std::fs::read(path).expect("a readable file");
+    let mut err = Vec::new();
+    let style = driver::DiagnosticStyle::Plain;
+    let built = match driver::build(driver::BuildInput::Source(&source), &style, false, &mut err) {
+        Ok(built) => built,
+        Err(driver::BuildError::Compile) => {
+            let stderr = String::from_utf8(err).expect("stderr is UTF-8");
+            return Build::Failed(Run {
+                outcome: Outcome::CompileError,
+                stdout: String::new(),
+                stderr,
+            });
+        }
+        Err(error) => panic!("{}: cannot build: {error:?}", path.display()),
+    };
+    if let Err(error) = driver::link(&built.object, executable) {
+        panic!("{}: cannot link: {error}", path.display());
+    }
+    Build::Executable(executable.to_path_buf())
+}
+
+fn run_executable(executable: &Path, stress: bool) -> Run {
+    let mut command = std::process::Command::new(executable);
+    command.env_remove("STRATA_GC");
+    if stress {
+        command.env("STRATA_GC", "stress");
+    }
+    let output = command.output().expect("the executable runs");
+    let outcome = match output.status.code() {
+        Some(0) => Outcome::Success,
+        Some(65) => Outcome::CompileError,
+        Some(70) => Outcome::RuntimeError,
+        Some(74) => Outcome::OutputError,
+        _ => panic!("{}: ended by {}", executable.display(), output.status),
+    };
+    Run {
+        outcome,
+        stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
+        stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
+    }
+}
+
+/// The file's executable meets its expectations and prints, byte for byte,
+/// what `vm` prints; under collector stress, it meets its expectations.
+fn check_aot(aot: &Aot, path: &Path, name: &str, stress: bool) -> Result<(), Failed> {
+    let source = std::fs::read(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+    let expected = parse_expectations(&String::from_utf8_lossy(&source));
+    let actual = aot.run(path, stress);
+    compare(&expected, &actual).map_err(|failure| format!("{name}: {failure}"))?;
+    if !stress {
+        let reference = run(&source, Config::new(Engine::Vm, false, false));
+        if actual != reference {
+            return Err(format!("aot differs from vm:\n{actual:#?}\nvs\n{reference:#?}").into());
+        }
+    }
+    Ok(())
+}
+
+fn check_aot_benchmark(aot: &Aot, path: &Path) -> Result<(), Failed> {
+    let expected = std::fs::read_to_string(path.with_extension("expected"))
+        .map_err(|e| format!("{}: {e}", path.with_extension("expected").display()))?;
+    let actual = aot.run(path, false);
+    let wanted = Run { outcome: Outcome::Success, stdout: expected, stderr: String::new() };
+    if actual != wanted {
+        return Err(format!("aot: expected\n{wanted:#?}\ngot\n{actual:#?}").into());
+    }
+    Ok(())
 }
 
 /// Every benchmark program in `benches/` in every configuration: each
 /// prints exactly its `.expected` output and exits successfully, so the
 /// engines agree on real programs too, not only on the corpus's small ones.
 fn benchmark_trials() -> Vec<Trial> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../benches");
-    let mut programs = Vec::new();
-    collect_lox_files(&dir, &mut programs);
-    programs.sort();
-    assert!(!programs.is_empty(), "no benchmark programs under {}", dir.display());
     let mut trials = Vec::new();
-    for path in programs {
+    for path in benchmark_programs() {
         let name = path.file_stem().unwrap().to_string_lossy().into_owned();
         for &config in BENCH_CONFIGS {
             let path = path.clone();
@@ -150,6 +280,16 @@ fn benchmark_trials() -> Vec<Trial> {
         }
     }
     trials
+}
+
+/// The benchmark programs in `benches/`.
+fn benchmark_programs() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../benches");
+    let mut programs = Vec::new();
+    collect_lox_files(&dir, &mut programs);
+    programs.sort();
+    assert!(!programs.is_empty(), "no benchmark programs under {}", dir.display());
+    programs
 }
 
 fn check_benchmark(path: &Path, config: Config) -> Result<(), Failed> {
@@ -176,7 +316,7 @@ fn collect_lox_files(dir: &Path, files: &mut Vec<PathBuf>) {
 }
 
 /// What one run produced.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct Run {
     outcome: Outcome,
     stdout: String,

@@ -244,6 +244,38 @@ impl Vm {
         if self.tier.as_ref().is_some_and(|tier| tier.wants_reset()) {
             self.drop_code();
         }
+        self.execute(script, out)
+    }
+
+    /// Load `module`, which passed the verifier with `facts`, give its
+    /// functions the machine code made for them ahead of time (`code[i]`
+    /// for the module's function `i`; `None`, or an index past the end:
+    /// interpreted), and run its script, in that code if it has some.
+    ///
+    /// # Safety
+    ///
+    /// Each entry must have been compiled from this module's function of
+    /// its index (as `codegen` lowers it, with no speculation: the VM here
+    /// counts nothing and offers nothing to a tier), against this
+    /// runtime's ABI (`runtime::abi`), and stay executable for the VM's
+    /// life.
+    pub unsafe fn run_precompiled(
+        &mut self,
+        module: Module,
+        facts: Facts,
+        code: &[Option<CompiledEntry>],
+        out: &mut dyn Write,
+    ) -> Result<(), RuntimeError> {
+        let base = self.functions.len();
+        let script = self.load(module, facts);
+        for (loaded, entry) in self.functions[base..].iter().zip(code) {
+            loaded.object.entry.set(*entry);
+        }
+        self.execute(script, out)
+    }
+
+    /// Run the loaded script at `script` in `functions`.
+    fn execute(&mut self, script: usize, out: &mut dyn Write) -> Result<(), RuntimeError> {
         let tier = self.tier.as_deref_mut();
         let result = run::Run::new(&self.heap, &self.functions, &self.global_names, out, tier)
             .counting_osr_in(&self.osr_entries)

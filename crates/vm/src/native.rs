@@ -209,6 +209,9 @@ unsafe fn at_safepoint(
     run.status(result)
 }
 
+// Every helper below is exported by its symbol (`abi::helper`), so that the
+// executables `strata build` makes link against them (the `rt` library).
+#[unsafe(no_mangle)]
 unsafe extern "C" fn strata_call(
     ctx: *mut Context,
     top: *mut Value,
@@ -226,6 +229,7 @@ unsafe extern "C" fn strata_call(
     }
 }
 
+#[unsafe(no_mangle)]
 unsafe extern "C" fn strata_add(
     ctx: *mut Context,
     top: *mut Value,
@@ -250,6 +254,7 @@ unsafe extern "C" fn strata_add(
     unsafe { at_safepoint(ctx, top, offset, work) }
 }
 
+#[unsafe(no_mangle)]
 unsafe extern "C" fn strata_raise(
     ctx: *mut Context,
     top: *mut Value,
@@ -261,6 +266,7 @@ unsafe extern "C" fn strata_raise(
     unsafe { at_safepoint(ctx, top, offset, |_| Err(error(message))) }
 }
 
+#[unsafe(no_mangle)]
 unsafe extern "C" fn strata_undefined(
     ctx: *mut Context,
     top: *mut Value,
@@ -271,6 +277,7 @@ unsafe extern "C" fn strata_undefined(
     unsafe { at_safepoint(ctx, top, offset, |run| Err(run.undefined(slot as usize))) }
 }
 
+#[unsafe(no_mangle)]
 unsafe extern "C" fn strata_print(
     ctx: *mut Context,
     top: *mut Value,
@@ -287,6 +294,7 @@ unsafe extern "C" fn strata_print(
     unsafe { at_safepoint(ctx, top, offset, work) }
 }
 
+#[unsafe(no_mangle)]
 unsafe extern "C" fn strata_interrupted(ctx: *mut Context, top: *mut Value, offset: u32) -> u32 {
     let work = |run: &mut Run<'_>| {
         run.heap.interrupt().take();
@@ -296,12 +304,14 @@ unsafe extern "C" fn strata_interrupted(ctx: *mut Context, top: *mut Value, offs
     unsafe { at_safepoint(ctx, top, offset, work) }
 }
 
+#[unsafe(no_mangle)]
 unsafe extern "C" fn strata_step(ctx: *mut Context, top: *mut Value, offset: u32) -> u32 {
     // The frame "resumes" at the instruction to run, which `step` runs.
     // SAFETY: as in `strata_call`.
     unsafe { at_safepoint(ctx, top, offset, |run| run.step()) }
 }
 
+#[unsafe(no_mangle)]
 unsafe extern "C" fn strata_instantiate(
     ctx: *mut Context,
     top: *mut Value,
@@ -323,6 +333,7 @@ unsafe extern "C" fn strata_instantiate(
     unsafe { at_safepoint(ctx, top, offset, work) }
 }
 
+#[unsafe(no_mangle)]
 unsafe extern "C" fn strata_deopt(
     ctx: *mut Context,
     top: *mut Value,
@@ -333,6 +344,7 @@ unsafe extern "C" fn strata_deopt(
     unsafe { at_safepoint(ctx, top, offset, |run| run.deoptimize(offset as usize, reason)) }
 }
 
+#[unsafe(no_mangle)]
 unsafe extern "C" fn strata_close_frame(ctx: *mut Context, top: *mut Value, offset: u32) -> u32 {
     let work = |run: &mut Run<'_>| {
         let base = run.index_of(run.frames.top().base);

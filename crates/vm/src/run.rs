@@ -142,8 +142,15 @@ impl<'a> Run<'a> {
         let ip = loaded.function.chunk.code.as_ptr();
         let record =
             FrameRecord { closure: None, ip, base, return_to: base, function: script as u32 };
+        // A script with machine code (made ahead of time: a tier compiles
+        // only what is called or loops) runs it.
+        let entry = loaded.object.entry.get();
         let outcome = match self.frames.push(record) {
-            Ok(()) => self.dispatch(floor).map_err(|raise| self.trace(raise)),
+            Ok(()) => match entry {
+                Some(entry) => self.run_compiled(entry),
+                None => self.dispatch(floor),
+            }
+            .map_err(|raise| self.trace(raise)),
             Err(TooManyFrames) => Err(RuntimeError::stack_overflow()),
         };
         // Leave the stack and the frames as they were (an error leaves its

@@ -1,4 +1,10 @@
-//! Where a program's output goes, and what happens when it cannot go there.
+//! How a Strata process meets its host, shared by the `strata` command
+//! and the executables `strata build` makes (the `rt` library), so that a
+//! program behaves the same under both: the exit codes, where program
+//! output goes and what happens when it cannot go there, and one-line
+//! complaints on stderr.
+//!
+//! Program output.
 //!
 //! Standard output is line-buffered on a terminal, so each `print` shows at
 //! once, and block-buffered otherwise, so that output to a file or a pipe
@@ -16,7 +22,41 @@ use std::cell::RefCell;
 use std::io::{self, BufWriter, IsTerminal, LineWriter, Write};
 use std::rc::Rc;
 
-use driver::{GcLog, Interrupt};
+use runtime::{GcLog, Interrupt};
+
+/// Exit codes, as LOX.md and sysexits.h define them.
+pub mod exit {
+    pub const OK: u8 = 0;
+    pub const USAGE: u8 = 64;
+    pub const COMPILE_ERROR: u8 = 65;
+    pub const RUNTIME_ERROR: u8 = 70;
+    pub const IO_ERROR: u8 = 74;
+}
+
+/// Write `strata: MESSAGE` on stderr, as one line. When stderr itself
+/// cannot be written there is nowhere left to say so (and `eprintln!` would
+/// panic): the exit code tells.
+#[macro_export]
+macro_rules! complain {
+    ($($arg:tt)*) => {
+        $crate::complain_line(format_args!($($arg)*))
+    };
+}
+
+/// What [`complain!`] writes.
+pub fn complain_line(message: std::fmt::Arguments<'_>) {
+    let line = format!("strata: {message}\n");
+    let _ = io::stderr().write_all(line.as_bytes());
+}
+
+/// An I/O error's description without Rust's " (os error N)" suffix.
+pub fn describe(error: &io::Error) -> String {
+    let text = error.to_string();
+    match text.find(" (os error") {
+        Some(at) => text[..at].to_string(),
+        None => text,
+    }
+}
 
 /// Give `SIGPIPE` back its default action (end the process), which Rust's
 /// start-up code sets to "ignore". Call first thing in `main`.
@@ -26,7 +66,7 @@ use driver::{GcLog, Interrupt};
 /// default action the kernel ends Strata at the first write, silently, and
 /// the shell sees the usual "killed by SIGPIPE" status (141), as for every
 /// other Unix filter.
-pub(crate) fn restore_sigpipe() {
+pub fn restore_sigpipe() {
     #[cfg(unix)]
     // SAFETY: `signal` is called before any other thread exists, and
     // `SIG_DFL` installs no handler, so no Rust code will ever run in
@@ -39,7 +79,7 @@ pub(crate) fn restore_sigpipe() {
 /// The first error met writing any of the program's output streams
 /// (stdout, the GC log); clones share it.
 #[derive(Clone, Default)]
-pub(crate) struct WriteFailure(Rc<RefCell<Option<io::Error>>>);
+pub struct WriteFailure(Rc<RefCell<Option<io::Error>>>);
 
 impl WriteFailure {
     /// Keep `error` unless an earlier one is kept already, and return an
@@ -54,7 +94,7 @@ impl WriteFailure {
     }
 
     /// Whether a write has failed.
-    pub(crate) fn is_set(&self) -> bool {
+    pub fn is_set(&self) -> bool {
         self.0.borrow().is_some()
     }
 
@@ -63,11 +103,11 @@ impl WriteFailure {
     }
 
     /// `code`, unless an output stream failed: then say so and return 74.
-    pub(crate) fn exit_code(&self, code: u8) -> u8 {
+    pub fn exit_code(&self, code: u8) -> u8 {
         match self.take() {
             Some(error) => {
-                complain!("cannot write output: {}", crate::describe(&error));
-                crate::exit::IO_ERROR
+                complain!("cannot write output: {}", describe(&error));
+                exit::IO_ERROR
             }
             None => code,
         }
@@ -76,13 +116,13 @@ impl WriteFailure {
 
 /// Standard output, buffered for where it goes, remembering its first
 /// error in a [`WriteFailure`].
-pub(crate) struct Output {
+pub struct Output {
     inner: Box<dyn Write>,
     failure: WriteFailure,
 }
 
 impl Output {
-    pub(crate) fn stdout(failure: WriteFailure) -> Output {
+    pub fn stdout(failure: WriteFailure) -> Output {
         let stdout = io::stdout();
         let inner: Box<dyn Write> = if stdout.is_terminal() {
             Box::new(LineWriter::new(stdout.lock()))
@@ -93,7 +133,7 @@ impl Output {
     }
 
     /// Flush, and turn `code` into 74 if any write failed (saying why).
-    pub(crate) fn finish(&mut self, code: u8) -> u8 {
+    pub fn finish(&mut self, code: u8) -> u8 {
         let _ = self.flush(); // A failure is recorded, and reported next.
         self.failure.exit_code(code)
     }
@@ -112,7 +152,7 @@ impl Write for Output {
 /// The `--gc-log` callback: one line per collection on stderr. If a line
 /// cannot be written, the failure is recorded and the program is stopped
 /// through `interrupt`, as a program whose stdout fails is stopped.
-pub(crate) fn gc_log(failure: WriteFailure, interrupt: Interrupt) -> GcLog {
+pub fn gc_log(failure: WriteFailure, interrupt: Interrupt) -> GcLog {
     Box::new(move |report| {
         // One write per line, so lines from other writers cannot split it.
         let line = format!("{report}\n");
