@@ -21,7 +21,10 @@ use crate::engine::Engine;
 /// Lox calls nest; the VM does not recurse. So an embedder's thread with a
 /// small stack works, and a thread with a big one pays nothing.
 pub(crate) fn on_engine_stack<T>(f: impl FnOnce() -> T) -> T {
-    stacker::maybe_grow(STACK_NEEDED, STACK_SEGMENT, f)
+    match runtime::native_stack::remaining() >= STACK_NEEDED {
+        true => f(),
+        false => stacker::grow(STACK_SEGMENT, f),
+    }
 }
 
 const STACK_NEEDED: usize = 4 << 20;
