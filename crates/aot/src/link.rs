@@ -71,9 +71,11 @@ impl std::fmt::Display for LinkError {
 impl std::error::Error for LinkError {}
 
 /// Where the runtime library is: `$STRATA_RT_LIB` if set, else beside the
-/// running program (`target/release/` holds both `strata` and the
-/// library), or one directory up (test programs run from
-/// `target/release/deps/`).
+/// running program (`cargo build` and `cargo run` put `strata` and the
+/// library side by side in `target/release/`), or one directory up (test
+/// programs run from `target/release/deps/`). Failing those, the newest
+/// `deps/libstrata_rt-HASH.a` of either directory: `cargo test` builds the
+/// library there without copying it up.
 pub fn runtime_library() -> Result<PathBuf, LinkError> {
     if let Some(path) = std::env::var_os(LIBRARY_VARIABLE) {
         let path = PathBuf::from(path);
@@ -82,17 +84,33 @@ pub fn runtime_library() -> Result<PathBuf, LinkError> {
             false => Err(LinkError::NoRuntimeLibrary(vec![path])),
         };
     }
+    let Ok(program) = std::env::current_exe() else {
+        return Err(LinkError::NoRuntimeLibrary(Vec::new()));
+    };
+    let dirs: Vec<&Path> = program.ancestors().skip(1).take(2).collect();
     let mut looked = Vec::new();
-    if let Ok(program) = std::env::current_exe() {
-        for dir in program.ancestors().skip(1).take(2) {
-            let candidate = dir.join(LIBRARY);
-            if candidate.is_file() {
-                return Ok(candidate);
-            }
-            looked.push(candidate);
+    for dir in &dirs {
+        let candidate = dir.join(LIBRARY);
+        if candidate.is_file() {
+            return Ok(candidate);
         }
+        looked.push(candidate);
     }
-    Err(LinkError::NoRuntimeLibrary(looked))
+    let built = dirs.iter().filter_map(|dir| std::fs::read_dir(dir.join("deps")).ok()).flatten();
+    let newest = built
+        .filter_map(|entry| {
+            let entry = entry.ok()?;
+            let name = entry.file_name();
+            let name = name.to_str()?;
+            let is_library = name.starts_with("libstrata_rt-") && name.ends_with(".a");
+            let modified = entry.metadata().ok()?.modified().ok()?;
+            is_library.then(|| (modified, entry.path()))
+        })
+        .max();
+    match newest {
+        Some((_, path)) => Ok(path),
+        None => Err(LinkError::NoRuntimeLibrary(looked)),
+    }
 }
 
 /// Link `object` (from [`crate::compile`]) with the runtime library into
