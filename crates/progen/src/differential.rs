@@ -233,3 +233,79 @@ pub fn check(program: &Program) -> Result<(), String> {
     }
     Err(report)
 }
+
+/// `program` built into an executable in `dir` (`strata build`) and run as
+/// a process: it must print what `vm` prints, byte for byte, with the
+/// same outcome, and the build must neither fail nor panic.
+pub fn check_aot(program: &Program, dir: &std::path::Path, name: &str) -> Result<(), String> {
+    let text = program.text.as_str();
+    let reference = run_engine(text, Engine::Vm, false, false);
+    let built = match catch_unwind(AssertUnwindSafe(|| build_and_run(text, &dir.join(name)))) {
+        Ok(Ok(run)) => run,
+        Ok(Err(why)) => Run::Panicked(why),
+        Err(payload) => Run::Panicked(panic_message(payload)),
+    };
+    if built == reference {
+        return Ok(());
+    }
+    Err(format!(
+        "aot differs from vm\n---- program ----\n{}---- vm ----\n{reference}\n---- aot ----\n{built}\n",
+        program.text
+    ))
+}
+
+/// Build `program` into `executable`, run it (killed after [`RUN_LIMIT`])
+/// and remove it.
+fn build_and_run(program: &str, executable: &std::path::Path) -> Result<Run, String> {
+    let mut err = Vec::new();
+    let input = driver::BuildInput::Source(program.as_bytes());
+    let built = match driver::build(input, &DiagnosticStyle::Plain, false, &mut err) {
+        Ok(built) => built,
+        Err(driver::BuildError::Compile) => {
+            let (stdout, stderr) = (String::new(), text(err));
+            return Ok(Run::Ended { outcome: Outcome::CompileError, stdout, stderr });
+        }
+        Err(error) => return Err(format!("cannot build: {error:?}")),
+    };
+    driver::link(&built.object, executable).map_err(|error| format!("cannot link: {error}"))?;
+    // Output into files, not pipes: the run is polled, not waited on, so
+    // nothing drains pipes meanwhile.
+    let stdout_path = executable.with_extension("stdout");
+    let stderr_path = executable.with_extension("stderr");
+    let file = |path: &std::path::Path| {
+        std::fs::File::create(path)
+            .map_err(|error| format!("cannot create {}: {error}", path.display()))
+    };
+    let mut child = std::process::Command::new(executable)
+        .env_remove("STRATA_GC")
+        .stdout(file(&stdout_path)?)
+        .stderr(file(&stderr_path)?)
+        .spawn()
+        .map_err(|error| format!("cannot start the executable: {error}"))?;
+    let started = std::time::Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if started.elapsed() > RUN_LIMIT => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("the executable ran past {RUN_LIMIT:?}"));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(1)),
+            Err(error) => return Err(format!("cannot wait for the executable: {error}")),
+        }
+    };
+    let read = |path: &std::path::Path| text(std::fs::read(path).unwrap_or_default());
+    let (stdout, stderr) = (read(&stdout_path), read(&stderr_path));
+    for path in [executable, &stdout_path, &stderr_path] {
+        let _ = std::fs::remove_file(path);
+    }
+    let outcome = match status.code() {
+        Some(0) => Outcome::Success,
+        Some(65) => Outcome::CompileError,
+        Some(70) => Outcome::RuntimeError,
+        Some(74) => Outcome::OutputError,
+        _ => return Err(format!("the executable ended by {status}")),
+    };
+    Ok(Run::Ended { outcome, stdout, stderr })
+}

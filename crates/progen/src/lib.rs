@@ -94,7 +94,7 @@ mod stmt;
 mod ty;
 
 pub use config::Config;
-pub use differential::{RUN_LIMIT, Run, check, runs, with_watchdog};
+pub use differential::{RUN_LIMIT, Run, check, check_aot, runs, with_watchdog};
 pub use module::{ModuleOptions, WILD, arbitrary_module};
 
 use arbitrary::Unstructured;

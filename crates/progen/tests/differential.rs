@@ -2,7 +2,9 @@
 //! every engine in `Engine::ALL`, normally and with the collector running
 //! at every allocation, and on `vm` after a round trip through a `.loxc`
 //! file; and fed to a session one top-level statement at a time (as the
-//! REPL does), every engine must again agree. "Identically" means the same
+//! REPL does), every engine must again agree. The first
+//! `DEFAULT_AOT_CASES` programs are also built into executables (`strata
+//! build`), which must print what `vm` prints. "Identically" means the same
 //! outcome and the same bytes on stdout and stderr; the program must also
 //! compile (the generator promises valid programs) and nothing may panic
 //! (see `progen::check`).
@@ -15,6 +17,8 @@
 //! - `PROGEN_CASES=N`: run N seeds (default `DEFAULT_CASES`, about a
 //!   minute in a release build on two cores).
 //! - `PROGEN_START=S`: start at seed S (default 0), to explore new seeds.
+//! - `PROGEN_AOT_CASES=N`: build N of them into executables (default
+//!   `DEFAULT_AOT_CASES`).
 //! - `PROGEN_SEED=S`: run only seed S, and print its program and outputs.
 //! - `PROGEN_SIZE=N`, `PROGEN_DEPTH=D`: generate up to N statements (default
 //!   150) nested up to D deep (default 5), to explore bigger programs.
@@ -29,6 +33,10 @@ use libtest_mimic::{Arguments, Failed, Trial};
 const DEFAULT_CASES: u64 = 7500;
 /// Seeds per trial: a trial reports every failing seed of its batch.
 const BATCH: u64 = 100;
+/// Seeds of a default run whose programs are also built into executables
+/// (`strata build`) and run as processes against `vm`: a build links an
+/// executable, so this is the slower part of a run per seed.
+const DEFAULT_AOT_CASES: u64 = 400;
 
 fn main() {
     let args = Arguments::from_args();
@@ -37,6 +45,9 @@ fn main() {
             value.parse::<u64>().unwrap_or_else(|_| panic!("{name} must be a number: {value}"))
         })
     };
+    let executables =
+        tempfile::Builder::new().prefix("strata-progen-").tempdir().expect("a temp dir");
+    let dir = executables.path().to_path_buf();
     let trials = match env("PROGEN_SEED") {
         Some(seed) => vec![Trial::test(format!("seed_{seed}"), move || {
             let case = Case::new(seed);
@@ -44,12 +55,14 @@ fn main() {
             for (label, run) in progen::runs(&case.program) {
                 println!("---- {label} ----\n{run}");
             }
-            case.check().map_err(Failed::from)
+            case.check().map_err(Failed::from)?;
+            progen::check_aot(&case.program, &dir, &format!("seed-{seed}")).map_err(Failed::from)
         })],
         None => {
             let start = env("PROGEN_START").unwrap_or(0);
             let cases = env("PROGEN_CASES").unwrap_or(DEFAULT_CASES);
-            (start..start + cases)
+            let aot_cases = env("PROGEN_AOT_CASES").unwrap_or(DEFAULT_AOT_CASES).min(cases);
+            let mut trials: Vec<Trial> = (start..start + cases)
                 .step_by(BATCH as usize)
                 .map(|first| {
                     let last = (first + BATCH).min(start + cases);
@@ -57,10 +70,38 @@ fn main() {
                         check_seeds(first..last)
                     })
                 })
-                .collect()
+                .collect();
+            trials.extend((start..start + aot_cases).step_by(BATCH as usize).map(|first| {
+                let last = (first + BATCH).min(start + aot_cases);
+                let dir = dir.clone();
+                Trial::test(format!("aot_seeds_{first:08}_{:08}", last - 1), move || {
+                    check_aot_seeds(first..last, &dir)
+                })
+            }));
+            trials
         }
     };
-    libtest_mimic::run(&args, trials).exit();
+    let conclusion = libtest_mimic::run(&args, trials);
+    drop(executables);
+    conclusion.exit();
+}
+
+/// Each seed's program built into an executable, run against `vm`.
+fn check_aot_seeds(seeds: std::ops::Range<u64>, dir: &std::path::Path) -> Result<(), Failed> {
+    let failures: Vec<String> = seeds
+        .filter_map(|seed| {
+            let program = Case::new(seed).program;
+            progen::check_aot(&program, dir, &format!("seed-{seed}"))
+                .err()
+                .map(|failure| format!("seed {seed}: {failure}"))
+        })
+        .collect();
+    match failures.first() {
+        None => Ok(()),
+        Some(first) => {
+            Err(format!("{} failing seeds; the first:\n\n{first}", failures.len()).into())
+        }
+    }
 }
 
 fn check_seeds(seeds: std::ops::Range<u64>) -> Result<(), Failed> {
