@@ -2,6 +2,10 @@
 //! to the terminal on its own account, and turns outcomes into exit codes
 //! (DESIGN.md invariant 9).
 
+// The entry point is `main` below, a C `main` (but for the unit tests,
+// which get the test harness's).
+#![cfg_attr(not(test), no_main)]
+
 /// Write `strata: MESSAGE` on stderr, as one line (`host::complain!`).
 macro_rules! complain {
     ($($arg:tt)*) => {
@@ -19,7 +23,6 @@ mod stats;
 
 use std::io::{self, IsTerminal, Write};
 use std::path::Path;
-use std::process::ExitCode;
 
 use driver::{
     DiagnosticStyle, GcConfig, Interrupt, JitConfig, Listing, ListingError, ListingOptions,
@@ -35,19 +38,35 @@ use crate::args::{Command, RunArgs};
 use crate::output::{Output, WriteFailure};
 use crate::program::Program;
 
-fn main() -> ExitCode {
-    output::restore_sigpipe();
+/// The process's entry: a C `main`, so that Rust's start-up code, which
+/// `strata` does not need and which costs `strata hello.lox` a tenth of its
+/// memory, does not run (`host::start` says what it would do, and does
+/// what of it matters). Arguments are read with `std::env::args_os` as
+/// usual: the standard library collects them before `main` on this
+/// platform.
+#[cfg(not(test))]
+#[unsafe(no_mangle)]
+extern "C" fn main(
+    _argc: std::ffi::c_int,
+    _argv: *const *const std::ffi::c_char,
+) -> std::ffi::c_int {
+    host::start();
+    std::ffi::c_int::from(run_command())
+}
+
+#[cfg_attr(test, allow(dead_code))]
+fn run_command() -> u8 {
     let command = match args::parse() {
         Ok(command) => command,
-        Err(code) => return ExitCode::from(code),
+        Err(code) => return code,
     };
-    ExitCode::from(match command {
+    match command {
         Command::Run(run) => run_file(&run),
         Command::Disasm { file, jit } => disasm_file(&file, jit),
         Command::Compile { file, output } => compile::compile_file(&file, &output),
         Command::Build(build) => build::build_file(&build),
         Command::Repl(run) => repl::run(&run),
-    })
+    }
 }
 
 /// The driver options a `run` asks for. Output failures of the GC log are

@@ -44,7 +44,7 @@ pub unsafe extern "C" fn strata_rt_main(
     code: *const Option<CompiledEntry>,
     code_len: usize,
 ) -> i32 {
-    host::restore_sigpipe();
+    host::start();
     // SAFETY: the caller's promise: the executable's own data.
     let (program, code) = unsafe {
         (
