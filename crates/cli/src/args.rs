@@ -4,6 +4,7 @@
 //! strata FILE                      run FILE with the default engine
 //! strata run [OPTIONS] FILE        run FILE
 //! strata build FILE [-o OUT]       a standalone executable
+//! strata bench FILE                the program under every engine, measured
 //! strata                           the REPL
 //! ```
 
@@ -59,6 +60,31 @@ enum Sub {
         /// code (its size), or bytecode for the executable's VM (why).
         #[arg(short, long)]
         verbose: bool,
+    },
+    /// Measure a program under every engine, each in fresh processes:
+    /// start-up, time to first output, wall and CPU time, peak memory, what
+    /// each engine did (--stats), and whether all printed the same.
+    Bench {
+        /// The Lox program.
+        file: PathBuf,
+        /// The engines to compare, separated by commas (default: every
+        /// engine, tree,vm,jit,aot).
+        #[arg(long, value_name = "LIST", value_delimiter = ',',
+              value_parser = crate::bench::parse_strategy)]
+        engines: Option<Vec<lab::Strategy>>,
+        /// Timed runs per engine (and as many of an empty program, for
+        /// start-up).
+        #[arg(long, value_name = "N", default_value_t = 5,
+              value_parser = clap::value_parser!(u16).range(1..))]
+        runs: u16,
+        /// Add an outside command to the comparison, NAME=COMMAND LINE (the
+        /// line is split as a shell would, not run by one): `--also
+        /// "clox=clox prog.lox"`. Repeatable.
+        #[arg(long, value_name = "NAME=CMD", value_parser = crate::bench::parse_outside)]
+        also: Vec<lab::Strategy>,
+        /// Print one JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
     },
     /// List the bytecode a program compiles to.
     Disasm {
@@ -168,6 +194,7 @@ fn format_size(bytes: usize) -> String {
 pub(crate) enum Command {
     Compile { file: PathBuf, output: PathBuf },
     Build(crate::build::BuildArgs),
+    Bench(crate::bench::BenchArgs),
     Disasm { file: PathBuf, jit: bool },
     Run(RunArgs),
     Repl(RunArgs),
@@ -209,6 +236,12 @@ pub(crate) fn parse() -> Result<Command, u8> {
             };
             let output = output.unwrap_or_else(|| file.with_extension(emit.extension()));
             Ok(Command::Build(crate::build::BuildArgs { file, output, emit, verbose }))
+        }
+        Some(Sub::Bench { file, engines, runs, also, json }) => {
+            let mut engines = engines.unwrap_or_else(lab::Strategy::all);
+            engines.extend(also);
+            let runs = usize::from(runs);
+            Ok(Command::Bench(crate::bench::BenchArgs { file, strategies: engines, runs, json }))
         }
         Some(Sub::Run(_)) => {
             complain!("run: a FILE to run is required\n\nUsage: strata run [OPTIONS] <FILE>");

@@ -14,6 +14,7 @@ macro_rules! complain {
 }
 
 mod args;
+mod bench;
 mod build;
 mod compile;
 mod input;
@@ -65,6 +66,7 @@ fn run_command() -> u8 {
         Command::Disasm { file, jit } => disasm_file(&file, jit),
         Command::Compile { file, output } => compile::compile_file(&file, &output),
         Command::Build(build) => build::build_file(&build),
+        Command::Bench(bench) => bench::bench_file(&bench),
         Command::Repl(run) => repl::run(&run),
     }
 }

@@ -1,0 +1,279 @@
+//! `strata bench FILE`: the lab (`crates/lab`) on one program, shown as a
+//! table on stdout, or as one JSON object (`--json`). Progress goes to
+//! stderr while it runs (a bar on a terminal). Ctrl-C stops it after the
+//! run under way and shows what was measured.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use lab::{Findings, Report, Strategy, Summary};
+use serde_json::{Value, json};
+
+use crate::exit;
+use crate::output::{Output, WriteFailure};
+
+pub(crate) struct BenchArgs {
+    pub(crate) file: PathBuf,
+    pub(crate) strategies: Vec<Strategy>,
+    pub(crate) runs: usize,
+    pub(crate) json: bool,
+}
+
+/// One name of `--engines`.
+pub(crate) fn parse_strategy(name: &str) -> Result<Strategy, String> {
+    Strategy::named(name.trim()).ok_or_else(|| {
+        let names: Vec<String> = Strategy::all().iter().map(Strategy::name).collect();
+        format!("unknown engine '{name}' (expected some of: {})", names.join(", "))
+    })
+}
+
+/// An outside command as `--also` takes it: `NAME=COMMAND LINE`, the line
+/// split as a POSIX shell would (quotes, backslashes), not run by one.
+pub(crate) fn parse_outside(text: &str) -> Result<Strategy, String> {
+    let (name, line) =
+        text.split_once('=').ok_or_else(|| format!("'{text}' is not NAME=COMMAND"))?;
+    let argv = shlex::split(line).filter(|argv| !argv.is_empty());
+    let argv = argv.ok_or_else(|| format!("'{line}' is not a command line"))?;
+    Ok(Strategy::Outside { name: name.to_string(), argv })
+}
+
+pub(crate) fn bench_file(args: &BenchArgs) -> u8 {
+    let strata = match std::env::current_exe() {
+        Ok(path) => path,
+        Err(error) => {
+            complain!("cannot find the strata binary itself: {}", crate::describe(&error));
+            return exit::IO_ERROR;
+        }
+    };
+    if let Err(error) = std::fs::metadata(&args.file) {
+        complain!("cannot read '{}': {}", args.file.display(), crate::describe(&error));
+        return exit::IO_ERROR;
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let on_interrupt = Arc::clone(&stop);
+    // Without the handler, Ctrl-C would end the lab with the run; a failure
+    // to install it only loses that.
+    let _ = ctrlc::set_handler(move || on_interrupt.store(true, Ordering::Relaxed));
+    let options =
+        lab::Options { strata, runs: args.runs, strategies: args.strategies.clone(), stop };
+    let mut progress = Bar::new(args.strategies.len());
+    let report = lab::bench(&args.file, &options, &mut progress);
+    progress.bar.finish_and_clear();
+    let text = if args.json { format!("{}\n", json_report(&report)) } else { table(&report) };
+    let mut out = Output::stdout(WriteFailure::default());
+    let _ = out.write_all(text.as_bytes());
+    let failed =
+        !report.disagree.is_empty() || report.findings.iter().any(|found| found.failure.is_some());
+    let code = if report.stopped || failed { exit::RUNTIME_ERROR } else { exit::OK };
+    out.finish(code)
+}
+
+/// Progress on stderr: one bar over every step of every strategy (hidden
+/// when stderr is not a terminal).
+struct Bar {
+    bar: ProgressBar,
+    strategies: usize,
+}
+
+impl Bar {
+    fn new(strategies: usize) -> Bar {
+        let bar = ProgressBar::new(1000);
+        let style = ProgressStyle::with_template("{prefix:>6} [{bar:40}] {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> ");
+        bar.set_style(style);
+        Bar { bar, strategies: strategies.max(1) }
+    }
+}
+
+impl lab::Progress for Bar {
+    fn step(&mut self, index: usize, name: &str, step: usize, steps: usize) {
+        let done = (index as f64 + step as f64 / steps.max(1) as f64) / self.strategies as f64;
+        self.bar.set_prefix(name.to_string());
+        self.bar.set_position((done * 1000.0) as u64);
+        self.bar.set_message(format!("run {step} of {steps}"));
+    }
+}
+
+fn millis(time: Duration) -> String {
+    let ms = time.as_secs_f64() * 1000.0;
+    if ms < 10.0 {
+        format!("{ms:.2} ms")
+    } else if ms < 1000.0 {
+        format!("{ms:.0} ms")
+    } else {
+        format!("{:.2} s", ms / 1000.0)
+    }
+}
+
+fn spread(summary: &Option<Summary>) -> String {
+    match summary {
+        Some(s) if s.samples > 1 => {
+            format!("{} ({}–{})", millis(s.median), millis(s.min), millis(s.max))
+        }
+        Some(s) => millis(s.median),
+        None => "-".to_string(),
+    }
+}
+
+fn mib(bytes: u64) -> String {
+    match bytes {
+        0..1024 => format!("{bytes} B"),
+        1024..1048576 => format!("{:.0} KiB", bytes as f64 / 1024.0),
+        _ => format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0)),
+    }
+}
+
+/// The report as a table, then each engine's own figures, then whether
+/// every strategy printed the same.
+fn table(report: &Report) -> String {
+    let mut rows = vec![[
+        "engine".to_string(),
+        "start-up".to_string(),
+        "first output".to_string(),
+        "wall (median, min–max)".to_string(),
+        "cpu".to_string(),
+        "peak RSS".to_string(),
+        "build".to_string(),
+    ]];
+    for found in &report.findings {
+        rows.push([
+            found.name.clone(),
+            found.startup.map_or("-".to_string(), |s| millis(s.median)),
+            found.first_output.map_or("-".to_string(), |s| millis(s.median)),
+            spread(&found.wall),
+            found.cpu.map_or("-".to_string(), |s| millis(s.median)),
+            found.peak_rss.map_or("-".to_string(), mib),
+            found.build.map_or("-".to_string(), |(time, size)| {
+                format!("{}, {} KB", millis(time), size / 1000)
+            }),
+        ]);
+    }
+    let widths: Vec<usize> = (0..7)
+        .map(|column| rows.iter().map(|row| row[column].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = format!("{} ({} runs each)\n\n", report.program.display(), report.runs);
+    for row in &rows {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .enumerate()
+            .map(|(column, (cell, &width))| match column {
+                0 => format!("{cell:<width$}"),
+                _ => format!("{cell:>width$}"),
+            })
+            .collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+    }
+    let figures: Vec<String> = report.findings.iter().filter_map(engine_figures).collect();
+    if !figures.is_empty() {
+        out.push('\n');
+        out.push_str(&figures.join(""));
+    }
+    out.push('\n');
+    for found in &report.findings {
+        if let Some(failure) = &found.failure {
+            out.push_str(&format!("FAILED on {}: {failure}\n", found.name));
+        }
+    }
+    match report.disagree.as_slice() {
+        [] if report.findings.iter().filter(|found| found.output.is_some()).count() > 1 => {
+            out.push_str("Every engine printed the same output.\n");
+        }
+        [] => {}
+        names => {
+            let first = report.findings.iter().find(|found| found.output.is_some());
+            let first = first.map_or("the first", |found| found.name.as_str());
+            out.push_str(&format!(
+                "OUTPUT DIFFERS: {} printed something else than {first}.\n",
+                names.join(", ")
+            ));
+        }
+    }
+    if report.stopped {
+        out.push_str("Stopped early (Ctrl-C): the figures above are what was measured.\n");
+    }
+    out
+}
+
+/// One engine's `--stats` figures in a line or two.
+fn engine_figures(found: &Findings) -> Option<String> {
+    let stats = found.stats.as_ref()?;
+    let number = |value: &Value| value.as_f64().unwrap_or(0.0);
+    let gc = &stats["gc"];
+    let mut text = format!(
+        "{}: {} collections, {} allocated, peak heap {}, longest pause {:.2} ms",
+        found.name,
+        number(&gc["collections"]),
+        mib(number(&gc["allocated_bytes"]) as u64),
+        mib(number(&gc["peak_heap_bytes"]) as u64),
+        number(&gc["longest_pause_ms"]),
+    );
+    let caches = &stats["caches"];
+    if !caches.is_null() {
+        text.push_str(&format!(
+            "; caches {} mono, {} poly, {} mega",
+            number(&caches["monomorphic"]),
+            number(&caches["polymorphic"]),
+            number(&caches["megamorphic"])
+        ));
+    }
+    let jit = &stats["jit"];
+    if !jit.is_null() {
+        text.push_str(&format!(
+            "; JIT {} functions, {} loops, {} OSR entries, {} deopts, {} KB of code in {:.1} ms",
+            number(&jit["functions"]),
+            number(&jit["loops"]),
+            number(&jit["osr_entries"]),
+            number(&jit["deopts"]),
+            number(&jit["code_bytes"]) / 1000.0,
+            number(&stats["time_ms"]["jit_compile"])
+        ));
+    }
+    text.push('\n');
+    Some(text)
+}
+
+fn summary_json(summary: &Option<Summary>) -> Value {
+    let ms = |time: Duration| time.as_secs_f64() * 1000.0;
+    summary.map_or(Value::Null, |s| {
+        json!({ "median_ms": ms(s.median), "min_ms": ms(s.min), "max_ms": ms(s.max), "samples": s.samples })
+    })
+}
+
+fn json_report(report: &Report) -> Value {
+    let engines: Vec<Value> = report
+        .findings
+        .iter()
+        .map(|found| {
+            json!({
+                "engine": found.name,
+                "startup": summary_json(&found.startup),
+                "first_output": summary_json(&found.first_output),
+                "wall": summary_json(&found.wall),
+                "cpu": summary_json(&found.cpu),
+                "peak_rss_bytes": found.peak_rss,
+                "build": found.build.map(|(time, size)| json!({
+                    "time_ms": time.as_secs_f64() * 1000.0,
+                    "executable_bytes": size,
+                })),
+                "stats": found.stats,
+                "exit_code": found.output.as_ref().and_then(|output| output.code),
+                "failure": found.failure,
+            })
+        })
+        .collect();
+    json!({
+        "program": report.program.display().to_string(),
+        "runs": report.runs,
+        "engines": engines,
+        "outputs_agree": report.disagree.is_empty(),
+        "disagree": report.disagree,
+        "stopped": report.stopped,
+    })
+}
