@@ -226,7 +226,7 @@ fn engine_figures(found: &Findings) -> Option<String> {
     let jit = &stats["jit"];
     if !jit.is_null() {
         text.push_str(&format!(
-            "; JIT {} functions, {} loops, {} OSR entries, {} deopts, {} KB of code in {:.1} ms",
+            "; JIT {} functions, {} loops, {} OSR entries, {} deopts, {:.1} KB of code in {:.1} ms",
             number(&jit["functions"]),
             number(&jit["loops"]),
             number(&jit["osr_entries"]),
