@@ -48,8 +48,9 @@ enum Sub {
     Build {
         /// The Lox source file, or a bytecode file.
         file: PathBuf,
-        /// Where to write the result (default: FILE without its extension,
-        /// with .o for an object file, .clif for the IR).
+        /// Where to write the result (default: FILE's name without its
+        /// extension, in the working directory; with .o for an object
+        /// file, .clif for the IR).
         #[arg(short, long)]
         output: Option<PathBuf>,
         /// What to write: an executable, only the object file, or the
@@ -234,7 +235,12 @@ pub(crate) fn parse() -> Result<Command, u8> {
                 "clif" => crate::build::Emit::Clif,
                 _ => crate::build::Emit::Executable,
             };
-            let output = output.unwrap_or_else(|| file.with_extension(emit.extension()));
+            // By default in the working directory, named after the file,
+            // as `cc` and `go build` name theirs.
+            let output = output.unwrap_or_else(|| {
+                let stem = file.file_stem().map_or_else(|| "a.out".into(), PathBuf::from);
+                stem.with_extension(emit.extension())
+            });
             Ok(Command::Build(crate::build::BuildArgs { file, output, emit, verbose }))
         }
         Some(Sub::Bench { file, engines, runs, also, json }) => {

@@ -8,8 +8,10 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn strata(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_strata")).args(args).output().expect("start strata")
+/// `strata ARGS`, run in `dir` (where a build writes by default).
+fn strata(dir: &Path, args: &[&str]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_strata"));
+    command.args(args).current_dir(dir).output().expect("start strata")
 }
 
 /// A fresh directory for one test, removed when dropped.
@@ -47,14 +49,17 @@ print \"str\" + \"ing\";
 #[test]
 fn an_executable_prints_what_strata_run_prints() {
     let dir = scratch();
-    let source = write(dir.path(), "program.lox", PROGRAM);
+    std::fs::create_dir(dir.path().join("src")).unwrap();
+    let source = write(dir.path(), "src/program.lox", PROGRAM);
+    // By default, named after the file in the working directory.
     let executable = dir.path().join("program");
-    let out = strata(&["build", source.to_str().unwrap()]);
+    let out = strata(dir.path(), &["build", source.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(!dir.path().join("src/program").exists(), "not beside the source");
     assert_eq!(text(&out.stdout), "");
     assert_eq!(text(&out.stderr), "", "a build says nothing unless asked");
     let built = run(&executable, &[]);
-    let interpreted = strata(&["run", "--engine", "vm", source.to_str().unwrap()]);
+    let interpreted = strata(dir.path(), &["run", "--engine", "vm", source.to_str().unwrap()]);
     assert_eq!(text(&built.stdout), "610\n42\nstring\n");
     assert_eq!(built.stdout, interpreted.stdout);
     assert_eq!(built.stderr, interpreted.stderr);
@@ -70,7 +75,10 @@ fn a_runtime_error_in_an_executable_is_traced_as_in_strata_run() {
         "fun inner(n) {\n  if (n == 0) return -\"x\";\n  return inner(n - 1);\n}\nprint 1;\ninner(2);\n",
     );
     let executable = dir.path().join("fails");
-    let out = strata(&["build", source.to_str().unwrap(), "-o", executable.to_str().unwrap()]);
+    let out = strata(
+        dir.path(),
+        &["build", source.to_str().unwrap(), "-o", executable.to_str().unwrap()],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let built = run(&executable, &[]);
     assert_eq!(built.status.code(), Some(70));
@@ -80,7 +88,7 @@ fn a_runtime_error_in_an_executable_is_traced_as_in_strata_run() {
         "Operand must be a number.\n[line 2] in inner()\n[line 3] in inner()\n\
          [line 3] in inner()\n[line 6] in script\n"
     );
-    let interpreted = strata(&["run", "--engine", "vm", source.to_str().unwrap()]);
+    let interpreted = strata(dir.path(), &["run", "--engine", "vm", source.to_str().unwrap()]);
     assert_eq!(built.stderr, interpreted.stderr);
 }
 
@@ -88,7 +96,7 @@ fn a_runtime_error_in_an_executable_is_traced_as_in_strata_run() {
 fn a_program_with_compile_errors_gets_its_diagnostics_and_no_executable() {
     let dir = scratch();
     let source = write(dir.path(), "broken.lox", "print 1 +;\n");
-    let out = strata(&["build", source.to_str().unwrap()]);
+    let out = strata(dir.path(), &["build", source.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(65));
     assert_eq!(text(&out.stderr), "[line 1] Error at ';': Expect expression.\n");
     assert_eq!(listing(dir.path()), ["broken.lox"], "nothing is written");
@@ -118,13 +126,13 @@ fn the_same_program_builds_to_the_same_bytes() {
 fn emit_writes_the_object_file_or_the_ir_instead() {
     let dir = scratch();
     let source = write(dir.path(), "program.lox", PROGRAM);
-    let out = strata(&["build", "--emit", "obj", source.to_str().unwrap()]);
+    let out = strata(dir.path(), &["build", "--emit", "obj", source.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let object = std::fs::read(dir.path().join("program.o")).unwrap();
     assert_eq!(&object[..4], b"\x7fELF");
     assert_eq!(u16::from_le_bytes([object[16], object[17]]), 1, "a relocatable object");
 
-    let out = strata(&["build", "--emit", "clif", source.to_str().unwrap()]);
+    let out = strata(dir.path(), &["build", "--emit", "clif", source.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let clif = std::fs::read_to_string(dir.path().join("program.clif")).unwrap();
     for function in ["; lox:0:fib", "; lox:1:init", "; lox:2:twice", "; lox:3:<script>"] {
@@ -138,7 +146,7 @@ fn emit_writes_the_object_file_or_the_ir_instead() {
 fn verbose_says_how_each_function_was_built() {
     let dir = scratch();
     let source = write(dir.path(), "program.lox", PROGRAM);
-    let out = strata(&["build", "-v", source.to_str().unwrap()]);
+    let out = strata(dir.path(), &["build", "-v", source.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0));
     let report = text(&out.stderr);
     for function in ["fib", "init", "twice", "<script>"] {
@@ -154,9 +162,10 @@ fn bytecode_files_build_too_after_the_verifier() {
     let dir = scratch();
     let source = write(dir.path(), "program.lox", PROGRAM);
     let loxc = dir.path().join("program.loxc");
-    assert_eq!(strata(&["compile", source.to_str().unwrap()]).status.code(), Some(0));
+    assert_eq!(strata(dir.path(), &["compile", source.to_str().unwrap()]).status.code(), Some(0));
     let executable = dir.path().join("from-bytecode");
-    let out = strata(&["build", loxc.to_str().unwrap(), "-o", executable.to_str().unwrap()]);
+    let out =
+        strata(dir.path(), &["build", loxc.to_str().unwrap(), "-o", executable.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(text(&run(&executable, &[]).stdout), "610\n42\nstring\n");
 
@@ -164,7 +173,7 @@ fn bytecode_files_build_too_after_the_verifier() {
     let last = tampered.len() - 1;
     tampered[last] ^= 0xff;
     let tampered = write_bytes(dir.path(), "tampered.loxc", &tampered);
-    let out = strata(&["build", tampered.to_str().unwrap()]);
+    let out = strata(dir.path(), &["build", tampered.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(65));
     assert!(text(&out.stderr).starts_with("strata: cannot build '"), "{}", text(&out.stderr));
     assert!(!dir.path().join("tampered").exists());
@@ -182,6 +191,7 @@ fn without_a_linker_or_the_runtime_library_the_build_says_so_in_one_line() {
     let source = write(dir.path(), "program.lox", PROGRAM);
     let no_cc = Command::new(env!("CARGO_BIN_EXE_strata"))
         .args(["build", source.to_str().unwrap()])
+        .current_dir(dir.path())
         .env("CC", "/nonexistent/cc")
         .output()
         .unwrap();
@@ -192,6 +202,7 @@ fn without_a_linker_or_the_runtime_library_the_build_says_so_in_one_line() {
 
     let no_library = Command::new(env!("CARGO_BIN_EXE_strata"))
         .args(["build", source.to_str().unwrap()])
+        .current_dir(dir.path())
         .env("STRATA_RT_LIB", "/nonexistent/libstrata_rt.a")
         .output()
         .unwrap();
@@ -206,7 +217,7 @@ fn without_a_linker_or_the_runtime_library_the_build_says_so_in_one_line() {
 fn a_build_never_writes_over_its_input() {
     let dir = scratch();
     let source = write(dir.path(), "program", PROGRAM);
-    let out = strata(&["build", source.to_str().unwrap()]);
+    let out = strata(dir.path(), &["build", source.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(64));
     assert!(text(&out.stderr).contains("would overwrite it"), "{}", text(&out.stderr));
     assert_eq!(std::fs::read_to_string(&source).unwrap(), PROGRAM);
@@ -221,7 +232,7 @@ fn strata_gc_watches_an_executables_collector() {
         "var s = \"\";\nfor (var i = 0; i < 100; i = i + 1) s = s + \"x\";\nprint s == s;\n",
     );
     let executable = dir.path().join("garbage");
-    assert_eq!(strata(&["build", source.to_str().unwrap()]).status.code(), Some(0));
+    assert_eq!(strata(dir.path(), &["build", source.to_str().unwrap()]).status.code(), Some(0));
     let quiet = run(&executable, &[]);
     assert_eq!(text(&quiet.stdout), "true\n");
     assert_eq!(text(&quiet.stderr), "");
@@ -229,7 +240,8 @@ fn strata_gc_watches_an_executables_collector() {
     assert_eq!(text(&logged.stdout), "true\n");
     let lines: Vec<String> = text(&logged.stderr).lines().map(str::to_string).collect();
     assert!(lines.len() > 100, "a collection at every allocation, each logged");
-    let interpreted = strata(&["run", "--gc-stress", "--gc-log", source.to_str().unwrap()]);
+    let interpreted =
+        strata(dir.path(), &["run", "--gc-stress", "--gc-log", source.to_str().unwrap()]);
     let first_word = |line: &str| line.split_whitespace().next().map(str::to_string);
     assert_eq!(
         lines.first().and_then(|line| first_word(line)),

@@ -6,7 +6,9 @@
 //! and a run of every file through a `.loxc` round trip (compile to bytes,
 //! load, verify, run on `vm` and on `jit`). Every benchmark program in
 //! `benches/` runs in every engine too, checked against its expected
-//! output.
+//! output. And every file and benchmark is built into an executable
+//! (`strata build`), run as its own process, normally (also compared with
+//! `vm` byte for byte) and with `STRATA_GC=stress`.
 //!
 //! Expectations are comments in the files (see tests/conformance/README.md):
 //! `// expect: TEXT`, `// expect runtime error: MESSAGE`, `// expect trace:

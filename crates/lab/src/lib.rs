@@ -240,7 +240,12 @@ fn measure_strategy(
                 return found;
             }
             progress.at(run + 1);
-            if let Ok(measured) = measure::run(empty_command, &[]) {
+            let measured = measure::run(empty_command, &[]);
+            // A run under way when Ctrl-C came was ended by it too.
+            if options.stop.load(Ordering::Relaxed) {
+                break;
+            }
+            if let Ok(measured) = measured {
                 startups.push(measured.wall);
             }
         }
@@ -252,7 +257,11 @@ fn measure_strategy(
             break;
         }
         progress.at(options.runs + run + 1);
-        let measured = match measure::run(&command, &[]) {
+        let measured = measure::run(&command, &[]);
+        if options.stop.load(Ordering::Relaxed) {
+            break;
+        }
+        let measured = match measured {
             Ok(measured) => measured,
             Err(error) => {
                 found.failure = Some(format!("cannot start `{}`: {error}", command.join(" ")));
@@ -262,7 +271,10 @@ fn measure_strategy(
         walls.push(measured.wall);
         cpus.push(measured.cpu);
         firsts.extend(measured.first_output);
-        found.peak_rss = Some(found.peak_rss.unwrap_or(0).max(measured.peak_rss));
+        // Zero: the run could not be traced, so its peak is unknown.
+        if measured.peak_rss > 0 {
+            found.peak_rss = Some(found.peak_rss.unwrap_or(0).max(measured.peak_rss));
+        }
         match &found.output {
             None => found.output = Some(measured.output),
             Some(first) if *first != measured.output => {

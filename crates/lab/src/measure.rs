@@ -25,7 +25,8 @@ pub struct Measured {
     pub first_output: Option<Duration>,
     /// User plus system time.
     pub cpu: Duration,
-    /// Peak resident set size, in bytes.
+    /// Peak resident set size, in bytes (0: unknown, the run could not be
+    /// traced).
     pub peak_rss: u64,
     pub output: Output,
 }

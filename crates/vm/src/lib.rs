@@ -68,7 +68,6 @@ impl Loaded {
             index: self.object.proto as usize,
             function: &self.function,
             facts: &self.facts,
-            constants: &self.constants,
             object: self.object,
             entry_at,
         }
@@ -155,8 +154,6 @@ pub struct FunctionCode<'a> {
     pub index: usize,
     pub function: &'a bytecode::Function,
     pub facts: &'a FunctionFacts,
-    /// Its constants as runtime values, alive as long as the VM.
-    pub constants: &'a [Value],
     pub object: Gc<ObjFunction>,
     /// `None`: the function's entry. `Some(offset)`: an entry at the loop
     /// header at `offset` (on-stack replacement).
