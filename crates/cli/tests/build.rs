@@ -258,3 +258,27 @@ fn listing(dir: &Path) -> Vec<String> {
     names.sort();
     names
 }
+
+#[test]
+fn a_huge_function_stays_bytecode_and_runs_in_the_executables_vm() {
+    // Over the code generator's limit (`codegen::MAX_FUNCTION_BYTES`):
+    // each `s = f(s);` is about 9 bytes of bytecode.
+    let mut program = String::from("fun f(x) { return x + 1; }\nvar s = 0;\n");
+    for _ in 0..2000 {
+        program.push_str("s = f(s);\n");
+    }
+    program.push_str("print s;\n");
+    let dir = scratch();
+    let source = write(dir.path(), "huge.lox", &program);
+    let out = strata(dir.path(), &["build", "-v", source.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let report = text(&out.stderr);
+    let script = report.lines().find(|line| line.contains("<script>")).unwrap_or_default();
+    assert!(
+        script.contains("bytecode for the VM") && script.contains("over the limit"),
+        "{report}"
+    );
+    let f = report.lines().find(|line| line.contains(" f ")).unwrap_or_default();
+    assert!(f.contains("machine code"), "{report}");
+    assert_eq!(text(&run(&dir.path().join("huge"), &[]).stdout), "2000\n");
+}

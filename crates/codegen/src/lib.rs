@@ -22,5 +22,7 @@ mod lowering;
 mod types;
 
 pub use helpers::Helper;
-pub use lower::{CantCompile, Compiled, FunctionInput, KnownFunction, compile_function};
+pub use lower::{
+    CantCompile, Compiled, FunctionInput, KnownFunction, MAX_FUNCTION_BYTES, compile_function,
+};
 pub use lowering::{Lowering, lowering};

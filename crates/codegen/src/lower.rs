@@ -74,10 +74,23 @@ pub struct KnownFunction {
     pub proto: u32,
 }
 
+/// The most bytes of bytecode a function may have to be compiled; a
+/// larger one stays in the interpreter. Cranelift's time and memory grow
+/// faster than a function's size (its register allocator works on the
+/// whole function): a top-level script of 6,000 calls took 7.8 s and 700
+/// MB to compile, where the same calls in loops or small functions take
+/// milliseconds, so a huge program could exhaust the machine. Huge
+/// functions are rare and are almost always straight-line set-up code
+/// that runs once. HotSpot declines the same way (`HugeMethodLimit`, 8,000
+/// bytes of bytecode). The largest function of the benchmarks has 505.
+pub const MAX_FUNCTION_BYTES: usize = 8000;
+
 /// Why a function was not compiled. Never an error of the program: the
 /// function stays in the interpreter.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CantCompile {
+    /// It has more than [`MAX_FUNCTION_BYTES`] bytes of bytecode.
+    TooLarge(usize),
     /// Cranelift refused the function: an implementation limit.
     Cranelift(String),
     /// An on-stack-replacement entry was asked for at an offset that is
@@ -88,6 +101,10 @@ pub enum CantCompile {
 impl std::fmt::Display for CantCompile {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
+            CantCompile::TooLarge(bytes) => write!(
+                f,
+                "{bytes} bytes of bytecode, over the limit of {MAX_FUNCTION_BYTES} for compiling"
+            ),
             CantCompile::Cranelift(message) => write!(f, "Cranelift: {message}"),
             CantCompile::NotALoopHeader(offset) => write!(f, "{offset:04} is not a loop header"),
         }
@@ -123,6 +140,10 @@ pub fn compile_function<M: Module>(
     input: &FunctionInput<'_>,
     want_ir: bool,
 ) -> Result<Compiled, CantCompile> {
+    let bytes = input.function.chunk.code.len();
+    if bytes > MAX_FUNCTION_BYTES {
+        return Err(CantCompile::TooLarge(bytes));
+    }
     let code: Vec<Instruction> = instructions(&input.function.chunk.code)
         .collect::<Result<_, _>>()
         .map_err(|error| CantCompile::Cranelift(format!("undecodable code: {error}")))?;
