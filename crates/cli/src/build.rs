@@ -2,17 +2,17 @@
 //! its object file, or its Cranelift IR).
 //!
 //! As with `strata compile`, the output never replaces the input, and is
-//! written whole or not at all: into a temporary file beside it, then
-//! renamed. A program with compile errors gets its diagnostics and exit 65,
+//! written whole or not at all (`compile::replace`: a temporary file beside
+//! it, then a rename; a device such as `/dev/null` is written in place). A program with compile errors gets its diagnostics and exit 65,
 //! and nothing is written.
 
 use std::fs;
 use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use driver::{BuildError, BuildInput, Built};
 
-use crate::compile::{create_temporary, is_same_file};
+use crate::compile::is_same_file;
 use crate::exit;
 use crate::program::Program;
 
@@ -75,22 +75,15 @@ pub(crate) fn build_file(args: &BuildArgs) -> u8 {
     if args.verbose {
         let _ = err.write_all(report(&built).as_bytes());
     }
-    let written = match args.emit {
-        Emit::Executable => write_through(&args.output, |temporary| {
-            driver::link(&built.object, temporary).map_err(|error| error.to_string())
-        }),
-        Emit::Object => write_through(&args.output, |temporary| {
-            fs::write(temporary, &built.object).map_err(|error| crate::describe(&error))
-        }),
-        Emit::Clif => write_through(&args.output, |temporary| {
-            let clif = built.clif.as_deref().unwrap_or_default();
-            fs::write(temporary, clif).map_err(|error| crate::describe(&error))
-        }),
-    };
+    let written = crate::compile::replace(&args.output, |file| match args.emit {
+        Emit::Executable => driver::link(&built.object, file).map_err(io::Error::other),
+        Emit::Object => fs::write(file, &built.object),
+        Emit::Clif => fs::write(file, built.clif.as_deref().unwrap_or_default()),
+    });
     match written {
         Ok(()) => exit::OK,
-        Err(why) => {
-            complain!("cannot build '{}': {why}", args.output.display());
+        Err(error) => {
+            complain!("cannot build '{}': {}", args.output.display(), crate::describe(&error));
             exit::IO_ERROR
         }
     }
@@ -117,20 +110,4 @@ fn report(built: &Built) -> String {
         built.object.len()
     ));
     text
-}
-
-/// Make `output` by having `write` make a temporary file beside it, then
-/// renaming that over it: `output` ends up whole, or as it was.
-fn write_through(
-    output: &Path,
-    write: impl FnOnce(&Path) -> Result<(), String>,
-) -> Result<(), String> {
-    let (temporary, file) = create_temporary(output).map_err(|error| crate::describe(&error))?;
-    drop(file);
-    let result = write(&temporary)
-        .and_then(|()| fs::rename(&temporary, output).map_err(|error| crate::describe(&error)));
-    if result.is_err() {
-        let _ = fs::remove_file(&temporary);
-    }
-    result
 }

@@ -7,7 +7,7 @@
 
 use std::ffi::OsString;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::exit;
@@ -62,23 +62,29 @@ pub(crate) fn is_same_file(a: &Path, b: &Path) -> bool {
 }
 
 /// Write `bytes` to `path` so that it holds either its old contents or all
-/// of `bytes`, never part of them.
+/// of `bytes`, never part of them ([`replace`]).
+fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    replace(path, |file| fs::write(file, bytes))
+}
+
+/// Make `path` anew with `write`, which writes the file it is given, so
+/// that `path` holds either its old contents or all of the new, never part
+/// of them: `write` writes a temporary file beside it, which is synced,
+/// then renamed over it.
 ///
 /// A symbolic link is followed, so the file it points to is replaced, not
 /// the link. Something that is not a regular file (a device such as
 /// `/dev/null`, a FIFO) cannot be replaced by renaming, which would put a
-/// regular file in its place, so it is written in place.
-fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+/// regular file in its place, so `write` writes it in place.
+pub(crate) fn replace(path: &Path, write: impl FnOnce(&Path) -> io::Result<()>) -> io::Result<()> {
     let target = match fs::metadata(path) {
-        Ok(metadata) if !metadata.is_file() && !metadata.is_dir() => {
-            return OpenOptions::new().write(true).truncate(true).open(path)?.write_all(bytes);
-        }
+        Ok(metadata) if !metadata.is_file() && !metadata.is_dir() => return write(path),
         Ok(_) => fs::canonicalize(path)?,
         Err(_) => path.to_path_buf(),
     };
-    let (temporary, mut file) = create_temporary(&target)?;
-    let written = file.write_all(bytes).and_then(|()| file.sync_all());
+    let (temporary, file) = create_temporary(&target)?;
     drop(file);
+    let written = write(&temporary).and_then(|()| File::open(&temporary)?.sync_all());
     let renamed = written.and_then(|()| fs::rename(&temporary, &target));
     if renamed.is_err() {
         let _ = fs::remove_file(&temporary);
@@ -87,7 +93,7 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
 }
 
 /// A new, empty file in `target`'s directory, named after it.
-pub(crate) fn create_temporary(target: &Path) -> io::Result<(PathBuf, File)> {
+fn create_temporary(target: &Path) -> io::Result<(PathBuf, File)> {
     let directory = match target.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),

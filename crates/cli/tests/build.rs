@@ -282,3 +282,25 @@ fn a_huge_function_stays_bytecode_and_runs_in_the_executables_vm() {
     assert!(f.contains("machine code"), "{report}");
     assert_eq!(text(&run(&dir.path().join("huge"), &[]).stdout), "2000\n");
 }
+
+#[test]
+fn a_link_or_a_device_as_output_is_written_through_not_replaced() {
+    use std::os::unix::fs::FileTypeExt;
+    let dir = scratch();
+    let source = write(dir.path(), "program.lox", PROGRAM);
+    let target = write(dir.path(), "target", "old");
+    let link = dir.path().join("link");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let out =
+        strata(dir.path(), &["build", source.to_str().unwrap(), "-o", link.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink(), "still a link");
+    assert_eq!(text(&run(&target, &[]).stdout), "610\n42\nstring\n");
+    for emit in ["exe", "obj"] {
+        let args = ["build", "--emit", emit, source.to_str().unwrap(), "-o", "/dev/null"];
+        let out = strata(dir.path(), &args);
+        assert_eq!(out.status.code(), Some(0), "{emit}: {}", text(&out.stderr));
+        let kind = std::fs::metadata("/dev/null").unwrap().file_type();
+        assert!(kind.is_char_device(), "/dev/null is still the device");
+    }
+}
