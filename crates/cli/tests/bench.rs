@@ -2,27 +2,16 @@
 //! processes, the outputs compared, failures and disagreements said
 //! loudly, JSON for tools.
 
-use std::path::{Path, PathBuf};
+mod common;
+
 use std::process::{Command, Output};
+
+use common::{scratch, text, write};
 
 use serde_json::Value;
 
 fn strata(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_strata")).args(args).output().expect("start strata")
-}
-
-fn write(dir: &Path, name: &str, contents: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, contents).expect("write a test file");
-    path
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn scratch() -> tempfile::TempDir {
-    tempfile::Builder::new().prefix("strata-bench-test-").tempdir().expect("a temp dir")
 }
 
 const PROGRAM: &str =

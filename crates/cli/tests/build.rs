@@ -5,28 +5,17 @@
 //! That every corpus file and benchmark runs the same as an executable is
 //! the conformance suite's job (`crates/driver/tests/conformance.rs`).
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::process::{Command, Output};
+
+use common::{listing, scratch, text, write};
 
 /// `strata ARGS`, run in `dir` (where a build writes by default).
 fn strata(dir: &Path, args: &[&str]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_strata"));
     command.args(args).current_dir(dir).output().expect("start strata")
-}
-
-/// A fresh directory for one test, removed when dropped.
-fn scratch() -> tempfile::TempDir {
-    tempfile::Builder::new().prefix("strata-build-test-").tempdir().expect("a temp dir")
-}
-
-fn write(dir: &Path, name: &str, contents: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, contents).expect("write a test file");
-    path
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 fn run(executable: &Path, env: &[(&str, &str)]) -> Output {
@@ -172,17 +161,11 @@ fn bytecode_files_build_too_after_the_verifier() {
     let mut tampered = std::fs::read(&loxc).unwrap();
     let last = tampered.len() - 1;
     tampered[last] ^= 0xff;
-    let tampered = write_bytes(dir.path(), "tampered.loxc", &tampered);
+    let tampered = write(dir.path(), "tampered.loxc", &tampered);
     let out = strata(dir.path(), &["build", tampered.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(65));
     assert!(text(&out.stderr).starts_with("strata: cannot build '"), "{}", text(&out.stderr));
     assert!(!dir.path().join("tampered").exists());
-}
-
-fn write_bytes(dir: &Path, name: &str, contents: &[u8]) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, contents).expect("write a test file");
-    path
 }
 
 #[test]
@@ -248,15 +231,6 @@ fn strata_gc_watches_an_executables_collector() {
         text(&interpreted.stderr).lines().next().and_then(first_word),
         "the same log format as --gc-log"
     );
-}
-
-fn listing(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
 }
 
 #[test]

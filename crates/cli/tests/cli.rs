@@ -3,6 +3,8 @@
 //! The language itself is tested by the conformance corpus through the
 //! driver; these tests cover what only the binary does.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::fs::FileTypeExt;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
@@ -10,6 +12,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use common::{listing, text};
 
 fn strata(args: &[&str], stdin: &str) -> Output {
     let history = std::env::temp_dir().join(format!("strata-cli-history-{}", std::process::id()));
@@ -31,10 +35,6 @@ fn write_temp(name: &str, contents: &[u8]) -> std::path::PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, contents).unwrap();
     path
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 #[test]
@@ -614,15 +614,6 @@ fn compile_refuses_bytecode_and_never_writes_over_its_input() {
 }
 
 /// The names in `dir`, sorted.
-fn listing(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
-    names
-}
-
 #[test]
 fn compile_writes_its_output_whole_or_not_at_all() {
     let dir = temp_dir("compile-output");

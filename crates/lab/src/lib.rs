@@ -231,7 +231,7 @@ fn measure_strategy(
     // One untimed run of each first, so that every timed run finds the
     // files in the page cache, as the runs after it do.
     for warm_up in [Some(&command), empty_command.as_ref()].into_iter().flatten() {
-        let _ = measure::run(warm_up, &[]);
+        let _ = measure::run(warm_up);
     }
     let mut startups = Vec::new();
     if let Some(empty_command) = &empty_command {
@@ -240,7 +240,7 @@ fn measure_strategy(
                 return found;
             }
             progress.at(run + 1);
-            let measured = measure::run(empty_command, &[]);
+            let measured = measure::run(empty_command);
             // A run under way when Ctrl-C came was ended by it too.
             if options.stop.load(Ordering::Relaxed) {
                 break;
@@ -257,7 +257,7 @@ fn measure_strategy(
             break;
         }
         progress.at(options.runs + run + 1);
-        let measured = measure::run(&command, &[]);
+        let measured = measure::run(&command);
         if options.stop.load(Ordering::Relaxed) {
             break;
         }
@@ -297,7 +297,7 @@ fn measure_strategy(
         progress.at(options.runs * 2 + 1);
         let mut with_stats = command.clone();
         with_stats.insert(2, "--stats=json".to_string());
-        found.stats = measure::run(&with_stats, &[]).ok().and_then(|measured| {
+        found.stats = measure::run(&with_stats).ok().and_then(|measured| {
             let stderr = String::from_utf8_lossy(&measured.output.stderr).into_owned();
             serde_json::from_str(stderr.lines().last()?).ok()
         });
@@ -314,7 +314,7 @@ fn build(strata: &str, program: &Path, executable: &Path) -> Result<(), String> 
         "-o".to_string(),
         executable.to_string_lossy().into_owned(),
     ];
-    let measured = measure::run(&argv, &[]).map_err(|error| format!("cannot build: {error}"))?;
+    let measured = measure::run(&argv).map_err(|error| format!("cannot build: {error}"))?;
     match measured.output.code {
         Some(0) => Ok(()),
         _ => Err(format!(

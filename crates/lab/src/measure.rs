@@ -40,15 +40,12 @@ pub struct Output {
     pub code: Option<i32>,
 }
 
-/// Run `argv` (with `env` added) to its end and measure it. An error when
-/// it cannot be started.
-pub fn run(argv: &[String], env: &[(&str, &str)]) -> std::io::Result<Measured> {
+/// Run `argv` to its end and measure it. An error when it cannot be
+/// started.
+pub fn run(argv: &[String]) -> std::io::Result<Measured> {
     let (program, args) = argv.split_first().expect("a command");
     let mut command = Command::new(program);
     command.args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-    for (name, value) in env {
-        command.env(name, value);
-    }
     // SAFETY: `ptrace(PTRACE_TRACEME)` is a system call, async-signal-safe
     // as code between fork and exec must be. If it fails, the run goes on
     // untraced (and its peak RSS is unknown).
