@@ -257,14 +257,7 @@ fn check_aot(aot: &Aot, path: &Path, name: &str, stress: bool) -> Result<(), Fai
 }
 
 fn check_aot_benchmark(aot: &Aot, path: &Path) -> Result<(), Failed> {
-    let expected = std::fs::read_to_string(path.with_extension("expected"))
-        .map_err(|e| format!("{}: {e}", path.with_extension("expected").display()))?;
-    let actual = aot.run(path, false);
-    let wanted = Run { outcome: Outcome::Success, stdout: expected, stderr: String::new() };
-    if actual != wanted {
-        return Err(format!("aot: expected\n{wanted:#?}\ngot\n{actual:#?}").into());
-    }
-    Ok(())
+    benchmark_prints_its_expected_output(path, "aot", aot.run(path, false))
 }
 
 /// Every benchmark program in `benches/` in every configuration: each
@@ -296,12 +289,21 @@ fn benchmark_programs() -> Vec<PathBuf> {
 
 fn check_benchmark(path: &Path, config: Config) -> Result<(), Failed> {
     let source = std::fs::read(path).map_err(|e| e.to_string())?;
+    benchmark_prints_its_expected_output(path, &config.label(), run(&source, config))
+}
+
+/// The benchmark at `path` ran as `actual` (on `label`): it must have
+/// printed exactly its `.expected` output and succeeded.
+fn benchmark_prints_its_expected_output(
+    path: &Path,
+    label: &str,
+    actual: Run,
+) -> Result<(), Failed> {
     let expected = std::fs::read_to_string(path.with_extension("expected"))
         .map_err(|e| format!("{}: {e}", path.with_extension("expected").display()))?;
-    let actual = run(&source, config);
     let wanted = Run { outcome: Outcome::Success, stdout: expected, stderr: String::new() };
     if actual != wanted {
-        return Err(format!("{}: expected\n{wanted:#?}\ngot\n{actual:#?}", config.label()).into());
+        return Err(format!("{label}: expected\n{wanted:#?}\ngot\n{actual:#?}").into());
     }
     Ok(())
 }
