@@ -83,6 +83,13 @@ enum Sub {
         /// "clox=clox prog.lox"`. Repeatable.
         #[arg(long, value_name = "NAME=CMD", value_parser = crate::bench::parse_outside)]
         also: Vec<lab::Strategy>,
+        /// Also run the program's top level K times in one process per
+        /// engine, time each iteration, and classify the warm-up curve
+        /// (flat, warm-up, slowdown, no steady state) with the time each
+        /// engine takes to reach its steady state.
+        #[arg(long, value_name = "K",
+              value_parser = clap::value_parser!(u32).range(1..=i64::from(host::MAX_ITERATIONS)))]
+        iterations: Option<u32>,
         /// Print one JSON object instead of a table.
         #[arg(long)]
         json: bool,
@@ -135,6 +142,14 @@ pub(crate) struct RunArgs {
     #[arg(long, value_name = "FORMAT", num_args = 0..=1, require_equals = true,
           default_missing_value = "text", value_parser = ["text", "json"])]
     pub(crate) stats: Option<String>,
+
+    /// Run the program's top level K times in this one process, keeping
+    /// its globals and everything the engine learned between runs (warm
+    /// code, caches), as a long-running program would; --stats reports each
+    /// run's time.
+    #[arg(long, value_name = "K",
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(host::MAX_ITERATIONS)))]
+    pub(crate) iterations: Option<u32>,
 
     /// Collect garbage at every allocation (finds rooting bugs; slow).
     #[arg(long)]
@@ -243,11 +258,17 @@ pub(crate) fn parse() -> Result<Command, u8> {
             });
             Ok(Command::Build(crate::build::BuildArgs { file, output, emit, verbose }))
         }
-        Some(Sub::Bench { file, engines, runs, also, json }) => {
+        Some(Sub::Bench { file, engines, runs, also, iterations, json }) => {
             let mut engines = engines.unwrap_or_else(lab::Strategy::all);
             engines.extend(also);
             let runs = usize::from(runs);
-            Ok(Command::Bench(crate::bench::BenchArgs { file, strategies: engines, runs, json }))
+            Ok(Command::Bench(crate::bench::BenchArgs {
+                file,
+                strategies: engines,
+                runs,
+                iterations,
+                json,
+            }))
         }
         Some(Sub::Run(_)) => {
             complain!("run: a FILE to run is required\n\nUsage: strata run [OPTIONS] <FILE>");

@@ -20,6 +20,7 @@ pub(crate) struct BenchArgs {
     pub(crate) file: PathBuf,
     pub(crate) strategies: Vec<Strategy>,
     pub(crate) runs: usize,
+    pub(crate) iterations: Option<u32>,
     pub(crate) json: bool,
 }
 
@@ -58,8 +59,13 @@ pub(crate) fn bench_file(args: &BenchArgs) -> u8 {
     // Without the handler, Ctrl-C would end the lab with the run; a failure
     // to install it only loses that.
     let _ = ctrlc::set_handler(move || on_interrupt.store(true, Ordering::Relaxed));
-    let options =
-        lab::Options { strata, runs: args.runs, strategies: args.strategies.clone(), stop };
+    let options = lab::Options {
+        strata,
+        runs: args.runs,
+        strategies: args.strategies.clone(),
+        iterations: args.iterations,
+        stop,
+    };
     let mut progress = Bar::new(args.strategies.len());
     let report = lab::bench(&args.file, &options, &mut progress);
     progress.bar.finish_and_clear();
@@ -153,28 +159,14 @@ fn table(report: &Report) -> String {
             }),
         ]);
     }
-    let widths: Vec<usize> = (0..7)
-        .map(|column| rows.iter().map(|row| row[column].chars().count()).max().unwrap_or(0))
-        .collect();
     let mut out = format!("{} ({} runs each)\n\n", report.program.display(), report.runs);
-    for row in &rows {
-        let cells: Vec<String> = row
-            .iter()
-            .zip(&widths)
-            .enumerate()
-            .map(|(column, (cell, &width))| match column {
-                0 => format!("{cell:<width$}"),
-                _ => format!("{cell:>width$}"),
-            })
-            .collect();
-        out.push_str(cells.join("  ").trim_end());
-        out.push('\n');
-    }
+    out.push_str(&columns(&rows));
     let figures: Vec<String> = report.findings.iter().filter_map(engine_figures).collect();
     if !figures.is_empty() {
         out.push('\n');
         out.push_str(&figures.join(""));
     }
+    out.push_str(&warmup_table(report));
     out.push('\n');
     for found in &report.findings {
         if let Some(failure) = &found.failure {
@@ -197,6 +189,62 @@ fn table(report: &Report) -> String {
     }
     if report.stopped {
         out.push_str("Stopped early (Ctrl-C): the figures above are what was measured.\n");
+    }
+    out
+}
+
+/// The warm-up curves, a row per engine that has one: its class, when it
+/// reached its steady state and at what speed.
+fn warmup_table(report: &Report) -> String {
+    let curves: Vec<(&str, &lab::Curve)> = report
+        .findings
+        .iter()
+        .filter_map(|found| Some((found.name.as_str(), found.warmup.as_ref()?)))
+        .collect();
+    let Some((_, first)) = curves.first() else { return String::new() };
+    let mut rows = vec![
+        ["engine", "curve", "first iteration", "steady from", "time to steady", "steady iteration"]
+            .map(String::from),
+    ];
+    for (name, curve) in &curves {
+        let steady_from = match (curve.class, curve.steady_from) {
+            (None, _) => "too few to tell".to_string(),
+            (_, Some(index)) => format!("iteration {}", index + 1),
+            (_, None) => "-".to_string(),
+        };
+        rows.push([
+            name.to_string(),
+            curve.class.map_or("-", lab::Class::name).to_string(),
+            curve.times.first().map_or("-".to_string(), |&time| millis(time)),
+            steady_from,
+            curve.time_to_steady.map_or("-".to_string(), millis),
+            curve.steady.map_or("-".to_string(), millis),
+        ]);
+    }
+    let mut out =
+        format!("\nWarm-up: {} iterations of the top level in one process\n\n", first.times.len());
+    out.push_str(&columns(&rows));
+    out
+}
+
+/// Rows as aligned columns, the first left-aligned and the rest right.
+fn columns<const N: usize>(rows: &[[String; N]]) -> String {
+    let widths: Vec<usize> = (0..N)
+        .map(|column| rows.iter().map(|row| row[column].chars().count()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for row in rows {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .enumerate()
+            .map(|(column, (cell, &width))| match column {
+                0 => format!("{cell:<width$}"),
+                _ => format!("{cell:>width$}"),
+            })
+            .collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
     }
     out
 }
@@ -246,6 +294,18 @@ fn summary_json(summary: &Option<Summary>) -> Value {
     })
 }
 
+fn warmup_json(curve: &lab::Curve) -> Value {
+    let ms = |time: Duration| time.as_secs_f64() * 1000.0;
+    json!({
+        "iterations_ms": curve.times.iter().map(|&time| ms(time)).collect::<Vec<f64>>(),
+        "class": curve.class.map(lab::Class::name),
+        "segment_starts": curve.segments,
+        "steady_from": curve.steady_from,
+        "time_to_steady_ms": curve.time_to_steady.map(ms),
+        "steady_iteration_ms": curve.steady.map(ms),
+    })
+}
+
 fn json_report(report: &Report) -> Value {
     let engines: Vec<Value> = report
         .findings
@@ -263,6 +323,7 @@ fn json_report(report: &Report) -> Value {
                     "executable_bytes": size,
                 })),
                 "stats": found.stats,
+                "warmup": found.warmup.as_ref().map(warmup_json),
                 "exit_code": found.output.as_ref().and_then(|output| output.code),
                 "failure": found.failure,
             })
@@ -271,6 +332,7 @@ fn json_report(report: &Report) -> Value {
     json!({
         "program": report.program.display().to_string(),
         "runs": report.runs,
+        "iterations": report.iterations,
         "engines": engines,
         "outputs_agree": report.disagree.is_empty(),
         "disagree": report.disagree,

@@ -110,8 +110,14 @@ fn run_file(run: &RunArgs) -> u8 {
     let mut err = io::stderr().lock();
     let mut session = driver::Session::new(options);
     let code = match program {
-        Program::Source(source) => exit_code(session.eval(&source, &mut out, &mut err)),
-        Program::Bytecode(bytes, why) => match session.run_bytecode(&bytes, &mut out, &mut err) {
+        Program::Source(source) => exit_code(match run.iterations {
+            Some(times) => session.eval_repeatedly(&source, times, &mut out, &mut err),
+            None => session.eval(&source, &mut out, &mut err),
+        }),
+        Program::Bytecode(bytes, why) => match match run.iterations {
+            Some(times) => session.run_bytecode_repeatedly(&bytes, times, &mut out, &mut err),
+            None => session.run_bytecode(&bytes, &mut out, &mut err),
+        } {
             Ok(outcome) => exit_code(outcome),
             Err(error) => {
                 let hint = program::load_error_hint(&error, why);

@@ -64,6 +64,19 @@ pub(crate) fn text(stats: &RunStats) -> String {
             bytes(tier.code_bytes)
         );
     }
+    if let Some(first) = stats.iterations.first() {
+        let fastest = stats.iterations.iter().min().unwrap_or(first);
+        let last = stats.iterations.last().unwrap_or(first);
+        let _ = writeln!(
+            out,
+            "  repeat   {} run{} of the top level: first {}, last {}, fastest {}",
+            stats.iterations.len(),
+            plural(stats.iterations.len() as u64),
+            millis(*first),
+            millis(*last),
+            millis(*fastest)
+        );
+    }
     out
 }
 
@@ -110,6 +123,10 @@ pub(crate) fn json(stats: &RunStats) -> String {
         },
         "caches": caches,
         "jit": jit,
+        "iterations_ms": match stats.iterations.as_slice() {
+            [] => Value::Null,
+            times => times.iter().map(|&time| ms(time)).collect(),
+        },
     });
     format!("{value}\n")
 }

@@ -97,6 +97,80 @@ fn a_failing_engine_is_reported_and_the_rest_goes_on() {
 }
 
 #[test]
+fn warm_up_curves_for_every_engine() {
+    let dir = scratch();
+    let program = write(dir.path(), "program.lox", PROGRAM);
+    let out = strata(&[
+        "bench",
+        program.to_str().unwrap(),
+        "--runs",
+        "1",
+        "--iterations",
+        "12",
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert_eq!(report["iterations"], 12);
+    for engine in report["engines"].as_array().unwrap() {
+        let warmup = &engine["warmup"];
+        let times = warmup["iterations_ms"].as_array().expect("iteration times");
+        assert_eq!(times.len(), 12, "{warmup}");
+        assert!(times.iter().all(|ms| ms.as_f64().unwrap() > 0.0), "{warmup}");
+        let class = warmup["class"].as_str().unwrap();
+        assert!(["flat", "warm-up", "slowdown", "no steady state"].contains(&class), "{warmup}");
+    }
+
+    // The table has a row per engine.
+    let out = strata(&[
+        "bench",
+        program.to_str().unwrap(),
+        "--engines",
+        "vm,jit",
+        "--runs",
+        "1",
+        "--iterations",
+        "3",
+    ]);
+    let table = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{table}{}", text(&out.stderr));
+    assert!(table.contains("Warm-up: 3 iterations of the top level in one process"), "{table}");
+    let warmup = table.split("Warm-up:").nth(1).expect("a warm-up section");
+    for engine in ["vm ", "jit "] {
+        let row = warmup.lines().find(|line| line.starts_with(engine));
+        let row = row.unwrap_or_else(|| panic!("a row for {engine}:\n{table}"));
+        assert!(row.contains("too few to tell"), "shown, not classified:\n{table}");
+    }
+}
+
+#[test]
+fn a_repeated_run_that_fails_is_a_failure() {
+    // A deterministic program that completes once completes every time (a
+    // global it reads before defining would have failed the first run), so
+    // this one fails in its first iteration, after printing.
+    let dir = scratch();
+    let failing = write(dir.path(), "failing.lox", "print 1;\nprint later;\nvar later = 1;\n");
+    let out = strata(&[
+        "bench",
+        failing.to_str().unwrap(),
+        "--engines",
+        "vm,aot",
+        "--runs",
+        "1",
+        "--iterations",
+        "2",
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(70));
+    let report: Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    for engine in report["engines"].as_array().unwrap() {
+        let failure = engine["failure"].as_str().unwrap_or_default();
+        assert_eq!(failure, "the repeated run failed (exit code 70)", "{engine}");
+        assert!(engine["warmup"].is_null(), "{engine}");
+    }
+}
+
+#[test]
 fn unknown_engines_are_usage_errors() {
     let out = strata(&["bench", "x.lox", "--engines", "vm,nope"]);
     assert_eq!(out.status.code(), Some(64));

@@ -20,7 +20,7 @@ fn strata(dir: &Path, args: &[&str]) -> Output {
 
 fn run(executable: &Path, env: &[(&str, &str)]) -> Output {
     let mut command = Command::new(executable);
-    command.env_remove("STRATA_GC");
+    command.env_remove("STRATA_GC").env_remove("STRATA_ITERATIONS");
     for (name, value) in env {
         command.env(name, value);
     }
@@ -34,6 +34,7 @@ print fib(15);
 print Point(21).twice();
 print \"str\" + \"ing\";
 ";
+const PROGRAM_OUTPUT: &str = "610\n42\nstring\n";
 
 #[test]
 fn an_executable_prints_what_strata_run_prints() {
@@ -49,7 +50,7 @@ fn an_executable_prints_what_strata_run_prints() {
     assert_eq!(text(&out.stderr), "", "a build says nothing unless asked");
     let built = run(&executable, &[]);
     let interpreted = strata(dir.path(), &["run", "--engine", "vm", source.to_str().unwrap()]);
-    assert_eq!(text(&built.stdout), "610\n42\nstring\n");
+    assert_eq!(text(&built.stdout), PROGRAM_OUTPUT);
     assert_eq!(built.stdout, interpreted.stdout);
     assert_eq!(built.stderr, interpreted.stderr);
     assert_eq!(built.status.code(), Some(0));
@@ -156,7 +157,7 @@ fn bytecode_files_build_too_after_the_verifier() {
     let out =
         strata(dir.path(), &["build", loxc.to_str().unwrap(), "-o", executable.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert_eq!(text(&run(&executable, &[]).stdout), "610\n42\nstring\n");
+    assert_eq!(text(&run(&executable, &[]).stdout), PROGRAM_OUTPUT);
 
     let mut tampered = std::fs::read(&loxc).unwrap();
     let last = tampered.len() - 1;
@@ -234,6 +235,30 @@ fn strata_gc_watches_an_executables_collector() {
 }
 
 #[test]
+fn strata_iterations_repeats_an_executables_top_level() {
+    let dir = scratch();
+    let source = write(dir.path(), "program.lox", PROGRAM);
+    let executable = dir.path().join("program");
+    assert_eq!(strata(dir.path(), &["build", source.to_str().unwrap()]).status.code(), Some(0));
+    let out = run(&executable, &[("STRATA_ITERATIONS", "3")]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(text(&out.stdout), PROGRAM_OUTPUT.repeat(3));
+    // The last line on stderr: each iteration's time, as `--stats=json`
+    // names them.
+    let err = text(&out.stderr);
+    let report: serde_json::Value = serde_json::from_str(err.lines().last().unwrap()).unwrap();
+    let times = report["iterations_ms"].as_array().expect("iteration times");
+    assert_eq!(times.len(), 3, "{err}");
+    assert!(times.iter().all(|ms| ms.as_f64().unwrap() > 0.0), "{err}");
+    for bad in ["0", "three", ""] {
+        let out = run(&executable, &[("STRATA_ITERATIONS", bad)]);
+        assert_eq!(out.status.code(), Some(64), "STRATA_ITERATIONS={bad:?}");
+        assert_eq!(text(&out.stdout), "");
+        assert!(text(&out.stderr).starts_with("strata: STRATA_ITERATIONS must be"), "{bad:?}");
+    }
+}
+
+#[test]
 fn a_huge_function_stays_bytecode_and_runs_in_the_executables_vm() {
     // Over the code generator's limit (`codegen::MAX_FUNCTION_BYTES`):
     // each `s = f(s);` is about 9 bytes of bytecode.
@@ -269,7 +294,7 @@ fn a_link_or_a_device_as_output_is_written_through_not_replaced() {
         strata(dir.path(), &["build", source.to_str().unwrap(), "-o", link.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink(), "still a link");
-    assert_eq!(text(&run(&target, &[]).stdout), "610\n42\nstring\n");
+    assert_eq!(text(&run(&target, &[]).stdout), PROGRAM_OUTPUT);
     for emit in ["exe", "obj"] {
         let args = ["build", "--emit", emit, source.to_str().unwrap(), "-o", "/dev/null"];
         let out = strata(dir.path(), &args);

@@ -576,6 +576,67 @@ fn stats_report_what_each_engine_did() {
 }
 
 #[test]
+fn iterations_repeat_the_top_level_with_the_engine_warm() {
+    let source = write_temp(
+        "iterations.lox",
+        b"fun f(n) { return n * 2; }\nvar t = 0;\n\
+          for (var i = 0; i < 10; i = i + 1) t = t + f(i);\nprint t;",
+    );
+    let source = source.to_str().unwrap();
+    let compiled = write_temp("iterations.loxc", b"");
+    let out = strata(&["compile", source, "-o", compiled.to_str().unwrap()], "");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    for engine in ["tree", "vm", "jit"] {
+        for file in [source, compiled.to_str().unwrap()] {
+            if engine == "tree" && file.ends_with(".loxc") {
+                continue; // the tree-walker runs no bytecode (a usage error)
+            }
+            let out = strata(
+                &[
+                    "run",
+                    "--engine",
+                    engine,
+                    "--jit-threshold",
+                    "0",
+                    "--iterations",
+                    "4",
+                    "--stats=json",
+                    file,
+                ],
+                "",
+            );
+            assert_eq!(out.status.code(), Some(0), "{engine} {file}: {}", text(&out.stderr));
+            assert_eq!(text(&out.stdout), "90\n90\n90\n90\n", "{engine} {file}");
+            let stats: serde_json::Value =
+                serde_json::from_slice(&out.stderr).expect("one JSON object");
+            let times = stats["iterations_ms"].as_array().expect("iteration times");
+            assert_eq!(times.len(), 4, "{stats}");
+            if engine == "jit" {
+                // Compiled once, in the first iteration, and reused after.
+                assert_eq!(stats["jit"]["functions"], 1, "{stats}");
+                assert_eq!(stats["jit"]["loops"], 1, "{stats}");
+            }
+        }
+    }
+    // Without the flag there are no iteration times; in text, one line.
+    let out = strata(&["run", "--stats=json", source], "");
+    let stats: serde_json::Value = serde_json::from_slice(&out.stderr).expect("one JSON object");
+    assert!(stats["iterations_ms"].is_null(), "{stats}");
+    let out = strata(&["run", "--iterations=2", "--stats", source], "");
+    let err = text(&out.stderr);
+    assert!(err.contains("\n  repeat   2 runs of the top level: first "), "{err}");
+    // A run that fails stops the repetition.
+    let failing = write_temp("iterations-fail.lox", b"print 1;\nprint -nil;");
+    let out = strata(&["run", "--iterations", "3", failing.to_str().unwrap()], "");
+    assert_eq!(out.status.code(), Some(70));
+    assert_eq!(text(&out.stdout), "1\n");
+    for bad in ["0", "-1", "x", "1000001"] {
+        let out = strata(&["run", "--iterations", bad, source], "");
+        assert_eq!(out.status.code(), Some(64), "--iterations {bad}");
+    }
+}
+
+#[test]
 fn compile_refuses_bytecode_and_never_writes_over_its_input() {
     let dir = temp_dir("compile-input");
     let source_text = b"print 1;\n";

@@ -169,6 +169,7 @@ impl Session {
             front_end: self.timings.front_end,
             compile: self.timings.compile,
             run: self.timings.run,
+            iterations: self.timings.iterations.clone(),
             gc,
             allocated: gc.bytes_freed + heap.bytes_allocated() as u64,
             peak_heap: gc.peak_bytes.max(heap.bytes_allocated()) as u64,
@@ -197,7 +198,24 @@ impl Session {
     /// Program output goes to `out`; compile errors and runtime errors, in
     /// LOX.md's exact format, to `err`.
     pub fn eval(&mut self, source: &[u8], out: &mut dyn Write, err: &mut dyn Write) -> Outcome {
-        on_engine_stack(|| self.eval_on_engine_stack(source, out, err))
+        on_engine_stack(|| self.eval_on_engine_stack(source, Repeat::Once, out, err))
+    }
+
+    /// Compile one source text and run its top level `times` times (at
+    /// least once), as a long-running program repeats its work: globals
+    /// keep what the last run left in them, and the engine keeps what it
+    /// learned (inline caches, type feedback, machine code). Each run's time
+    /// goes into [`RunStats::iterations`]. Stops at the first run that
+    /// fails (`strata run --iterations K`, the lab's warm-up curves).
+    pub fn eval_repeatedly(
+        &mut self,
+        source: &[u8],
+        times: u32,
+        out: &mut dyn Write,
+        err: &mut dyn Write,
+    ) -> Outcome {
+        let repeat = Repeat::Timed(times.max(1));
+        on_engine_stack(|| self.eval_on_engine_stack(source, repeat, out, err))
     }
 
     /// Compile and run one REPL entry: like [`Session::eval`], except that
@@ -227,7 +245,7 @@ impl Session {
             };
             self.timings.front_end += started.elapsed();
             match compiled {
-                Ok(program) => self.run_program(&program, out, err),
+                Ok(program) => self.run_program(&program, Repeat::Once, out, err),
                 Err(diagnostics) => self.compile_failed(text, &diagnostics, err),
             }
         })
@@ -236,6 +254,7 @@ impl Session {
     fn eval_on_engine_stack(
         &mut self,
         source: &[u8],
+        repeat: Repeat,
         out: &mut dyn Write,
         err: &mut dyn Write,
     ) -> Outcome {
@@ -244,7 +263,7 @@ impl Session {
         let compiled = self.front.compile(text);
         self.timings.front_end += started.elapsed();
         match compiled {
-            Ok(program) => self.run_program(&program, out, err),
+            Ok(program) => self.run_program(&program, repeat, out, err),
             Err(diagnostics) => self.compile_failed(text, &diagnostics, err),
         }
     }
@@ -262,27 +281,59 @@ impl Session {
     fn run_program(
         &mut self,
         program: &syntax::ast::Program,
+        repeat: Repeat,
         out: &mut dyn Write,
         err: &mut dyn Write,
     ) -> Outcome {
         let result = match &mut self.engine {
             EngineState::Tree(tree) => {
-                let started = Instant::now();
-                let result = tree.run(program, &self.front, out);
-                self.timings.run += started.elapsed();
-                result
+                let front = &self.front;
+                repeat.run(&mut self.timings, || tree.run(program, front, out))
             }
             EngineState::Vm(vm) => {
                 let started = Instant::now();
                 let (module, facts) = compile_verified(program, &self.front);
-                let compiled = Instant::now();
-                let result = vm.run(module, facts, out);
-                self.timings.compile += compiled - started;
-                self.timings.run += compiled.elapsed();
-                result
+                let script = vm.load_script(module, facts);
+                self.timings.compile += started.elapsed();
+                repeat.run(&mut self.timings, || vm.run_script(script, out))
             }
         };
         report(result, out, err)
+    }
+}
+
+/// How many times a program's top level runs, and whether each run is
+/// timed on its own.
+#[derive(Debug, Clone, Copy)]
+enum Repeat {
+    Once,
+    /// This many times (at least one), each run's time kept.
+    Timed(u32),
+}
+
+impl Repeat {
+    /// Run `top_level` as many times as asked, stopping at the first
+    /// failure, and add the time to `timings`.
+    fn run(
+        self,
+        timings: &mut Timings,
+        mut top_level: impl FnMut() -> Result<(), runtime::RuntimeError>,
+    ) -> Result<(), runtime::RuntimeError> {
+        let times = match self {
+            Repeat::Once => 1,
+            Repeat::Timed(times) => times,
+        };
+        for _ in 0..times {
+            let started = Instant::now();
+            let result = top_level();
+            let took = started.elapsed();
+            timings.run += took;
+            if let Repeat::Timed(_) = self {
+                timings.iterations.push(took);
+            }
+            result?;
+        }
+        Ok(())
     }
 }
 
@@ -351,6 +402,28 @@ impl Session {
         out: &mut dyn Write,
         err: &mut dyn Write,
     ) -> Result<Outcome, LoadError> {
+        self.run_bytecode_as(bytes, Repeat::Once, out, err)
+    }
+
+    /// [`Session::run_bytecode`], running the module's top level `times`
+    /// times as [`Session::eval_repeatedly`] does.
+    pub fn run_bytecode_repeatedly(
+        &mut self,
+        bytes: &[u8],
+        times: u32,
+        out: &mut dyn Write,
+        err: &mut dyn Write,
+    ) -> Result<Outcome, LoadError> {
+        self.run_bytecode_as(bytes, Repeat::Timed(times.max(1)), out, err)
+    }
+
+    fn run_bytecode_as(
+        &mut self,
+        bytes: &[u8],
+        repeat: Repeat,
+        out: &mut dyn Write,
+        err: &mut dyn Write,
+    ) -> Result<Outcome, LoadError> {
         // The engine is checked first: with `tree`, no file is runnable.
         let EngineState::Vm(vm) = &mut self.engine else {
             return Err(LoadError::WrongEngine(Engine::Tree));
@@ -358,10 +431,10 @@ impl Session {
         let started = Instant::now();
         let (mut module, facts) = load_verified(bytes)?;
         relocate_into(&mut module, &mut self.front);
-        let loaded = Instant::now();
-        let result = on_engine_stack(|| vm.run(module, facts, out));
-        self.timings.compile += loaded - started;
-        self.timings.run += loaded.elapsed();
+        let script = vm.load_script(module, facts);
+        self.timings.compile += started.elapsed();
+        let timings = &mut self.timings;
+        let result = on_engine_stack(|| repeat.run(timings, || vm.run_script(script, out)));
         Ok(report(result, out, err))
     }
 }

@@ -10,7 +10,7 @@ use vm::TierStats;
 use crate::engine::Engine;
 
 /// A session's figures so far.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct RunStats {
     pub engine: Engine,
     /// Decoding, scanning, parsing and resolving the source.
@@ -20,6 +20,10 @@ pub struct RunStats {
     pub compile: Duration,
     /// Running the program, compiling to machine code included.
     pub run: Duration,
+    /// Each run of the top level, when it was run repeatedly
+    /// ([`Session::eval_repeatedly`](crate::Session::eval_repeatedly));
+    /// empty otherwise.
+    pub iterations: Vec<Duration>,
     pub gc: GcStats,
     /// Bytes of objects allocated in all (freed ones included).
     pub allocated: u64,
@@ -36,9 +40,11 @@ pub struct RunStats {
 }
 
 /// Time spent in each phase, added up over a session's entries.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct Timings {
     pub(crate) front_end: Duration,
     pub(crate) compile: Duration,
     pub(crate) run: Duration,
+    /// Each timed run of a top level.
+    pub(crate) iterations: Vec<Duration>,
 }

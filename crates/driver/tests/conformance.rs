@@ -8,7 +8,8 @@
 //! `benches/` runs in every engine too, checked against its expected
 //! output. And every file and benchmark is built into an executable
 //! (`strata build`), run as its own process, normally (also compared with
-//! `vm` byte for byte) and with `STRATA_GC=stress`.
+//! `vm` byte for byte) and with `STRATA_GC=stress`. Each file also runs
+//! twice in one session (`-repeat`), as `strata run --iterations 2` does.
 //!
 //! Expectations are comments in the files (see tests/conformance/README.md):
 //! `// expect: TEXT`, `// expect runtime error: MESSAGE`, `// expect trace:
@@ -88,6 +89,16 @@ const CONFIGS: &[Config] = &[
     Config::new(Engine::Jit, true, true).deopting(),
 ];
 
+/// The configurations each corpus file also runs in twice in one session
+/// (`Session::eval_repeatedly`, `strata run --iterations 2`): the second
+/// run finds the globals, caches, feedback and machine code the first left.
+const REPEAT_CONFIGS: &[Config] = &[
+    Config::new(Engine::Tree, false, false),
+    Config::new(Engine::Vm, false, false),
+    Config::new(Engine::Jit, false, true),
+    Config::new(Engine::Jit, false, true).deopting(),
+];
+
 /// The configurations benchmarks run in (no collector stress: too slow).
 const BENCH_CONFIGS: &[Config] = &[
     Config::new(Engine::Tree, false, false),
@@ -128,6 +139,12 @@ fn main() {
                 check_loxc(&path_loxc, &name_loxc, engine)
             }));
         }
+        for &config in REPEAT_CONFIGS {
+            let (path, name) = (path.clone(), name.clone());
+            trials.push(Trial::test(format!("{}-repeat::{name}", config.label()), move || {
+                check_repeated(&path, &name, config)
+            }));
+        }
         let path = path.clone();
         trials.push(Trial::test(format!("engines-agree::{name}"), move || engines_agree(&path)));
     }
@@ -146,6 +163,10 @@ fn main() {
                 check_aot(&aot, &path, &name, stress)
             }));
         }
+        let (aot_repeat, path, name) = (aot.clone(), path.clone(), name.clone());
+        trials.push(Trial::test(format!("aot-repeat::{name}"), move || {
+            check_aot_repeated(&aot_repeat, &path, &name)
+        }));
     }
     for path in benchmark_programs() {
         let name = path.file_stem().unwrap().to_string_lossy().into_owned();
@@ -184,13 +205,18 @@ impl Aot {
     /// every allocation if `stress`. A program that does not compile runs
     /// nothing: its result is the build's (diagnostics, exit 65).
     fn run(&self, path: &Path, stress: bool) -> Run {
+        self.run_with(path, &[("STRATA_GC", if stress { "stress" } else { "" })])
+    }
+
+    /// [`Aot::run`], with `env` set for the executable.
+    fn run_with(&self, path: &Path, env: &[(&str, &str)]) -> Run {
         let slot = Arc::clone(self.built.lock().unwrap().entry(path.to_path_buf()).or_default());
         let build = slot.get_or_init(|| {
             let n = self.next.fetch_add(1, Ordering::Relaxed);
             build_executable(path, &self.dir.join(format!("program-{n}")))
         });
         match build {
-            Build::Executable(executable) => run_executable(executable, stress),
+            Build::Executable(executable) => run_executable(executable, env),
             Build::Failed(run) => run.clone(),
         }
     }
@@ -219,12 +245,9 @@ fn build_executable(path: &Path, executable: &Path) -> Build {
     Build::Executable(executable.to_path_buf())
 }
 
-fn run_executable(executable: &Path, stress: bool) -> Run {
+fn run_executable(executable: &Path, env: &[(&str, &str)]) -> Run {
     let mut command = std::process::Command::new(executable);
-    command.env_remove("STRATA_GC");
-    if stress {
-        command.env("STRATA_GC", "stress");
-    }
+    command.env_remove("STRATA_GC").env_remove("STRATA_ITERATIONS").envs(env.iter().copied());
     let output = command.output().expect("the executable runs");
     let outcome = match output.status.code() {
         Some(0) => Outcome::Success,
@@ -254,6 +277,23 @@ fn check_aot(aot: &Aot, path: &Path, name: &str, stress: bool) -> Result<(), Fai
         }
     }
     Ok(())
+}
+
+/// The file's executable with `STRATA_ITERATIONS=2` does what two runs
+/// would (as [`check_repeated`] asks of the engines), and then reports the
+/// two runs' times as the last line on stderr.
+fn check_aot_repeated(aot: &Aot, path: &Path, name: &str) -> Result<(), Failed> {
+    let once = aot.run(path, false);
+    let mut twice = aot.run_with(path, &[("STRATA_ITERATIONS", "2")]);
+    if once.outcome == Outcome::CompileError {
+        return (twice == once).then_some(()).ok_or_else(|| format!("{name}: {twice:#?}").into());
+    }
+    let report = twice.stderr.lines().last().unwrap_or_default().to_string();
+    if !report.starts_with("{\"iterations_ms\":[") {
+        return Err(format!("{name}: no iteration times on stderr: {twice:#?}").into());
+    }
+    twice.stderr.truncate(twice.stderr.len() - report.len() - 1);
+    ran_twice_as_once(name, once, twice)
 }
 
 fn check_aot_benchmark(aot: &Aot, path: &Path) -> Result<(), Failed> {
@@ -353,6 +393,37 @@ fn run_checking_the_collector(source: &[u8], config: Config) -> (Run, Vec<String
     };
     let grew = grew.borrow().clone();
     (run, grew)
+}
+
+/// A file's top level run twice in one session does exactly what two runs
+/// would: a deterministic program that completed once completes again the
+/// same way (any global it read before defining would have failed the
+/// first run), and one that failed stops at its first run.
+fn check_repeated(path: &Path, name: &str, config: Config) -> Result<(), Failed> {
+    let source = std::fs::read(path).map_err(|e| format!("reading {}: {e}", path.display()))?;
+    let once = run(&source, config);
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let outcome =
+        driver::Session::new(config.options()).eval_repeatedly(&source, 2, &mut out, &mut err);
+    let twice = Run {
+        outcome,
+        stdout: String::from_utf8(out).expect("stdout is UTF-8"),
+        stderr: String::from_utf8(err).expect("stderr is UTF-8"),
+    };
+    ran_twice_as_once(name, once, twice)
+}
+
+/// `twice`, a run of the top level twice in one process, did what `once`
+/// did, its output twice if it succeeded.
+fn ran_twice_as_once(name: &str, once: Run, twice: Run) -> Result<(), Failed> {
+    let wanted = match once.outcome {
+        Outcome::Success => Run { stdout: once.stdout.repeat(2), ..once },
+        _ => once,
+    };
+    if twice != wanted {
+        return Err(format!("{name}: run twice, expected\n{wanted:#?}\ngot\n{twice:#?}").into());
+    }
+    Ok(())
 }
 
 /// Compile to `.loxc` bytes, then load, verify and run them on `engine`

@@ -33,6 +33,10 @@ pub mod exit {
     pub const IO_ERROR: u8 = 74;
 }
 
+/// The most times `strata run --iterations` (and `STRATA_ITERATIONS` in a
+/// built executable) runs a program's top level in one process.
+pub const MAX_ITERATIONS: u32 = 1_000_000;
+
 /// Write `strata: MESSAGE` on stderr, as one line. When stderr itself
 /// cannot be written there is nowhere left to say so (and `eprintln!` would
 /// panic): the exit code tells.

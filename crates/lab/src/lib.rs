@@ -9,10 +9,16 @@
 //! engine's own `--stats=json` figures, and for `aot` the build time and
 //! executable size; and it checks that every strategy printed the same.
 //!
+//! With `iterations`, one more process per strategy runs the program's
+//! top level that many times (`strata run --iterations K`, or
+//! `STRATA_ITERATIONS=K` for an executable), and the lab classifies the
+//! curve of their times (`warmup.rs`).
+//!
 //! Processes are measured one at a time (`measure.rs`), so they do not
 //! compete for the machine.
 
 mod measure;
+pub mod warmup;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -22,6 +28,7 @@ use std::time::{Duration, Instant};
 use driver::Engine;
 
 pub use measure::{Measured, Output};
+pub use warmup::{Class, Curve};
 
 /// A way to run the program.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,6 +69,9 @@ pub struct Options {
     /// Timed runs per strategy (and per start-up measure).
     pub runs: usize,
     pub strategies: Vec<Strategy>,
+    /// Also run each strategy's top level this many times in one process
+    /// and classify the curve (outside commands are not asked).
+    pub iterations: Option<u32>,
     /// Set (by a Ctrl-C handler) to stop after the run under way; what was
     /// measured is kept.
     pub stop: Arc<AtomicBool>,
@@ -108,6 +118,8 @@ pub struct Findings {
     pub stats: Option<serde_json::Value>,
     /// For `aot`: the build's wall time and the executable's size.
     pub build: Option<(Duration, u64)>,
+    /// The warm-up curve, when iterations were asked for.
+    pub warmup: Option<Curve>,
     /// What the first run printed.
     pub output: Option<Output>,
     /// Why this strategy failed, if it did: a build that failed, a run
@@ -121,6 +133,8 @@ pub struct Findings {
 pub struct Report {
     pub program: PathBuf,
     pub runs: usize,
+    /// Iterations of the repeated runs, if asked.
+    pub iterations: Option<u32>,
     pub findings: Vec<Findings>,
     /// Strategies whose output differs from the first one's (by name).
     pub disagree: Vec<String>,
@@ -158,7 +172,7 @@ pub fn bench(program: &Path, options: &Options, progress: &mut dyn Progress) -> 
             stopped = true;
             break;
         }
-        let steps = options.runs * 2 + 2;
+        let steps = options.runs * 2 + 3;
         let mut steps = Steps { progress: &mut *progress, index, name: strategy.name(), steps };
         let found = match &scratch {
             Ok(dir) => measure_strategy(strategy, program, dir.path(), options, &mut steps),
@@ -177,7 +191,14 @@ pub fn bench(program: &Path, options: &Options, progress: &mut dyn Progress) -> 
         .filter(|found| found.output.is_some() && found.output.as_ref() != reference)
         .map(|found| found.name.clone())
         .collect();
-    Report { program: program.to_path_buf(), runs: options.runs, findings, disagree, stopped }
+    Report {
+        program: program.to_path_buf(),
+        runs: options.runs,
+        iterations: options.iterations,
+        findings,
+        disagree,
+        stopped,
+    }
 }
 
 fn measure_strategy(
@@ -297,12 +318,63 @@ fn measure_strategy(
         progress.at(options.runs * 2 + 1);
         let mut with_stats = command.clone();
         with_stats.insert(2, "--stats=json".to_string());
-        found.stats = measure::run(&with_stats).ok().and_then(|measured| {
-            let stderr = String::from_utf8_lossy(&measured.output.stderr).into_owned();
-            serde_json::from_str(stderr.lines().last()?).ok()
-        });
+        found.stats = measure::run(&with_stats).ok().and_then(|measured| last_json(&measured));
+    }
+    if let Some(iterations) = options.iterations
+        && !options.stop.load(Ordering::Relaxed)
+    {
+        progress.at(options.runs * 2 + 2);
+        let measured = match strategy {
+            Strategy::Engine(_) => {
+                let mut repeated = command.clone();
+                repeated.splice(
+                    2..2,
+                    ["--stats=json".to_string(), format!("--iterations={iterations}")],
+                );
+                Some(measure::run(&repeated))
+            }
+            Strategy::Aot => {
+                Some(measure::run_with(&command, &[("STRATA_ITERATIONS", iterations.to_string())]))
+            }
+            Strategy::Outside { .. } => None,
+        };
+        if let Some(measured) = measured
+            && !options.stop.load(Ordering::Relaxed)
+        {
+            match curve(measured) {
+                Ok(curve) => found.warmup = Some(curve),
+                Err(why) => {
+                    found.failure.get_or_insert(why);
+                }
+            }
+        }
     }
     found
+}
+
+/// The JSON object on the last line of a run's stderr (`--stats=json`).
+fn last_json(measured: &Measured) -> Option<serde_json::Value> {
+    let stderr = String::from_utf8_lossy(&measured.output.stderr).into_owned();
+    serde_json::from_str(stderr.lines().last()?).ok()
+}
+
+/// The warm-up curve of a run of repeated iterations, or why there is none.
+fn curve(measured: std::io::Result<Measured>) -> Result<Curve, String> {
+    let measured = measured.map_err(|error| format!("cannot start the repeated run: {error}"))?;
+    match measured.output.code {
+        Some(0) => {}
+        Some(code) => return Err(format!("the repeated run failed (exit code {code})")),
+        None => return Err("the repeated run was ended by a signal".to_string()),
+    }
+    let times = last_json(&measured)
+        .and_then(|stats| {
+            stats["iterations_ms"].as_array()?.iter().map(serde_json::Value::as_f64).collect()
+        })
+        .ok_or("the repeated run reported no iteration times")?;
+    let times: Vec<f64> = times;
+    Ok(warmup::classify(
+        times.iter().map(|&ms| Duration::from_secs_f64(ms.max(0.0) / 1000.0)).collect(),
+    ))
 }
 
 /// `strata build PROGRAM -o EXECUTABLE`, or why it failed.

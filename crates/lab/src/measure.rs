@@ -43,9 +43,15 @@ pub struct Output {
 /// Run `argv` to its end and measure it. An error when it cannot be
 /// started.
 pub fn run(argv: &[String]) -> std::io::Result<Measured> {
+    run_with(argv, &[])
+}
+
+/// [`run`], with `env` added to the command's environment.
+pub fn run_with(argv: &[String], env: &[(&str, String)]) -> std::io::Result<Measured> {
     let (program, args) = argv.split_first().expect("a command");
     let mut command = Command::new(program);
     command.args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    command.envs(env.iter().map(|(name, value)| (name, value)));
     // SAFETY: `ptrace(PTRACE_TRACEME)` is a system call, async-signal-safe
     // as code between fork and exec must be. If it fails, the run goes on
     // untraced (and its peak RSS is unknown).

@@ -15,9 +15,13 @@
 //! same diagnostics and the same exit codes (`host`). The collector can be
 //! watched as under `strata run`, through the environment:
 //! `STRATA_GC=stress`, `STRATA_GC=log`, or both, `STRATA_GC=stress,log`
-//! (the way Go's `GODEBUG=gctrace=1` works).
+//! (the way Go's `GODEBUG=gctrace=1` works). `STRATA_ITERATIONS=K` runs
+//! the top level K times in the one process, as `strata run --iterations
+//! K` does, and reports each run's time on stderr (`strata bench
+//! --iterations` reads it).
 
 use std::io::{self, Write};
+use std::time::{Duration, Instant};
 
 use host::{Output, WriteFailure, exit};
 use runtime::abi::CompiledEntry;
@@ -74,9 +78,15 @@ fn run(program: &[u8], code: &[Option<CompiledEntry>]) -> u8 {
     if code.len() != module.functions.len() {
         return damaged(&"its machine code does not match its bytecode");
     }
+    let watch = match Watch::from_env() {
+        Ok(watch) => watch,
+        Err(why) => {
+            host::complain!("{why}");
+            return exit::USAGE;
+        }
+    };
     let failure = WriteFailure::default();
     let interrupt = Interrupt::new();
-    let watch = Watch::from_env();
     let heap = HeapOptions {
         gc: GcConfig { stress: watch.stress, ..GcConfig::default() },
         gc_log: watch.log.then(|| host::gc_log(failure.clone(), interrupt.clone())),
@@ -90,7 +100,17 @@ fn run(program: &[u8], code: &[Option<CompiledEntry>]) -> u8 {
     let mut out = Output::stdout(failure);
     // SAFETY: the caller's promise: each entry was compiled from the
     // function of its index in this module.
-    let result = unsafe { vm.run_precompiled(module, facts, code, &mut out) };
+    let script = unsafe { vm.load_precompiled(module, facts, code) };
+    let mut times = Vec::new();
+    let mut result = Ok(());
+    for _ in 0..watch.iterations.unwrap_or(1) {
+        let started = Instant::now();
+        result = vm.run_script(script, &mut out);
+        times.push(started.elapsed());
+        if result.is_err() {
+            break;
+        }
+    }
     let flushed = out.flush();
     let code = match result {
         Ok(()) if flushed.is_err() => exit::IO_ERROR,
@@ -103,7 +123,21 @@ fn run(program: &[u8], code: &[Option<CompiledEntry>]) -> u8 {
             exit::RUNTIME_ERROR
         }
     };
+    if watch.iterations.is_some() {
+        report_iterations(&times);
+    }
     out.finish(code)
+}
+
+/// The time of each run of the top level, as the last line on stderr: one
+/// JSON object, `{"iterations_ms":[MILLISECONDS,...]}`, the field `strata
+/// run --iterations K --stats=json` reports them in.
+fn report_iterations(times: &[Duration]) {
+    let ms: Vec<String> =
+        times.iter().map(|time| (time.as_secs_f64() * 1000.0).to_string()).collect();
+    let mut err = io::stderr().lock();
+    let _ = writeln!(err, "{{\"iterations_ms\":[{}]}}", ms.join(","));
+    let _ = err.flush();
 }
 
 /// The executable's program cannot be run: its data was damaged after the
@@ -113,18 +147,32 @@ fn damaged(why: &dyn std::fmt::Display) -> u8 {
     exit::COMPILE_ERROR
 }
 
-/// How the collector is watched (`STRATA_GC`).
+/// How the run is watched, from the environment.
 #[derive(Debug, Default, PartialEq, Eq)]
 struct Watch {
-    /// Collect at every allocation (`--gc-stress`).
+    /// Collect at every allocation (`STRATA_GC=stress`, as `--gc-stress`).
     stress: bool,
-    /// One line per collection on stderr (`--gc-log`).
+    /// One line per collection on stderr (`STRATA_GC=log`, as `--gc-log`).
     log: bool,
+    /// Run the top level this many times and report each run's time
+    /// (`STRATA_ITERATIONS=K`, as `strata run --iterations K`).
+    iterations: Option<u32>,
 }
 
 impl Watch {
-    fn from_env() -> Watch {
-        std::env::var("STRATA_GC").map(|value| Watch::parse(&value)).unwrap_or_default()
+    fn from_env() -> Result<Watch, String> {
+        let mut watch =
+            std::env::var("STRATA_GC").map(|value| Watch::parse(&value)).unwrap_or_default();
+        if let Some(value) = std::env::var_os("STRATA_ITERATIONS") {
+            let value = value.to_string_lossy();
+            watch.iterations = Some(parse_iterations(&value).ok_or_else(|| {
+                format!(
+                    "STRATA_ITERATIONS must be a whole number from 1 to {}, not \"{value}\"",
+                    host::MAX_ITERATIONS
+                )
+            })?);
+        }
+        Ok(watch)
     }
 
     /// Comma-separated words; unknown ones are ignored, as an environment
@@ -142,15 +190,32 @@ impl Watch {
     }
 }
 
+fn parse_iterations(value: &str) -> Option<u32> {
+    value.trim().parse().ok().filter(|k| (1..=host::MAX_ITERATIONS).contains(k))
+}
+
 #[cfg(test)]
 mod tests {
-    use super::Watch;
+    use super::{Watch, parse_iterations};
 
     #[test]
     fn strata_gc_names_what_to_watch() {
         assert_eq!(Watch::parse(""), Watch::default());
-        assert_eq!(Watch::parse("stress"), Watch { stress: true, log: false });
-        assert_eq!(Watch::parse("log, stress"), Watch { stress: true, log: true });
-        assert_eq!(Watch::parse("gctrace=1,log"), Watch { stress: false, log: true });
+        assert_eq!(Watch::parse("stress"), Watch { stress: true, ..Watch::default() });
+        assert_eq!(
+            Watch::parse("log, stress"),
+            Watch { stress: true, log: true, iterations: None }
+        );
+        assert_eq!(Watch::parse("gctrace=1,log"), Watch { log: true, ..Watch::default() });
+    }
+
+    #[test]
+    fn strata_iterations_is_a_count_in_range() {
+        assert_eq!(parse_iterations("20"), Some(20));
+        assert_eq!(parse_iterations(" 1 "), Some(1));
+        assert_eq!(parse_iterations("0"), None);
+        assert_eq!(parse_iterations("-3"), None);
+        assert_eq!(parse_iterations("ten"), None);
+        assert_eq!(parse_iterations(&(host::MAX_ITERATIONS + 1).to_string()), None);
     }
 }

@@ -166,6 +166,12 @@ pub struct FunctionCode<'a> {
 
 /// A bytecode engine: a heap plus every function it has loaded, kept across
 /// runs so a REPL's entries share globals.
+/// A loaded module's script (its top level), to run with
+/// [`Vm::run_script`], once or again. It names a function of the VM that
+/// loaded it and means nothing to another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Script(usize);
+
 pub struct Vm {
     heap: Heap,
     functions: Vec<Loaded>,
@@ -237,17 +243,33 @@ impl Vm {
         facts: Facts,
         out: &mut dyn Write,
     ) -> Result<(), RuntimeError> {
+        let script = self.load_script(module, facts);
+        self.run_script(script, out)
+    }
+
+    /// Load `module`, which passed the verifier with `facts`, without
+    /// running it yet: its script, to run with [`Vm::run_script`].
+    pub fn load_script(&mut self, module: Module, facts: Facts) -> Script {
         let script = self.load(module, facts);
         if self.tier.as_ref().is_some_and(|tier| tier.wants_reset()) {
             self.drop_code();
         }
-        self.execute(script, out)
+        Script(script)
     }
 
-    /// Load `module`, which passed the verifier with `facts`, give its
+    /// Run a loaded script's top level, writing program output to `out`.
+    /// It may run again: globals keep what the last run left in them, and
+    /// the functions keep their inline caches, feedback and machine code,
+    /// as a long-running program's would (`strata run --iterations`).
+    pub fn run_script(&mut self, script: Script, out: &mut dyn Write) -> Result<(), RuntimeError> {
+        self.execute(script.0, out)
+    }
+
+    /// Load `module`, which passed the verifier with `facts`, and give its
     /// functions the machine code made for them ahead of time (`code[i]`
     /// for the module's function `i`; `None`, or an index past the end:
-    /// interpreted), and run its script, in that code if it has some.
+    /// interpreted). [`Vm::run_script`] then runs the script, in that code
+    /// if it has some.
     ///
     /// # Safety
     ///
@@ -256,19 +278,18 @@ impl Vm {
     /// counts nothing and offers nothing to a tier), against this
     /// runtime's ABI (`runtime::abi`), and stay executable for the VM's
     /// life.
-    pub unsafe fn run_precompiled(
+    pub unsafe fn load_precompiled(
         &mut self,
         module: Module,
         facts: Facts,
         code: &[Option<CompiledEntry>],
-        out: &mut dyn Write,
-    ) -> Result<(), RuntimeError> {
+    ) -> Script {
         let base = self.functions.len();
         let script = self.load(module, facts);
         for (loaded, entry) in self.functions[base..].iter().zip(code) {
             loaded.object.entry.set(*entry);
         }
-        self.execute(script, out)
+        Script(script)
     }
 
     /// Run the loaded script at `script` in `functions`.
