@@ -90,6 +90,10 @@ enum Sub {
         #[arg(long, value_name = "K",
               value_parser = clap::value_parser!(u32).range(1..=i64::from(host::MAX_ITERATIONS)))]
         iterations: Option<u32>,
+        /// Also write the findings as SVG plots (warm-up curves, start-up
+        /// against speed, peak RSS) and an HTML page showing them, into DIR.
+        #[arg(long, value_name = "DIR")]
+        report: Option<PathBuf>,
         /// Print one JSON object instead of a table.
         #[arg(long)]
         json: bool,
@@ -258,7 +262,7 @@ pub(crate) fn parse() -> Result<Command, u8> {
             });
             Ok(Command::Build(crate::build::BuildArgs { file, output, emit, verbose }))
         }
-        Some(Sub::Bench { file, engines, runs, also, iterations, json }) => {
+        Some(Sub::Bench { file, engines, runs, also, iterations, report, json }) => {
             let mut engines = engines.unwrap_or_else(lab::Strategy::all);
             engines.extend(also);
             let runs = usize::from(runs);
@@ -267,6 +271,7 @@ pub(crate) fn parse() -> Result<Command, u8> {
                 strategies: engines,
                 runs,
                 iterations,
+                report,
                 json,
             }))
         }

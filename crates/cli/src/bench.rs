@@ -21,6 +21,8 @@ pub(crate) struct BenchArgs {
     pub(crate) strategies: Vec<Strategy>,
     pub(crate) runs: usize,
     pub(crate) iterations: Option<u32>,
+    /// Where to write the plots and the page (`--report DIR`).
+    pub(crate) report: Option<PathBuf>,
     pub(crate) json: bool,
 }
 
@@ -69,12 +71,34 @@ pub(crate) fn bench_file(args: &BenchArgs) -> u8 {
     let mut progress = Bar::new(args.strategies.len());
     let report = lab::bench(&args.file, &options, &mut progress);
     progress.bar.finish_and_clear();
-    let text = if args.json { format!("{}\n", json_report(&report)) } else { table(&report) };
+    let mut text = if args.json { format!("{}\n", json_report(&report)) } else { table(&report) };
+    let mut written = true;
+    if let Some(dir) = &args.report {
+        match lab::report::write(&report, dir) {
+            Ok(files) if !args.json => {
+                let index = files.last().map_or(dir.clone(), PathBuf::clone);
+                text.push_str(&format!("Report: {}\n", index.display()));
+            }
+            Ok(_) => {}
+            Err(error) => {
+                complain!(
+                    "cannot write the report in '{}': {}",
+                    dir.display(),
+                    crate::describe(&error)
+                );
+                written = false;
+            }
+        }
+    }
     let mut out = Output::stdout(WriteFailure::default());
     let _ = out.write_all(text.as_bytes());
     let failed =
         !report.disagree.is_empty() || report.findings.iter().any(|found| found.failure.is_some());
-    let code = if report.stopped || failed { exit::RUNTIME_ERROR } else { exit::OK };
+    let code = match () {
+        _ if !written => exit::IO_ERROR,
+        _ if report.stopped || failed => exit::RUNTIME_ERROR,
+        _ => exit::OK,
+    };
     out.finish(code)
 }
 

@@ -4,14 +4,23 @@
 
 mod common;
 
+use std::path::Path;
 use std::process::{Command, Output};
 
-use common::{scratch, text, write};
+use common::{listing, scratch, text, write};
 
 use serde_json::Value;
 
 fn strata(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_strata")).args(args).output().expect("start strata")
+}
+
+/// `strata bench PROGRAM --engines ENGINES --runs 1 MORE...`.
+fn bench_once(program: &Path, engines: &str, more: &[&str]) -> Output {
+    let program = program.to_str().unwrap();
+    let mut args = vec!["bench", program, "--engines", engines, "--runs", "1"];
+    args.extend(more);
+    strata(&args)
 }
 
 const PROGRAM: &str =
@@ -100,15 +109,7 @@ fn a_failing_engine_is_reported_and_the_rest_goes_on() {
 fn warm_up_curves_for_every_engine() {
     let dir = scratch();
     let program = write(dir.path(), "program.lox", PROGRAM);
-    let out = strata(&[
-        "bench",
-        program.to_str().unwrap(),
-        "--runs",
-        "1",
-        "--iterations",
-        "12",
-        "--json",
-    ]);
+    let out = bench_once(&program, "tree,vm,jit,aot", &["--iterations", "12", "--json"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let report: Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
     assert_eq!(report["iterations"], 12);
@@ -122,16 +123,7 @@ fn warm_up_curves_for_every_engine() {
     }
 
     // The table has a row per engine.
-    let out = strata(&[
-        "bench",
-        program.to_str().unwrap(),
-        "--engines",
-        "vm,jit",
-        "--runs",
-        "1",
-        "--iterations",
-        "3",
-    ]);
+    let out = bench_once(&program, "vm,jit", &["--iterations", "3"]);
     let table = text(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{table}{}", text(&out.stderr));
     assert!(table.contains("Warm-up: 3 iterations of the top level in one process"), "{table}");
@@ -144,23 +136,40 @@ fn warm_up_curves_for_every_engine() {
 }
 
 #[test]
+fn a_report_of_plots_and_a_page() {
+    let dir = scratch();
+    let program = write(dir.path(), "program.lox", PROGRAM);
+    let report = dir.path().join("report");
+    let out = bench_once(
+        &program,
+        "vm,jit",
+        &["--iterations", "10", "--report", report.to_str().unwrap()],
+    );
+    let table = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{table}{}", text(&out.stderr));
+    assert!(table.ends_with(&format!("Report: {}\n", report.join("index.html").display())));
+    assert_eq!(listing(&report), ["index.html", "rss.svg", "startup-speed.svg", "warmup.svg"]);
+    let page = std::fs::read_to_string(report.join("index.html")).unwrap();
+    for engine in ["<td>vm</td>", "<td>jit</td>"] {
+        assert!(page.contains(engine), "{page}");
+    }
+
+    // A report that cannot be written (its directory is a file): exit 74,
+    // after the table.
+    let out = bench_once(&program, "vm", &["--report", program.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(74), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).starts_with("strata: cannot write the report in "));
+    assert!(text(&out.stdout).contains("(1 runs each)"), "{}", text(&out.stdout));
+}
+
+#[test]
 fn a_repeated_run_that_fails_is_a_failure() {
     // A deterministic program that completes once completes every time (a
     // global it reads before defining would have failed the first run), so
     // this one fails in its first iteration, after printing.
     let dir = scratch();
     let failing = write(dir.path(), "failing.lox", "print 1;\nprint later;\nvar later = 1;\n");
-    let out = strata(&[
-        "bench",
-        failing.to_str().unwrap(),
-        "--engines",
-        "vm,aot",
-        "--runs",
-        "1",
-        "--iterations",
-        "2",
-        "--json",
-    ]);
+    let out = bench_once(&failing, "vm,aot", &["--iterations", "2", "--json"]);
     assert_eq!(out.status.code(), Some(70));
     let report: Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
     for engine in report["engines"].as_array().unwrap() {

@@ -18,6 +18,7 @@
 //! compete for the machine.
 
 mod measure;
+pub mod report;
 pub mod warmup;
 
 use std::path::{Path, PathBuf};

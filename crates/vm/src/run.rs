@@ -939,9 +939,10 @@ impl<'a> Run<'a> {
 }
 
 /// The lookup of `cache`'s name on `instance` that the cache missed: a
-/// field, else a method of its class. Remembered in the cache while it has
-/// a free way, and in the heap's megamorphic cache, which a megamorphic
-/// site (every way taken) asks before the generic lookup.
+/// field, else a method of its class. Remembered in the cache (in a free
+/// way, or in place of its oldest), and in the heap's megamorphic cache,
+/// which a megamorphic site (every way taken) asks before the generic
+/// lookup.
 #[cold]
 fn lookup_miss(heap: &Heap, cache: &InlineCache, instance: Gc<ObjInstance>) -> Res<CacheHit> {
     let shape = instance.shape();
