@@ -368,14 +368,19 @@ fn curve(measured: std::io::Result<Measured>) -> Result<Curve, String> {
         None => return Err("the repeated run was ended by a signal".to_string()),
     }
     let times = last_json(&measured)
-        .and_then(|stats| {
-            stats["iterations_ms"].as_array()?.iter().map(serde_json::Value::as_f64).collect()
-        })
+        .and_then(|stats| iteration_times(&stats))
         .ok_or("the repeated run reported no iteration times")?;
-    let times: Vec<f64> = times;
-    Ok(warmup::classify(
-        times.iter().map(|&ms| Duration::from_secs_f64(ms.max(0.0) / 1000.0)).collect(),
-    ))
+    Ok(warmup::classify(times))
+}
+
+/// The `iterations_ms` a run reported, as times. Whatever a process
+/// printed, none can panic here or in the sums made of them: each is
+/// clamped to between zero and a year.
+fn iteration_times(stats: &serde_json::Value) -> Option<Vec<Duration>> {
+    const YEAR: Duration = Duration::from_secs(365 * 24 * 3600);
+    let time =
+        |ms: f64| Duration::try_from_secs_f64(ms.max(0.0) / 1000.0).unwrap_or(YEAR).min(YEAR);
+    stats["iterations_ms"].as_array()?.iter().map(|ms| Some(time(ms.as_f64()?))).collect()
 }
 
 /// `strata build PROGRAM -o EXECUTABLE`, or why it failed.
@@ -394,5 +399,20 @@ fn build(strata: &str, program: &Path, executable: &Path) -> Result<(), String> 
             "the build failed: {}",
             String::from_utf8_lossy(&measured.output.stderr).trim_end()
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iteration_times_are_clamped_never_a_panic() {
+        let stats = serde_json::json!({ "iterations_ms": [1.5, -3.0, 1e300, 0.0] });
+        let year = Duration::from_secs(365 * 24 * 3600);
+        let expected = [Duration::from_micros(1500), Duration::ZERO, year, Duration::ZERO];
+        assert_eq!(iteration_times(&stats), Some(expected.to_vec()));
+        assert_eq!(iteration_times(&serde_json::json!({ "iterations_ms": ["x"] })), None);
+        assert_eq!(iteration_times(&serde_json::json!({ "engine": "vm" })), None);
     }
 }
