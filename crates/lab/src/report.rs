@@ -79,10 +79,22 @@ fn log_range(values: impl Iterator<Item = f64>) -> Option<std::ops::Range<f64>> 
     (high > 0.0).then_some(low..if high > low { high } else { low * 10.0 })
 }
 
+/// A plot's whole drawing area.
+type Area<'a> = DrawingArea<SVGBackend<'a>, plotters::coord::Shift>;
+
+/// A chart on `root` with `caption` above it, laid out as every plot is.
+fn titled<'a, 'b>(root: &'a Area<'b>, caption: &str) -> ChartBuilder<'a, 'b, SVGBackend<'b>> {
+    let mut builder = ChartBuilder::on(root);
+    builder
+        .caption(caption, ("sans-serif", 18))
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(64);
+    builder
+}
+
 /// Draw with `plotters` into a string; a drawing error leaves no plot.
-fn svg(
-    draw: impl FnOnce(DrawingArea<SVGBackend<'_>, plotters::coord::Shift>) -> Option<()>,
-) -> Option<String> {
+fn svg(draw: impl FnOnce(Area<'_>) -> Option<()>) -> Option<String> {
     let mut text = String::new();
     {
         let root = SVGBackend::with_string(&mut text, SIZE).into_drawing_area();
@@ -103,11 +115,7 @@ fn warmup_plot(report: &Report) -> Option<String> {
             .flat_map(|(_, f)| f.warmup.iter().flat_map(|c| c.times.iter().map(|&t| ms(t)))),
     )?;
     svg(|root| {
-        let mut chart = ChartBuilder::on(&root)
-            .caption("Time per iteration (one process each)", ("sans-serif", 18))
-            .margin(12)
-            .x_label_area_size(36)
-            .y_label_area_size(64)
+        let mut chart = titled(&root, "Time per iteration (one process each)")
             .build_cartesian_2d(1..longest.max(2), range.log_scale())
             .ok()?;
         chart.configure_mesh().x_desc("iteration").y_desc("ms (log scale)").draw().ok()?;
@@ -154,11 +162,7 @@ fn startup_speed_plot(report: &Report) -> Option<String> {
         None => "ms per run (log scale)",
     };
     svg(|root| {
-        let mut chart = ChartBuilder::on(&root)
-            .caption("Start-up against speed (lower left is better)", ("sans-serif", 18))
-            .margin(12)
-            .x_label_area_size(36)
-            .y_label_area_size(64)
+        let mut chart = titled(&root, "Start-up against speed (lower left is better)")
             .build_cartesian_2d(x_range.log_scale(), y_range.log_scale())
             .ok()?;
         chart.configure_mesh().x_desc("start-up, ms (log scale)").y_desc(y_desc).draw().ok()?;
@@ -185,11 +189,7 @@ fn rss_plot(report: &Report) -> Option<String> {
     }
     let names: Vec<String> = report.findings.iter().map(|f| f.name.clone()).collect();
     svg(|root| {
-        let mut chart = ChartBuilder::on(&root)
-            .caption("Peak RSS", ("sans-serif", 18))
-            .margin(12)
-            .x_label_area_size(36)
-            .y_label_area_size(64)
+        let mut chart = titled(&root, "Peak RSS")
             // A segmented range has a segment for its end as well.
             .build_cartesian_2d((0..names.len() - 1).into_segmented(), 0.0..top * 1.15)
             .ok()?;

@@ -345,6 +345,15 @@ mod tests {
         keys
     }
 
+    /// A cache holding `keys[0..4]`, each hit its index.
+    fn full_cache(heap: &Heap, keys: &[ObjRef]) -> InlineCache {
+        let cache = InlineCache::new(heap.intern_code("x"));
+        for (i, &key) in keys[..CACHE_WAYS].iter().enumerate() {
+            cache.insert(key, CacheHit::Field(i as u32));
+        }
+        cache
+    }
+
     fn cached(cache: &InlineCache, keys: &[ObjRef]) -> Vec<usize> {
         (0..keys.len()).filter(|&i| cache.get(keys[i]).is_some()).collect()
     }
@@ -353,10 +362,7 @@ mod tests {
     fn a_full_cache_takes_a_key_that_misses_twice_in_a_row() {
         let heap = Heap::new(HeapOptions::default());
         let keys = keys(&heap);
-        let cache = InlineCache::new(heap.intern_code("x"));
-        for (i, &key) in keys[..4].iter().enumerate() {
-            cache.insert(key, CacheHit::Field(i as u32));
-        }
+        let cache = full_cache(&heap, &keys);
         assert_eq!(cache.state(), CacheState::Polymorphic(4));
         cache.insert(keys[4], CacheHit::Field(4));
         assert_eq!(cache.state(), CacheState::Megamorphic);
@@ -373,10 +379,7 @@ mod tests {
     fn keys_that_miss_in_turn_leave_a_full_cache_as_it_is() {
         let heap = Heap::new(HeapOptions::default());
         let keys = keys(&heap);
-        let cache = InlineCache::new(heap.intern_code("x"));
-        for (i, &key) in keys[..4].iter().enumerate() {
-            cache.insert(key, CacheHit::Field(i as u32));
-        }
+        let cache = full_cache(&heap, &keys);
         // A cycle over six receivers misses on the two it does not hold,
         // one after the other: the four it holds stay.
         for _ in 0..100 {
