@@ -66,8 +66,9 @@ enum Sub {
     /// start-up, time to first output, wall and CPU time, peak memory, what
     /// each engine did (--stats), and whether all printed the same.
     Bench {
-        /// The Lox program.
-        file: PathBuf,
+        /// The Lox programs, measured one after the other.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
         /// The engines to compare, separated by commas (default: every
         /// engine, tree,vm,jit,aot).
         #[arg(long, value_name = "LIST", value_delimiter = ',',
@@ -91,10 +92,19 @@ enum Sub {
               value_parser = clap::value_parser!(u32).range(1..=i64::from(host::MAX_ITERATIONS)))]
         iterations: Option<u32>,
         /// Also write the findings as SVG plots (warm-up curves, start-up
-        /// against speed, peak RSS) and an HTML page showing them, into DIR.
+        /// against speed, peak RSS) and an HTML page showing them, into DIR
+        /// (into a directory of DIR per program, named after it, when there
+        /// are several).
         #[arg(long, value_name = "DIR")]
         report: Option<PathBuf>,
-        /// Print one JSON object instead of a table.
+        /// Also write every program's findings as one Markdown page, FILE,
+        /// with a summary over the programs and their plots as SVG files in
+        /// a directory beside it, named after it (`docs/lab.md` puts them in
+        /// `docs/lab/`).
+        #[arg(long, value_name = "FILE")]
+        markdown: Option<PathBuf>,
+        /// Print one JSON object per program (a line each) instead of a
+        /// table.
         #[arg(long)]
         json: bool,
     },
@@ -262,16 +272,17 @@ pub(crate) fn parse() -> Result<Command, u8> {
             });
             Ok(Command::Build(crate::build::BuildArgs { file, output, emit, verbose }))
         }
-        Some(Sub::Bench { file, engines, runs, also, iterations, report, json }) => {
+        Some(Sub::Bench { files, engines, runs, also, iterations, report, markdown, json }) => {
             let mut engines = engines.unwrap_or_else(lab::Strategy::all);
             engines.extend(also);
             let runs = usize::from(runs);
             Ok(Command::Bench(crate::bench::BenchArgs {
-                file,
+                files,
                 strategies: engines,
                 runs,
                 iterations,
                 report,
+                markdown,
                 json,
             }))
         }

@@ -66,7 +66,7 @@ fn run_command() -> u8 {
         Command::Disasm { file, jit } => disasm_file(&file, jit),
         Command::Compile { file, output } => compile::compile_file(&file, &output),
         Command::Build(build) => build::build_file(&build),
-        Command::Bench(bench) => bench::bench_file(&bench),
+        Command::Bench(bench) => bench::bench_files(&bench),
         Command::Repl(run) => repl::run(&run),
     }
 }

@@ -163,6 +163,48 @@ fn a_report_of_plots_and_a_page() {
 }
 
 #[test]
+fn several_programs_make_one_page() {
+    // docs/lab.md is made this way: every program measured in turn, a JSON
+    // line (or table) each, then one Markdown page with a summary over all
+    // of them and each one's plots beside it.
+    let dir = scratch();
+    let first = write(dir.path(), "first.lox", PROGRAM);
+    let second = write(dir.path(), "second.lox", "print 1 + 2;\n");
+    let page = dir.path().join("docs").join("lab.md");
+    let out = strata(&[
+        "bench",
+        first.to_str().unwrap(),
+        second.to_str().unwrap(),
+        "--engines",
+        "vm,jit",
+        "--runs",
+        "1",
+        "--iterations",
+        "10",
+        "--markdown",
+        page.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let lines: Vec<Value> = text(&out.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a JSON object per line"))
+        .collect();
+    let programs: Vec<&str> = lines.iter().map(|r| r["program"].as_str().unwrap()).collect();
+    assert_eq!(programs, [first.to_str().unwrap(), second.to_str().unwrap()]);
+    let markdown = std::fs::read_to_string(&page).unwrap();
+    assert!(markdown.contains("--markdown"), "states the command that made it:\n{markdown}");
+    for section in ["## first\n", "## second\n", "| vm |", "| jit |", "| [second](#second) |"] {
+        assert!(markdown.contains(section), "{section:?} in:\n{markdown}");
+    }
+    let plots = listing(&dir.path().join("docs").join("lab"));
+    assert_eq!(plots.len(), 6, "three plots per program: {plots:?}");
+    for plot in &plots {
+        assert!(markdown.contains(&format!("](lab/{plot})")), "{plot} is shown:\n{markdown}");
+    }
+}
+
+#[test]
 fn a_repeated_run_that_fails_is_a_failure() {
     // A deterministic program that completes once completes every time (a
     // global it reads before defining would have failed the first run), so

@@ -17,8 +17,10 @@
 //! Processes are measured one at a time (`measure.rs`), so they do not
 //! compete for the machine.
 
+pub mod markdown;
 mod measure;
 pub mod report;
+pub mod text;
 pub mod warmup;
 
 use std::path::{Path, PathBuf};

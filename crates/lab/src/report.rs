@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use plotters::prelude::*;
 
+use crate::text::millis;
 use crate::{Findings, Report};
 
 /// The plots' size in pixels.
@@ -36,24 +37,37 @@ fn colour(index: usize) -> RGBColor {
     PALETTE[index % PALETTE.len()]
 }
 
+/// One plot: its file name, its title and its SVG text.
+pub(crate) struct Plot {
+    pub(crate) file: &'static str,
+    pub(crate) title: &'static str,
+    pub(crate) svg: String,
+}
+
+/// The plots `report` has data for, in the order the page shows them.
+pub(crate) fn plots(report: &Report) -> Vec<Plot> {
+    let mut plots = Vec::new();
+    if let Some(svg) = warmup_plot(report) {
+        plots.push(Plot { file: "warmup.svg", title: "Warm-up: time per iteration", svg });
+    }
+    if let Some(svg) = startup_speed_plot(report) {
+        plots.push(Plot { file: "startup-speed.svg", title: "Start-up against speed", svg });
+    }
+    if let Some(svg) = rss_plot(report) {
+        plots.push(Plot { file: "rss.svg", title: "Peak memory", svg });
+    }
+    plots
+}
+
 /// Write the plots and the page into `dir` (made if missing); returns the
 /// files written.
 pub fn write(report: &Report, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir)?;
-    let mut plots = Vec::new();
-    if let Some(svg) = warmup_plot(report) {
-        plots.push(("warmup.svg", "Warm-up: time per iteration", svg));
-    }
-    if let Some(svg) = startup_speed_plot(report) {
-        plots.push(("startup-speed.svg", "Start-up against speed", svg));
-    }
-    if let Some(svg) = rss_plot(report) {
-        plots.push(("rss.svg", "Peak memory", svg));
-    }
+    let plots = plots(report);
     let mut written = Vec::new();
-    for (name, _, svg) in &plots {
-        let path = dir.join(name);
-        std::fs::write(&path, svg)?;
+    for plot in &plots {
+        let path = dir.join(plot.file);
+        std::fs::write(&path, &plot.svg)?;
         written.push(path);
     }
     let path = dir.join("index.html");
@@ -236,13 +250,8 @@ fn cell(value: Option<String>) -> String {
     format!("<td>{}</td>", escape(&value.unwrap_or_else(|| "-".to_string())))
 }
 
-fn millis(time: Duration) -> String {
-    let ms = ms(time);
-    if ms < 10.0 { format!("{ms:.2} ms") } else { format!("{ms:.0} ms") }
-}
-
 /// The page: a table of the figures, then the plots, inline.
-fn page(report: &Report, plots: &[(&str, &str, String)]) -> String {
+fn page(report: &Report, plots: &[Plot]) -> String {
     let program = escape(&report.program.display().to_string());
     let mut html = String::new();
     let _ = write!(
@@ -302,13 +311,13 @@ fn page(report: &Report, plots: &[(&str, &str, String)]) -> String {
             escape(&report.disagree.join(", "))
         );
     }
-    for (name, title, svg) in plots {
+    for plot in plots {
         let _ = write!(
             html,
             "<figure id=\"{}\">\n{}\n<figcaption>{}</figcaption>\n</figure>\n",
-            escape(name.trim_end_matches(".svg")),
-            svg.trim(),
-            escape(title)
+            escape(plot.file.trim_end_matches(".svg")),
+            plot.svg.trim(),
+            escape(plot.title)
         );
     }
     html.push_str("</body>\n</html>\n");
