@@ -17,6 +17,7 @@
 
 use std::cell::{Cell, RefCell, UnsafeCell};
 use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::buffer::GrowArray;
 use crate::cache::CacheHit;
@@ -45,7 +46,15 @@ pub struct ObjClass {
     /// a class after its declaration; a crafted bytecode file that tries is
     /// stopped with a runtime error.
     sealed: Cell<bool>,
+    /// When the class was made, in the order of every class the process
+    /// makes: of two classes of the same name, the later one is a newer
+    /// version (a declaration run again), which inline caches let replace
+    /// the older one (`cache.rs`).
+    serial: u64,
 }
+
+/// The next class's [`ObjClass::serial`].
+static NEXT_SERIAL: AtomicU64 = AtomicU64::new(0);
 
 impl ObjClass {
     pub fn new(name: Gc<ObjString>) -> ObjClass {
@@ -57,7 +66,19 @@ impl ObjClass {
             root_shape: Cell::new(None),
             field_hint: Cell::new(0),
             sealed: Cell::new(false),
+            serial: NEXT_SERIAL.fetch_add(1, Ordering::Relaxed),
         }
+    }
+
+    /// When the class was made (see the field).
+    pub(crate) fn serial(&self) -> u64 {
+        self.serial
+    }
+
+    /// Whether this class is a newer version of `older`: a class of the
+    /// same name, made after it.
+    pub(crate) fn supersedes(&self, older: &ObjClass) -> bool {
+        self.name == older.name && self.serial > older.serial
     }
 
     /// Whether the class is in use, and so its methods are final.
