@@ -4,7 +4,9 @@
 //!
 //! Every helper is `extern "C"`, takes the run's `Context` first and returns
 //! a status word (`abi::STATUS_RETURNED`, or `abi::STATUS_RAISED` after
-//! recording a runtime error). None unwinds. A helper that can allocate,
+//! recording a runtime error), but for a *leaf* (`Helper::is_leaf`), which
+//! can do none of what needs a safepoint and returns a pointer. None
+//! unwinds. A helper that can allocate,
 //! collect, raise or run Lox code also takes `top` (one past the frame's
 //! last live slot, which it publishes as the stack's height before anything
 //! else, so the collector sees every value compiled code wrote back) and
@@ -64,6 +66,14 @@ pub enum Helper {
     /// failure, and the function's optimized code is dropped, so the next
     /// compile does not assume it again.
     Deopt,
+    /// `lookup(ctx, cache, shape) -> entry`: a property site's ways missed
+    /// on `shape` (an instance's): the entry the heap's megamorphic cache
+    /// holds for it and the site's name (laid out as a way, so
+    /// the code goes on as at a hit), or null. A *leaf*: it cannot
+    /// allocate, raise or run Lox code, so it takes no `top` or `offset`,
+    /// nothing is written back before it, and it returns the entry, not a
+    /// status.
+    Lookup,
 }
 
 impl Helper {
@@ -79,6 +89,7 @@ impl Helper {
         Helper::Instantiate,
         Helper::CloseFrame,
         Helper::Deopt,
+        Helper::Lookup,
     ];
 
     /// The symbol the helper is linked by.
@@ -95,6 +106,7 @@ impl Helper {
             Helper::Instantiate => helper::INSTANTIATE,
             Helper::CloseFrame => helper::CLOSE_FRAME,
             Helper::Deopt => helper::DEOPT,
+            Helper::Lookup => helper::LOOKUP,
         }
     }
 
@@ -111,16 +123,23 @@ impl Helper {
                 Effects { allocates: true, raises: true, calls: false }
             }
             Helper::Raise | Helper::Undefined | Helper::Print | Helper::Interrupted => raises,
-            Helper::CloseFrame => Effects::NONE,
+            Helper::CloseFrame | Helper::Lookup => Effects::NONE,
             Helper::Step | Helper::Deopt => return None,
         })
     }
 
-    /// The parameters after `ctx, top, offset`, each a pointer-sized integer
-    /// (`I64`) or a `u32` (`I32`).
+    /// Whether the helper is a leaf: no safepoint, so no `top` or
+    /// `offset`, and a pointer-sized result instead of a status.
+    pub fn is_leaf(self) -> bool {
+        self == Helper::Lookup
+    }
+
+    /// The parameters after `ctx` (and, but for a leaf, `top, offset`),
+    /// each a pointer-sized integer (`I64`) or a `u32` (`I32`).
     fn extra_params(self) -> &'static [cranelift_codegen::ir::Type] {
         use types::{I32, I64};
         match self {
+            Helper::Lookup => &[I64, I64],
             Helper::Call => &[I64, I32, I64],
             Helper::Add => &[I64, I64, I64],
             Helper::Instantiate => &[I64, I64],
@@ -135,12 +154,15 @@ impl Helper {
     pub fn signature(self, call_conv: CallConv) -> Signature {
         let mut signature = Signature::new(call_conv);
         signature.params.push(AbiParam::new(types::I64)); // ctx
-        signature.params.push(AbiParam::new(types::I64)); // top
-        signature.params.push(AbiParam::new(types::I32)); // offset
+        if !self.is_leaf() {
+            signature.params.push(AbiParam::new(types::I64)); // top
+            signature.params.push(AbiParam::new(types::I32)); // offset
+        }
         for &ty in self.extra_params() {
             signature.params.push(AbiParam::new(ty));
         }
-        signature.returns.push(AbiParam::new(types::I32));
+        let result = if self.is_leaf() { types::I64 } else { types::I32 };
+        signature.returns.push(AbiParam::new(result));
         signature
     }
 }

@@ -631,6 +631,16 @@ impl<'a, 'b> Lower<'a, 'b> {
         self.builder.inst_results(call)[0]
     }
 
+    /// Call the leaf `helper` (`Helper::is_leaf`): no safepoint, nothing
+    /// written back. Returns its result.
+    fn call_leaf(&mut self, helper: Helper, extra: &[ir::Value]) -> ir::Value {
+        debug_assert!(helper.is_leaf() && helper.effects() == Some(bytecode::Effects::NONE));
+        let mut args = vec![self.ctx];
+        args.extend_from_slice(extra);
+        let call = self.builder.ins().call(self.helpers[&helper], &args);
+        self.builder.inst_results(call)[0]
+    }
+
     /// Go on only if `status` says the helper returned; else return
     /// `STATUS_RAISED` from the function.
     fn check(&mut self, status: ir::Value) {
@@ -1136,7 +1146,11 @@ impl<'a, 'b> Lower<'a, 'b> {
         let object = self.object_of_kind(receiver, abi::KIND_INSTANCE, slow);
         let shape =
             self.builder.ins().load(types::I64, trusted(), object, abi::INSTANCE_SHAPE as i32);
-        let (entry, kind) = self.find_way(instruction.operand, shape, slow);
+        // A get or a method finds what a lookup finds: past the site's ways,
+        // the heap's megamorphic cache holds it too. A set's miss may add a
+        // field, which only the VM's code does.
+        let lookup = matches!(op, Op::GetProperty | Op::Method);
+        let (entry, kind) = self.find_way(instruction.operand, shape, lookup, slow);
 
         let is_field = self.builder.ins().icmp_imm_s(IntCC::Equal, kind, i64::from(abi::HIT_FIELD));
         let field_block = self.builder.create_block();
@@ -1469,11 +1483,27 @@ impl<'a, 'b> Lower<'a, 'b> {
     }
 
     /// The way of inline cache `site` whose key is `key`, and its hit
-    /// kind; else jump to `otherwise`. Every way is compared, in order,
-    /// up to the first empty one (ways fill in order).
-    fn find_way(&mut self, site: u32, key: ir::Value, otherwise: Block) -> (ir::Value, ir::Value) {
+    /// kind; else, at a `lookup` site (a get or a method, whose key is a
+    /// shape), the entry the heap's megamorphic cache holds for the key
+    /// (`Helper::Lookup`, laid out as a way); else jump to `otherwise`.
+    /// Every way is compared, in order, up to the first empty one (ways
+    /// fill in order).
+    fn find_way(
+        &mut self,
+        site: u32,
+        key: ir::Value,
+        lookup: bool,
+        otherwise: Block,
+    ) -> (ir::Value, ir::Value) {
         let found = self.builder.create_block();
         self.builder.append_block_param(found, types::I64);
+        let lookup_block = lookup.then(|| {
+            let block = self.builder.create_block();
+            self.builder.set_cold_block(block);
+            block
+        });
+        let otherwise_here = otherwise;
+        let otherwise = lookup_block.unwrap_or(otherwise);
         let first = (site as usize * abi::CACHE_SIZE + abi::CACHE_WAYS_OFFSET) as i64;
         for way in 0..abi::CACHE_WAYS {
             let offset = first + (way * abi::CACHE_ENTRY_SIZE) as i64;
@@ -1496,6 +1526,15 @@ impl<'a, 'b> Lower<'a, 'b> {
                 break;
             };
             self.builder.switch_to_block(next);
+        }
+        if let Some(block) = lookup_block {
+            self.builder.switch_to_block(block);
+            let caches = self.caches();
+            let at = (site as usize * abi::CACHE_SIZE) as i64;
+            let cache = self.builder.ins().iadd_imm_s(caches, at);
+            let entry = self.call_leaf(Helper::Lookup, &[cache, key]);
+            let remembered = self.builder.ins().icmp_imm_s(IntCC::NotEqual, entry, 0);
+            self.builder.ins().brif(remembered, found, &[entry.into()], otherwise_here, &[]);
         }
         self.builder.switch_to_block(found);
         let entry = self.builder.block_params(found)[0];
@@ -1524,7 +1563,7 @@ impl<'a, 'b> Lower<'a, 'b> {
         let join = self.builder.create_block();
         let superclass = self.get(depth - 1);
         let class = self.object_of_kind(superclass, abi::KIND_CLASS, slow);
-        let (entry, kind) = self.find_way(instruction.operand, class, slow);
+        let (entry, kind) = self.find_way(instruction.operand, class, false, slow);
         let method = self.method_hit(entry, kind, slow);
         let this = self.get(depth - 2);
         self.def_boxed(depth - 2, method);

@@ -206,6 +206,7 @@ pub mod helper {
     pub const CLOSE_FRAME: &str = "strata_close_frame";
     pub const INSTANTIATE: &str = "strata_instantiate";
     pub const DEOPT: &str = "strata_deopt";
+    pub const LOOKUP: &str = "strata_lookup";
 }
 
 /// Why optimized code deoptimized: the `reason` the `deopt` helper gets.

@@ -103,7 +103,8 @@ impl CacheEntry {
         (!key.is_null()).then(|| unsafe { ObjRef::from_addr(key as usize) })
     }
 
-    fn hit(&self) -> CacheHit {
+    /// What the way's key found.
+    pub fn hit(&self) -> CacheHit {
         // SAFETY: `target` was stored by `set` from a live object of the
         // kind `kind` names, which the cache keeps alive.
         let target = || unsafe { ObjRef::from_addr(self.target.get() as usize) };
@@ -176,10 +177,18 @@ impl MegamorphicCache {
     /// remembered.
     #[inline]
     pub fn get(&self, key: ObjRef, name: Gc<ObjString>) -> Option<CacheHit> {
+        self.find(key, name).map(CacheEntry::hit)
+    }
+
+    /// The entry remembering `name` on shape `key`, if there is one: a way
+    /// of the layout an inline cache's ways have, which machine code reads
+    /// as it reads theirs. It stays true until the next collection.
+    #[inline]
+    pub fn find(&self, key: ObjRef, name: Gc<ObjString>) -> Option<&CacheEntry> {
         let slot = self.entry(key, name);
         let found = slot.entry.key.get() == key.addr() as *const Header
             && slot.name.get() == name.as_obj().addr() as *const Header;
-        found.then(|| slot.entry.hit())
+        found.then_some(&slot.entry)
     }
 
     /// Remember `hit` (a field or a method) for `name` on shape `key`.
@@ -323,6 +332,20 @@ impl InlineCache {
                 }
             }
         }
+    }
+
+    /// At a miss on shape `key`: what the heap's megamorphic cache
+    /// remembers for this site's name on it, if anything, taken into this
+    /// cache as every miss's lookup is (`insert`). The VM's misses and
+    /// machine code's (`strata_lookup`) both come here first.
+    pub fn recall<'h>(
+        &self,
+        megamorphic: &'h MegamorphicCache,
+        key: ObjRef,
+    ) -> Option<&'h CacheEntry> {
+        let entry = megamorphic.find(key, self.name)?;
+        self.insert(key, entry.hit());
+        Some(entry)
     }
 
     pub fn state(&self) -> CacheState {

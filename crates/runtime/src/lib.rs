@@ -31,7 +31,9 @@ mod table;
 mod value;
 
 pub use buffer::{FixedArray, GrowArray};
-pub use cache::{CACHE_WAYS, CacheCounts, CacheHit, CacheState, InlineCache, MegamorphicCache};
+pub use cache::{
+    CACHE_WAYS, CacheCounts, CacheEntry, CacheHit, CacheState, InlineCache, MegamorphicCache,
+};
 pub use call::{Call, call_native, check_arity, prepare_call};
 pub use class::{ObjBoundMethod, ObjClass, ObjInstance, ObjShape};
 pub use error::{ErrorKind, RuntimeError, TraceLine, messages};

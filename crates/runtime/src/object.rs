@@ -52,10 +52,12 @@ impl Header {
 pub struct ObjRef(NonNull<Header>);
 
 impl ObjRef {
+    /// The object at `addr` (as machine code hands one to a helper).
+    ///
     /// # Safety
     /// `addr` must be the address of a live object's header.
     #[inline(always)]
-    pub(crate) unsafe fn from_addr(addr: usize) -> ObjRef {
+    pub unsafe fn from_addr(addr: usize) -> ObjRef {
         // SAFETY: the caller promises a live object, which is never null.
         ObjRef(unsafe { NonNull::new_unchecked(addr as *mut Header) })
     }

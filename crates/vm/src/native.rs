@@ -12,7 +12,9 @@
 
 use runtime::abi::{self, CompiledEntry, Context, DeoptReason, ErrorCode};
 use runtime::native_stack;
-use runtime::{ErrorKind, ObjClass, ObjClosure, ObjString, Printed, Value};
+use runtime::{
+    CacheEntry, ErrorKind, InlineCache, ObjClass, ObjClosure, ObjRef, ObjString, Printed, Value,
+};
 
 use crate::run::{Raise, Res, Run, error};
 
@@ -29,6 +31,7 @@ pub static HELPERS: &[(&str, HelperAddress)] = &[
     (abi::helper::CLOSE_FRAME, HelperAddress(strata_close_frame as *const u8)),
     (abi::helper::INSTANTIATE, HelperAddress(strata_instantiate as *const u8)),
     (abi::helper::DEOPT, HelperAddress(strata_deopt as *const u8)),
+    (abi::helper::LOOKUP, HelperAddress(strata_lookup as *const u8)),
 ];
 
 /// The address of a helper's code.
@@ -353,4 +356,24 @@ unsafe extern "C" fn strata_close_frame(ctx: *mut Context, top: *mut Value, offs
     };
     // SAFETY: as in `strata_call`.
     unsafe { at_safepoint(ctx, top, offset, work) }
+}
+
+/// `lookup(ctx, cache, shape)`: a property site's ways missed on `shape`
+/// (an instance's): the heap's megamorphic cache's entry for it and the
+/// site's name, taken into the site's cache as the VM takes it
+/// (`InlineCache::recall`), or null. A leaf: it cannot allocate, raise or
+/// run Lox code, so compiled code calls it without a safepoint, and reads
+/// the entry at once, before anything can collect.
+#[unsafe(no_mangle)]
+unsafe extern "C" fn strata_lookup(
+    ctx: *mut Context,
+    cache: *const InlineCache,
+    shape: usize,
+) -> *const CacheEntry {
+    // SAFETY: compiled code passes the context it was entered with, whose
+    // heap outlives the call; `cache` is a cache of the running function
+    // (kept alive by its frame), and `shape` the shape of a live instance
+    // in one of its slots.
+    let (heap, cache, shape) = unsafe { (&*(*ctx).heap, &*cache, ObjRef::from_addr(shape)) };
+    cache.recall(heap.megamorphic(), shape).map_or(std::ptr::null(), std::ptr::from_ref)
 }

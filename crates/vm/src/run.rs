@@ -946,9 +946,8 @@ impl<'a> Run<'a> {
 #[cold]
 fn lookup_miss(heap: &Heap, cache: &InlineCache, instance: Gc<ObjInstance>) -> Res<CacheHit> {
     let shape = instance.shape();
-    if let Some(hit) = heap.megamorphic().get(shape.as_obj(), cache.name) {
-        cache.insert(shape.as_obj(), hit);
-        return Ok(hit);
+    if let Some(entry) = cache.recall(heap.megamorphic(), shape.as_obj()) {
+        return Ok(entry.hit());
     }
     let hit = shape.resolve(cache.name).ok_or_else(|| undefined_property(cache.name))?;
     cache.insert(shape.as_obj(), hit);
