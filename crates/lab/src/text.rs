@@ -7,10 +7,12 @@ use serde_json::{Value, json};
 
 use crate::{Curve, Findings, Report, Summary};
 
-/// A time as people read it: `1.23 ms`, `456 ms`, `7.89 s`.
+/// A time as people read it: `4.2 µs`, `1.23 ms`, `456 ms`, `7.89 s`.
 pub fn millis(time: Duration) -> String {
     let ms = time.as_secs_f64() * 1000.0;
-    if ms < 10.0 {
+    if ms < 0.1 {
+        format!("{:.1} µs", ms * 1000.0)
+    } else if ms < 10.0 {
         format!("{ms:.2} ms")
     } else if ms < 1000.0 {
         format!("{ms:.0} ms")
