@@ -514,6 +514,25 @@ fn trace_jit_reports_speculations_deoptimizations_and_recompiles() {
 }
 
 #[test]
+fn trace_jit_reports_known_shapes_and_callees() {
+    // `run`'s loop calls the global `get`, whose one site has only seen
+    // one shape: both become constants behind checks.
+    let source = write_temp(
+        "known.lox",
+        b"class P { init(x) { this.x = x; } }\nfun get(o) { return o.x; }\n\
+          fun run(p) { var t = 0; for (var i = 0; i < 300; i = i + 1) t = t + get(p); return t; }\n\
+          for (var i = 0; i < 200; i = i + 1) run(P(i));\nprint run(P(1));",
+    );
+    let out = strata(&["run", "--trace-jit", source.to_str().unwrap()], "");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "300\n");
+    let err = text(&out.stderr);
+    let line = |name: &str| err.lines().find(|line| line.contains(name)).unwrap_or_default();
+    assert!(line("compiled 'get'").ends_with("1 field site of one shape"), "{err}");
+    assert!(line("compiled 'run'").contains("1 call of known functions"), "{err}");
+}
+
+#[test]
 fn stats_report_what_each_engine_did() {
     let source = write_temp(
         "stats.lox",

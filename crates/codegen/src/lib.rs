@@ -23,6 +23,7 @@ mod types;
 
 pub use helpers::Helper;
 pub use lower::{
-    CantCompile, Compiled, FunctionInput, KnownFunction, MAX_FUNCTION_BYTES, compile_function,
+    CantCompile, Compiled, FunctionInput, KnownField, KnownFunction, MAX_FUNCTION_BYTES,
+    Speculations, compile_function,
 };
 pub use lowering::{Lowering, lowering};

@@ -58,6 +58,20 @@ pub struct FunctionInput<'a> {
     /// always found, if any: a method call of that site calls it directly
     /// behind the same guard.
     pub site_functions: &'a [Option<KnownFunction>],
+    /// By property site, the shape and field index its inline cache has
+    /// always found, if any (the engine keeps the shape alive for as long
+    /// as the code exists): a get or set of that site compares the
+    /// receiver's shape with the constant and reads or writes the field at
+    /// a constant offset, the cache's ways only when the shape differs.
+    pub site_fields: &'a [Option<KnownField>],
+}
+
+/// A field known at compile time: an instance of `shape` (an `ObjShape`'s
+/// address) has it at `index`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KnownField {
+    pub shape: u64,
+    pub index: u32,
 }
 
 /// A function object known at compile time (the engine keeps it alive for
@@ -122,9 +136,24 @@ pub struct Compiled {
     /// With the IR: which bytecode instruction each range of machine code
     /// came from, as (start, end, bytecode offset), sorted by start.
     pub origins: Vec<(u32, u32, u32)>,
-    /// What the code assumes: `Add` sites guarded to numbers, and slots
-    /// guarded to numbers on entry to a loop.
-    pub speculations: (usize, usize),
+    /// What the code assumes.
+    pub speculations: Speculations,
+}
+
+/// What a function's code assumes, for `--trace-jit`: guards that
+/// deoptimize, and known callees and shapes behind checks that fall back
+/// to the general path.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Speculations {
+    /// `Add` sites guarded to numbers.
+    pub number_adds: usize,
+    /// Slots guarded to numbers on entry to a loop.
+    pub loop_numbers: usize,
+    /// Calls of a known function (`FunctionInput::global_functions`,
+    /// `site_functions`).
+    pub known_calls: usize,
+    /// Property sites of a known shape (`FunctionInput::site_fields`).
+    pub known_fields: usize,
 }
 
 /// Lower `input` into `module` as a function named `name` (`None`: an
@@ -192,9 +221,10 @@ pub fn compile_function<M: Module>(
         entry_at: input.entry_at,
     };
     let plan = Plan::new(&plan_input);
-    let speculations = plan.speculations();
+    let (number_adds, loop_numbers) = plan.speculations();
     let mut lower = Lower::new(builder, input, &plan_input, plan, helpers);
     lower.function(&code);
+    let speculations = Speculations { number_adds, loop_numbers, ..lower.speculations };
     lower.builder.seal_all_blocks();
     lower.builder.finalize(target);
 
@@ -240,6 +270,9 @@ struct Lower<'a, 'b> {
     /// Per slot: where the value came from in this block, unchanged, if
     /// that can tell what it is.
     sources: Vec<Option<Source>>,
+
+    /// Known callees and shapes used so far.
+    speculations: Speculations,
 
     /// The block starting at each jump target.
     blocks: HashMap<usize, Block>,
@@ -329,6 +362,7 @@ impl<'a, 'b> Lower<'a, 'b> {
             pending_edges: Vec::new(),
             clean: vec![false; max_stack as usize],
             sources: vec![None; max_stack as usize],
+            speculations: Speculations::default(),
             blocks,
             raised,
             ctx,
@@ -1146,6 +1180,16 @@ impl<'a, 'b> Lower<'a, 'b> {
         let object = self.object_of_kind(receiver, abi::KIND_INSTANCE, slow);
         let shape =
             self.builder.ins().load(types::I64, trusted(), object, abi::INSTANCE_SHAPE as i32);
+        let known = match op {
+            Op::GetProperty | Op::SetProperty | Op::StoreProperty => {
+                self.input.site_fields.get(instruction.operand as usize).copied().flatten()
+            }
+            _ => None,
+        };
+        if let Some(known) = known {
+            self.speculations.known_fields += 1;
+            self.known_field(op, object, shape, known, depth, join);
+        }
         // A get or a method finds what a lookup finds: past the site's ways,
         // the heap's megamorphic cache holds it too. A set's miss may add a
         // field, which only the VM's code does.
@@ -1207,6 +1251,42 @@ impl<'a, 'b> Lower<'a, 'b> {
         self.step(instruction, depth);
         self.builder.ins().jump(join, &[]);
         self.builder.switch_to_block(join);
+    }
+
+    /// A get or set of a field whose shape and index the site's cache has
+    /// always found: if the instance `object` has shape `known.shape`, the
+    /// field is read or written at a constant offset and the code goes on
+    /// at `join`; else it goes on here, to the cache's ways.
+    fn known_field(
+        &mut self,
+        op: Op,
+        object: ir::Value,
+        shape: ir::Value,
+        known: KnownField,
+        depth: u32,
+        join: Block,
+    ) {
+        let is_known = self.builder.ins().icmp_imm_s(IntCC::Equal, shape, known.shape as i64);
+        let field_block = self.builder.create_block();
+        let ways = self.builder.create_block();
+        self.builder.set_cold_block(ways);
+        self.builder.ins().brif(is_known, field_block, &[], ways, &[]);
+        self.builder.switch_to_block(field_block);
+        let fields =
+            self.builder.ins().load(types::I64, trusted(), object, abi::INSTANCE_FIELDS as i32);
+        let offset = (known.index as usize * size_of::<u64>()) as i32;
+        if op == Op::GetProperty {
+            let value = self.builder.ins().load(types::I64, trusted(), fields, offset);
+            self.def_boxed(depth - 1, value);
+        } else {
+            let value = self.get(depth - 1);
+            self.builder.ins().store(trusted(), value, fields, offset);
+            if op == Op::SetProperty {
+                self.def_boxed(depth - 2, value);
+            }
+        }
+        self.builder.ins().jump(join, &[]);
+        self.builder.switch_to_block(ways);
     }
 
     /// A set's add-field hit: the instance moves to the hit's shape, which
@@ -1314,6 +1394,7 @@ impl<'a, 'b> Lower<'a, 'b> {
         // and everything else about it is a constant.
         let generic = self.builder.create_block();
         if let Some(known) = known {
+            self.speculations.known_calls += 1;
             self.builder.set_cold_block(generic);
             let closure = self.object_of_kind(callee, abi::KIND_CLOSURE, generic);
             let ins = self.builder.ins();

@@ -10,7 +10,7 @@ use cranelift_module::Module;
 use runtime::abi::CompiledEntry;
 use vm::FunctionCode;
 
-use codegen::{CantCompile, Compiled, FunctionInput, KnownFunction};
+use codegen::{CantCompile, Compiled, FunctionInput, KnownField, KnownFunction};
 use runtime::{CacheHit, Gc, ObjClosure};
 
 /// The code generator's state, kept across compiles.
@@ -79,6 +79,7 @@ impl Backend {
                 _ => None,
             })
             .collect();
+        let site_fields = known_fields(function);
         let input = FunctionInput {
             function: function.function,
             facts: function.facts,
@@ -87,6 +88,7 @@ impl Backend {
             stress_deopt,
             global_functions: &global_functions,
             site_functions: &site_functions,
+            site_fields: &site_fields,
         };
         let compiled = codegen::compile_function(
             &mut *self.module,
@@ -114,6 +116,21 @@ impl Backend {
 /// address for as long as it exists.
 fn known_global_functions(globals: &runtime::Globals) -> Vec<Option<KnownFunction>> {
     (0..globals.len()).map(|slot| known(globals.get(slot).downcast::<ObjClosure>()?)).collect()
+}
+
+/// By property site, the shape and field index its cache has always found,
+/// if any. Each such shape is kept alive until the tier's code is dropped
+/// (`Heap::pin_for_code`; the VM lets go at the reset), so no other shape
+/// can take its address while the code compares with it.
+fn known_fields(function: &FunctionCode<'_>) -> Vec<Option<KnownField>> {
+    let known = |cache: &runtime::InlineCache| {
+        let (shape, CacheHit::Field(index)) = cache.only_entry()? else { return None };
+        // The field's offset is a 32-bit displacement in the code.
+        i32::try_from(u64::from(index) * 8).ok()?;
+        function.heap.pin_for_code(runtime::Value::object(shape));
+        Some(KnownField { shape: shape.addr() as u64, index })
+    };
+    function.object.caches.iter().map(known).collect()
 }
 
 /// The function of `closure`, as the code generator may name it.

@@ -26,6 +26,7 @@ use std::io::{BufWriter, Write};
 use std::time::Instant;
 
 use backend::Backend;
+use codegen::Speculations;
 use runtime::abi::{CompiledEntry, DeoptReason};
 use vm::{FunctionCode, Tier, TierStats};
 
@@ -301,15 +302,27 @@ impl Tier for Jit {
 }
 
 /// What a compile assumed, as the trace says it.
-fn speculating((adds, loop_slots): (usize, usize)) -> String {
-    if adds == 0 && loop_slots == 0 {
-        return String::new();
+fn speculating(assumed: Speculations) -> String {
+    let mut parts = Vec::new();
+    let Speculations { number_adds, loop_numbers, known_calls, known_fields } = assumed;
+    if number_adds > 0 || loop_numbers > 0 {
+        parts.push(format!(
+            "{number_adds} + site{} on numbers, {loop_numbers} variable{} numbers through a loop",
+            plural(number_adds as u64),
+            plural(loop_numbers as u64)
+        ));
     }
-    format!(
-        ", speculating: {adds} + site{} on numbers, {loop_slots} variable{} numbers through a loop",
-        plural(adds as u64),
-        plural(loop_slots as u64)
-    )
+    if known_calls > 0 {
+        parts.push(format!("{known_calls} call{} of known functions", plural(known_calls as u64)));
+    }
+    if known_fields > 0 {
+        parts
+            .push(format!("{known_fields} field site{} of one shape", plural(known_fields as u64)));
+    }
+    match parts.is_empty() {
+        true => String::new(),
+        false => format!(", speculating: {}", parts.join(", ")),
+    }
 }
 
 /// The plural ending for `n` things.

@@ -298,7 +298,15 @@ impl InlineCache {
     /// The hit of a monomorphic cache (one key): what its site has always
     /// found so far, for a compiler to speculate on.
     pub fn only_hit(&self) -> Option<CacheHit> {
-        (self.state() == CacheState::Monomorphic).then(|| self.entries[0].hit())
+        self.only_entry().map(|(_, hit)| hit)
+    }
+
+    /// The key and hit of a monomorphic cache.
+    pub fn only_entry(&self) -> Option<(ObjRef, CacheHit)> {
+        if self.state() != CacheState::Monomorphic {
+            return None;
+        }
+        Some((self.entries[0].key()?, self.entries[0].hit()))
     }
 
     /// Remember `hit` for `key`: in the place of a key of an older version

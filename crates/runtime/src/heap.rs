@@ -10,7 +10,8 @@
 //!   (DESIGN.md invariant 6: the frame layout is the truth at safepoints);
 //! - the [`Globals`] table, indexed by the resolver's global slots;
 //! - *pinned* values: constants an engine loaded for the life of the heap
-//!   (interned names, function prototypes);
+//!   (interned names, function prototypes), and objects whose addresses
+//!   machine code names, kept until the code is dropped ([`Heap::pin_for_code`]);
 //! - [`Root`] handles: a value a Rust frame holds across an allocation;
 //! - open upvalues.
 //!
@@ -85,6 +86,8 @@ pub struct Heap {
     frames: Frames,
     globals: Globals,
     pinned: UnsafeCell<Vec<Value>>,
+    /// What machine code names by address (`pin_for_code`).
+    code_pins: UnsafeCell<Vec<Value>>,
     handles: UnsafeCell<Vec<Value>>,
     /// Open upvalues, sorted by stack slot, at most one per slot.
     open_upvalues: UnsafeCell<Vec<Gc<ObjUpvalue>>>,
@@ -112,6 +115,7 @@ impl Heap {
             frames: Frames::new(),
             globals: Globals { values: GrowArray::with_capacity(0) },
             pinned: UnsafeCell::new(Vec::new()),
+            code_pins: UnsafeCell::new(Vec::new()),
             handles: UnsafeCell::new(Vec::new()),
             open_upvalues: UnsafeCell::new(Vec::new()),
             init_string: Cell::new(None),
@@ -164,6 +168,22 @@ impl Heap {
     pub fn pin(&self, value: Value) {
         // SAFETY: no reference into `pinned` is live (module rules).
         unsafe { &mut *self.pinned.get() }.push(value);
+    }
+
+    /// Keep `value` alive while machine code may name its address (a
+    /// shape a compiled property site compares with): until
+    /// [`Heap::unpin_code`]. Were it freed, a new object could take its
+    /// address and pass the code's comparison.
+    pub fn pin_for_code(&self, value: Value) {
+        // SAFETY: no reference into `code_pins` is live (module rules).
+        unsafe { &mut *self.code_pins.get() }.push(value);
+    }
+
+    /// Let go of everything [`Heap::pin_for_code`] kept: the engine has
+    /// dropped all its machine code, and none of it is running.
+    pub fn unpin_code(&self) {
+        // SAFETY: as in `pin_for_code`.
+        unsafe { &mut *self.code_pins.get() }.clear();
     }
 
     // ------------------------------------------------------------ allocation
@@ -535,6 +555,7 @@ impl Heap {
             self.stack.live().iter().for_each(&mut value);
             self.globals.values.for_each(|v| value(&v));
             (*self.pinned.get()).iter().for_each(&mut value);
+            (*self.code_pins.get()).iter().for_each(&mut value);
             (*self.handles.get()).iter().for_each(&mut value);
             for upvalue in (*self.open_upvalues.get()).iter() {
                 mark(upvalue.as_obj());

@@ -58,13 +58,10 @@ impl Loaded {
 
     /// This function as a tier gets it, entered at `entry_at`, with the
     /// globals as they are now.
-    pub(crate) fn code<'a>(
-        &'a self,
-        entry_at: Option<usize>,
-        globals: &'a runtime::Globals,
-    ) -> FunctionCode<'a> {
+    pub(crate) fn code<'a>(&'a self, entry_at: Option<usize>, heap: &'a Heap) -> FunctionCode<'a> {
         FunctionCode {
-            globals,
+            globals: heap.globals(),
+            heap,
             index: self.object.proto as usize,
             function: &self.function,
             facts: &self.facts,
@@ -162,6 +159,9 @@ pub struct FunctionCode<'a> {
     /// speculate that a call site keeps calling what a global holds now,
     /// behind a guard).
     pub globals: &'a runtime::Globals,
+    /// The heap, to keep alive what the code names by address
+    /// ([`Heap::pin_for_code`], until the tier's next reset).
+    pub heap: &'a Heap,
 }
 
 /// A bytecode engine: a heap plus every function it has loaded, kept across
@@ -308,8 +308,8 @@ impl Vm {
     pub fn load_module(&mut self, module: Module, facts: Facts) -> Vec<FunctionCode<'_>> {
         let base = self.functions.len();
         self.load(module, facts);
-        let globals = self.heap.globals();
-        self.functions[base..].iter().map(|loaded| loaded.code(None, globals)).collect()
+        let heap = &self.heap;
+        self.functions[base..].iter().map(|loaded| loaded.code(None, heap)).collect()
     }
 
     /// Forget every function's machine code, so that the tier can free it
@@ -323,6 +323,7 @@ impl Vm {
         if let Some(tier) = &mut self.tier {
             tier.reset();
         }
+        self.heap.unpin_code();
     }
 
     /// Intern a module's constants and make its function objects (code,

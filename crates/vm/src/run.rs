@@ -270,14 +270,14 @@ impl<'a> Run<'a> {
     ) {
         if let Some(tier) = self.tier.as_deref_mut() {
             let line = loaded.function.chunk.line_at(offset);
-            let code = loaded.code(None, self.heap.globals());
+            let code = loaded.code(None, self.heap);
             tier.deoptimized(&code, offset, line, reason, dropped);
         }
     }
 
     fn compile(&mut self, loaded: &Loaded, entry_at: Option<usize>) -> Option<CompiledEntry> {
         let tier = self.tier.as_deref_mut()?;
-        tier.compile(&loaded.code(entry_at, self.heap.globals()))
+        tier.compile(&loaded.code(entry_at, self.heap))
     }
 
     /// Run until the frame count drops back to `floor`: the innermost
