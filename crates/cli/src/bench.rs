@@ -4,7 +4,7 @@
 //! run under way and shows what was measured.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -75,7 +75,9 @@ pub(crate) fn bench_files(args: &BenchArgs) -> u8 {
     let mut out = Output::stdout(WriteFailure::default());
     let mut reports = Vec::new();
     let mut written = true;
-    for (index, file) in args.files.iter().enumerate() {
+    let programs: Vec<&Path> = args.files.iter().map(PathBuf::as_path).collect();
+    let names = lab::markdown::program_names(&programs);
+    for (index, (file, name)) in args.files.iter().zip(&names).enumerate() {
         let mut progress = Bar::new(args.strategies.len());
         let report = lab::bench(file, &options, &mut progress);
         progress.bar.finish_and_clear();
@@ -86,10 +88,10 @@ pub(crate) fn bench_files(args: &BenchArgs) -> u8 {
         };
         if let Some(dir) = &args.report {
             // One program's page in DIR; several programs' each in a
-            // directory of DIR named after the program.
-            let dir = match (args.files.len(), file.file_stem()) {
-                (1, _) | (_, None) => dir.clone(),
-                (_, Some(stem)) => dir.join(stem),
+            // directory of DIR named as its section of the Markdown page.
+            let dir = match args.files.len() {
+                1 => dir.clone(),
+                _ => dir.join(name),
             };
             match lab::report::write(&report, &dir) {
                 Ok(files) if !args.json => {

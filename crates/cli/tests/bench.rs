@@ -205,6 +205,33 @@ fn several_programs_make_one_page() {
 }
 
 #[test]
+fn several_programs_get_a_report_directory_each() {
+    // Named as the Markdown page names their sections: two programs of the
+    // same file name do not overwrite each other's page.
+    let dir = scratch();
+    std::fs::create_dir_all(dir.path().join("a")).unwrap();
+    std::fs::create_dir_all(dir.path().join("b")).unwrap();
+    let first = write(&dir.path().join("a"), "p.lox", "print 1;\n");
+    let second = write(&dir.path().join("b"), "p.lox", "print 2;\n");
+    let report = dir.path().join("report");
+    let out = strata(&[
+        "bench",
+        first.to_str().unwrap(),
+        second.to_str().unwrap(),
+        "--engines",
+        "vm",
+        "--runs",
+        "1",
+        "--report",
+        report.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(listing(&report), ["p", "p-2"]);
+    let second_page = std::fs::read_to_string(report.join("p-2").join("index.html")).unwrap();
+    assert!(second_page.contains("b/p.lox"), "{second_page}");
+}
+
+#[test]
 fn a_repeated_run_that_fails_is_a_failure() {
     // A deterministic program that completes once completes every time (a
     // global it reads before defining would have failed the first run), so

@@ -1186,9 +1186,10 @@ impl<'a, 'b> Lower<'a, 'b> {
             }
             _ => None,
         };
-        if let Some(known) = known {
+        if let Some(known) = known
+            && self.known_field(op, object, shape, known, depth, join)
+        {
             self.speculations.known_fields += 1;
-            self.known_field(op, object, shape, known, depth, join);
         }
         // A get or a method finds what a lookup finds: past the site's ways,
         // the heap's megamorphic cache holds it too. A set's miss may add a
@@ -1256,7 +1257,9 @@ impl<'a, 'b> Lower<'a, 'b> {
     /// A get or set of a field whose shape and index the site's cache has
     /// always found: if the instance `object` has shape `known.shape`, the
     /// field is read or written at a constant offset and the code goes on
-    /// at `join`; else it goes on here, to the cache's ways.
+    /// at `join`; else it goes on here, to the cache's ways. Emits nothing
+    /// and returns false when the offset is too large for an instruction's
+    /// 32-bit displacement.
     fn known_field(
         &mut self,
         op: Op,
@@ -1265,7 +1268,8 @@ impl<'a, 'b> Lower<'a, 'b> {
         known: KnownField,
         depth: u32,
         join: Block,
-    ) {
+    ) -> bool {
+        let Ok(offset) = i32::try_from(u64::from(known.index) * 8) else { return false };
         let is_known = self.builder.ins().icmp_imm_s(IntCC::Equal, shape, known.shape as i64);
         let field_block = self.builder.create_block();
         let ways = self.builder.create_block();
@@ -1274,7 +1278,6 @@ impl<'a, 'b> Lower<'a, 'b> {
         self.builder.switch_to_block(field_block);
         let fields =
             self.builder.ins().load(types::I64, trusted(), object, abi::INSTANCE_FIELDS as i32);
-        let offset = (known.index as usize * size_of::<u64>()) as i32;
         if op == Op::GetProperty {
             let value = self.builder.ins().load(types::I64, trusted(), fields, offset);
             self.def_boxed(depth - 1, value);
@@ -1287,6 +1290,7 @@ impl<'a, 'b> Lower<'a, 'b> {
         }
         self.builder.ins().jump(join, &[]);
         self.builder.switch_to_block(ways);
+        true
     }
 
     /// A set's add-field hit: the instance moves to the hit's shape, which
@@ -1583,8 +1587,8 @@ impl<'a, 'b> Lower<'a, 'b> {
             self.builder.set_cold_block(block);
             block
         });
-        let otherwise_here = otherwise;
-        let otherwise = lookup_block.unwrap_or(otherwise);
+        // Where the ways' misses go: the lookup, else `otherwise`.
+        let missed = lookup_block.unwrap_or(otherwise);
         let first = (site as usize * abi::CACHE_SIZE + abi::CACHE_WAYS_OFFSET) as i64;
         for way in 0..abi::CACHE_WAYS {
             let offset = first + (way * abi::CACHE_ENTRY_SIZE) as i64;
@@ -1600,10 +1604,10 @@ impl<'a, 'b> Lower<'a, 'b> {
                 self.builder.switch_to_block(more);
                 // An empty way: no later way is filled.
                 let empty = self.builder.ins().icmp_imm_s(IntCC::Equal, cached, 0);
-                self.builder.ins().brif(empty, otherwise, &[], next, &[]);
+                self.builder.ins().brif(empty, missed, &[], next, &[]);
                 next
             } else {
-                self.builder.ins().brif(hit, found, &[entry.into()], otherwise, &[]);
+                self.builder.ins().brif(hit, found, &[entry.into()], missed, &[]);
                 break;
             };
             self.builder.switch_to_block(next);
@@ -1615,7 +1619,7 @@ impl<'a, 'b> Lower<'a, 'b> {
             let cache = self.builder.ins().iadd_imm_s(caches, at);
             let entry = self.call_leaf(Helper::Lookup, &[cache, key]);
             let remembered = self.builder.ins().icmp_imm_s(IntCC::NotEqual, entry, 0);
-            self.builder.ins().brif(remembered, found, &[entry.into()], otherwise_here, &[]);
+            self.builder.ins().brif(remembered, found, &[entry.into()], otherwise, &[]);
         }
         self.builder.switch_to_block(found);
         let entry = self.builder.block_params(found)[0];

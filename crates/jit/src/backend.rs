@@ -125,8 +125,6 @@ fn known_global_functions(globals: &runtime::Globals) -> Vec<Option<KnownFunctio
 fn known_fields(function: &FunctionCode<'_>) -> Vec<Option<KnownField>> {
     let known = |cache: &runtime::InlineCache| {
         let (shape, CacheHit::Field(index)) = cache.only_entry()? else { return None };
-        // The field's offset is a 32-bit displacement in the code.
-        i32::try_from(u64::from(index) * 8).ok()?;
         function.heap.pin_for_code(runtime::Value::object(shape));
         Some(KnownField { shape: shape.addr() as u64, index })
     };

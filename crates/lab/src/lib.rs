@@ -90,7 +90,7 @@ pub struct Summary {
 }
 
 impl Summary {
-    fn of(mut samples: Vec<Duration>) -> Option<Summary> {
+    pub(crate) fn of(mut samples: Vec<Duration>) -> Option<Summary> {
         samples.sort();
         let median = match samples.len() {
             0 => return None,

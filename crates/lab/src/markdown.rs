@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use crate::report::plots;
 use crate::text::{mib, millis, table};
-use crate::{Findings, Report};
+use crate::{Findings, Report, Summary};
 
 /// What the page says of how it was made.
 #[derive(Debug, Clone)]
@@ -36,7 +36,8 @@ pub fn write(reports: &[Report], context: &Context, path: &Path) -> std::io::Res
     let dir = path.with_extension("");
     let link = dir.file_name().map_or_else(|| "plots".into(), |name| name.to_string_lossy());
     std::fs::create_dir_all(&dir)?;
-    let names = section_names(reports);
+    let programs: Vec<&Path> = reports.iter().map(|report| report.program.as_path()).collect();
+    let names = program_names(&programs);
     let mut written = Vec::new();
     let mut sections = String::new();
     for (report, name) in reports.iter().zip(&names) {
@@ -63,13 +64,16 @@ pub fn write(reports: &[Report], context: &Context, path: &Path) -> std::io::Res
     Ok(written)
 }
 
-/// A section name per report: the program's file stem, made unique.
-fn section_names(reports: &[Report]) -> Vec<String> {
+/// A name per program, for its section and its files: the file's stem
+/// (characters other than ASCII letters, digits, `_` and `-` replaced),
+/// made unique by a suffix. `--report` names its per-program directories
+/// by it too.
+pub fn program_names(programs: &[&Path]) -> Vec<String> {
     let mut taken = HashSet::new();
-    reports
+    programs
         .iter()
-        .map(|report| {
-            let stem = report.program.file_stem().map(|stem| stem.to_string_lossy());
+        .map(|program| {
+            let stem = program.file_stem().map(|stem| stem.to_string_lossy());
             let stem: String = stem
                 .unwrap_or_default()
                 .chars()
@@ -141,13 +145,8 @@ fn find<'a>(report: &'a Report, name: &str) -> Option<&'a Findings> {
     report.findings.iter().find(|found| found.name == name && found.failure.is_none())
 }
 
-fn median(mut values: Vec<Duration>) -> Option<Duration> {
-    values.sort();
-    match values.len() {
-        0 => None,
-        n if n % 2 == 1 => Some(values[n / 2]),
-        n => Some((values[n / 2 - 1] + values[n / 2]) / 2),
-    }
+fn median(values: Vec<Duration>) -> Option<Duration> {
+    Some(Summary::of(values)?.median)
 }
 
 fn geomean(ratios: &[f64]) -> Option<f64> {
