@@ -507,15 +507,15 @@ impl<'a, 'b> Lower<'a, 'b> {
         self.state.push(Ty::Number, None);
     }
 
-    /// Slot `slot`, of any type, was proved a number: it is `value` (a
-    /// float), and so is the local it copies.
+    /// Slot `slot` was proved a number: it is `value` (a float), and so are
+    /// the locals it is a copy of. `State::refine` is the rule, which the type plan
+    /// follows too.
     fn refine(&mut self, slot: u32, value: ir::Value) {
-        if self.state.ty(slot) == Ty::Number {
-            return;
+        if self.state.ty(slot) == Ty::Any {
+            // The same value: the VM stack still holds it, as before.
+            self.builder.def_var(self.floats[slot as usize], value);
         }
-        // The same value: the VM stack still holds it, as before.
-        self.builder.def_var(self.floats[slot as usize], value);
-        if let Some(local) = self.state.refine(slot) {
+        for local in self.state.refine(slot) {
             self.builder.def_var(self.floats[local as usize], value);
         }
     }
@@ -782,12 +782,16 @@ impl<'a, 'b> Lower<'a, 'b> {
         slots
             .iter()
             .map(|&slot| {
-                if self.state.ty(slot) == Ty::Any {
+                let float = if self.state.ty(slot) == Ty::Any {
                     let value = self.get(slot);
-                    let float = self.as_float(value);
-                    self.refine(slot, float);
-                }
-                self.float(slot)
+                    self.as_float(value)
+                } else {
+                    self.float(slot)
+                };
+                // Even a slot known to be a number may prove the local it
+                // copies, if that local was not known to be one.
+                self.refine(slot, float);
+                float
             })
             .collect()
     }
@@ -938,8 +942,8 @@ impl<'a, 'b> Lower<'a, 'b> {
             }
             Op::Pop => self.state.truncate(top),
             Op::GetLocal => {
-                let ty = self.copy_slot(operand, depth);
-                self.state.push(ty, Some(operand));
+                self.copy_slot(operand, depth);
+                self.state.push_copy(operand);
             }
             Op::SetLocal | Op::StoreLocal => {
                 let ty = self.copy_slot(top, operand);

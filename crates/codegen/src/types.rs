@@ -6,7 +6,9 @@
 //! a number when an instruction that always yields one wrote it (arithmetic,
 //! a number constant), or when a check proved it: an arithmetic operand
 //! that was not a number raised, so after the instruction it is one, and so
-//! is the local it was copied from (`State::copies`).
+//! is the local it was copied from, and the one that was copied from
+//! (`State::copies`). The lowering applies the same rule through
+//! `State::refine`: were the two to disagree, it would assert.
 //!
 //! With speculation on, the plan also assumes what the type feedback says
 //! (`abi::FEEDBACK_*` bits) and guards it, deoptimizing where it fails:
@@ -71,6 +73,12 @@ impl State {
         self.copies.push(copy);
     }
 
+    /// Push an unchanged copy of slot `slot` (`GetLocal`).
+    pub(crate) fn push_copy(&mut self, slot: u32) {
+        let ty = self.ty(slot);
+        self.push(ty, Some(slot));
+    }
+
     pub(crate) fn truncate(&mut self, depth: u32) {
         self.types.truncate(depth as usize);
         self.copies.truncate(depth as usize);
@@ -88,13 +96,21 @@ impl State {
         }
     }
 
-    /// Slot `slot` was proved a number: so was the local it copies. Returns
-    /// that local, if it was not known to be a number yet.
-    pub(crate) fn refine(&mut self, slot: u32) -> Option<u32> {
+    /// Slot `slot` was proved a number: so was the local it copies, the
+    /// local that one copies, and so on (a copy is always of a lower slot,
+    /// and a chain holds one value: assigning a slot ends the chains
+    /// through it). Returns those locals that were not known to be numbers.
+    pub(crate) fn refine(&mut self, slot: u32) -> Vec<u32> {
         self.types[slot as usize] = Ty::Number;
-        let local = self.copies[slot as usize]?;
-        let was = std::mem::replace(&mut self.types[local as usize], Ty::Number);
-        (was == Ty::Any).then_some(local)
+        let mut proved = Vec::new();
+        let mut link = self.copies[slot as usize];
+        while let Some(local) = link {
+            if std::mem::replace(&mut self.types[local as usize], Ty::Number) == Ty::Any {
+                proved.push(local);
+            }
+            link = self.copies[local as usize];
+        }
+        proved
     }
 
     /// The state at a block's start: copies do not cross blocks.
@@ -369,10 +385,7 @@ pub(crate) fn transfer(
             let ty = if input.numbers[operand as usize].is_some() { Ty::Number } else { Ty::Any };
             state.push(ty, None);
         }
-        Op::GetLocal => {
-            let ty = state.ty(operand);
-            state.push(ty, Some(operand));
-        }
+        Op::GetLocal => state.push_copy(operand),
         Op::SetLocal => {
             let ty = state.ty(depth - 1);
             state.assign(operand, ty);

@@ -4,7 +4,7 @@
 //! clean runtime error, never a panic or a crash.
 
 use bytecode::{Chunk, Constant, Function, FunctionKind, Module, Op};
-use driver::{Options, Outcome, Session};
+use driver::{Engine, JitConfig, Options, Outcome, Session};
 
 /// Assemble `code` (opcode, operand) into a chunk on line 1.
 fn assemble(code: &[(Op, u32)]) -> Chunk {
@@ -51,12 +51,38 @@ fn run_with_sites(
     let mut functions = vec![function(None, FunctionKind::Script, max_stack, chunk)];
     functions.extend(others);
     let module = Module { functions, script: 0, globals: Vec::new() };
-    bytecode::verify(&module).expect("the crafted module verifies");
-    let bytes = bytecode::write_module(&module).unwrap();
-    let mut session = Session::new(Options::default());
-    let (mut out, mut err) = (Vec::new(), Vec::new());
-    let outcome = session.run_bytecode(&bytes, &mut out, &mut err).expect("loads");
-    (outcome, String::from_utf8(err).unwrap())
+    let (outcome, _, err) = run_module(&module);
+    (outcome, err)
+}
+
+/// Run `module` on every engine of `engines`, which must agree; returns
+/// the outcome, stdout and stderr.
+fn run_module(module: &Module) -> (Outcome, String, String) {
+    bytecode::verify(module).expect("the crafted module verifies");
+    let bytes = bytecode::write_module(module).unwrap();
+    let mut runs = engines().map(|options| {
+        let mut session = Session::new(options);
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let outcome = session.run_bytecode(&bytes, &mut out, &mut err).expect("loads");
+        (outcome, String::from_utf8(out).unwrap(), String::from_utf8(err).unwrap())
+    });
+    let first = runs.next().expect("an engine");
+    for (engine, run) in runs.enumerate() {
+        assert_eq!(run, first, "engine #{} disagrees with the vm", engine + 1);
+    }
+    first
+}
+
+/// The engines a bytecode file runs on: the VM, the JIT compiling every
+/// function at its first call, and the JIT failing every guard once.
+fn engines() -> impl Iterator<Item = Options> {
+    let vm = Options { engine: Engine::Vm, ..Options::default() };
+    let jit = |stress_deopt| Options {
+        engine: Engine::Jit,
+        jit: JitConfig { threshold: 0, stress_deopt, ..JitConfig::default() },
+        ..Options::default()
+    };
+    [vm, jit(false), jit(true)].into_iter()
 }
 
 fn run(
@@ -208,4 +234,63 @@ fn a_function_returning_a_closure_over_its_own_result_slot() {
         vec![g, own],
     );
     assert_eq!((outcome, err.as_str()), (Outcome::Success, ""));
+}
+
+#[test]
+fn a_copy_of_a_copy_proved_a_number() {
+    // f(x): slot 2 copies x, slot 3 copies slot 2, slot 4 copies slot 3.
+    // `slot 4 < 0` proves slot 3 a number; then `slot 3 < 0`, with slot 3
+    // known, must still prove slot 2 and x (the JIT's type plan and its
+    // lowering once disagreed here, and the lowering panicked). The
+    // compiler never copies a temporary; a fuzzer's file did.
+    let f = Function {
+        arity: 1,
+        ..function(
+            Some("f"),
+            FunctionKind::Function,
+            6,
+            assemble(&[
+                (Op::GetLocal, 1),
+                (Op::GetLocal, 2),
+                (Op::GetLocal, 3),
+                (Op::Constant, 0),
+                (Op::Less, 0),
+                (Op::Pop, 0),
+                (Op::Constant, 0),
+                (Op::Less, 0),
+                (Op::Pop, 0),
+                (Op::GetLocal, 1),
+                (Op::GetLocal, 2),
+                (Op::Add, 0),
+                (Op::Return, 0),
+            ]),
+        )
+    };
+    let mut chunk = f.chunk;
+    chunk.add_constant(Constant::Number(0.0));
+    let f = Function { chunk, ..f };
+    let script = [
+        (Op::Closure, 1),
+        (Op::Constant, 0),
+        (Op::Call, 1),
+        (Op::Print, 0),
+        (Op::Closure, 1),
+        (Op::Constant, 1),
+        (Op::Call, 1),
+        (Op::Print, 0),
+        (Op::Nil, 0),
+        (Op::Return, 0),
+    ];
+    let mut chunk = assemble(&script);
+    chunk.add_constant(Constant::Number(21.0));
+    chunk.add_constant(name("x"));
+    let module = Module {
+        functions: vec![function(None, FunctionKind::Script, 3, chunk), f],
+        script: 0,
+        globals: Vec::new(),
+    };
+    let (outcome, out, err) = run_module(&module);
+    assert_eq!(outcome, Outcome::RuntimeError);
+    assert_eq!(out, "42\n");
+    assert_eq!(err, "Operands must be numbers.\n[line 1] in f()\n[line 1] in script\n");
 }
