@@ -96,6 +96,7 @@ pub fn compile(module: &Bytecode, facts: &Facts, want_clif: bool) -> Result<Buil
             global_functions: &[],
             site_functions: &[],
             site_fields: &[],
+            inliner: None,
         };
         let symbol = format!("lox:{index}:{name}");
         let compiled = codegen::compile_function(

@@ -57,14 +57,18 @@ pub enum Helper {
     /// `close_frame(ctx, top, offset)`: close every upvalue open on the
     /// frame's slots (all written back), as a return does. Never raises.
     CloseFrame,
-    /// `deopt(ctx, top, offset, reason)`: a guard of optimized code failed
-    /// (`reason`, an `abi::DeoptReason`). Every live slot is written back,
-    /// boxed, as the VM would have it before the instruction at `offset`;
-    /// the frame goes on in the VM from there until it returns, and the
-    /// status is the frame's: `STATUS_RETURNED` with its result in slot 0,
-    /// which the code returns at once. The feedback at `offset` records the
-    /// failure, and the function's optimized code is dropped, so the next
-    /// compile does not assume it again.
+    /// `deopt(ctx, top, offset, reason, inlined)`: a guard of optimized
+    /// code failed (`reason`, an `abi::DeoptReason`) in the innermost frame,
+    /// which is `inlined` frames above the compiled function's own (0: it
+    /// is that frame; else the innermost of the callees inlined into it).
+    /// Every live slot is written back, boxed, as the VM would have it
+    /// before the instruction at `offset`, and every inlined callee's frame
+    /// has its record; the frames go on in the VM from there until the
+    /// compiled function's returns, and the status is that frame's:
+    /// `STATUS_RETURNED` with its result in slot 0, which the code returns
+    /// at once. The feedback at `offset` records the failure, and the
+    /// optimized code that assumed it is dropped, so the next compile does
+    /// not assume it again.
     Deopt,
     /// `lookup(ctx, cache, shape) -> entry`: a property site's ways missed
     /// on `shape` (an instance's): the entry the heap's megamorphic cache
@@ -143,7 +147,8 @@ impl Helper {
             Helper::Call => &[I64, I32, I64],
             Helper::Add => &[I64, I64, I64],
             Helper::Instantiate => &[I64, I64],
-            Helper::Raise | Helper::Undefined | Helper::Deopt => &[I32],
+            Helper::Raise | Helper::Undefined => &[I32],
+            Helper::Deopt => &[I32, I32],
             Helper::Print => &[I64],
             Helper::Interrupted | Helper::Step | Helper::CloseFrame => &[],
         }

@@ -33,6 +33,11 @@ use crate::helpers::Helper;
 use crate::lowering::{Lowering, lowering};
 use crate::types::{AddKind, Plan, PlanInput, State, Ty, transfer};
 
+mod inline;
+
+use inline::Site;
+pub use inline::{CalleeInput, Inliner};
+
 /// What the code generator needs to know of one function.
 pub struct FunctionInput<'a> {
     pub function: &'a bytecode::Function,
@@ -64,6 +69,9 @@ pub struct FunctionInput<'a> {
     /// receiver's shape with the constant and reads or writes the field at
     /// a constant offset, the cache's ways only when the shape differs.
     pub site_fields: &'a [Option<KnownField>],
+    /// Where the code of a known callee is found, to inline it (`None`:
+    /// nothing is inlined, as in AOT code).
+    pub inliner: Option<&'a dyn Inliner>,
 }
 
 /// A field known at compile time: an instance of `shape` (an `ObjShape`'s
@@ -154,6 +162,19 @@ pub struct Speculations {
     pub known_calls: usize,
     /// Property sites of a known shape (`FunctionInput::site_fields`).
     pub known_fields: usize,
+    /// Calls whose callee's body was inlined.
+    pub inlined_calls: usize,
+}
+
+impl Speculations {
+    /// Count `other`'s too (an inlined callee's).
+    fn add(&mut self, other: &Speculations) {
+        self.number_adds += other.number_adds;
+        self.loop_numbers += other.loop_numbers;
+        self.known_calls += other.known_calls;
+        self.known_fields += other.known_fields;
+        self.inlined_calls += other.inlined_calls;
+    }
 }
 
 /// Lower `input` into `module` as a function named `name` (`None`: an
@@ -205,13 +226,8 @@ pub fn compile_function<M: Module>(
     }
 
     let target = module.target_config();
-    let builder = FunctionBuilder::new(&mut ctx.func, builder_ctx);
-    let numbers: Vec<Option<f64>> = (input.function.chunk.constants.iter())
-        .map(|constant| match constant {
-            Constant::Number(number) => Some(*number),
-            Constant::String(_) => None,
-        })
-        .collect();
+    let mut builder = FunctionBuilder::new(&mut ctx.func, builder_ctx);
+    let numbers = number_constants(input.function);
     let plan_input = PlanInput {
         code: &code,
         facts: input.facts,
@@ -219,14 +235,14 @@ pub fn compile_function<M: Module>(
         arity: input.function.arity,
         feedback: input.feedback,
         entry_at: input.entry_at,
+        entry_types: &[],
     };
     let plan = Plan::new(&plan_input);
-    let (number_adds, loop_numbers) = plan.speculations();
-    let mut lower = Lower::new(builder, input, &plan_input, plan, helpers);
+    let mut lower = Lower::new(&mut builder, input, &plan_input, plan, &helpers);
     lower.function(&code);
-    let speculations = Speculations { number_adds, loop_numbers, ..lower.speculations };
-    lower.builder.seal_all_blocks();
-    lower.builder.finalize(target);
+    let speculations = lower.speculations;
+    builder.seal_all_blocks();
+    builder.finalize(target);
 
     let ir = want_ir.then(|| ctx.func.display().to_string());
     let defined = module.define_function(id, ctx);
@@ -246,13 +262,14 @@ pub fn compile_function<M: Module>(
     Ok(Compiled { id, code_size, ir, origins, speculations })
 }
 
-/// The state of one lowering.
+/// The state of one lowering: of the function compiled, or of a callee
+/// inlined into it (`inlined`), which shares its builder.
 struct Lower<'a, 'b> {
-    builder: FunctionBuilder<'b>,
+    builder: &'a mut FunctionBuilder<'b>,
     input: &'a FunctionInput<'a>,
     plan_input: &'a PlanInput<'a>,
     plan: Plan,
-    helpers: HashMap<Helper, FuncRef>,
+    helpers: &'a HashMap<Helper, FuncRef>,
     /// One variable per stack slot of the frame: its value, boxed, while
     /// its type is `Any`.
     slots: Vec<Variable>,
@@ -289,6 +306,37 @@ struct Lower<'a, 'b> {
     entry_signature: ir::Signature,
     /// The instruction being lowered.
     current: Op,
+    /// Set when this is a callee inlined into the function compiled.
+    inlined: Option<Inlined>,
+    /// Bytes of bytecode inlined so far into the function compiled, by this
+    /// lowering and those it made (`inline::MAX_INLINED_BYTES` in all).
+    inlined_bytes: usize,
+}
+
+/// A callee's body lowered in place of a call: its frame is the slots from
+/// `base` up, its record is pushed, and its returns pop the record and jump
+/// to `exit` with the result, boxed.
+#[derive(Clone, Copy)]
+struct Inlined {
+    /// How many frames this one is above the function compiled's (1: it
+    /// was inlined into that function).
+    depth: u32,
+    exit: Block,
+    /// The frame records' owner, and how many were pushed before this
+    /// callee's.
+    frames: ir::Value,
+    len: ir::Value,
+}
+
+/// The values a lowering's frame starts with.
+#[derive(Clone, Copy)]
+struct FrameValues {
+    ctx: ir::Value,
+    base: ir::Value,
+    closure: ir::Value,
+    function: ir::Value,
+    /// The block that returns `STATUS_RAISED` from the function compiled.
+    raised: Block,
 }
 
 /// Where a slot's value came from.
@@ -312,6 +360,16 @@ struct RunConstants {
     own_code: ir::Value,
 }
 
+/// Each constant's value if it is a number (the others are strings).
+fn number_constants(function: &bytecode::Function) -> Vec<Option<f64>> {
+    (function.chunk.constants.iter())
+        .map(|constant| match constant {
+            Constant::Number(number) => Some(*number),
+            Constant::String(_) => None,
+        })
+        .collect()
+}
+
 /// Memory the code owns outright: aligned, and never trapping.
 fn trusted() -> MemFlagsData {
     MemFlagsData::trusted()
@@ -324,55 +382,35 @@ fn fixed() -> MemFlagsData {
 }
 
 impl<'a, 'b> Lower<'a, 'b> {
+    /// The lowering of the function compiled: its entry block reads the
+    /// frame's live slots (or, for an on-stack-replacement entry, jumps to
+    /// the loop header).
     fn new(
-        mut builder: FunctionBuilder<'b>,
+        builder: &'a mut FunctionBuilder<'b>,
         input: &'a FunctionInput<'a>,
         plan_input: &'a PlanInput<'a>,
         plan: Plan,
-        helpers: HashMap<Helper, FuncRef>,
+        helpers: &'a HashMap<Helper, FuncRef>,
     ) -> Lower<'a, 'b> {
-        let code = plan_input.code;
-        let max_stack = input.function.max_stack;
-        let slots = (0..max_stack).map(|_| builder.declare_var(types::I64)).collect();
-        let floats = (0..max_stack).map(|_| builder.declare_var(types::F64)).collect();
-        let targets: BTreeSet<usize> = code.iter().filter_map(Instruction::jump_target).collect();
-        let blocks = targets.into_iter().map(|offset| (offset, builder.create_block())).collect();
         let entry = builder.create_block();
         builder.append_block_params_for_function_params(entry);
         builder.switch_to_block(entry);
         let params = builder.block_params(entry).to_vec();
-        let (ctx, base, closure, function) = (params[0], params[1], params[2], params[3]);
         let raised = builder.create_block();
         builder.set_cold_block(raised);
-        let makes_closures = code.iter().any(|instruction| instruction.op == Op::Closure);
-        let entry_signature = builder.func.signature.clone();
+        let frame = FrameValues {
+            ctx: params[0],
+            base: params[1],
+            closure: params[2],
+            function: params[3],
+            raised,
+        };
+        let mut lower = Lower::of_frame(builder, input, plan_input, plan, helpers, frame, None);
         let depth = match input.entry_at {
             None => 1 + u32::from(input.function.arity),
             Some(header) => input.facts.depth_at(header).expect("a verified offset"),
         };
-        let mut lower = Lower {
-            builder,
-            input,
-            plan_input,
-            plan,
-            helpers,
-            slots,
-            floats,
-            state: State::unknown(depth),
-            pending_edges: Vec::new(),
-            clean: vec![false; max_stack as usize],
-            sources: vec![None; max_stack as usize],
-            speculations: Speculations::default(),
-            blocks,
-            raised,
-            ctx,
-            base,
-            closure,
-            makes_closures,
-            function,
-            entry_signature,
-            current: Op::Nil,
-        };
+        lower.state = State::unknown(depth);
         lower.reload(depth);
         lower.mark_clean(0..depth);
         if let Some(header) = input.entry_at {
@@ -387,7 +425,63 @@ impl<'a, 'b> Lower<'a, 'b> {
         lower
     }
 
+    /// A lowering of `input`'s code for a frame of `frame`'s values, with
+    /// its variables and blocks, not yet entered.
+    fn of_frame(
+        builder: &'a mut FunctionBuilder<'b>,
+        input: &'a FunctionInput<'a>,
+        plan_input: &'a PlanInput<'a>,
+        plan: Plan,
+        helpers: &'a HashMap<Helper, FuncRef>,
+        frame: FrameValues,
+        inlined: Option<Inlined>,
+    ) -> Lower<'a, 'b> {
+        let code = plan_input.code;
+        let max_stack = input.function.max_stack;
+        let slots = (0..max_stack).map(|_| builder.declare_var(types::I64)).collect();
+        let floats = (0..max_stack).map(|_| builder.declare_var(types::F64)).collect();
+        let targets: BTreeSet<usize> = code.iter().filter_map(Instruction::jump_target).collect();
+        let blocks = targets.into_iter().map(|offset| (offset, builder.create_block())).collect();
+        let makes_closures = code.iter().any(|instruction| instruction.op == Op::Closure);
+        let entry_signature = builder.func.signature.clone();
+        let (number_adds, loop_numbers) = plan.speculations();
+        Lower {
+            builder,
+            input,
+            plan_input,
+            plan,
+            helpers,
+            slots,
+            floats,
+            state: State::unknown(0),
+            pending_edges: Vec::new(),
+            clean: vec![false; max_stack as usize],
+            sources: vec![None; max_stack as usize],
+            speculations: Speculations { number_adds, loop_numbers, ..Speculations::default() },
+            blocks,
+            raised: frame.raised,
+            ctx: frame.ctx,
+            base: frame.base,
+            closure: frame.closure,
+            makes_closures,
+            function: frame.function,
+            entry_signature,
+            current: Op::Nil,
+            inlined,
+            inlined_bytes: 0,
+        }
+    }
+
+    /// Lower the function's code, then its raising exit.
     fn function(&mut self, code: &[Instruction]) {
+        self.body(code);
+        self.builder.switch_to_block(self.raised);
+        let status = self.builder.ins().iconst(types::I32, i64::from(abi::STATUS_RAISED));
+        self.builder.ins().return_(&[status]);
+    }
+
+    /// Lower `code`, instruction by instruction.
+    fn body(&mut self, code: &[Instruction]) {
         let mut open = true;
         for instruction in code {
             let offset = instruction.offset;
@@ -419,9 +513,6 @@ impl<'a, 'b> Lower<'a, 'b> {
             let depth = self.input.facts.depth_at(offset).expect("verified code");
             open = self.instruction(instruction, depth);
         }
-        self.builder.switch_to_block(self.raised);
-        let status = self.builder.ins().iconst(types::I32, i64::from(abi::STATUS_RAISED));
-        self.builder.ins().return_(&[status]);
     }
 
     // ------------------------------------------------------------ slots
@@ -823,7 +914,11 @@ impl<'a, 'b> Lower<'a, 'b> {
         self.builder.ins().brif(ok, go_on, &[], fail, &[]);
         self.builder.switch_to_block(fail);
         let depth = self.state.depth();
-        let status = self.call_helper(Helper::Deopt, depth, at, &[reason]);
+        // Frames of inlined callees above the function compiled's: the VM
+        // runs them all, and that frame, to its return.
+        let inlined = self.inlined.map_or(0, |inlined| inlined.depth);
+        let inlined = self.builder.ins().iconst(types::I32, i64::from(inlined));
+        let status = self.call_helper(Helper::Deopt, depth, at, &[reason, inlined]);
         self.builder.ins().return_(&[status]);
         self.builder.switch_to_block(go_on);
     }
@@ -1109,14 +1204,13 @@ impl<'a, 'b> Lower<'a, 'b> {
             Op::Return => {
                 self.close_frame(depth, instruction.offset);
                 let value = self.get(top);
-                self.builder.ins().store(trusted(), value, self.base, 0);
-                self.return_();
+                self.return_(Some(value));
                 return false;
             }
             Op::ReturnThis => {
                 self.close_frame(depth, instruction.offset);
-                // Slot 0 holds `this` in memory: nothing assigns it.
-                self.return_();
+                // Slot 0 holds `this`: nothing assigns it.
+                self.return_(None);
                 return false;
             }
             op => unreachable!("{} is stepped (above)", op.name()),
@@ -1390,6 +1484,8 @@ impl<'a, 'b> Lower<'a, 'b> {
             _ => None,
         };
         let known = known.copied().flatten().filter(|known| u32::from(known.arity) == n_args);
+        let inline = known.and_then(|known| self.inline_choice(&known));
+        let join_result = self.builder.append_block_param(join, types::I64);
 
         // Written back once for every path: the callee reads its arguments
         // from memory, and the collector may run inside it.
@@ -1412,16 +1508,28 @@ impl<'a, 'b> Lower<'a, 'b> {
             let known_block = self.builder.create_block();
             self.builder.ins().brif(is_known, known_block, &[], generic, &[]);
             self.builder.switch_to_block(known_block);
-            let ins = self.builder.ins();
-            let entry = ins.load(types::I64, trusted(), function, abi::FUNCTION_ENTRY as i32);
-            let compiled = self.builder.ins().icmp_imm_s(IntCC::NotEqual, entry, 0);
-            let ready = self.can_push_frame(len);
-            let ok = self.builder.ins().band(compiled, ready);
-            let code = self.builder.ins().iconst(types::I64, known.code as i64);
-            let proto = self.builder.ins().iconst(types::I32, i64::from(known.proto));
-            let arguments =
-                [closure.into(), function.into(), entry.into(), code.into(), proto.into()];
-            self.builder.ins().brif(ok, enter, &arguments, slow, &[]);
+            if let Some(chosen) = &inline {
+                // Its body, here.
+                let ready = self.can_push_frame(len);
+                let inline_block = self.builder.create_block();
+                self.builder.ins().brif(ready, inline_block, &[], slow, &[]);
+                self.builder.switch_to_block(inline_block);
+                let site =
+                    Site { slot_zero, return_to, closure, frames, len, next: instruction.next };
+                let result = self.inline(chosen, &known, &site);
+                self.builder.ins().jump(join, &[result.into()]);
+            } else {
+                let ins = self.builder.ins();
+                let entry = ins.load(types::I64, trusted(), function, abi::FUNCTION_ENTRY as i32);
+                let compiled = self.builder.ins().icmp_imm_s(IntCC::NotEqual, entry, 0);
+                let ready = self.can_push_frame(len);
+                let ok = self.builder.ins().band(compiled, ready);
+                let code = self.builder.ins().iconst(types::I64, known.code as i64);
+                let proto = self.builder.ins().iconst(types::I32, i64::from(known.proto));
+                let arguments =
+                    [closure.into(), function.into(), entry.into(), code.into(), proto.into()];
+                self.builder.ins().brif(ok, enter, &arguments, slow, &[]);
+            }
         } else {
             self.builder.ins().jump(generic, &[]);
         }
@@ -1478,24 +1586,8 @@ impl<'a, 'b> Lower<'a, 'b> {
         let params = self.builder.block_params(enter).to_vec();
         let (closure, function, entry, callee_code, proto) =
             (params[0], params[1], params[2], params[3], params[4]);
-        let RunConstants { records, own_code, .. } = self.run_constants();
-        let at = self.builder.ins().imul_imm_s(len, abi::FRAME_RECORD_SIZE as i64);
-        let record = self.builder.ins().iadd(records, at);
-        let resume = self.builder.ins().iadd_imm_s(own_code, instruction.next as i64);
-        let own_ip = abi::FRAME_IP as i32 - abi::FRAME_RECORD_SIZE as i32;
-        self.builder.ins().store(trusted(), resume, record, own_ip);
-        let fields = [
-            (closure, abi::FRAME_CLOSURE),
-            (callee_code, abi::FRAME_IP),
-            (slot_zero_address, abi::FRAME_BASE),
-            (return_to_address, abi::FRAME_RETURN_TO),
-            (proto, abi::FRAME_FUNCTION),
-        ];
-        for (value, offset) in fields {
-            self.builder.ins().store(trusted(), value, record, offset as i32);
-        }
-        let pushed = self.builder.ins().iadd_imm_s(len, 1);
-        self.builder.ins().store(trusted(), pushed, frames, abi::FRAMES_LEN as i32);
+        let site = Site { slot_zero, return_to, closure, frames, len, next: instruction.next };
+        self.push_record(&site, closure, callee_code, slot_zero_address, return_to_address, proto);
         let signature = self.builder.import_signature(self.entry_signature.clone());
         let arguments = [self.ctx, slot_zero_address, closure, function];
         let call = self.builder.ins().call_indirect(signature, entry, &arguments);
@@ -1505,7 +1597,7 @@ impl<'a, 'b> Lower<'a, 'b> {
         self.builder.ins().store(trusted(), len, frames, abi::FRAMES_LEN as i32);
         let result = self.builder.ins().load(types::I64, trusted(), slot_zero_address, 0);
         self.builder.ins().store(trusted(), result, return_to_address, 0);
-        self.builder.ins().jump(join, &[]);
+        self.builder.ins().jump(join, &[result.into()]);
 
         self.builder.switch_to_block(slow);
         let n_args = self.builder.ins().iconst(types::I32, i64::from(n_args));
@@ -1516,7 +1608,8 @@ impl<'a, 'b> Lower<'a, 'b> {
             &[slot_zero_address, n_args, return_to_address],
         );
         self.check(status);
-        self.builder.ins().jump(join, &[]);
+        let result = self.builder.ins().load(types::I64, trusted(), return_to_address, 0);
+        self.builder.ins().jump(join, &[result.into()]);
 
         // The result is in its slot, and the callee may have assigned
         // captured slots of this frame.
@@ -1528,7 +1621,8 @@ impl<'a, 'b> Lower<'a, 'b> {
                 self.mark_clean(slot..slot + 1);
             }
         }
-        self.load_slot(return_to);
+        // Every path left the result in its slot in memory, too.
+        self.def_boxed(return_to, join_result);
         self.mark_clean(return_to..return_to + 1);
     }
 
@@ -1665,9 +1759,25 @@ impl<'a, 'b> Lower<'a, 'b> {
         self.builder.switch_to_block(join);
     }
 
-    fn return_(&mut self) {
-        let status = self.builder.ins().iconst(types::I32, i64::from(abi::STATUS_RETURNED));
-        self.builder.ins().return_(&[status]);
+    /// Return `result` (`None`: slot 0's value, `this`). The function
+    /// compiled returns it in slot 0; an inlined callee pops its record and
+    /// gives it to the code after the call.
+    fn return_(&mut self, result: Option<ir::Value>) {
+        match self.inlined {
+            None => {
+                if let Some(value) = result {
+                    self.builder.ins().store(trusted(), value, self.base, 0);
+                }
+                let ins = self.builder.ins();
+                let status = ins.iconst(types::I32, i64::from(abi::STATUS_RETURNED));
+                self.builder.ins().return_(&[status]);
+            }
+            Some(Inlined { exit, frames, len, .. }) => {
+                let value = result.unwrap_or_else(|| self.get(0));
+                self.builder.ins().store(trusted(), len, frames, abi::FRAMES_LEN as i32);
+                self.builder.ins().jump(exit, &[value.into()]);
+            }
+        }
     }
 
     /// Global `slot`'s value, raising `Undefined variable` if it was never

@@ -148,6 +148,20 @@ pub(crate) struct PlanInput<'a> {
     pub(crate) feedback: Option<&'a [u8]>,
     /// An on-stack-replacement entry at this loop header, if any.
     pub(crate) entry_at: Option<usize>,
+    /// The types of slot 0 and the arguments on entry, when known (an
+    /// inlined callee's, from its caller); empty: unknown.
+    pub(crate) entry_types: &'a [Ty],
+}
+
+impl PlanInput<'_> {
+    /// The state at the function's entry.
+    fn entry(&self) -> State {
+        let mut state = State::unknown(1 + u32::from(self.arity));
+        for (slot, &ty) in self.entry_types.iter().enumerate() {
+            state.types[slot] = ty;
+        }
+        state
+    }
 }
 
 /// The plan: the state before every instruction, and the speculations.
@@ -265,7 +279,10 @@ impl Plan {
             Some(existing) => existing.meet(&state),
             None => *into = Some(state),
         };
-        if header == 0 || input.entry_at == Some(header) {
+        if header == 0 {
+            add(&mut entries, input.entry());
+        }
+        if input.entry_at == Some(header) {
             add(&mut entries, State::unknown(depth));
         }
         for (from, state) in self.edges_into(input, header) {
@@ -299,7 +316,7 @@ impl Plan {
     fn solve(&mut self, input: &PlanInput<'_>) {
         let targets: BTreeSet<usize> =
             input.code.iter().filter_map(Instruction::jump_target).collect();
-        let entry = State::unknown(1 + u32::from(input.arity));
+        let entry = input.entry();
         let mut at_targets: BTreeMap<usize, State> = BTreeMap::new();
         loop {
             let mut changed = false;

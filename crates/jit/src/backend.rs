@@ -10,7 +10,9 @@ use cranelift_module::Module;
 use runtime::abi::CompiledEntry;
 use vm::FunctionCode;
 
-use codegen::{CantCompile, Compiled, FunctionInput, KnownField, KnownFunction};
+use codegen::{
+    CalleeInput, CantCompile, Compiled, FunctionInput, Inliner, KnownField, KnownFunction,
+};
 use runtime::{CacheHit, Gc, ObjClosure};
 
 /// The code generator's state, kept across compiles.
@@ -68,18 +70,11 @@ impl Backend {
         want_ir: bool,
         stress_deopt: bool,
     ) -> Result<(CompiledEntry, Compiled), CantCompile> {
-        let feedback: Vec<u8> = function.object.feedback.iter().map(std::cell::Cell::get).collect();
+        let feedback = feedback(function);
         let global_functions = known_global_functions(function.globals);
-        let site_functions: Vec<Option<KnownFunction>> = function
-            .object
-            .caches
-            .iter()
-            .map(|cache| match cache.only_hit()? {
-                CacheHit::Method(closure) => known(closure),
-                _ => None,
-            })
-            .collect();
+        let site_functions = known_site_functions(function);
         let site_fields = known_fields(function);
+        let inliner = Callees { of: function };
         let input = FunctionInput {
             function: function.function,
             facts: function.facts,
@@ -89,6 +84,7 @@ impl Backend {
             global_functions: &global_functions,
             site_functions: &site_functions,
             site_fields: &site_fields,
+            inliner: Some(&inliner),
         };
         let compiled = codegen::compile_function(
             &mut *self.module,
@@ -109,6 +105,43 @@ impl Backend {
         let entry = unsafe { std::mem::transmute::<*const u8, CompiledEntry>(code) };
         Ok((entry, compiled))
     }
+}
+
+/// The callees the lowering may inline: any function of the VM, with its
+/// feedback and its sites' knowledge as they stand.
+struct Callees<'a> {
+    of: &'a FunctionCode<'a>,
+}
+
+impl Inliner for Callees<'_> {
+    fn callee(&self, known: &KnownFunction) -> Option<CalleeInput<'_>> {
+        let callee = self.of.other(known.proto)?;
+        if callee.object.as_ptr() as u64 != known.function {
+            return None;
+        }
+        Some(CalleeInput {
+            feedback: feedback(&callee),
+            site_functions: known_site_functions(&callee),
+            site_fields: known_fields(&callee),
+            function: callee.function,
+            facts: callee.facts,
+        })
+    }
+}
+
+/// The function's type feedback as it stands.
+fn feedback(function: &FunctionCode<'_>) -> Vec<u8> {
+    function.object.feedback.iter().map(std::cell::Cell::get).collect()
+}
+
+/// By property site, the function of the one method its cache has always
+/// found, if any.
+fn known_site_functions(function: &FunctionCode<'_>) -> Vec<Option<KnownFunction>> {
+    let known_method = |cache: &runtime::InlineCache| match cache.only_hit()? {
+        CacheHit::Method(closure) => known(closure),
+        _ => None,
+    };
+    function.object.caches.iter().map(known_method).collect()
 }
 
 /// By global slot, the function of the closure each global holds now. The

@@ -28,7 +28,7 @@ use std::time::Instant;
 use backend::Backend;
 use codegen::Speculations;
 use runtime::abi::{CompiledEntry, DeoptReason};
-use vm::{FunctionCode, Tier, TierStats};
+use vm::{Deopt, FunctionCode, Tier, TierStats};
 
 pub use listing::{ListingOptions, listing};
 
@@ -198,24 +198,22 @@ impl Tier for Jit {
         ));
     }
 
-    fn deoptimized(
-        &mut self,
-        function: &FunctionCode<'_>,
-        offset: usize,
-        line: u32,
-        reason: DeoptReason,
-        dropped: bool,
-    ) {
+    fn deoptimized(&mut self, function: &FunctionCode<'_>, deopt: &Deopt<'_>) {
         self.stats.deopts += 1;
         let name = display_name(function.function.name.as_deref());
-        let then = match (dropped, reason) {
+        let inlined = match deopt.host {
+            Some(host) => format!(" inlined into {}", display_name(host.function.name.as_deref())),
+            None => String::new(),
+        };
+        let then = match (deopt.dropped, deopt.reason) {
             (false, _) => "an older activation, of code already dropped",
             (true, DeoptReason::Stress) => "its code is dropped, to be compiled again",
             (true, _) => "its code is dropped, to be compiled again without that assumption",
         };
+        let Deopt { offset, line, .. } = deopt;
         self.report(format_args!(
-            "deoptimized {name} at {offset:04} (line {line}): {}; {then}",
-            reason.describe()
+            "deoptimized {name}{inlined} at {offset:04} (line {line}): {}; {then}",
+            deopt.reason.describe()
         ));
     }
 
@@ -304,7 +302,8 @@ impl Tier for Jit {
 /// What a compile assumed, as the trace says it.
 fn speculating(assumed: Speculations) -> String {
     let mut parts = Vec::new();
-    let Speculations { number_adds, loop_numbers, known_calls, known_fields } = assumed;
+    let Speculations { number_adds, loop_numbers, known_calls, known_fields, inlined_calls } =
+        assumed;
     if number_adds > 0 || loop_numbers > 0 {
         parts.push(format!(
             "{number_adds} + site{} on numbers, {loop_numbers} variable{} numbers through a loop",
@@ -313,7 +312,12 @@ fn speculating(assumed: Speculations) -> String {
         ));
     }
     if known_calls > 0 {
-        parts.push(format!("{known_calls} call{} of known functions", plural(known_calls as u64)));
+        let inlined = match inlined_calls {
+            0 => String::new(),
+            n => format!(" ({n} inlined)"),
+        };
+        let calls = plural(known_calls as u64);
+        parts.push(format!("{known_calls} call{calls} of known functions{inlined}"));
     }
     if known_fields > 0 {
         parts

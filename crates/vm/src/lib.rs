@@ -58,8 +58,14 @@ impl Loaded {
 
     /// This function as a tier gets it, entered at `entry_at`, with the
     /// globals as they are now.
-    pub(crate) fn code<'a>(&'a self, entry_at: Option<usize>, heap: &'a Heap) -> FunctionCode<'a> {
+    pub(crate) fn code<'a>(
+        &'a self,
+        entry_at: Option<usize>,
+        heap: &'a Heap,
+        functions: &'a [Loaded],
+    ) -> FunctionCode<'a> {
         FunctionCode {
+            functions,
             globals: heap.globals(),
             heap,
             index: self.object.proto as usize,
@@ -96,20 +102,10 @@ pub trait Tier {
     /// What the tier has done so far.
     fn stats(&self) -> TierStats;
 
-    /// Optimized code of `function` failed a guard before the instruction
-    /// at `offset` (on source line `line`), for `reason`: the VM runs the
-    /// rest of that frame. `dropped`: the guard failed there for the first
-    /// time, and the VM dropped the function's code (else the failure came
-    /// from an older activation of code already dropped).
-    fn deoptimized(
-        &mut self,
-        function: &FunctionCode<'_>,
-        offset: usize,
-        line: u32,
-        reason: runtime::abi::DeoptReason,
-        dropped: bool,
-    ) {
-        let _ = (function, offset, line, reason, dropped);
+    /// Optimized code of `function` (its own, or inlined into another's)
+    /// failed a guard, as `deopt` says: the VM runs the rest of that frame.
+    fn deoptimized(&mut self, function: &FunctionCode<'_>, deopt: &Deopt<'_>) {
+        let _ = (function, deopt);
     }
 
     /// Whether the tier wants all its code dropped (its code memory has
@@ -145,6 +141,22 @@ pub struct TierStats {
     pub compile_time: std::time::Duration,
 }
 
+/// A deoptimization, as the VM tells its tier.
+pub struct Deopt<'a> {
+    /// The guarded instruction's offset, where the frame goes on in the VM,
+    /// and its source line.
+    pub offset: usize,
+    pub line: u32,
+    pub reason: runtime::abi::DeoptReason,
+    /// Whether code was dropped: the guard failed there for the first time
+    /// (the function's code was dropped), or in code the function was
+    /// inlined into (that code was). Else the failure came from an older
+    /// activation of code already dropped.
+    pub dropped: bool,
+    /// The function whose code the failing code was inlined into, if any.
+    pub host: Option<&'a FunctionCode<'a>>,
+}
+
 /// What a tier gets to compile a function with.
 pub struct FunctionCode<'a> {
     /// The function's index in the VM (stable for the VM's life).
@@ -162,6 +174,17 @@ pub struct FunctionCode<'a> {
     /// The heap, to keep alive what the code names by address
     /// ([`Heap::pin_for_code`], until the tier's next reset).
     pub heap: &'a Heap,
+    /// Every function the VM has loaded, by index ([`FunctionCode::other`]).
+    functions: &'a [Loaded],
+}
+
+impl<'a> FunctionCode<'a> {
+    /// Another function of the same VM, by its index
+    /// (`ObjFunction::proto`), as a tier gets it: to inline it.
+    pub fn other(&self, index: u32) -> Option<FunctionCode<'a>> {
+        let loaded = self.functions.get(index as usize)?;
+        Some(loaded.code(None, self.heap, self.functions))
+    }
 }
 
 /// A bytecode engine: a heap plus every function it has loaded, kept across
@@ -308,8 +331,8 @@ impl Vm {
     pub fn load_module(&mut self, module: Module, facts: Facts) -> Vec<FunctionCode<'_>> {
         let base = self.functions.len();
         self.load(module, facts);
-        let heap = &self.heap;
-        self.functions[base..].iter().map(|loaded| loaded.code(None, heap)).collect()
+        let (heap, functions) = (&self.heap, &self.functions[..]);
+        functions[base..].iter().map(|loaded| loaded.code(None, heap, functions)).collect()
     }
 
     /// Forget every function's machine code, so that the tier can free it

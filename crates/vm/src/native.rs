@@ -118,17 +118,21 @@ impl Run<'_> {
         }
     }
 
-    /// A guard of the innermost frame's optimized code failed before the
-    /// instruction at `offset`, where the frame now stands, written back as
-    /// the VM would have it there (`codegen::Helper::Deopt`). The first
-    /// failure at a site goes into its feedback, so the function's next
-    /// compile does not assume it again, and drops the function's code
-    /// (`Loaded::forget_code`). The rest of the frame then runs here, in the
-    /// VM, until it returns; its record is left pushed with the result in
-    /// slot 0, as compiled code leaves a frame for its caller.
-    fn deoptimize(&mut self, offset: usize, reason: u32) -> Res<()> {
-        let record = self.frames.top();
-        let loaded = self.frame_of(record).loaded;
+    /// A guard of optimized code failed before the instruction at `offset`
+    /// of the innermost frame, which now stands there, written back as the
+    /// VM would have it (`codegen::Helper::Deopt`). That frame is `inlined`
+    /// frames above the one whose machine code is running (the others are
+    /// callees inlined into it, each with its record pushed and its slots
+    /// written back). The first failure at a site goes into its feedback,
+    /// so the next compile does not assume it again, and drops the code
+    /// that assumed it (`Loaded::forget_code`): the function's own, and the
+    /// code it was inlined into. The frames then run here, in the VM, until
+    /// the compiled function's returns; its record is left pushed with the
+    /// result in slot 0, as compiled code leaves a frame for its caller.
+    fn deoptimize(&mut self, offset: usize, reason: u32, inlined: u32) -> Res<()> {
+        let floor = self.frames.len() - 1 - inlined as usize;
+        let record = self.frames.get(floor);
+        let loaded = self.frame_of(self.frames.top()).loaded;
         let reason = DeoptReason::from_u32(reason).unwrap_or(DeoptReason::AddNotNumbers);
         let bit = match reason {
             DeoptReason::Stress => abi::FEEDBACK_STRESSED,
@@ -137,13 +141,20 @@ impl Run<'_> {
         // The first failure here drops the code that assumed it. A later
         // one comes from an older activation of that code, still running:
         // the code installed since then does not assume it, and stays.
+        // Code a function was inlined into is another function's, which
+        // need not have been dropped with it: it is dropped at its first
+        // failure (an older activation's failure may so drop newer code,
+        // once per activation, which costs a compile and nothing else).
         let first = loaded.object.feedback_at(offset) & bit == 0;
         if first {
             loaded.object.record_feedback(offset, bit);
             loaded.forget_code();
         }
-        self.deoptimized(loaded, offset, reason, first);
-        let floor = self.frames.len() - 1;
+        let host = (inlined > 0).then(|| self.frame_of(record).loaded);
+        if let Some(host) = host {
+            host.forget_code();
+        }
+        self.deoptimized(loaded, offset, reason, first || host.is_some(), host);
         self.dispatch(floor)?;
         // SAFETY: the return wrote the result to the frame's return slot,
         // a live slot of the caller at or below the frame's slot 0.
@@ -342,9 +353,12 @@ unsafe extern "C" fn strata_deopt(
     top: *mut Value,
     offset: u32,
     reason: u32,
+    inlined: u32,
 ) -> u32 {
     // SAFETY: as in `strata_call`.
-    unsafe { at_safepoint(ctx, top, offset, |run| run.deoptimize(offset as usize, reason)) }
+    unsafe {
+        at_safepoint(ctx, top, offset, |run| run.deoptimize(offset as usize, reason, inlined))
+    }
 }
 
 #[unsafe(no_mangle)]

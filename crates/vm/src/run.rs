@@ -27,7 +27,7 @@ use runtime::{
 use runtime::abi::{self, CompiledEntry, DeoptReason, ErrorCode};
 use runtime::messages;
 
-use crate::{Loaded, Tier};
+use crate::{Deopt, Loaded, Tier};
 
 /// The running frame, as the loop keeps it in locals: its record in the
 /// heap's frame area (`runtime::FrameRecord`) holds the same, with indices
@@ -259,25 +259,29 @@ impl<'a> Run<'a> {
         unsafe { ip.offset_from(loaded.function.chunk.code.as_ptr()) as u32 }
     }
 
-    /// Tell the tier that optimized code of `loaded` deoptimized before the
-    /// instruction at `offset` (`dropped`: and its code was dropped).
+    /// Tell the tier that optimized code of `loaded` (or inlined from it
+    /// into `host`'s) deoptimized before the instruction at `offset`
+    /// (`dropped`: and code was dropped).
     pub(crate) fn deoptimized(
         &mut self,
         loaded: &Loaded,
         offset: usize,
         reason: DeoptReason,
         dropped: bool,
+        host: Option<&Loaded>,
     ) {
         if let Some(tier) = self.tier.as_deref_mut() {
             let line = loaded.function.chunk.line_at(offset);
-            let code = loaded.code(None, self.heap);
-            tier.deoptimized(&code, offset, line, reason, dropped);
+            let code = loaded.code(None, self.heap, self.functions);
+            let host = host.map(|host| host.code(None, self.heap, self.functions));
+            let deopt = Deopt { offset, line, reason, dropped, host: host.as_ref() };
+            tier.deoptimized(&code, &deopt);
         }
     }
 
     fn compile(&mut self, loaded: &Loaded, entry_at: Option<usize>) -> Option<CompiledEntry> {
         let tier = self.tier.as_deref_mut()?;
-        tier.compile(&loaded.code(entry_at, self.heap))
+        tier.compile(&loaded.code(entry_at, self.heap, self.functions))
     }
 
     /// Run until the frame count drops back to `floor`: the innermost

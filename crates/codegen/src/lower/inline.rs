@@ -1,0 +1,229 @@
+//! Inlining: a call of a known function lowered as the callee's own body,
+//! in place, instead of a call of its machine code.
+//!
+//! The frame stays the truth (DESIGN.md invariant 6). The callee's frame is
+//! the caller's slots from the call's slot 0 up, exactly where a call would
+//! put it, and its frame record is pushed as a call pushes it; only the
+//! machine-code call, the callee's entry (reading its arguments from
+//! memory) and its return (writing the result to memory) are gone. The
+//! arguments go in as the caller holds them, numbers unboxed, and the
+//! callee's type plan starts from their types, so a number argument needs
+//! no check in the callee either. So at every safepoint of the inlined body
+//! the VM finds a frame of the callee as if it had been called: the
+//! collector, runtime errors and their traces need nothing new, and a
+//! guard that fails in the callee deoptimizes to a VM frame of the callee
+//! above a VM frame of the caller (`Helper::Deopt` runs both to the
+//! caller's return).
+//!
+//! A callee is inlined when the call's callee is known (a global's
+//! function, or the one method a site ever found, behind the same guard as
+//! a direct call), it is small, it makes no closures (whose upvalues a
+//! return would close), and the inlining is not too deep or too large in
+//! all. The JIT gives the lowering the callees' code and feedback through
+//! an [`Inliner`]; AOT code inlines nothing (it has no known functions).
+
+use bytecode::{FunctionFacts, Instruction, Op, instructions};
+use cranelift_codegen::ir::{self, InstBuilder, types};
+use runtime::abi;
+
+use super::{
+    FrameValues, FunctionInput, Inlined, KnownField, KnownFunction, Lower, number_constants,
+    trusted,
+};
+use crate::types::{Plan, PlanInput, Ty};
+
+/// The most bytes of bytecode a callee may have to be inlined: small
+/// functions and methods (accessors, `fib`'s body, a vector's `add`), whose
+/// call costs as much as their work.
+const MAX_CALLEE_BYTES: usize = 96;
+
+/// How deep inlined callees may nest (a callee inlined into an inlined
+/// callee is 2 deep). A recursive function inlines itself this many times.
+const MAX_DEPTH: u32 = 2;
+
+/// The most bytes of bytecode inlined into one compiled function in all,
+/// so that a function calling many small ones stays small enough to
+/// compile quickly.
+pub(super) const MAX_INLINED_BYTES: usize = 400;
+
+/// Where the lowering finds the code of a callee it may inline.
+pub trait Inliner {
+    /// What inlining `function` (a known callee) needs, or `None` if it
+    /// may not be inlined.
+    fn callee(&self, function: &KnownFunction) -> Option<CalleeInput<'_>>;
+}
+
+/// A callee's code and what the engine knows of it (as `FunctionInput`
+/// has them for the function compiled).
+pub struct CalleeInput<'a> {
+    pub function: &'a bytecode::Function,
+    pub facts: &'a FunctionFacts,
+    pub feedback: Vec<u8>,
+    pub site_functions: Vec<Option<KnownFunction>>,
+    pub site_fields: Vec<Option<KnownField>>,
+}
+
+/// A callee chosen for inlining, with its decoded code.
+pub(super) struct Chosen<'a> {
+    callee: CalleeInput<'a>,
+    code: Vec<Instruction>,
+}
+
+/// Where the inlined call stands in the caller's frame.
+pub(super) struct Site {
+    /// The call's slot 0 (the callee's, or the receiver) and the slot its
+    /// result goes to.
+    pub(super) slot_zero: u32,
+    pub(super) return_to: u32,
+    /// The callee's closure (an `ObjClosure`), known to be of the function.
+    pub(super) closure: ir::Value,
+    /// The frame records' owner, and how many are pushed (the caller's is
+    /// the last).
+    pub(super) frames: ir::Value,
+    pub(super) len: ir::Value,
+    /// The offset the caller resumes at after the call.
+    pub(super) next: usize,
+}
+
+impl<'a, 'b> Lower<'a, 'b> {
+    /// The callee to inline for a call of `known`, if it is to be.
+    pub(super) fn inline_choice(&self, known: &KnownFunction) -> Option<Chosen<'a>> {
+        let depth = self.inlined.map_or(0, |inlined| inlined.depth);
+        if depth >= MAX_DEPTH {
+            return None;
+        }
+        let callee = self.input.inliner?.callee(known)?;
+        let bytes = callee.function.chunk.code.len();
+        if bytes > MAX_CALLEE_BYTES || self.inlined_bytes + bytes > MAX_INLINED_BYTES {
+            return None;
+        }
+        let code: Vec<Instruction> =
+            instructions(&callee.function.chunk.code).collect::<Result<_, _>>().ok()?;
+        if code.iter().any(|instruction| instruction.op == Op::Closure) {
+            return None;
+        }
+        Some(Chosen { callee, code })
+    }
+
+    /// Lower `chosen`'s body here, for the call at `site`, whose frame
+    /// record this pushes (the caller checked there is room). Every slot
+    /// of the caller is written back. Returns the result, boxed, with the
+    /// record popped; the result is also in its slot in memory.
+    pub(super) fn inline(
+        &mut self,
+        chosen: &Chosen<'_>,
+        known: &KnownFunction,
+        site: &Site,
+    ) -> ir::Value {
+        let Chosen { callee, code } = chosen;
+        let arity = u32::from(callee.function.arity);
+        let arguments: Vec<(Ty, ir::Value)> = (0..=arity)
+            .map(|slot| {
+                let slot = site.slot_zero + slot;
+                match self.state.ty(slot) {
+                    Ty::Number => (Ty::Number, self.float(slot)),
+                    Ty::Any => (Ty::Any, self.get(slot)),
+                }
+            })
+            .collect();
+        let entry_types: Vec<Ty> = arguments.iter().map(|&(ty, _)| ty).collect();
+
+        let code_start = self.builder.ins().iconst(types::I64, known.code as i64);
+        let proto = self.builder.ins().iconst(types::I32, i64::from(known.proto));
+        let base = self.slot_address(site.slot_zero);
+        let return_to = self.slot_address(site.return_to);
+        self.push_record(site, site.closure, code_start, base, return_to, proto);
+
+        let numbers = number_constants(callee.function);
+        let input = FunctionInput {
+            function: callee.function,
+            facts: callee.facts,
+            entry_at: None,
+            feedback: Some(&callee.feedback),
+            stress_deopt: self.input.stress_deopt,
+            global_functions: self.input.global_functions,
+            site_functions: &callee.site_functions,
+            site_fields: &callee.site_fields,
+            inliner: self.input.inliner,
+        };
+        let plan_input = PlanInput {
+            code,
+            facts: callee.facts,
+            numbers: &numbers,
+            arity: callee.function.arity,
+            feedback: input.feedback,
+            entry_at: None,
+            entry_types: &entry_types,
+        };
+        let plan = Plan::new(&plan_input);
+        let exit = self.builder.create_block();
+        let result = self.builder.append_block_param(exit, types::I64);
+        let frame = FrameValues {
+            ctx: self.ctx,
+            base,
+            closure: site.closure,
+            function: self.builder.ins().iconst(types::I64, known.function as i64),
+            raised: self.raised,
+        };
+        let inlined = Inlined {
+            depth: self.inlined.map_or(1, |inlined| inlined.depth + 1),
+            exit,
+            frames: site.frames,
+            len: site.len,
+        };
+        let builder = &mut *self.builder;
+        let helpers = self.helpers;
+        let mut inner =
+            Lower::of_frame(builder, &input, &plan_input, plan, helpers, frame, Some(inlined));
+        inner.inlined_bytes = self.inlined_bytes + callee.function.chunk.code.len();
+        for (slot, (ty, value)) in (0..).zip(arguments) {
+            match ty {
+                Ty::Number => inner.def_float(slot, value),
+                Ty::Any => inner.def_boxed(slot, value),
+            }
+        }
+        // The caller wrote its slots back before the call.
+        inner.mark_clean(0..arity + 1);
+        inner.body(code);
+        let (speculations, inlined_bytes) = (inner.speculations, inner.inlined_bytes);
+        self.speculations.add(&speculations);
+        self.speculations.inlined_calls += 1;
+        self.inlined_bytes = inlined_bytes;
+
+        self.builder.switch_to_block(exit);
+        self.builder.ins().store(trusted(), result, return_to, 0);
+        result
+    }
+
+    /// Push the frame record of a callee entered at `site` (its closure,
+    /// the start of its bytecode, its slot 0 and result slot addresses, its
+    /// function's index), after recording where the caller resumes.
+    pub(super) fn push_record(
+        &mut self,
+        site: &Site,
+        closure: ir::Value,
+        code_start: ir::Value,
+        base: ir::Value,
+        return_to: ir::Value,
+        proto: ir::Value,
+    ) {
+        let super::RunConstants { records, own_code, .. } = self.run_constants();
+        let at = self.builder.ins().imul_imm_s(site.len, abi::FRAME_RECORD_SIZE as i64);
+        let record = self.builder.ins().iadd(records, at);
+        let resume = self.builder.ins().iadd_imm_s(own_code, site.next as i64);
+        let own_ip = abi::FRAME_IP as i32 - abi::FRAME_RECORD_SIZE as i32;
+        self.builder.ins().store(trusted(), resume, record, own_ip);
+        let fields = [
+            (closure, abi::FRAME_CLOSURE),
+            (code_start, abi::FRAME_IP),
+            (base, abi::FRAME_BASE),
+            (return_to, abi::FRAME_RETURN_TO),
+            (proto, abi::FRAME_FUNCTION),
+        ];
+        for (value, offset) in fields {
+            self.builder.ins().store(trusted(), value, record, offset as i32);
+        }
+        let pushed = self.builder.ins().iadd_imm_s(site.len, 1);
+        self.builder.ins().store(trusted(), pushed, site.frames, abi::FRAMES_LEN as i32);
+    }
+}
