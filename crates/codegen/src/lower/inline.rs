@@ -22,7 +22,7 @@
 //! all. The JIT gives the lowering the callees' code and feedback through
 //! an [`Inliner`]; AOT code inlines nothing (it has no known functions).
 
-use bytecode::{FunctionFacts, Instruction, Op, instructions};
+use bytecode::{FunctionFacts, Instruction, Op, OperandKind, instructions};
 use cranelift_codegen::ir::{self, InstBuilder, types};
 use runtime::abi;
 
@@ -35,7 +35,14 @@ use crate::types::{Plan, PlanInput, Ty};
 /// The most bytes of bytecode a callee may have to be inlined: small
 /// functions and methods (accessors, `fib`'s body, a vector's `add`), whose
 /// call costs as much as their work.
-const MAX_CALLEE_BYTES: usize = 96;
+const MAX_CALLEE_BYTES: usize = 48;
+
+/// The most property sites (gets, sets, method calls) a callee may have to
+/// be inlined. Each is a shape test, the cache's ways and a lookup, much
+/// machine code for little bytecode, and a call of a property-heavy callee
+/// costs little next to its work: inlining `richards`' methods made its
+/// code twice as large and its compiles three times as long, for nothing.
+const MAX_CALLEE_SITES: usize = 2;
 
 /// How deep inlined callees may nest (a callee inlined into an inlined
 /// callee is 2 deep). A recursive function inlines itself this many times.
@@ -44,7 +51,7 @@ const MAX_DEPTH: u32 = 2;
 /// The most bytes of bytecode inlined into one compiled function in all,
 /// so that a function calling many small ones stays small enough to
 /// compile quickly.
-pub(super) const MAX_INLINED_BYTES: usize = 400;
+pub(super) const MAX_INLINED_BYTES: usize = 300;
 
 /// Where the lowering finds the code of a callee it may inline.
 pub trait Inliner {
@@ -100,6 +107,12 @@ impl<'a, 'b> Lower<'a, 'b> {
         let code: Vec<Instruction> =
             instructions(&callee.function.chunk.code).collect::<Result<_, _>>().ok()?;
         if code.iter().any(|instruction| instruction.op == Op::Closure) {
+            return None;
+        }
+        let sites = code.iter().filter(|instruction| {
+            instruction.op.info().operands.first() == Some(&OperandKind::Site)
+        });
+        if sites.count() > MAX_CALLEE_SITES {
             return None;
         }
         Some(Chosen { callee, code })
