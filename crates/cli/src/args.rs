@@ -139,6 +139,13 @@ pub(crate) struct RunArgs {
     #[arg(long)]
     pub(crate) trace_jit: bool,
 
+    /// With `--engine jit`: report every compile decision and each
+    /// compiled function's Cranelift IR (its guards, and the bodies of the
+    /// callees inlined into it, tagged `@1000004`: offset 4 of a callee
+    /// inlined one deep) to stderr.
+    #[arg(long)]
+    pub(crate) trace_jit_ir: bool,
+
     /// With `--engine jit`: fail every guard of optimized code the first
     /// time it runs (a test of deoptimization, like HotSpot's
     /// DeoptimizeALot; the program's behaviour must not change).

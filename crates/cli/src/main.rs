@@ -84,7 +84,8 @@ pub(crate) fn options(run: &RunArgs, file_name: &str, failure: &WriteFailure) ->
         diagnostics: diagnostic_style(Path::new(file_name)),
         jit: JitConfig {
             threshold: run.jit_threshold,
-            trace: run.trace_jit,
+            trace: run.trace_jit || run.trace_jit_ir,
+            trace_ir: run.trace_jit_ir,
             perf_map: run.perf_map,
             stress_deopt: run.jit_stress_deopt,
             ..JitConfig::default()

@@ -529,7 +529,29 @@ fn trace_jit_reports_known_shapes_and_callees() {
     let err = text(&out.stderr);
     let line = |name: &str| err.lines().find(|line| line.contains(name)).unwrap_or_default();
     assert!(line("compiled 'get'").ends_with("1 field site of one shape"), "{err}");
-    assert!(line("compiled 'run'").contains("1 call of known functions"), "{err}");
+    assert!(line("compiled 'run'").contains("1 call of known functions (1 inlined)"), "{err}");
+}
+
+#[test]
+fn trace_jit_ir_shows_the_code_with_inlined_callees_tagged() {
+    // `twice` is inlined into `run`: its instructions carry its offsets
+    // with the inlining depth above them (`@1000000` on).
+    let source = write_temp(
+        "inlined.lox",
+        b"fun twice(x) { return x + x; }
+          fun run(n) { var t = 0; for (var i = 0; i < n; i = i + 1) t = twice(t) - t + 1; return t; }
+          for (var i = 0; i < 200; i = i + 1) run(3);
+print run(5);",
+    );
+    let out = strata(&["run", "--trace-jit-ir", source.to_str().unwrap()], "");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "5\n");
+    let err = text(&out.stderr);
+    let ir_of_run = err.split("compiled 'run'").nth(1).expect("'run' is compiled");
+    assert!(ir_of_run.contains("(1 inlined)"), "{err}");
+    assert!(ir_of_run.contains("function u0:"), "{err}");
+    let inlined = ir_of_run.lines().filter(|line| line.starts_with("@100000")).count();
+    assert!(inlined > 0, "no instruction of the inlined callee: {err}");
 }
 
 #[test]

@@ -96,6 +96,11 @@ pub struct KnownFunction {
     pub proto: u32,
 }
 
+/// The IR's source locations are bytecode offsets, and an inlined callee's
+/// carry how deep it is inlined from this bit up: `@1000004` is offset 4
+/// of a callee inlined one deep (offsets stay below `MAX_FUNCTION_BYTES`).
+pub const INLINED_SHIFT: u32 = 24;
+
 /// The most bytes of bytecode a function may have to be compiled; a
 /// larger one stays in the interpreter. Cranelift's time and memory grow
 /// faster than a function's size (its register allocator works on the
@@ -494,8 +499,10 @@ impl<'a, 'b> Lower<'a, 'b> {
             }
             debug_assert!(open, "code after a jump or return is a jump target");
             // The IR and machine code of each instruction carry its
-            // bytecode offset (`disasm --jit` shows them side by side).
-            self.builder.set_srcloc(ir::SourceLoc::new(offset as u32));
+            // bytecode offset (`disasm --jit` shows them side by side), and
+            // in an inlined callee's, how deep it is inlined.
+            let depth = self.inlined.map_or(0, |inlined| inlined.depth);
+            self.builder.set_srcloc(ir::SourceLoc::new(offset as u32 | depth << INLINED_SHIFT));
             let before = self.plan.before(offset);
             // At a block's start, and at the code's (which an
             // on-stack-replacement entry does not reach), the plan says.

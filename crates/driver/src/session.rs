@@ -53,6 +53,8 @@ pub struct JitConfig {
     pub threshold: u32,
     /// Report every compile decision to stderr (`--trace-jit`).
     pub trace: bool,
+    /// With `trace`, also each compile's Cranelift IR (`--trace-jit-ir`).
+    pub trace_ir: bool,
     /// Name compiled code in `/tmp/perf-PID.map` for `perf` (`--perf-map`).
     pub perf_map: bool,
     /// Bytes of code memory past which all machine code is dropped before
@@ -68,6 +70,7 @@ impl Default for JitConfig {
         JitConfig {
             threshold: jit::DEFAULT_THRESHOLD,
             trace: false,
+            trace_ir: false,
             perf_map: false,
             code_limit: jit::DEFAULT_CODE_LIMIT,
             stress_deopt: false,
@@ -118,6 +121,7 @@ impl Session {
                 let tier = jit::Jit::new(jit::JitOptions {
                     threshold: options.jit.threshold,
                     trace,
+                    trace_ir: options.jit.trace_ir,
                     perf_map: options.jit.perf_map,
                     code_limit: options.jit.code_limit,
                     stress_deopt: options.jit.stress_deopt,

@@ -51,6 +51,9 @@ pub struct JitOptions {
     pub threshold: u32,
     /// Where each decision is reported (`--trace-jit`), if anywhere.
     pub trace: Option<Box<dyn Write>>,
+    /// Also report each compile's Cranelift IR, guards and inlined callees
+    /// included (`--trace-jit-ir`).
+    pub trace_ir: bool,
     /// Name each compiled function's code in `/tmp/perf-PID.map`, the
     /// file `perf report` reads to name code that no ELF file describes
     /// (compiled code keeps frame pointers, so `perf` also unwinds through
@@ -82,6 +85,7 @@ impl Default for JitOptions {
         JitOptions {
             threshold: DEFAULT_THRESHOLD,
             trace: None,
+            trace_ir: false,
             perf_map: false,
             code_limit: DEFAULT_CODE_LIMIT,
             stress_deopt: false,
@@ -98,6 +102,7 @@ pub fn perf_map_path() -> std::path::PathBuf {
 pub struct Jit {
     threshold: u32,
     trace: Option<Box<dyn Write>>,
+    trace_ir: bool,
     /// When the tier was made (about when the program started): each trace
     /// line says how long after, so warm-up can be read from it.
     started: Instant,
@@ -125,6 +130,7 @@ impl Jit {
         Jit {
             threshold: options.threshold,
             trace: options.trace,
+            trace_ir: options.trace_ir,
             started: Instant::now(),
             backend: None,
             stats: TierStats::default(),
@@ -262,7 +268,8 @@ impl Tier for Jit {
         }
         let backend = self.backend.as_mut()?;
         let started = Instant::now();
-        let compiled = backend.compile(function, false, self.stress_deopt);
+        let want_ir = self.trace_ir && self.trace.is_some();
+        let compiled = backend.compile(function, want_ir, self.stress_deopt);
         self.stats.compile_time += started.elapsed();
         match compiled {
             Ok((entry, compiled)) => {
@@ -288,6 +295,9 @@ impl Tier for Jit {
                     millis(started),
                     speculating(compiled.speculations),
                 ));
+                if let (Some(ir), Some(trace)) = (&compiled.ir, &mut self.trace) {
+                    let _ = write!(trace, "{ir}");
+                }
                 Some(entry)
             }
             Err(why) => {

@@ -105,7 +105,9 @@ fn machine_code(out: &mut String, code: &[u8], origins: &[(u32, u32, u32)], f: &
             .map(|&(_, _, bytecode)| bytecode);
         if here != origin {
             origin = here;
-            if let Some(bytecode) = here {
+            // (A listing inlines nothing: every location is an offset of
+            // the function listed, below `codegen::INLINED_SHIFT`.)
+            if let Some(bytecode) = here.filter(|&bits| bits >> codegen::INLINED_SHIFT == 0) {
                 let op = opcode_at(f, bytecode as usize);
                 let _ = writeln!(out, "                ; {bytecode:04} {op}");
             }
