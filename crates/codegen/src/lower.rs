@@ -94,6 +94,11 @@ pub struct KnownFunction {
     pub code: u64,
     /// The engine's index of its code (`ObjFunction::proto`).
     pub proto: u32,
+    /// The address of the one closure of it that the call is expected to
+    /// find (`ObjClosure`, kept alive as long as the code exists), if any:
+    /// the guard is then one comparison of the callee with it. Else the
+    /// guard checks that the callee is a closure of this function.
+    pub closure: Option<u64>,
 }
 
 /// The IR's source locations are bytecode offsets, and an inlined callee's
@@ -1507,14 +1512,29 @@ impl<'a, 'b> Lower<'a, 'b> {
         if let Some(known) = known {
             self.speculations.known_calls += 1;
             self.builder.set_cold_block(generic);
-            let closure = self.object_of_kind(callee, abi::KIND_CLOSURE, generic);
-            let ins = self.builder.ins();
-            let function = ins.load(types::I64, trusted(), closure, abi::CLOSURE_FUNCTION as i32);
-            let ins = self.builder.ins();
-            let is_known = ins.icmp_imm_s(IntCC::Equal, function, known.function as i64);
             let known_block = self.builder.create_block();
-            self.builder.ins().brif(is_known, known_block, &[], generic, &[]);
-            self.builder.switch_to_block(known_block);
+            let (closure, function) = match known.closure {
+                Some(address) => {
+                    let bits = (abi::OBJECT_TAG | address) as i64;
+                    let is_known = self.builder.ins().icmp_imm_s(IntCC::Equal, callee, bits);
+                    self.builder.ins().brif(is_known, known_block, &[], generic, &[]);
+                    self.builder.switch_to_block(known_block);
+                    let closure = self.builder.ins().iconst(types::I64, address as i64);
+                    let function = self.builder.ins().iconst(types::I64, known.function as i64);
+                    (closure, function)
+                }
+                None => {
+                    let closure = self.object_of_kind(callee, abi::KIND_CLOSURE, generic);
+                    let ins = self.builder.ins();
+                    let function =
+                        ins.load(types::I64, trusted(), closure, abi::CLOSURE_FUNCTION as i32);
+                    let ins = self.builder.ins();
+                    let is_known = ins.icmp_imm_s(IntCC::Equal, function, known.function as i64);
+                    self.builder.ins().brif(is_known, known_block, &[], generic, &[]);
+                    self.builder.switch_to_block(known_block);
+                    (closure, function)
+                }
+            };
             if let Some(chosen) = &inline {
                 // Its body, here.
                 let ready = self.can_push_frame(len);

@@ -71,7 +71,7 @@ impl Backend {
         stress_deopt: bool,
     ) -> Result<(CompiledEntry, Compiled), CantCompile> {
         let feedback = feedback(function);
-        let global_functions = known_global_functions(function.globals);
+        let global_functions = known_global_functions(function);
         let site_functions = known_site_functions(function);
         let site_fields = known_fields(function);
         let inliner = Callees { of: function };
@@ -138,7 +138,7 @@ fn feedback(function: &FunctionCode<'_>) -> Vec<u8> {
 /// found, if any.
 fn known_site_functions(function: &FunctionCode<'_>) -> Vec<Option<KnownFunction>> {
     let known_method = |cache: &runtime::InlineCache| match cache.only_hit()? {
-        CacheHit::Method(closure) => known(closure),
+        CacheHit::Method(closure) => known(function.heap, closure),
         _ => None,
     };
     function.object.caches.iter().map(known_method).collect()
@@ -147,8 +147,10 @@ fn known_site_functions(function: &FunctionCode<'_>) -> Vec<Option<KnownFunction
 /// By global slot, the function of the closure each global holds now. The
 /// VM pins every function object it loads, so the code may name one by its
 /// address for as long as it exists.
-fn known_global_functions(globals: &runtime::Globals) -> Vec<Option<KnownFunction>> {
-    (0..globals.len()).map(|slot| known(globals.get(slot).downcast::<ObjClosure>()?)).collect()
+fn known_global_functions(function: &FunctionCode<'_>) -> Vec<Option<KnownFunction>> {
+    let globals = function.globals;
+    let known_closure = |slot| known(function.heap, globals.get(slot).downcast::<ObjClosure>()?);
+    (0..globals.len()).map(known_closure).collect()
 }
 
 /// By property site, the shape and field index its cache has always found,
@@ -164,15 +166,23 @@ fn known_fields(function: &FunctionCode<'_>) -> Vec<Option<KnownField>> {
     function.object.caches.iter().map(known).collect()
 }
 
-/// The function of `closure`, as the code generator may name it.
-fn known(closure: Gc<ObjClosure>) -> Option<KnownFunction> {
+/// `closure` and its function, as the code generator may name them. The
+/// closure is kept alive until the tier's code is dropped
+/// (`Heap::pin_for_code`), so no other closure can take its address while
+/// code compares callees with it; the function is pinned for the VM's life.
+fn known(heap: &runtime::Heap, closure: Gc<ObjClosure>) -> Option<KnownFunction> {
     let function = closure.function;
     let code = function.code.get();
-    (!code.is_null()).then(|| KnownFunction {
+    if code.is_null() {
+        return None;
+    }
+    heap.pin_for_code(closure.to_value());
+    Some(KnownFunction {
         function: function.as_ptr() as u64,
         arity: function.arity,
         code: code as u64,
         proto: function.proto,
+        closure: Some(closure.as_ptr() as u64),
     })
 }
 
