@@ -35,7 +35,6 @@ use crate::types::{AddKind, Plan, PlanInput, State, Ty, transfer};
 
 mod inline;
 
-use inline::Site;
 pub use inline::{CalleeInput, Inliner};
 
 /// What the code generator needs to know of one function.
@@ -349,6 +348,22 @@ struct FrameValues {
     raised: Block,
 }
 
+/// Where a call entered directly or inlined stands in the caller's frame.
+struct Site {
+    /// The call's slot 0 (the callee's, or the receiver) and the slot its
+    /// result goes to.
+    slot_zero: u32,
+    return_to: u32,
+    /// The callee's closure (an `ObjClosure`), known to be of the function.
+    closure: ir::Value,
+    /// The frame records' owner, and how many are pushed (the caller's is
+    /// the last).
+    frames: ir::Value,
+    len: ir::Value,
+    /// The offset the caller resumes at after the call.
+    next: usize,
+}
+
 /// Where a slot's value came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Source {
@@ -482,6 +497,12 @@ impl<'a, 'b> Lower<'a, 'b> {
         }
     }
 
+    /// How many frames this lowering's is above the function compiled's (0:
+    /// it is that function's).
+    fn inline_depth(&self) -> u32 {
+        self.inlined.map_or(0, |inlined| inlined.depth)
+    }
+
     /// Lower the function's code, then its raising exit.
     fn function(&mut self, code: &[Instruction]) {
         self.body(code);
@@ -506,7 +527,7 @@ impl<'a, 'b> Lower<'a, 'b> {
             // The IR and machine code of each instruction carry its
             // bytecode offset (`disasm --jit` shows them side by side), and
             // in an inlined callee's, how deep it is inlined.
-            let depth = self.inlined.map_or(0, |inlined| inlined.depth);
+            let depth = self.inline_depth();
             self.builder.set_srcloc(ir::SourceLoc::new(offset as u32 | depth << INLINED_SHIFT));
             let before = self.plan.before(offset);
             // At a block's start, and at the code's (which an
@@ -611,8 +632,8 @@ impl<'a, 'b> Lower<'a, 'b> {
     }
 
     /// Slot `slot` was proved a number: it is `value` (a float), and so are
-    /// the locals it is a copy of. `State::refine` is the rule, which the type plan
-    /// follows too.
+    /// the locals it is a copy of. `State::refine` is the rule, which the
+    /// type plan follows too.
     fn refine(&mut self, slot: u32, value: ir::Value) {
         if self.state.ty(slot) == Ty::Any {
             // The same value: the VM stack still holds it, as before.
@@ -928,8 +949,8 @@ impl<'a, 'b> Lower<'a, 'b> {
         let depth = self.state.depth();
         // Frames of inlined callees above the function compiled's: the VM
         // runs them all, and that frame, to its return.
-        let inlined = self.inlined.map_or(0, |inlined| inlined.depth);
-        let inlined = self.builder.ins().iconst(types::I32, i64::from(inlined));
+        let inlined = i64::from(self.inline_depth());
+        let inlined = self.builder.ins().iconst(types::I32, inlined);
         let status = self.call_helper(Helper::Deopt, depth, at, &[reason, inlined]);
         self.builder.ins().return_(&[status]);
         self.builder.switch_to_block(go_on);
@@ -1614,7 +1635,7 @@ impl<'a, 'b> Lower<'a, 'b> {
         let (closure, function, entry, callee_code, proto) =
             (params[0], params[1], params[2], params[3], params[4]);
         let site = Site { slot_zero, return_to, closure, frames, len, next: instruction.next };
-        self.push_record(&site, closure, callee_code, slot_zero_address, return_to_address, proto);
+        self.push_record(&site, callee_code, proto);
         let signature = self.builder.import_signature(self.entry_signature.clone());
         let arguments = [self.ctx, slot_zero_address, closure, function];
         let call = self.builder.ins().call_indirect(signature, entry, &arguments);
@@ -1675,6 +1696,33 @@ impl<'a, 'b> Lower<'a, 'b> {
         let ok = self.builder.ins().band(compiled, arity_ok);
         let ok = self.builder.ins().band(ok, ready);
         (function, entry, ok)
+    }
+
+    /// Push the frame record of a callee entered at `site` (its closure,
+    /// the start of its bytecode `code_start`, its slot 0 and result slot,
+    /// its function's index `proto`), after recording where the caller
+    /// resumes.
+    fn push_record(&mut self, site: &Site, code_start: ir::Value, proto: ir::Value) {
+        let RunConstants { records, own_code, .. } = self.run_constants();
+        let base = self.slot_address(site.slot_zero);
+        let return_to = self.slot_address(site.return_to);
+        let at = self.builder.ins().imul_imm_s(site.len, abi::FRAME_RECORD_SIZE as i64);
+        let record = self.builder.ins().iadd(records, at);
+        let resume = self.builder.ins().iadd_imm_s(own_code, site.next as i64);
+        let own_ip = abi::FRAME_IP as i32 - abi::FRAME_RECORD_SIZE as i32;
+        self.builder.ins().store(trusted(), resume, record, own_ip);
+        let fields = [
+            (site.closure, abi::FRAME_CLOSURE),
+            (code_start, abi::FRAME_IP),
+            (base, abi::FRAME_BASE),
+            (return_to, abi::FRAME_RETURN_TO),
+            (proto, abi::FRAME_FUNCTION),
+        ];
+        for (value, offset) in fields {
+            self.builder.ins().store(trusted(), value, record, offset as i32);
+        }
+        let pushed = self.builder.ins().iadd_imm_s(site.len, 1);
+        self.builder.ins().store(trusted(), pushed, site.frames, abi::FRAMES_LEN as i32);
     }
 
     /// Whether compiled code may push a frame and call compiled code

@@ -87,9 +87,8 @@ pub struct Heap {
     frames: Frames,
     globals: Globals,
     pinned: UnsafeCell<Vec<Value>>,
-    /// What machine code names by address (`pin_for_code`), each once.
-    code_pins: UnsafeCell<Vec<Value>>,
-    code_pinned: UnsafeCell<HashSet<u64>>,
+    /// What machine code names by address (`pin_for_code`).
+    code_pins: UnsafeCell<HashSet<Value>>,
     handles: UnsafeCell<Vec<Value>>,
     /// Open upvalues, sorted by stack slot, at most one per slot.
     open_upvalues: UnsafeCell<Vec<Gc<ObjUpvalue>>>,
@@ -117,8 +116,7 @@ impl Heap {
             frames: Frames::new(),
             globals: Globals { values: GrowArray::with_capacity(0) },
             pinned: UnsafeCell::new(Vec::new()),
-            code_pins: UnsafeCell::new(Vec::new()),
-            code_pinned: UnsafeCell::new(HashSet::new()),
+            code_pins: UnsafeCell::new(HashSet::new()),
             handles: UnsafeCell::new(Vec::new()),
             open_upvalues: UnsafeCell::new(Vec::new()),
             init_string: Cell::new(None),
@@ -179,12 +177,8 @@ impl Heap {
     /// new object could take its address and pass the code's comparison.
     /// A value pinned already is not held twice, so recompiles add nothing.
     pub fn pin_for_code(&self, value: Value) {
-        // SAFETY: no reference into `code_pins` or `code_pinned` is live
-        // (module rules).
-        let (pins, pinned) = unsafe { (&mut *self.code_pins.get(), &mut *self.code_pinned.get()) };
-        if pinned.insert(value.to_bits()) {
-            pins.push(value);
-        }
+        // SAFETY: no reference into `code_pins` is live (module rules).
+        unsafe { &mut *self.code_pins.get() }.insert(value);
     }
 
     /// Let go of everything [`Heap::pin_for_code`] kept: the engine has
@@ -192,8 +186,6 @@ impl Heap {
     pub fn unpin_code(&self) {
         // SAFETY: as in `pin_for_code`.
         unsafe { &mut *self.code_pins.get() }.clear();
-        // SAFETY: as in `pin_for_code`.
-        unsafe { &mut *self.code_pinned.get() }.clear();
     }
 
     // ------------------------------------------------------------ allocation

@@ -24,10 +24,9 @@
 
 use bytecode::{FunctionFacts, Instruction, Op, OperandKind, instructions};
 use cranelift_codegen::ir::{self, InstBuilder, types};
-use runtime::abi;
 
 use super::{
-    FrameValues, FunctionInput, Inlined, KnownField, KnownFunction, Lower, number_constants,
+    FrameValues, FunctionInput, Inlined, KnownField, KnownFunction, Lower, Site, number_constants,
     trusted,
 };
 use crate::types::{Plan, PlanInput, Ty};
@@ -76,27 +75,10 @@ pub(super) struct Chosen<'a> {
     code: Vec<Instruction>,
 }
 
-/// Where the inlined call stands in the caller's frame.
-pub(super) struct Site {
-    /// The call's slot 0 (the callee's, or the receiver) and the slot its
-    /// result goes to.
-    pub(super) slot_zero: u32,
-    pub(super) return_to: u32,
-    /// The callee's closure (an `ObjClosure`), known to be of the function.
-    pub(super) closure: ir::Value,
-    /// The frame records' owner, and how many are pushed (the caller's is
-    /// the last).
-    pub(super) frames: ir::Value,
-    pub(super) len: ir::Value,
-    /// The offset the caller resumes at after the call.
-    pub(super) next: usize,
-}
-
 impl<'a, 'b> Lower<'a, 'b> {
     /// The callee to inline for a call of `known`, if it is to be.
     pub(super) fn inline_choice(&self, known: &KnownFunction) -> Option<Chosen<'a>> {
-        let depth = self.inlined.map_or(0, |inlined| inlined.depth);
-        if depth >= MAX_DEPTH {
+        if self.inline_depth() >= MAX_DEPTH {
             return None;
         }
         let callee = self.input.inliner?.callee(known)?;
@@ -143,9 +125,9 @@ impl<'a, 'b> Lower<'a, 'b> {
 
         let code_start = self.builder.ins().iconst(types::I64, known.code as i64);
         let proto = self.builder.ins().iconst(types::I32, i64::from(known.proto));
+        self.push_record(site, code_start, proto);
         let base = self.slot_address(site.slot_zero);
         let return_to = self.slot_address(site.return_to);
-        self.push_record(site, site.closure, code_start, base, return_to, proto);
 
         let numbers = number_constants(callee.function);
         let input = FunctionInput {
@@ -178,12 +160,8 @@ impl<'a, 'b> Lower<'a, 'b> {
             function: self.builder.ins().iconst(types::I64, known.function as i64),
             raised: self.raised,
         };
-        let inlined = Inlined {
-            depth: self.inlined.map_or(1, |inlined| inlined.depth + 1),
-            exit,
-            frames: site.frames,
-            len: site.len,
-        };
+        let inlined =
+            Inlined { depth: self.inline_depth() + 1, exit, frames: site.frames, len: site.len };
         let builder = &mut *self.builder;
         let helpers = self.helpers;
         let mut inner =
@@ -206,37 +184,5 @@ impl<'a, 'b> Lower<'a, 'b> {
         self.builder.switch_to_block(exit);
         self.builder.ins().store(trusted(), result, return_to, 0);
         result
-    }
-
-    /// Push the frame record of a callee entered at `site` (its closure,
-    /// the start of its bytecode, its slot 0 and result slot addresses, its
-    /// function's index), after recording where the caller resumes.
-    pub(super) fn push_record(
-        &mut self,
-        site: &Site,
-        closure: ir::Value,
-        code_start: ir::Value,
-        base: ir::Value,
-        return_to: ir::Value,
-        proto: ir::Value,
-    ) {
-        let super::RunConstants { records, own_code, .. } = self.run_constants();
-        let at = self.builder.ins().imul_imm_s(site.len, abi::FRAME_RECORD_SIZE as i64);
-        let record = self.builder.ins().iadd(records, at);
-        let resume = self.builder.ins().iadd_imm_s(own_code, site.next as i64);
-        let own_ip = abi::FRAME_IP as i32 - abi::FRAME_RECORD_SIZE as i32;
-        self.builder.ins().store(trusted(), resume, record, own_ip);
-        let fields = [
-            (closure, abi::FRAME_CLOSURE),
-            (code_start, abi::FRAME_IP),
-            (base, abi::FRAME_BASE),
-            (return_to, abi::FRAME_RETURN_TO),
-            (proto, abi::FRAME_FUNCTION),
-        ];
-        for (value, offset) in fields {
-            self.builder.ins().store(trusted(), value, record, offset as i32);
-        }
-        let pushed = self.builder.ins().iadd_imm_s(site.len, 1);
-        self.builder.ins().store(trusted(), pushed, site.frames, abi::FRAMES_LEN as i32);
     }
 }
