@@ -533,6 +533,26 @@ fn trace_jit_reports_known_shapes_and_callees() {
 }
 
 #[test]
+fn trace_jit_reports_polymorphic_calls() {
+    // `run`'s one method site found `A`'s and `B`'s `f`: it compares its
+    // callee with each, and inlines both.
+    let source = write_temp(
+        "polymorphic.lox",
+        b"class A { f() { return 1; } }\nclass B { f() { return 2; } }\n\
+          fun run(o, n) { var t = 0; for (var i = 0; i < n; i = i + 1) t = t + o.f(); return t; }\n\
+          for (var i = 0; i < 200; i = i + 1) { run(A(), 2); run(B(), 2); }\n\
+          print run(A(), 3) + run(B(), 3);",
+    );
+    let out = strata(&["run", "--trace-jit", source.to_str().unwrap()], "");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "9\n");
+    let err = text(&out.stderr);
+    let line = |name: &str| err.lines().find(|line| line.contains(name)).unwrap_or_default();
+    let expected = "1 call of known functions (1 polymorphic, 2 inlined)";
+    assert!(line("compiled 'run'").contains(expected), "{err}");
+}
+
+#[test]
 fn trace_jit_ir_shows_the_code_with_inlined_callees_tagged() {
     // `twice` is inlined into `run`: its instructions carry its offsets
     // with the inlining depth above them (`@1000000` on).

@@ -58,10 +58,12 @@ pub struct FunctionInput<'a> {
     /// of such a global calls that function directly behind a guard that
     /// the callee is a closure of it.
     pub global_functions: &'a [Option<KnownFunction>],
-    /// By property site, the function of the method its inline cache has
-    /// always found, if any: a method call of that site calls it directly
-    /// behind the same guard.
-    pub site_functions: &'a [Option<KnownFunction>],
+    /// By property site (a `Method` or `SuperMethod`), the functions of the
+    /// methods its inline cache found, in the order it found them (empty:
+    /// none known): a method call of that site compares its callee with
+    /// each, in turn, and calls the one it is directly (or inlines it),
+    /// the general path only when it is none of them.
+    pub site_functions: &'a [Vec<KnownFunction>],
     /// By property site, the shape and field index its inline cache has
     /// always found, if any (the engine keeps the shape alive for as long
     /// as the code exists): a get or set of that site compares the
@@ -171,8 +173,12 @@ pub struct Speculations {
     pub known_calls: usize,
     /// Property sites of a known shape (`FunctionInput::site_fields`).
     pub known_fields: usize,
-    /// Calls whose callee's body was inlined.
+    /// Calls whose callee's body was inlined (a polymorphic call counts
+    /// each callee inlined).
     pub inlined_calls: usize,
+    /// Calls of known functions with more than one known callee (methods
+    /// of several classes).
+    pub polymorphic_calls: usize,
 }
 
 impl Speculations {
@@ -183,6 +189,7 @@ impl Speculations {
         self.known_calls += other.known_calls;
         self.known_fields += other.known_fields;
         self.inlined_calls += other.inlined_calls;
+        self.polymorphic_calls += other.polymorphic_calls;
     }
 }
 
@@ -369,7 +376,8 @@ struct Site {
 enum Source {
     /// Read from this global.
     Global(u32),
-    /// The method a `Method` instruction of this site found.
+    /// The method a `Method` or `SuperMethod` instruction of this site
+    /// found.
     Method(u32),
 }
 
@@ -1041,6 +1049,7 @@ impl<'a, 'b> Lower<'a, 'b> {
             Op::SuperMethod => {
                 self.super_method(instruction, depth);
                 self.finish_generic(instruction);
+                self.sources[depth as usize - 2] = Some(Source::Method(operand));
                 return true;
             }
             op if matches!(lowering(op), Lowering::Stepped(_)) => {
@@ -1505,19 +1514,24 @@ impl<'a, 'b> Lower<'a, 'b> {
             self.builder.append_block_param(enter, ty);
         }
         // A call of a global that held a closure of a known function when
-        // this was compiled, or of the method a site's cache always found:
-        // the function, if it takes these arguments.
-        let known = match (instruction.op, self.sources[return_to as usize]) {
-            (Op::Call, Some(Source::Global(global))) => {
-                self.input.global_functions.get(global as usize)
-            }
-            (Op::CallMethod, Some(Source::Method(site))) => {
-                self.input.site_functions.get(site as usize)
-            }
-            _ => None,
-        };
-        let known = known.copied().flatten().filter(|known| u32::from(known.arity) == n_args);
-        let inline = known.and_then(|known| self.inline_choice(&known));
+        // this was compiled, or of a method a site's cache found: the
+        // functions it is expected to be, those that take these arguments.
+        let mut targets: Vec<KnownFunction> =
+            match (instruction.op, self.sources[return_to as usize]) {
+                (Op::Call, Some(Source::Global(global))) => self
+                    .input
+                    .global_functions
+                    .get(global as usize)
+                    .copied()
+                    .flatten()
+                    .into_iter()
+                    .collect(),
+                (Op::CallMethod, Some(Source::Method(site))) => {
+                    self.input.site_functions.get(site as usize).cloned().unwrap_or_default()
+                }
+                _ => Vec::new(),
+            };
+        targets.retain(|known| u32::from(known.arity) == n_args);
         let join_result = self.builder.append_block_param(join, types::I64);
 
         // Written back once for every path: the callee reads its arguments
@@ -1527,36 +1541,26 @@ impl<'a, 'b> Lower<'a, 'b> {
         let RunConstants { frames, .. } = self.run_constants();
         let len = self.builder.ins().load(types::I64, trusted(), frames, abi::FRAMES_LEN as i32);
 
-        // The known function: a guard that the callee is a closure of it,
-        // and everything else about it is a constant.
+        // Each known function in turn: a guard that the callee is a closure
+        // of it, and everything else about it is a constant.
         let generic = self.builder.create_block();
-        if let Some(known) = known {
+        if targets.is_empty() {
+            self.builder.ins().jump(generic, &[]);
+        } else {
             self.speculations.known_calls += 1;
+            if targets.len() > 1 {
+                self.speculations.polymorphic_calls += 1;
+            }
             self.builder.set_cold_block(generic);
-            let known_block = self.builder.create_block();
-            let (closure, function) = match known.closure {
-                Some(address) => {
-                    let bits = (abi::OBJECT_TAG | address) as i64;
-                    let is_known = self.builder.ins().icmp_imm_s(IntCC::Equal, callee, bits);
-                    self.builder.ins().brif(is_known, known_block, &[], generic, &[]);
-                    self.builder.switch_to_block(known_block);
-                    let closure = self.builder.ins().iconst(types::I64, address as i64);
-                    let function = self.builder.ins().iconst(types::I64, known.function as i64);
-                    (closure, function)
-                }
-                None => {
-                    let closure = self.object_of_kind(callee, abi::KIND_CLOSURE, generic);
-                    let ins = self.builder.ins();
-                    let function =
-                        ins.load(types::I64, trusted(), closure, abi::CLOSURE_FUNCTION as i32);
-                    let ins = self.builder.ins();
-                    let is_known = ins.icmp_imm_s(IntCC::Equal, function, known.function as i64);
-                    self.builder.ins().brif(is_known, known_block, &[], generic, &[]);
-                    self.builder.switch_to_block(known_block);
-                    (closure, function)
-                }
+        }
+        for (index, known) in targets.iter().enumerate() {
+            let other = match index + 1 == targets.len() {
+                true => generic,
+                false => self.builder.create_block(),
             };
-            if let Some(chosen) = &inline {
+            let known_block = self.builder.create_block();
+            let (closure, function) = self.known_callee(callee, known, known_block, other);
+            if let Some(chosen) = self.inline_choice(known) {
                 // Its body, here.
                 let ready = self.can_push_frame(len);
                 let inline_block = self.builder.create_block();
@@ -1564,7 +1568,7 @@ impl<'a, 'b> Lower<'a, 'b> {
                 self.builder.switch_to_block(inline_block);
                 let site =
                     Site { slot_zero, return_to, closure, frames, len, next: instruction.next };
-                let result = self.inline(chosen, &known, &site);
+                let result = self.inline(&chosen, known, &site);
                 self.builder.ins().jump(join, &[result.into()]);
             } else {
                 let ins = self.builder.ins();
@@ -1578,8 +1582,9 @@ impl<'a, 'b> Lower<'a, 'b> {
                     [closure.into(), function.into(), entry.into(), code.into(), proto.into()];
                 self.builder.ins().brif(ok, enter, &arguments, slow, &[]);
             }
-        } else {
-            self.builder.ins().jump(generic, &[]);
+            if other != generic {
+                self.builder.switch_to_block(other);
+            }
         }
 
         // A closure.
@@ -1672,6 +1677,40 @@ impl<'a, 'b> Lower<'a, 'b> {
         // Every path left the result in its slot in memory, too.
         self.def_boxed(return_to, join_result);
         self.mark_clean(return_to..return_to + 1);
+    }
+
+    /// Guard that `callee` is a closure of `known`: go on in `then` if it
+    /// is, returning its closure and function as `then` has them, else
+    /// jump to `otherwise`.
+    fn known_callee(
+        &mut self,
+        callee: ir::Value,
+        known: &KnownFunction,
+        then: Block,
+        otherwise: Block,
+    ) -> (ir::Value, ir::Value) {
+        match known.closure {
+            Some(address) => {
+                let bits = (abi::OBJECT_TAG | address) as i64;
+                let is_known = self.builder.ins().icmp_imm_s(IntCC::Equal, callee, bits);
+                self.builder.ins().brif(is_known, then, &[], otherwise, &[]);
+                self.builder.switch_to_block(then);
+                let closure = self.builder.ins().iconst(types::I64, address as i64);
+                let function = self.builder.ins().iconst(types::I64, known.function as i64);
+                (closure, function)
+            }
+            None => {
+                let closure = self.object_of_kind(callee, abi::KIND_CLOSURE, otherwise);
+                let ins = self.builder.ins();
+                let function =
+                    ins.load(types::I64, trusted(), closure, abi::CLOSURE_FUNCTION as i32);
+                let ins = self.builder.ins();
+                let is_known = ins.icmp_imm_s(IntCC::Equal, function, known.function as i64);
+                self.builder.ins().brif(is_known, then, &[], otherwise, &[]);
+                self.builder.switch_to_block(then);
+                (closure, function)
+            }
+        }
     }
 
     /// Whether `closure` (an `ObjClosure`) can be entered directly with

@@ -134,14 +134,22 @@ fn feedback(function: &FunctionCode<'_>) -> Vec<u8> {
     function.object.feedback.iter().map(std::cell::Cell::get).collect()
 }
 
-/// By property site, the function of the one method its cache has always
-/// found, if any.
-fn known_site_functions(function: &FunctionCode<'_>) -> Vec<Option<KnownFunction>> {
-    let known_method = |cache: &runtime::InlineCache| match cache.only_hit()? {
-        CacheHit::Method(closure) => known(function.heap, closure),
-        _ => None,
+/// By property site, the functions of the methods its cache has found, in
+/// the order it found them: none unless every key it saw found a method
+/// (and it is not megamorphic). A closure two classes share (an inherited
+/// method) is one callee.
+fn known_site_functions(function: &FunctionCode<'_>) -> Vec<Vec<KnownFunction>> {
+    let known_methods = |cache: &runtime::InlineCache| {
+        let mut closures: Vec<Gc<ObjClosure>> = Vec::new();
+        for hit in cache.hits() {
+            let CacheHit::Method(closure) = hit else { return Vec::new() };
+            if !closures.contains(&closure) {
+                closures.push(closure);
+            }
+        }
+        closures.into_iter().filter_map(|closure| known(function.heap, closure)).collect()
     };
-    function.object.caches.iter().map(known_method).collect()
+    function.object.caches.iter().map(known_methods).collect()
 }
 
 /// By global slot, the function of the closure each global holds now. The

@@ -312,8 +312,14 @@ impl Tier for Jit {
 /// What a compile assumed, as the trace says it.
 fn speculating(assumed: Speculations) -> String {
     let mut parts = Vec::new();
-    let Speculations { number_adds, loop_numbers, known_calls, known_fields, inlined_calls } =
-        assumed;
+    let Speculations {
+        number_adds,
+        loop_numbers,
+        known_calls,
+        known_fields,
+        inlined_calls,
+        polymorphic_calls,
+    } = assumed;
     if number_adds > 0 || loop_numbers > 0 {
         parts.push(format!(
             "{number_adds} + site{} on numbers, {loop_numbers} variable{} numbers through a loop",
@@ -322,9 +328,16 @@ fn speculating(assumed: Speculations) -> String {
         ));
     }
     if known_calls > 0 {
-        let inlined = match inlined_calls {
-            0 => String::new(),
-            n => format!(" ({n} inlined)"),
+        let mut notes = Vec::new();
+        if polymorphic_calls > 0 {
+            notes.push(format!("{polymorphic_calls} polymorphic"));
+        }
+        if inlined_calls > 0 {
+            notes.push(format!("{inlined_calls} inlined"));
+        }
+        let inlined = match notes.is_empty() {
+            true => String::new(),
+            false => format!(" ({})", notes.join(", ")),
         };
         let calls = plural(known_calls as u64);
         parts.push(format!("{known_calls} call{calls} of known functions{inlined}"));

@@ -301,6 +301,15 @@ impl InlineCache {
         self.only_entry().map(|(_, hit)| hit)
     }
 
+    /// What a cache that is not megamorphic has found: a hit per key, in
+    /// the order the keys came (none for a megamorphic cache, whose ways
+    /// are only its latest keys). What its site has seen so far, for a
+    /// compiler to speculate on.
+    pub fn hits(&self) -> impl Iterator<Item = CacheHit> + '_ {
+        let ways = if self.megamorphic.get() { &self.entries[..0] } else { &self.entries[..] };
+        ways.iter().take_while(|entry| !entry.key.get().is_null()).map(CacheEntry::hit)
+    }
+
     /// The key and hit of a monomorphic cache.
     pub fn only_entry(&self) -> Option<(ObjRef, CacheHit)> {
         if self.state() != CacheState::Monomorphic {

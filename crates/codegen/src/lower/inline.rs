@@ -16,7 +16,7 @@
 //! caller's return).
 //!
 //! A callee is inlined when the call's callee is known (a global's
-//! function, or the one method a site ever found, behind the same guard as
+//! function, or one of the methods a site found, behind the same guard as
 //! a direct call), it is small, it makes no closures (whose upvalues a
 //! return would close), and the inlining is not too deep or too large in
 //! all. The JIT gives the lowering the callees' code and feedback through
@@ -65,8 +65,17 @@ pub struct CalleeInput<'a> {
     pub function: &'a bytecode::Function,
     pub facts: &'a FunctionFacts,
     pub feedback: Vec<u8>,
-    pub site_functions: Vec<Option<KnownFunction>>,
+    pub site_functions: Vec<Vec<KnownFunction>>,
     pub site_fields: Vec<Option<KnownField>>,
+}
+
+/// Whether property site `site` of `callee` has always found one shape's
+/// field or a known method: its code is a comparison and a constant, as
+/// cheap as any instruction.
+fn known_site(callee: &CalleeInput<'_>, site: u32) -> bool {
+    let site = site as usize;
+    matches!(callee.site_fields.get(site), Some(Some(_)))
+        || callee.site_functions.get(site).is_some_and(|known| !known.is_empty())
 }
 
 /// A callee chosen for inlining, with its decoded code.
@@ -93,6 +102,7 @@ impl<'a, 'b> Lower<'a, 'b> {
         }
         let sites = code.iter().filter(|instruction| {
             instruction.op.info().operands.first() == Some(&OperandKind::Site)
+                && !known_site(&callee, instruction.operand)
         });
         if sites.count() > MAX_CALLEE_SITES {
             return None;
