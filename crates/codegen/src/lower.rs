@@ -1561,8 +1561,10 @@ impl<'a, 'b> Lower<'a, 'b> {
             let known_block = self.builder.create_block();
             let (closure, function) = self.known_callee(callee, known, known_block, other);
             if let Some(chosen) = self.inline_choice(known) {
-                // Its body, here.
-                let ready = self.can_push_frame(len);
+                // Its body, here: a frame record, but no native frame.
+                let max_frames = abi::MAX_FRAMES as i64;
+                let ins = self.builder.ins();
+                let ready = ins.icmp_imm_u(IntCC::UnsignedLessThan, len, max_frames);
                 let inline_block = self.builder.create_block();
                 self.builder.ins().brif(ready, inline_block, &[], slow, &[]);
                 self.builder.switch_to_block(inline_block);
@@ -1766,7 +1768,9 @@ impl<'a, 'b> Lower<'a, 'b> {
 
     /// Whether compiled code may push a frame and call compiled code
     /// directly when `len` frames are pushed: a frame record fits, no
-    /// interrupt is pending and the native stack has room.
+    /// interrupt is pending and the native stack has room. (An inlined
+    /// callee needs only the record: it takes no native stack, and a stop
+    /// is still taken at the next call or back-edge, its own included.)
     fn can_push_frame(&mut self, len: ir::Value) -> ir::Value {
         let RunConstants { interrupt, native_floor, .. } = self.run_constants();
         let requested = self.builder.ins().load(types::I8, MemFlagsData::new(), interrupt, 0);
