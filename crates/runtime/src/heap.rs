@@ -34,6 +34,7 @@ use std::time::Instant;
 
 use hashbrown::HashTable;
 
+use crate::blocks::Blocks;
 use crate::buffer::GrowArray;
 use crate::cache::{CacheHit, MegamorphicCache};
 use crate::class::{ObjClass, ObjInstance, ObjShape};
@@ -73,7 +74,11 @@ pub struct HeapOptions {
 }
 
 pub struct Heap {
+    /// Every object, for the sweep.
     objects: UnsafeCell<Vec<ObjRef>>,
+    /// The memory the objects live in. Dropped after `Heap::drop` freed
+    /// every object.
+    blocks: UnsafeCell<Blocks>,
     strings: UnsafeCell<HashTable<Gc<ObjString>>>,
     bytes_allocated: Cell<usize>,
     next_gc: Cell<usize>,
@@ -104,6 +109,7 @@ impl Heap {
         let HeapOptions { gc: config, gc_log: log, interrupt } = options;
         let heap = Heap {
             objects: UnsafeCell::new(Vec::new()),
+            blocks: UnsafeCell::new(Blocks::new()),
             strings: UnsafeCell::new(HashTable::new()),
             bytes_allocated: Cell::new(0),
             next_gc: Cell::new(config.initial_threshold),
@@ -232,9 +238,11 @@ impl Heap {
     /// needs before any program runs (the natives, `"init"`).
     pub(crate) fn alloc_unchecked<T: Object>(&self, obj: T, size: usize) -> Gc<T> {
         self.bytes_allocated.set(self.bytes_allocated.get() + size);
-        let gc = Gc::from_box(Box::new(obj));
-        // SAFETY: no reference into `objects` is live (module rules).
-        unsafe { &mut *self.objects.get() }.push(gc.as_obj());
+        // SAFETY: no reference into `blocks` or `objects` is live (module
+        // rules).
+        let (blocks, objects) = unsafe { (&mut *self.blocks.get(), &mut *self.objects.get()) };
+        let gc = Gc::place(blocks, obj);
+        objects.push(gc.as_obj());
         gc
     }
 
@@ -497,8 +505,14 @@ impl Heap {
         let bytes_before = self.bytes_allocated.get();
         // SAFETY: collection does not re-enter the heap's other methods, so
         // no other reference into these cells is live while it runs.
-        let (objects, gray, strings) =
-            unsafe { (&mut *self.objects.get(), &mut *self.gray.get(), &mut *self.strings.get()) };
+        let (objects, blocks, gray, strings) = unsafe {
+            (
+                &mut *self.objects.get(),
+                &mut *self.blocks.get(),
+                &mut *self.gray.get(),
+                &mut *self.strings.get(),
+            )
+        };
         let objects_before = objects.len();
 
         self.trace_roots(&mut |obj| mark(gray, obj));
@@ -518,8 +532,9 @@ impl Heap {
                 true
             } else {
                 // SAFETY: unmarked means unreachable from every root, so
-                // nothing can use the object again.
-                unsafe { object::free(obj) };
+                // nothing can use the object again; the heap placed it in
+                // `blocks`, and drops it from `objects` here, so only once.
+                unsafe { object::free(obj, blocks) };
                 false
             }
         });
@@ -568,10 +583,14 @@ impl Heap {
 }
 
 impl Drop for Heap {
+    /// Run every object's destructor; the chunks they were in are freed
+    /// after this, when the `blocks` field is dropped.
     fn drop(&mut self) {
+        let blocks = self.blocks.get_mut();
         for &obj in self.objects.get_mut().iter() {
-            // SAFETY: the heap owns every object and is going away.
-            unsafe { object::free(obj) };
+            // SAFETY: the heap placed every object in `blocks`, lists each
+            // once, and is going away, so none is used again.
+            unsafe { object::free(obj, blocks) };
         }
     }
 }
