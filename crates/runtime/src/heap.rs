@@ -202,8 +202,19 @@ impl Heap {
     /// The references `obj` holds are roots during that collection.
     pub fn alloc<T: Object>(&self, obj: T) -> Result<Gc<T>, OutOfMemory> {
         let size = obj.heap_size();
-        self.make_room(size, Some(&obj))?;
-        Ok(self.alloc_unchecked(obj, size))
+        // The object goes into its block before room is made, so that it
+        // is built there rather than on the stack and copied over (such a
+        // copy, right after the object's fields were stored, stalled on
+        // store forwarding in every allocation). Not listed in `objects`
+        // yet, it cannot be swept; its references are roots meanwhile.
+        let gc = self.place(obj);
+        if let Err(full) = self.make_room(size, Some(&*gc)) {
+            // SAFETY: placed above, listed nowhere and not handed out, so
+            // nothing uses it again.
+            unsafe { object::free(gc.as_obj(), &mut *self.blocks.get()) };
+            return Err(full);
+        }
+        Ok(self.adopt(gc, size))
     }
 
     /// Allocate code rather than data: a loaded function's object, its
@@ -214,12 +225,14 @@ impl Heap {
     /// may collect, as any allocation.
     pub fn alloc_code<T: Object>(&self, obj: T) -> Gc<T> {
         let size = obj.heap_size();
+        // Placed first, as in `alloc`.
+        let gc = self.place(obj);
         if self.config.stress
             || self.bytes_allocated.get().saturating_add(size) > self.next_gc.get()
         {
-            self.collect_with(Some(&obj));
+            self.collect_with(Some(&*gc));
         }
-        self.alloc_unchecked(obj, size)
+        self.adopt(gc, size)
     }
 
     /// [`intern`](Self::intern) for code (a constant or a name), outside the
@@ -237,12 +250,23 @@ impl Heap {
     /// Allocate without a limit check or a collection: only for what a heap
     /// needs before any program runs (the natives, `"init"`).
     pub(crate) fn alloc_unchecked<T: Object>(&self, obj: T, size: usize) -> Gc<T> {
+        self.adopt(self.place(obj), size)
+    }
+
+    /// Move `obj` into a block of the heap's allocator. Until it is
+    /// [adopted](Self::adopt) the collector neither sees nor frees it.
+    #[inline(always)]
+    fn place<T: Object>(&self, obj: T) -> Gc<T> {
+        // SAFETY: no reference into `blocks` is live (module rules).
+        Gc::place(unsafe { &mut *self.blocks.get() }, obj)
+    }
+
+    /// Count a placed object's `size` bytes and list it for the sweep.
+    #[inline(always)]
+    fn adopt<T: Object>(&self, gc: Gc<T>, size: usize) -> Gc<T> {
         self.bytes_allocated.set(self.bytes_allocated.get() + size);
-        // SAFETY: no reference into `blocks` or `objects` is live (module
-        // rules).
-        let (blocks, objects) = unsafe { (&mut *self.blocks.get(), &mut *self.objects.get()) };
-        let gc = Gc::place(blocks, obj);
-        objects.push(gc.as_obj());
+        // SAFETY: no reference into `objects` is live (module rules).
+        unsafe { &mut *self.objects.get() }.push(gc.as_obj());
         gc
     }
 
