@@ -35,7 +35,7 @@ use std::time::Instant;
 use hashbrown::HashTable;
 
 use crate::blocks::Blocks;
-use crate::buffer::GrowArray;
+use crate::buffer::{GrowArray, InBlocks};
 use crate::cache::{CacheHit, MegamorphicCache};
 use crate::class::{ObjClass, ObjInstance, ObjShape};
 use crate::frame::Frames;
@@ -369,7 +369,11 @@ impl Heap {
                 shape
             }
         };
-        self.alloc(ObjInstance::new(shape, class.field_hint()))
+        // SAFETY: no reference into `blocks` is live (module rules); this
+        // one ends before the allocation.
+        let instance =
+            ObjInstance::new(shape, class.field_hint(), unsafe { &mut *self.blocks.get() });
+        self.alloc(instance)
     }
 
     /// Set field `name` of `instance` to `value` by the generic lookup, and
@@ -416,7 +420,9 @@ impl Heap {
         shape: Gc<ObjShape>,
         value: Value,
     ) -> Result<(), OutOfMemory> {
-        match instance.add_field(shape, value) {
+        // SAFETY: no reference into `blocks` is live (module rules), and the
+        // instance was made by this heap, in these blocks.
+        match unsafe { instance.add_field(shape, value, &mut *self.blocks.get()) } {
             0 => Ok(()),
             grown => self.grew(grown),
         }
@@ -460,7 +466,32 @@ impl Heap {
         base: u32,
         enclosing: Option<Gc<ObjClosure>>,
     ) -> Result<Gc<ObjClosure>, OutOfMemory> {
-        let mut upvalues: Vec<Gc<ObjUpvalue>> = Vec::with_capacity(captures.len());
+        // The upvalues go straight into the block the closure will keep, as
+        // they are captured: no `malloc`, no copy.
+        // SAFETY: no reference into `blocks` is live (module rules).
+        let upvalues =
+            GrowArray::with_capacity_in(unsafe { &mut *self.blocks.get() }, captures.len());
+        if let Err(full) = self.gather_captures(captures, base, enclosing, &upvalues) {
+            // SAFETY: as above; the array was made in these blocks.
+            unsafe { upvalues.release(&mut *self.blocks.get()) };
+            return Err(full);
+        }
+        // SAFETY: as above.
+        let upvalues = unsafe { upvalues.into_fixed(&mut *self.blocks.get()) };
+        // The upvalues are roots already (see `gather_captures`), so no
+        // collection while the closure is allocated can free them.
+        self.alloc(ObjClosure::new(function, upvalues))
+    }
+
+    /// Append the upvalue of each capture to `upvalues`, an array in the
+    /// heap's blocks (see [`make_closure`](Self::make_closure)).
+    fn gather_captures(
+        &self,
+        captures: impl ExactSizeIterator<Item = (bool, u8)>,
+        base: u32,
+        enclosing: Option<Gc<ObjClosure>>,
+        upvalues: &GrowArray<Gc<ObjUpvalue>, InBlocks>,
+    ) -> Result<(), OutOfMemory> {
         for (is_local, index) in captures {
             // Captures of the enclosing closure stay reachable through it
             // (it is running, so it is a root); new open upvalues are roots.
@@ -469,9 +500,11 @@ impl Heap {
             } else {
                 enclosing.expect("nested functions run in a closure").upvalues[index as usize]
             };
-            upvalues.push(upvalue);
+            // SAFETY: no reference into `blocks` is live (module rules), and
+            // the array was made in them.
+            unsafe { upvalues.push_in(&mut *self.blocks.get(), upvalue) };
         }
-        self.alloc(ObjClosure::new(function, upvalues.into_boxed_slice()))
+        Ok(())
     }
 
     /// The open upvalue for stack `slot`, created if none exists yet.

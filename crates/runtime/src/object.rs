@@ -18,7 +18,7 @@ use std::ops::Deref;
 use std::ptr::NonNull;
 
 use crate::blocks::Blocks;
-use crate::buffer::FixedArray;
+use crate::buffer::{FixedArray, InBlocks};
 use crate::cache::InlineCache;
 use crate::class::{ObjBoundMethod, ObjClass, ObjInstance, ObjShape};
 use crate::value::Value;
@@ -370,12 +370,17 @@ unsafe impl Object for ObjNative {
 pub struct ObjClosure {
     header: Header,
     pub function: Gc<ObjFunction>,
-    pub upvalues: FixedArray<Gc<ObjUpvalue>>,
+    /// In a block of the heap's allocator, given back when the closure is
+    /// freed (see [`free`]).
+    pub upvalues: FixedArray<Gc<ObjUpvalue>, InBlocks>,
 }
 
 impl ObjClosure {
-    pub fn new(function: Gc<ObjFunction>, upvalues: Box<[Gc<ObjUpvalue>]>) -> ObjClosure {
-        let upvalues = FixedArray::new(upvalues);
+    #[inline]
+    pub(crate) fn new(
+        function: Gc<ObjFunction>,
+        upvalues: FixedArray<Gc<ObjUpvalue>, InBlocks>,
+    ) -> ObjClosure {
         ObjClosure { header: Header::new(ObjKind::Closure), function, upvalues }
     }
 }
@@ -532,6 +537,20 @@ macro_rules! for_each_kind {
 /// used afterwards.
 pub(crate) unsafe fn free(obj: ObjRef, blocks: &mut Blocks) {
     let ptr = obj.raw();
+    // The arrays an object keeps in blocks go back first: dropping an
+    // array cannot reach `blocks` (`buffer.rs`).
+    match obj.kind() {
+        // SAFETY: the kind names the type; the object is ours alone (the
+        // caller's promise), and the heap made its arrays in `blocks`.
+        ObjKind::Closure => unsafe {
+            (*ptr.cast::<ObjClosure>().as_ptr()).upvalues.release(blocks)
+        },
+        // SAFETY: as above.
+        ObjKind::Instance => unsafe {
+            (*ptr.cast::<ObjInstance>().as_ptr()).fields.release(blocks)
+        },
+        _ => {}
+    }
     for_each_kind!(obj, T => {
         // SAFETY: the object is a live `T` (the kind names its type, the
         // caller's promise) that nothing will use again, so it is dropped
