@@ -9,7 +9,7 @@
 
 use std::mem::offset_of;
 
-use crate::buffer::{FixedArray, GrowArray};
+use crate::buffer::{FixedArray, GrowArray, InBlocks};
 use crate::cache::{CacheEntry, InlineCache};
 use crate::class::{ObjBoundMethod, ObjClass, ObjInstance};
 use crate::frame::{FrameRecord, Frames};
@@ -50,7 +50,7 @@ pub const KIND_SHAPE: u8 = ObjKind::Shape as u8;
 /// `ObjClosure`: the function, and the pointer to its upvalue pointers.
 pub const CLOSURE_FUNCTION: usize = offset_of!(ObjClosure, function);
 pub const CLOSURE_UPVALUES: usize =
-    offset_of!(ObjClosure, upvalues) + offset_of!(FixedArray<usize>, ptr);
+    offset_of!(ObjClosure, upvalues) + offset_of!(FixedArray<usize, InBlocks>, ptr);
 
 /// `ObjFunction`: the arity (`u8`), the pointer to its inline caches and
 /// its compiled entry (null until compiled).
@@ -87,11 +87,11 @@ pub const UPVALUE_LOCATION: usize = offset_of!(ObjUpvalue, location);
 /// (`u32`) and how many fit before the array must grow (`u32`).
 pub const INSTANCE_SHAPE: usize = offset_of!(ObjInstance, shape);
 pub const INSTANCE_FIELDS: usize =
-    offset_of!(ObjInstance, fields) + offset_of!(GrowArray<Value>, ptr);
+    offset_of!(ObjInstance, fields) + offset_of!(GrowArray<Value, InBlocks>, ptr);
 pub const INSTANCE_FIELD_COUNT: usize =
-    offset_of!(ObjInstance, fields) + offset_of!(GrowArray<Value>, len);
+    offset_of!(ObjInstance, fields) + offset_of!(GrowArray<Value, InBlocks>, len);
 pub const INSTANCE_FIELD_CAPACITY: usize =
-    offset_of!(ObjInstance, fields) + offset_of!(GrowArray<Value>, capacity);
+    offset_of!(ObjInstance, fields) + offset_of!(GrowArray<Value, InBlocks>, capacity);
 
 /// `ObjClass`: its initializer (an `ObjClosure`, or null when it has none).
 pub const CLASS_INITIALIZER: usize = offset_of!(ObjClass, init);

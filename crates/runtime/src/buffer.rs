@@ -5,16 +5,71 @@
 //! Objects that compiled code indexes (a closure's upvalues, a function's
 //! inline caches, an instance's fields) keep their elements in these; the
 //! offsets are exported by `abi.rs`.
+//!
+//! An array's [`Storage`] says where its elements live, and so who frees
+//! them: the global allocator ([`Global`], the default: the array frees
+//! them when dropped), or a block of the heap's allocator ([`InBlocks`]: the
+//! object owning the array gives the block back with `release` when the
+//! heap frees the object, since dropping the array cannot reach the heap).
+//! The two kinds are one type with one layout, so machine code reads both
+//! alike.
 
+use std::alloc::Layout;
+use std::marker::PhantomData;
 use std::mem::ManuallyDrop;
 use std::ops::Deref;
 use std::ptr::NonNull;
 
+use crate::blocks::Blocks;
+
+/// Where an array's elements live (see the module doc).
+pub trait Storage {
+    /// Free what an array being dropped still owns.
+    ///
+    /// # Safety
+    /// `ptr`, `len` and `capacity` are the parts of an array of this
+    /// storage, which is being dropped and never used again.
+    unsafe fn drop_parts<T>(ptr: NonNull<T>, len: usize, capacity: usize);
+}
+
+/// Elements from the global allocator, as a `Vec` or `Box` holds them.
+#[derive(Debug)]
+pub enum Global {}
+
+impl Storage for Global {
+    unsafe fn drop_parts<T>(ptr: NonNull<T>, len: usize, capacity: usize) {
+        // SAFETY: the parts of a `Vec` (or of a boxed slice, whose capacity
+        // is its length) that the array owns (the caller's promise).
+        drop(unsafe { Vec::from_raw_parts(ptr.as_ptr(), len, capacity) });
+    }
+}
+
+/// Elements in a block of the heap's allocator (`blocks.rs`). Only `Copy`
+/// elements, so giving the block back drops nothing.
+#[derive(Debug)]
+pub enum InBlocks {}
+
+impl Storage for InBlocks {
+    unsafe fn drop_parts<T>(_: NonNull<T>, _: usize, capacity: usize) {
+        // The owner released the block before the array was dropped; one
+        // that was not stays unused until the heap is dropped.
+        debug_assert_eq!(capacity, 0, "an array in blocks is released before it is dropped");
+    }
+}
+
+/// The layout of `capacity` elements of `T` in a block.
+fn block_layout<T>(capacity: usize) -> Layout {
+    // An array in blocks holds fewer than 2^32 elements (its length is a
+    // `u32`, or a closure's captures), far below what overflows a layout.
+    Layout::array::<T>(capacity).expect("an array's layout fits in memory")
+}
+
 /// A fixed-length array: a `Box<[T]>` as a thin pointer and a length.
 #[repr(C)]
-pub struct FixedArray<T> {
+pub struct FixedArray<T, S: Storage = Global> {
     pub(crate) ptr: NonNull<T>,
     pub(crate) len: usize,
+    storage: PhantomData<S>,
 }
 
 impl<T> FixedArray<T> {
@@ -22,48 +77,82 @@ impl<T> FixedArray<T> {
         let len = elements.len();
         // `Box::into_raw` of a slice never returns null.
         let ptr = NonNull::new(Box::into_raw(elements).cast::<T>()).expect("a box is not null");
-        FixedArray { ptr, len }
+        FixedArray { ptr, len, storage: PhantomData }
+    }
+}
+
+impl<T: Copy> FixedArray<T, InBlocks> {
+    /// A copy of `elements` in a block of `blocks` (none if it is empty).
+    #[inline]
+    pub(crate) fn from_slice_in(blocks: &mut Blocks, elements: &[T]) -> FixedArray<T, InBlocks> {
+        let len = elements.len();
+        let ptr = if len == 0 {
+            NonNull::dangling()
+        } else {
+            let ptr = blocks.alloc(block_layout::<T>(len)).cast::<T>();
+            // SAFETY: a fresh block with room for `len` elements, which
+            // cannot overlap the borrowed `elements`.
+            unsafe { ptr.as_ptr().copy_from_nonoverlapping(elements.as_ptr(), len) };
+            ptr
+        };
+        FixedArray { ptr, len, storage: PhantomData }
     }
 
+    /// Give the block back to `blocks`, leaving the array empty.
+    ///
+    /// # Safety
+    /// The array's block (if any) came from this same `blocks`.
+    pub(crate) unsafe fn release(&mut self, blocks: &mut Blocks) {
+        if self.len != 0 {
+            // SAFETY: a block of this layout (`from_slice_in`, or a full
+            // `GrowArray`'s) from `blocks` (the caller's promise); the array
+            // forgets it below.
+            unsafe { blocks.free(self.ptr.cast(), block_layout::<T>(self.len)) };
+        }
+        self.ptr = NonNull::dangling();
+        self.len = 0;
+    }
+}
+
+impl<T, S: Storage> FixedArray<T, S> {
     pub fn as_ptr(&self) -> *const T {
         self.ptr.as_ptr()
     }
 }
 
-impl<T> Deref for FixedArray<T> {
+impl<T, S: Storage> Deref for FixedArray<T, S> {
     type Target = [T];
     fn deref(&self) -> &[T] {
-        // SAFETY: `ptr` and `len` came from a boxed slice this array owns.
+        // SAFETY: `ptr` and `len` describe the initialized elements this
+        // array owns (a boxed slice's, or a block's that `from_slice_in`
+        // or a full `GrowArray` filled), or a dangling pointer and zero.
         unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
     }
 }
 
-impl<T> Drop for FixedArray<T> {
+impl<T, S: Storage> Drop for FixedArray<T, S> {
     fn drop(&mut self) {
-        let slice = std::ptr::slice_from_raw_parts_mut(self.ptr.as_ptr(), self.len);
-        // SAFETY: the slice is the one `new` took from its box, still owned.
-        drop(unsafe { Box::from_raw(slice) });
+        // SAFETY: the array's own parts, never used again; a boxed slice's
+        // capacity is its length.
+        unsafe { S::drop_parts(self.ptr, self.len, self.len) };
     }
 }
 
-/// A growable array of `Copy` elements: a `Vec<T>` as its raw parts, with
-/// `u32` length and capacity. Mutated through `&self` (the owner is a heap
-/// object); the caller keeps no reference across a mutation, as for every
-/// object's interior state.
+/// A growable array of `Copy` elements: a `Vec<T>` as its raw parts (or,
+/// [`InBlocks`], a block used as one), with `u32` length and capacity.
+/// Mutated through `&self` (the owner is a heap object); the caller keeps
+/// no reference across a mutation, as for every object's interior state.
 #[repr(C)]
-pub struct GrowArray<T: Copy> {
+pub struct GrowArray<T: Copy, S: Storage = Global> {
     pub(crate) ptr: std::cell::Cell<NonNull<T>>,
     pub(crate) len: std::cell::Cell<u32>,
     pub(crate) capacity: std::cell::Cell<u32>,
+    storage: PhantomData<S>,
 }
 
 impl<T: Copy> GrowArray<T> {
     pub fn with_capacity(capacity: usize) -> GrowArray<T> {
-        let array = GrowArray {
-            ptr: std::cell::Cell::new(NonNull::dangling()),
-            len: std::cell::Cell::new(0),
-            capacity: std::cell::Cell::new(0),
-        };
+        let array = GrowArray::empty();
         array.store(Vec::with_capacity(capacity));
         array
     }
@@ -72,12 +161,9 @@ impl<T: Copy> GrowArray<T> {
     /// already be taken).
     fn store(&self, vec: Vec<T>) {
         let mut vec = ManuallyDrop::new(vec);
-        // An instance never holds 2^32 fields: the heap limit stops it long
-        // before (and a `Vec` of them could not be allocated anyway).
-        self.len.set(u32::try_from(vec.len()).expect("fewer than 2^32 elements"));
-        self.capacity.set(u32::try_from(vec.capacity()).expect("fewer than 2^32 elements"));
         // SAFETY: a `Vec`'s pointer is never null.
-        self.ptr.set(unsafe { NonNull::new_unchecked(vec.as_mut_ptr()) });
+        let ptr = unsafe { NonNull::new_unchecked(vec.as_mut_ptr()) };
+        self.set_parts(ptr, vec.len(), vec.capacity());
     }
 
     /// Append `value`; returns the bytes the allocation grew by.
@@ -97,6 +183,99 @@ impl<T: Copy> GrowArray<T> {
         let grown = (vec.capacity() - before) * size_of::<T>();
         self.store(vec);
         grown
+    }
+}
+
+impl<T: Copy> GrowArray<T, InBlocks> {
+    /// An empty array with room for `capacity` elements in a block of
+    /// `blocks` (no block if `capacity` is zero).
+    #[inline]
+    pub(crate) fn with_capacity_in(blocks: &mut Blocks, capacity: usize) -> GrowArray<T, InBlocks> {
+        let array = GrowArray::empty();
+        if capacity != 0 {
+            let ptr = blocks.alloc(block_layout::<T>(capacity)).cast::<T>();
+            array.set_parts(ptr, 0, capacity);
+        }
+        array
+    }
+
+    /// Append `value`, moving the elements to a larger block of `blocks`
+    /// when the array is full (twice the capacity, at least 4, as a `Vec`
+    /// of small elements grows); returns the bytes the array grew by.
+    ///
+    /// # Safety
+    /// The array's block (if any) came from this same `blocks`.
+    pub(crate) unsafe fn push_in(&self, blocks: &mut Blocks, value: T) -> usize {
+        let (len, capacity) = (self.len(), self.capacity());
+        let mut grown = 0;
+        if len == capacity {
+            let new_capacity = (capacity * 2).max(4);
+            let ptr = blocks.alloc(block_layout::<T>(new_capacity)).cast::<T>();
+            // SAFETY: the new block has room for `len` elements, the old
+            // one holds them initialized, and two blocks never overlap.
+            unsafe { ptr.as_ptr().copy_from_nonoverlapping(self.ptr.get().as_ptr(), len) };
+            // SAFETY: the old block came from `blocks` (the caller's
+            // promise) and is forgotten right after.
+            unsafe { self.release(blocks) };
+            self.set_parts(ptr, len, new_capacity);
+            grown = (new_capacity - capacity) * size_of::<T>();
+        }
+        // SAFETY: below the capacity, which the block has room for.
+        unsafe { self.ptr.get().as_ptr().add(len).write(value) };
+        self.set_parts(self.ptr.get(), len + 1, self.capacity());
+        grown
+    }
+
+    /// The elements as a fixed-length array: in the same block when the
+    /// array is full (a builder of a known length), else in a copy.
+    ///
+    /// # Safety
+    /// The array's block (if any) came from this same `blocks`.
+    pub(crate) unsafe fn into_fixed(self, blocks: &mut Blocks) -> FixedArray<T, InBlocks> {
+        if self.len() == self.capacity() {
+            // The block changes hands: the grow array must not release it.
+            let this = ManuallyDrop::new(self);
+            return FixedArray { ptr: this.ptr.get(), len: this.len(), storage: PhantomData };
+        }
+        // SAFETY: the elements below the length are initialized.
+        let elements = unsafe { std::slice::from_raw_parts(self.ptr.get().as_ptr(), self.len()) };
+        let fixed = FixedArray::from_slice_in(blocks, elements);
+        // SAFETY: the block came from `blocks` (the caller's promise).
+        unsafe { self.release(blocks) };
+        fixed
+    }
+
+    /// Give the block back to `blocks`, leaving the array empty.
+    ///
+    /// # Safety
+    /// The array's block (if any) came from this same `blocks`.
+    pub(crate) unsafe fn release(&self, blocks: &mut Blocks) {
+        let capacity = self.capacity();
+        if capacity != 0 {
+            // SAFETY: the block was taken from `blocks` (the caller's
+            // promise) with this layout; the array forgets it below.
+            unsafe { blocks.free(self.ptr.get().cast(), block_layout::<T>(capacity)) };
+        }
+        self.set_parts(NonNull::dangling(), 0, 0);
+    }
+}
+
+impl<T: Copy, S: Storage> GrowArray<T, S> {
+    fn empty() -> GrowArray<T, S> {
+        GrowArray {
+            ptr: std::cell::Cell::new(NonNull::dangling()),
+            len: std::cell::Cell::new(0),
+            capacity: std::cell::Cell::new(0),
+            storage: PhantomData,
+        }
+    }
+
+    fn set_parts(&self, ptr: NonNull<T>, len: usize, capacity: usize) {
+        // An instance never holds 2^32 fields: the heap limit stops it long
+        // before (and a `Vec` of them could not be allocated anyway).
+        self.len.set(u32::try_from(len).expect("fewer than 2^32 elements"));
+        self.capacity.set(u32::try_from(capacity).expect("fewer than 2^32 elements"));
+        self.ptr.set(ptr);
     }
 
     pub fn len(&self) -> usize {
@@ -142,15 +321,97 @@ impl<T: Copy> GrowArray<T> {
     }
 }
 
-impl<T: Copy> Drop for GrowArray<T> {
+impl<T: Copy, S: Storage> Drop for GrowArray<T, S> {
     fn drop(&mut self) {
-        // SAFETY: the parts of the `Vec` this array owns.
-        drop(unsafe {
-            Vec::from_raw_parts(
-                self.ptr.get().as_ptr(),
-                self.len.get() as usize,
-                self.capacity.get() as usize,
-            )
-        });
+        // SAFETY: the array's own parts, never used again.
+        unsafe { S::drop_parts(self.ptr.get(), self.len(), self.capacity()) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_grow_array_in_blocks_keeps_its_elements_as_it_grows() {
+        let mut blocks = Blocks::new();
+        let array = GrowArray::<u64, InBlocks>::with_capacity_in(&mut blocks, 2);
+        assert_eq!(array.capacity(), 2);
+        let mut grown = 0;
+        for i in 0..100 {
+            // SAFETY: the array's blocks are `blocks`.
+            grown += unsafe { array.push_in(&mut blocks, i * 3) };
+        }
+        // 2, then 4, 8, ..., 128: as a `Vec` of small elements would grow.
+        assert_eq!(array.capacity(), 128);
+        assert_eq!(grown, (128 - 2) * size_of::<u64>());
+        assert!((0..100).all(|i| array.get(i as usize) == i * 3));
+        // SAFETY: as above.
+        unsafe { array.release(&mut blocks) };
+        assert_eq!((array.len(), array.capacity()), (0, 0));
+
+        // A released block is the next one its size class hands out.
+        let four = GrowArray::<u64, InBlocks>::with_capacity_in(&mut blocks, 4);
+        let block = four.ptr.get();
+        // SAFETY: as above.
+        unsafe { four.release(&mut blocks) };
+        let three = GrowArray::<u64, InBlocks>::with_capacity_in(&mut blocks, 3);
+        assert_eq!(three.ptr.get(), block, "24 and 32 bytes share a class");
+        // SAFETY: as above.
+        unsafe { three.release(&mut blocks) };
+    }
+
+    #[test]
+    fn a_full_grow_array_becomes_a_fixed_array_in_the_same_block() {
+        let mut blocks = Blocks::new();
+        let full = GrowArray::<u64, InBlocks>::with_capacity_in(&mut blocks, 3);
+        for i in 0..3 {
+            // SAFETY: the array's blocks are `blocks`.
+            unsafe { full.push_in(&mut blocks, i) };
+        }
+        let block = full.ptr.get();
+        // SAFETY: as above.
+        let mut fixed = unsafe { full.into_fixed(&mut blocks) };
+        assert_eq!((fixed.as_ptr(), &*fixed), (block.as_ptr().cast_const(), &[0, 1, 2][..]));
+
+        // One that is not full is copied to a block of its length.
+        let partial = GrowArray::<u64, InBlocks>::with_capacity_in(&mut blocks, 8);
+        // SAFETY: as above.
+        unsafe { partial.push_in(&mut blocks, 42) };
+        let old = partial.ptr.get();
+        // SAFETY: as above.
+        let mut copy = unsafe { partial.into_fixed(&mut blocks) };
+        assert_eq!(&*copy, &[42]);
+        assert_ne!(copy.as_ptr(), old.as_ptr().cast_const());
+        // SAFETY: as above.
+        unsafe {
+            fixed.release(&mut blocks);
+            copy.release(&mut blocks);
+        }
+    }
+
+    #[test]
+    fn a_fixed_array_in_blocks_is_a_copy_and_empty_ones_take_no_block() {
+        let mut blocks = Blocks::new();
+        let source = [1u64, 2, 3, 5];
+        let mut array = FixedArray::<u64, InBlocks>::from_slice_in(&mut blocks, &source);
+        assert_eq!(&*array, &source);
+        assert_ne!(array.as_ptr(), source.as_ptr());
+        let block = array.as_ptr();
+        // SAFETY: made in `blocks` above.
+        unsafe { array.release(&mut blocks) };
+        assert!(array.is_empty());
+        let mut empty = FixedArray::<u64, InBlocks>::from_slice_in(&mut blocks, &[]);
+        assert!(empty.is_empty());
+        // The empty array took nothing: the released block (32 bytes) is
+        // still the first of its class, which 24 bytes are in.
+        let mut next = FixedArray::<u64, InBlocks>::from_slice_in(&mut blocks, &[13, 21, 34]);
+        assert_eq!(next.as_ptr(), block);
+        assert_eq!(&*next, &[13, 21, 34]);
+        // SAFETY: as above.
+        unsafe {
+            empty.release(&mut blocks);
+            next.release(&mut blocks);
+        }
     }
 }

@@ -19,7 +19,8 @@ use std::cell::{Cell, RefCell, UnsafeCell};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::buffer::GrowArray;
+use crate::blocks::Blocks;
+use crate::buffer::{GrowArray, InBlocks};
 use crate::cache::CacheHit;
 use crate::object::{Gc, Header, ObjClosure, ObjKind, ObjRef, ObjString, Object, Trace};
 use crate::table::Table;
@@ -387,16 +388,21 @@ unsafe impl Object for ObjShape {
 pub struct ObjInstance {
     header: Header,
     pub(crate) shape: Cell<Gc<ObjShape>>,
-    /// One value per field of the shape, in the shape's order.
-    pub(crate) fields: GrowArray<Value>,
+    /// One value per field of the shape, in the shape's order. In a block
+    /// of the heap's allocator, given back when the instance is freed
+    /// (`object::free`).
+    pub(crate) fields: GrowArray<Value, InBlocks>,
 }
 
 impl ObjInstance {
-    pub(crate) fn new(shape: Gc<ObjShape>, capacity: usize) -> ObjInstance {
+    /// An instance with room for `capacity` fields in `blocks` (the heap's).
+    /// Inline, so that `Heap::alloc` builds it in its block (see there).
+    #[inline]
+    pub(crate) fn new(shape: Gc<ObjShape>, capacity: usize, blocks: &mut Blocks) -> ObjInstance {
         ObjInstance {
             header: Header::new(ObjKind::Instance),
             shape: Cell::new(shape),
-            fields: GrowArray::with_capacity(capacity),
+            fields: GrowArray::with_capacity_in(blocks, capacity),
         }
     }
 
@@ -427,12 +433,22 @@ impl ObjInstance {
 
     /// Append a field, moving to `shape` (a child of the current shape);
     /// returns how many bytes the field vector grew by.
-    pub(crate) fn add_field(&self, shape: Gc<ObjShape>, value: Value) -> usize {
+    ///
+    /// # Safety
+    /// `blocks` is the allocator of the heap that made this instance.
+    pub(crate) unsafe fn add_field(
+        &self,
+        shape: Gc<ObjShape>,
+        value: Value,
+        blocks: &mut Blocks,
+    ) -> usize {
         assert!(
             shape.parent == Some(self.shape()) && shape.len as usize == self.fields.len() + 1,
             "a field is added along a transition of the instance's shape"
         );
-        let grown = self.fields.push(value);
+        // SAFETY: the fields' block came from the heap's `blocks` (`new`),
+        // which is this one (the caller's promise).
+        let grown = unsafe { self.fields.push_in(blocks, value) };
         self.shape.set(shape);
         let class = shape.class;
         if shape.len > class.field_hint.get() {

@@ -34,7 +34,8 @@ use std::time::Instant;
 
 use hashbrown::HashTable;
 
-use crate::buffer::GrowArray;
+use crate::blocks::Blocks;
+use crate::buffer::{GrowArray, InBlocks};
 use crate::cache::{CacheHit, MegamorphicCache};
 use crate::class::{ObjClass, ObjInstance, ObjShape};
 use crate::frame::Frames;
@@ -73,7 +74,11 @@ pub struct HeapOptions {
 }
 
 pub struct Heap {
+    /// Every object, for the sweep.
     objects: UnsafeCell<Vec<ObjRef>>,
+    /// The memory the objects live in. Dropped after `Heap::drop` freed
+    /// every object.
+    blocks: UnsafeCell<Blocks>,
     strings: UnsafeCell<HashTable<Gc<ObjString>>>,
     bytes_allocated: Cell<usize>,
     next_gc: Cell<usize>,
@@ -104,6 +109,7 @@ impl Heap {
         let HeapOptions { gc: config, gc_log: log, interrupt } = options;
         let heap = Heap {
             objects: UnsafeCell::new(Vec::new()),
+            blocks: UnsafeCell::new(Blocks::new()),
             strings: UnsafeCell::new(HashTable::new()),
             bytes_allocated: Cell::new(0),
             next_gc: Cell::new(config.initial_threshold),
@@ -196,8 +202,19 @@ impl Heap {
     /// The references `obj` holds are roots during that collection.
     pub fn alloc<T: Object>(&self, obj: T) -> Result<Gc<T>, OutOfMemory> {
         let size = obj.heap_size();
-        self.make_room(size, Some(&obj))?;
-        Ok(self.alloc_unchecked(obj, size))
+        // The object goes into its block before room is made, so that it
+        // is built there rather than on the stack and copied over (such a
+        // copy, right after the object's fields were stored, stalled on
+        // store forwarding in every allocation). Not listed in `objects`
+        // yet, it cannot be swept; its references are roots meanwhile.
+        let gc = self.place(obj);
+        if let Err(full) = self.make_room(size, Some(&*gc)) {
+            // SAFETY: placed above, listed nowhere and not handed out, so
+            // nothing uses it again.
+            unsafe { object::free(gc.as_obj(), &mut *self.blocks.get()) };
+            return Err(full);
+        }
+        Ok(self.adopt(gc, size))
     }
 
     /// Allocate code rather than data: a loaded function's object, its
@@ -208,12 +225,14 @@ impl Heap {
     /// may collect, as any allocation.
     pub fn alloc_code<T: Object>(&self, obj: T) -> Gc<T> {
         let size = obj.heap_size();
+        // Placed first, as in `alloc`.
+        let gc = self.place(obj);
         if self.config.stress
             || self.bytes_allocated.get().saturating_add(size) > self.next_gc.get()
         {
-            self.collect_with(Some(&obj));
+            self.collect_with(Some(&*gc));
         }
-        self.alloc_unchecked(obj, size)
+        self.adopt(gc, size)
     }
 
     /// [`intern`](Self::intern) for code (a constant or a name), outside the
@@ -231,8 +250,21 @@ impl Heap {
     /// Allocate without a limit check or a collection: only for what a heap
     /// needs before any program runs (the natives, `"init"`).
     pub(crate) fn alloc_unchecked<T: Object>(&self, obj: T, size: usize) -> Gc<T> {
+        self.adopt(self.place(obj), size)
+    }
+
+    /// Move `obj` into a block of the heap's allocator. Until it is
+    /// [adopted](Self::adopt) the collector neither sees nor frees it.
+    #[inline(always)]
+    fn place<T: Object>(&self, obj: T) -> Gc<T> {
+        // SAFETY: no reference into `blocks` is live (module rules).
+        Gc::place(unsafe { &mut *self.blocks.get() }, obj)
+    }
+
+    /// Count a placed object's `size` bytes and list it for the sweep.
+    #[inline(always)]
+    fn adopt<T: Object>(&self, gc: Gc<T>, size: usize) -> Gc<T> {
         self.bytes_allocated.set(self.bytes_allocated.get() + size);
-        let gc = Gc::from_box(Box::new(obj));
         // SAFETY: no reference into `objects` is live (module rules).
         unsafe { &mut *self.objects.get() }.push(gc.as_obj());
         gc
@@ -337,7 +369,11 @@ impl Heap {
                 shape
             }
         };
-        self.alloc(ObjInstance::new(shape, class.field_hint()))
+        // SAFETY: no reference into `blocks` is live (module rules); this
+        // one ends before the allocation.
+        let instance =
+            ObjInstance::new(shape, class.field_hint(), unsafe { &mut *self.blocks.get() });
+        self.alloc(instance)
     }
 
     /// Set field `name` of `instance` to `value` by the generic lookup, and
@@ -384,7 +420,9 @@ impl Heap {
         shape: Gc<ObjShape>,
         value: Value,
     ) -> Result<(), OutOfMemory> {
-        match instance.add_field(shape, value) {
+        // SAFETY: no reference into `blocks` is live (module rules), and the
+        // instance was made by this heap, in these blocks.
+        match unsafe { instance.add_field(shape, value, &mut *self.blocks.get()) } {
             0 => Ok(()),
             grown => self.grew(grown),
         }
@@ -428,7 +466,32 @@ impl Heap {
         base: u32,
         enclosing: Option<Gc<ObjClosure>>,
     ) -> Result<Gc<ObjClosure>, OutOfMemory> {
-        let mut upvalues: Vec<Gc<ObjUpvalue>> = Vec::with_capacity(captures.len());
+        // The upvalues go straight into the block the closure will keep, as
+        // they are captured: no `malloc`, no copy.
+        // SAFETY: no reference into `blocks` is live (module rules).
+        let upvalues =
+            GrowArray::with_capacity_in(unsafe { &mut *self.blocks.get() }, captures.len());
+        if let Err(full) = self.gather_captures(captures, base, enclosing, &upvalues) {
+            // SAFETY: as above; the array was made in these blocks.
+            unsafe { upvalues.release(&mut *self.blocks.get()) };
+            return Err(full);
+        }
+        // SAFETY: as above.
+        let upvalues = unsafe { upvalues.into_fixed(&mut *self.blocks.get()) };
+        // The upvalues are roots already (see `gather_captures`), so no
+        // collection while the closure is allocated can free them.
+        self.alloc(ObjClosure::new(function, upvalues))
+    }
+
+    /// Append the upvalue of each capture to `upvalues`, an array in the
+    /// heap's blocks (see [`make_closure`](Self::make_closure)).
+    fn gather_captures(
+        &self,
+        captures: impl ExactSizeIterator<Item = (bool, u8)>,
+        base: u32,
+        enclosing: Option<Gc<ObjClosure>>,
+        upvalues: &GrowArray<Gc<ObjUpvalue>, InBlocks>,
+    ) -> Result<(), OutOfMemory> {
         for (is_local, index) in captures {
             // Captures of the enclosing closure stay reachable through it
             // (it is running, so it is a root); new open upvalues are roots.
@@ -437,9 +500,11 @@ impl Heap {
             } else {
                 enclosing.expect("nested functions run in a closure").upvalues[index as usize]
             };
-            upvalues.push(upvalue);
+            // SAFETY: no reference into `blocks` is live (module rules), and
+            // the array was made in them.
+            unsafe { upvalues.push_in(&mut *self.blocks.get(), upvalue) };
         }
-        self.alloc(ObjClosure::new(function, upvalues.into_boxed_slice()))
+        Ok(())
     }
 
     /// The open upvalue for stack `slot`, created if none exists yet.
@@ -497,8 +562,14 @@ impl Heap {
         let bytes_before = self.bytes_allocated.get();
         // SAFETY: collection does not re-enter the heap's other methods, so
         // no other reference into these cells is live while it runs.
-        let (objects, gray, strings) =
-            unsafe { (&mut *self.objects.get(), &mut *self.gray.get(), &mut *self.strings.get()) };
+        let (objects, blocks, gray, strings) = unsafe {
+            (
+                &mut *self.objects.get(),
+                &mut *self.blocks.get(),
+                &mut *self.gray.get(),
+                &mut *self.strings.get(),
+            )
+        };
         let objects_before = objects.len();
 
         self.trace_roots(&mut |obj| mark(gray, obj));
@@ -518,8 +589,9 @@ impl Heap {
                 true
             } else {
                 // SAFETY: unmarked means unreachable from every root, so
-                // nothing can use the object again.
-                unsafe { object::free(obj) };
+                // nothing can use the object again; the heap placed it in
+                // `blocks`, and drops it from `objects` here, so only once.
+                unsafe { object::free(obj, blocks) };
                 false
             }
         });
@@ -568,10 +640,14 @@ impl Heap {
 }
 
 impl Drop for Heap {
+    /// Run every object's destructor; the chunks they were in are freed
+    /// after this, when the `blocks` field is dropped.
     fn drop(&mut self) {
+        let blocks = self.blocks.get_mut();
         for &obj in self.objects.get_mut().iter() {
-            // SAFETY: the heap owns every object and is going away.
-            unsafe { object::free(obj) };
+            // SAFETY: the heap placed every object in `blocks`, lists each
+            // once, and is going away, so none is used again.
+            unsafe { object::free(obj, blocks) };
         }
     }
 }

@@ -11,9 +11,11 @@
 //!   stops a running program from outside ([`Interrupt`]).
 //!
 //! It depends on no other Strata crate. Unsafe code lives in `value.rs`,
-//! `object.rs`, `class.rs` and `heap.rs`; each block says why it is sound.
+//! `object.rs`, `class.rs`, `heap.rs` and `blocks.rs` (the heap's allocator);
+//! each block says why it is sound.
 
 pub mod abi;
+mod blocks;
 mod buffer;
 mod cache;
 mod call;

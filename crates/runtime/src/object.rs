@@ -3,19 +3,22 @@
 //! Every object is `#[repr(C)]` with a [`Header`] first, so a pointer to any
 //! object is also a pointer to its header ([`ObjRef`]), and a header whose
 //! `kind` says `String` may be cast back to an [`ObjString`]. Objects are
-//! allocated and freed only by the [`Heap`](crate::Heap).
+//! allocated and freed only by the [`Heap`](crate::Heap), in blocks of its
+//! allocator (`blocks.rs`) sized by their kind's type.
 //!
 //! Mutable parts of objects use `Cell`/`UnsafeCell`: the runtime is
 //! single-threaded and never hands out a reference into an object that
 //! outlives the method call that made it.
 
+use std::alloc::Layout;
 use std::cell::Cell;
 use std::fmt;
 use std::marker::PhantomData;
 use std::ops::Deref;
 use std::ptr::NonNull;
 
-use crate::buffer::FixedArray;
+use crate::blocks::Blocks;
+use crate::buffer::{FixedArray, InBlocks};
 use crate::cache::InlineCache;
 use crate::class::{ObjBoundMethod, ObjClass, ObjInstance, ObjShape};
 use crate::value::Value;
@@ -126,8 +129,12 @@ impl<T> PartialEq for Gc<T> {
 impl<T> Eq for Gc<T> {}
 
 impl<T: Object> Gc<T> {
-    pub(crate) fn from_box(obj: Box<T>) -> Gc<T> {
-        Gc(NonNull::from(Box::leak(obj)), PhantomData)
+    /// Move `obj` into a block of `blocks`, where it stays until [`free`].
+    pub(crate) fn place(blocks: &mut Blocks, obj: T) -> Gc<T> {
+        let ptr = blocks.alloc(Layout::new::<T>()).cast::<T>();
+        // SAFETY: a fresh block of `T`'s layout, which nothing else uses.
+        unsafe { ptr.write(obj) };
+        Gc(ptr, PhantomData)
     }
 
     #[inline(always)]
@@ -363,12 +370,17 @@ unsafe impl Object for ObjNative {
 pub struct ObjClosure {
     header: Header,
     pub function: Gc<ObjFunction>,
-    pub upvalues: FixedArray<Gc<ObjUpvalue>>,
+    /// In a block of the heap's allocator, given back when the closure is
+    /// freed (see [`free`]).
+    pub upvalues: FixedArray<Gc<ObjUpvalue>, InBlocks>,
 }
 
 impl ObjClosure {
-    pub fn new(function: Gc<ObjFunction>, upvalues: Box<[Gc<ObjUpvalue>]>) -> ObjClosure {
-        let upvalues = FixedArray::new(upvalues);
+    #[inline]
+    pub(crate) fn new(
+        function: Gc<ObjFunction>,
+        upvalues: FixedArray<Gc<ObjUpvalue>, InBlocks>,
+    ) -> ObjClosure {
         ObjClosure { header: Header::new(ObjKind::Closure), function, upvalues }
     }
 }
@@ -515,15 +527,40 @@ macro_rules! for_each_kind {
     };
 }
 
-/// Free an object.
+/// Free an object: run its destructor in place and give its block back to
+/// `blocks`. The block's layout is that of the type the header's kind names,
+/// as when [`Gc::place`] allocated it; no size is stored anywhere else.
 ///
 /// # Safety
-/// `obj` must have been allocated by the heap as a `Box` of the type its
-/// kind names, and must not be used afterwards.
-pub(crate) unsafe fn free(obj: ObjRef) {
-    let ptr = obj.raw().as_ptr();
-    // SAFETY: the header's kind names the boxed type (the caller's promise).
-    for_each_kind!(obj, T => drop(unsafe { Box::from_raw(ptr.cast::<T>()) }))
+/// `obj` must have been placed in `blocks` by [`Gc::place`] (so its header's
+/// kind names its type), must not have been freed since, and must not be
+/// used afterwards.
+pub(crate) unsafe fn free(obj: ObjRef, blocks: &mut Blocks) {
+    let ptr = obj.raw();
+    // The arrays an object keeps in blocks go back first: dropping an
+    // array cannot reach `blocks` (`buffer.rs`).
+    match obj.kind() {
+        // SAFETY: the kind names the type; the object is ours alone (the
+        // caller's promise), and the heap made its arrays in `blocks`.
+        ObjKind::Closure => unsafe {
+            (*ptr.cast::<ObjClosure>().as_ptr()).upvalues.release(blocks)
+        },
+        // SAFETY: as above.
+        ObjKind::Instance => unsafe {
+            (*ptr.cast::<ObjInstance>().as_ptr()).fields.release(blocks)
+        },
+        _ => {}
+    }
+    for_each_kind!(obj, T => {
+        // SAFETY: the object is a live `T` (the kind names its type, the
+        // caller's promise) that nothing will use again, so it is dropped
+        // once, here; then its block, of `T`'s layout as `place` took it,
+        // is unused.
+        unsafe {
+            std::ptr::drop_in_place(ptr.cast::<T>().as_ptr());
+            blocks.free(ptr.cast::<u8>(), Layout::new::<T>());
+        }
+    })
 }
 
 /// Run `f` on `obj` as its concrete type (for tracing and sizing).
@@ -539,5 +576,33 @@ pub(crate) trait ObjectDyn: Trace {
 impl<T: Object> ObjectDyn for T {
     fn size(&self) -> usize {
         self.heap_size()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::blocks::{GRANULE, MAX_SMALL};
+
+    /// Every kind's blocks come from a size class, not from `malloc`: what
+    /// the heap's allocator is for. A kind that outgrows the classes still
+    /// works (as a large block), but should be a decision.
+    #[test]
+    fn every_object_kind_fits_a_size_class() {
+        let kinds = [
+            ("ObjString", Layout::new::<ObjString>()),
+            ("ObjFunction", Layout::new::<ObjFunction>()),
+            ("ObjNative", Layout::new::<ObjNative>()),
+            ("ObjClosure", Layout::new::<ObjClosure>()),
+            ("ObjUpvalue", Layout::new::<ObjUpvalue>()),
+            ("ObjClass", Layout::new::<ObjClass>()),
+            ("ObjInstance", Layout::new::<ObjInstance>()),
+            ("ObjBoundMethod", Layout::new::<ObjBoundMethod>()),
+            ("ObjShape", Layout::new::<ObjShape>()),
+        ];
+        for (name, layout) in kinds {
+            assert!(layout.size() <= MAX_SMALL, "{name} is {} bytes", layout.size());
+            assert!(layout.align() <= GRANULE, "{name} is aligned to {}", layout.align());
+        }
     }
 }
