@@ -1562,9 +1562,7 @@ impl<'a, 'b> Lower<'a, 'b> {
             let (closure, function) = self.known_callee(callee, known, known_block, other);
             if let Some(chosen) = self.inline_choice(known) {
                 // Its body, here: a frame record, but no native frame.
-                let max_frames = abi::MAX_FRAMES as i64;
-                let ins = self.builder.ins();
-                let ready = ins.icmp_imm_u(IntCC::UnsignedLessThan, len, max_frames);
+                let ready = self.frame_fits(len);
                 let inline_block = self.builder.create_block();
                 self.builder.ins().brif(ready, inline_block, &[], slow, &[]);
                 self.builder.switch_to_block(inline_block);
@@ -1775,12 +1773,17 @@ impl<'a, 'b> Lower<'a, 'b> {
         let RunConstants { interrupt, native_floor, .. } = self.run_constants();
         let requested = self.builder.ins().load(types::I8, MemFlagsData::new(), interrupt, 0);
         let sp = self.builder.ins().get_stack_pointer(types::I64);
-        let max_frames = abi::MAX_FRAMES as i64;
-        let room = self.builder.ins().icmp_imm_u(IntCC::UnsignedLessThan, len, max_frames);
+        let room = self.frame_fits(len);
         let quiet = self.builder.ins().icmp_imm_s(IntCC::Equal, requested, 0);
         let stack_ok = self.builder.ins().icmp(IntCC::UnsignedGreaterThan, sp, native_floor);
         let ok = self.builder.ins().band(room, quiet);
         self.builder.ins().band(ok, stack_ok)
+    }
+
+    /// Whether one more frame record fits when `len` are pushed.
+    fn frame_fits(&mut self, len: ir::Value) -> ir::Value {
+        let max_frames = abi::MAX_FRAMES as i64;
+        self.builder.ins().icmp_imm_u(IntCC::UnsignedLessThan, len, max_frames)
     }
 
     /// The way of inline cache `site` whose key is `key`, and its hit

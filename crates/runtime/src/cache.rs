@@ -295,12 +295,6 @@ impl InlineCache {
         None
     }
 
-    /// The hit of a monomorphic cache (one key): what its site has always
-    /// found so far, for a compiler to speculate on.
-    pub fn only_hit(&self) -> Option<CacheHit> {
-        self.only_entry().map(|(_, hit)| hit)
-    }
-
     /// What a cache that is not megamorphic has found: a hit per key, in
     /// the order the keys came (none for a megamorphic cache, whose ways
     /// are only its latest keys). What its site has seen so far, for a

@@ -69,9 +69,11 @@ pub struct CalleeInput<'a> {
     pub site_fields: Vec<Option<KnownField>>,
 }
 
-/// Whether property site `site` of `callee` has always found one shape's
-/// field or a known method: its code is a comparison and a constant, as
-/// cheap as any instruction.
+/// Whether property site `site` of `callee` is one its cache knows for
+/// certain: a get or set of one shape's field (a comparison and a constant
+/// offset on its hot path), or a method site of known methods (its lookup
+/// still compares the cache's ways, but the call it feeds is a comparison
+/// and a direct call or an inlined body, not the general call path).
 fn known_site(callee: &CalleeInput<'_>, site: u32) -> bool {
     let site = site as usize;
     matches!(callee.site_fields.get(site), Some(Some(_)))
