@@ -1836,6 +1836,29 @@ impl<'a, 'b> Lower<'a, 'b> {
             let caches = self.caches();
             let at = (site as usize * abi::CACHE_SIZE) as i64;
             let cache = self.builder.ins().iadd_imm_s(caches, at);
+            // The heap's megamorphic cache, probed here as
+            // `MegamorphicCache::index` does; the helper on a miss.
+            let ctx = self.ctx;
+            let b = &mut self.builder;
+            let name = b.ins().load(types::I64, trusted(), cache, abi::CACHE_NAME as i32);
+            let table = b.ins().load(types::I64, fixed(), ctx, abi::CONTEXT_MEGAMORPHIC as i32);
+            let spread = b.ins().ushr_imm_u(name, 3);
+            let spread = b.ins().imul_imm_u(spread, abi::MEGAMORPHIC_MULTIPLIER as i64);
+            let shape = b.ins().ushr_imm_u(key, 3);
+            let index = b.ins().bxor(shape, spread);
+            let index = b.ins().band_imm_u(index, (abi::MEGAMORPHIC_ENTRIES - 1) as i64);
+            let offset = b.ins().imul_imm_u(index, abi::MEGAMORPHIC_ENTRY_SIZE as i64);
+            let slot = b.ins().iadd(table, offset);
+            let there = b.ins().load(types::I64, trusted(), slot, abi::MEGAMORPHIC_NAME as i32);
+            let way = b.ins().iadd_imm_u(slot, abi::MEGAMORPHIC_WAY as i64);
+            let keyed = b.ins().load(types::I64, trusted(), way, abi::ENTRY_KEY as i32);
+            let same_name = b.ins().icmp(IntCC::Equal, there, name);
+            let same_key = b.ins().icmp(IntCC::Equal, keyed, key);
+            let remembered = b.ins().band(same_name, same_key);
+            let ask = self.builder.create_block();
+            self.builder.set_cold_block(ask);
+            self.builder.ins().brif(remembered, found, &[way.into()], ask, &[]);
+            self.builder.switch_to_block(ask);
             let entry = self.call_leaf(Helper::Lookup, &[cache, key]);
             let remembered = self.builder.ins().icmp_imm_s(IntCC::NotEqual, entry, 0);
             self.builder.ins().brif(remembered, found, &[entry.into()], otherwise, &[]);

@@ -10,7 +10,7 @@
 use std::mem::offset_of;
 
 use crate::buffer::{FixedArray, GrowArray, InBlocks};
-use crate::cache::{CacheEntry, InlineCache};
+use crate::cache::{CacheEntry, InlineCache, MegamorphicEntry};
 use crate::class::{ObjBoundMethod, ObjClass, ObjInstance};
 use crate::frame::{FrameRecord, Frames};
 use crate::heap::{Globals, Heap, Stack};
@@ -117,6 +117,21 @@ pub const ENTRY_KIND: usize = offset_of!(CacheEntry, kind);
 pub const ENTRY_INDEX: usize = offset_of!(CacheEntry, index);
 /// A method hit's closure, or an add-field hit's new shape.
 pub const ENTRY_TARGET: usize = offset_of!(CacheEntry, target);
+/// The property name a site looks up (an `ObjString`, untagged).
+pub const CACHE_NAME: usize = offset_of!(InlineCache, name);
+
+/// The heap's megamorphic cache (`MegamorphicCache::table`, which
+/// `Context::megamorphic` points at): `MEGAMORPHIC_ENTRIES` entries of
+/// `MEGAMORPHIC_ENTRY_SIZE` bytes, each a name and a way keyed by a shape.
+/// The pair (shape, name) is at index `((shape >> 3) ^ (name >> 3) *
+/// MEGAMORPHIC_MULTIPLIER) & (MEGAMORPHIC_ENTRIES - 1)`
+/// (`MegamorphicCache::index`).
+pub const MEGAMORPHIC_ENTRIES: usize = crate::cache::MEGAMORPHIC_ENTRIES;
+pub const MEGAMORPHIC_MULTIPLIER: u64 = crate::cache::MEGAMORPHIC_MULTIPLIER;
+pub const MEGAMORPHIC_ENTRY_SIZE: usize = size_of::<MegamorphicEntry>();
+pub const MEGAMORPHIC_NAME: usize = offset_of!(MegamorphicEntry, name);
+/// The entry's way, laid out as an inline cache's (`ENTRY_*`).
+pub const MEGAMORPHIC_WAY: usize = offset_of!(MegamorphicEntry, entry);
 pub use crate::cache::hit_kind::{
     ADD_FIELD as HIT_ADD_FIELD, FIELD as HIT_FIELD, METHOD as HIT_METHOD,
 };
@@ -184,6 +199,9 @@ pub struct Context {
     pub native_floor: usize,
     /// The engine running the code (its helpers know what it is).
     pub engine: *mut std::ffi::c_void,
+    /// The heap's megamorphic cache (`MEGAMORPHIC_*`), which compiled code
+    /// probes when a site's ways miss.
+    pub megamorphic: *const u8,
 }
 
 pub const CONTEXT_STACK: usize = offset_of!(Context, stack);
@@ -191,6 +209,7 @@ pub const CONTEXT_GLOBALS: usize = offset_of!(Context, globals);
 pub const CONTEXT_FRAMES: usize = offset_of!(Context, frames);
 pub const CONTEXT_INTERRUPT: usize = offset_of!(Context, interrupt);
 pub const CONTEXT_NATIVE_FLOOR: usize = offset_of!(Context, native_floor);
+pub const CONTEXT_MEGAMORPHIC: usize = offset_of!(Context, megamorphic);
 
 /// The symbols of the runtime helpers compiled code calls. Their Cranelift
 /// signatures are in `codegen::Helper`, their implementations in the VM

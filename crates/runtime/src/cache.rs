@@ -149,28 +149,50 @@ pub struct MegamorphicCache {
     entries: OnceCell<Box<[MegamorphicEntry]>>,
 }
 
-struct MegamorphicEntry {
-    name: Cell<*const Header>,
-    entry: CacheEntry,
+/// One entry of the table, in a fixed layout (`abi.rs`), which machine
+/// code probes as [`MegamorphicCache::index`] does.
+#[repr(C)]
+pub(crate) struct MegamorphicEntry {
+    /// The property name (an `ObjString`), or null.
+    pub(crate) name: Cell<*const Header>,
+    /// The way it found, keyed by the shape.
+    pub(crate) entry: CacheEntry,
 }
 
 /// Entries in the megamorphic cache (a power of two).
-const MEGAMORPHIC_ENTRIES: usize = 1024;
+pub(crate) const MEGAMORPHIC_ENTRIES: usize = 1024;
+/// The odd multiplier that spreads a name's address over the table.
+pub(crate) const MEGAMORPHIC_MULTIPLIER: u64 = 0x9e37_79b9;
 
 impl MegamorphicCache {
-    fn entry(&self, key: ObjRef, name: Gc<ObjString>) -> &MegamorphicEntry {
-        let entries = self.entries.get_or_init(|| {
+    /// The table, made at its first use. It never moves nor shrinks while
+    /// the cache lives, so machine code may keep its address.
+    pub fn table(&self) -> *const u8 {
+        self.entries().as_ptr().cast()
+    }
+
+    fn entries(&self) -> &[MegamorphicEntry] {
+        self.entries.get_or_init(|| {
             (0..MEGAMORPHIC_ENTRIES)
                 .map(|_| MegamorphicEntry {
                     name: Cell::new(std::ptr::null()),
                     entry: CacheEntry::empty(),
                 })
                 .collect()
-        });
-        // Objects are 8-aligned: the low bits say nothing.
-        let (key, name) = (key.addr() >> 3, name.as_obj().addr() >> 3);
-        let hash = (key ^ name.wrapping_mul(0x9e37_79b9)) & (MEGAMORPHIC_ENTRIES - 1);
-        &entries[hash]
+        })
+    }
+
+    /// Where (shape `key`, name `name`) is remembered: both addresses over
+    /// 8 (objects are 8-aligned, so the low bits say nothing), the name's
+    /// multiplied, exclusive-ored and masked.
+    #[inline]
+    pub fn index(key: usize, name: usize) -> usize {
+        let (key, name) = (key as u64 >> 3, name as u64 >> 3);
+        ((key ^ name.wrapping_mul(MEGAMORPHIC_MULTIPLIER)) as usize) & (MEGAMORPHIC_ENTRIES - 1)
+    }
+
+    fn entry(&self, key: ObjRef, name: Gc<ObjString>) -> &MegamorphicEntry {
+        &self.entries()[Self::index(key.addr(), name.as_obj().addr())]
     }
 
     /// What the generic lookup of `name` found for shape `key`, if it is

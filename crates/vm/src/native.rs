@@ -55,6 +55,7 @@ impl Run<'_> {
             interrupt: self.heap.interrupt().flag(),
             native_floor: self.native_floor,
             engine: std::ptr::from_mut(self).cast(),
+            megamorphic: self.heap.megamorphic().table(),
         };
         let closure = record.closure.map_or(std::ptr::null(), |closure| closure.as_ptr());
         let function = self.frame_of(record).loaded.object.as_ptr();
