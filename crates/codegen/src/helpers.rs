@@ -54,9 +54,15 @@ pub enum Helper {
     /// `class` (a class value), written to `out` (the new frame's slot 0);
     /// the code then runs the class's initializer.
     Instantiate,
-    /// `close_frame(ctx, top, offset)`: close every upvalue open on the
-    /// frame's slots (all written back), as a return does. Never raises.
-    CloseFrame,
+    /// `closure(ctx, top, offset, function, out)`: a closure of function
+    /// `function` of the running function's module (a `Closure` operand),
+    /// capturing from the frame (every live slot written back), written
+    /// to `out` (the slot it is pushed into).
+    Closure,
+    /// `close_upvalues(ctx, top, offset, slot)`: close every upvalue open
+    /// on the frame's slots from `slot` up (all written back), as a return
+    /// (`slot` 0) or `CloseUpvalue` does. Never raises.
+    CloseUpvalues,
     /// `deopt(ctx, top, offset, reason, inlined)`: a guard of optimized
     /// code failed (`reason`, an `abi::DeoptReason`) in the innermost frame,
     /// which is `inlined` frames above the compiled function's own (0: it
@@ -91,7 +97,8 @@ impl Helper {
         Helper::Interrupted,
         Helper::Step,
         Helper::Instantiate,
-        Helper::CloseFrame,
+        Helper::Closure,
+        Helper::CloseUpvalues,
         Helper::Deopt,
         Helper::Lookup,
     ];
@@ -108,7 +115,8 @@ impl Helper {
             Helper::Interrupted => helper::INTERRUPTED,
             Helper::Step => helper::STEP,
             Helper::Instantiate => helper::INSTANTIATE,
-            Helper::CloseFrame => helper::CLOSE_FRAME,
+            Helper::Closure => helper::CLOSURE,
+            Helper::CloseUpvalues => helper::CLOSE_UPVALUES,
             Helper::Deopt => helper::DEOPT,
             Helper::Lookup => helper::LOOKUP,
         }
@@ -127,7 +135,9 @@ impl Helper {
                 Effects { allocates: true, raises: true, calls: false }
             }
             Helper::Raise | Helper::Undefined | Helper::Print | Helper::Interrupted => raises,
-            Helper::CloseFrame | Helper::Lookup => Effects::NONE,
+            // Only running out of memory, which any allocation may.
+            Helper::Closure => Effects { allocates: true, ..Effects::NONE },
+            Helper::CloseUpvalues | Helper::Lookup => Effects::NONE,
             Helper::Step | Helper::Deopt => return None,
         })
     }
@@ -147,10 +157,11 @@ impl Helper {
             Helper::Call => &[I64, I32, I64],
             Helper::Add => &[I64, I64, I64],
             Helper::Instantiate => &[I64, I64],
-            Helper::Raise | Helper::Undefined => &[I32],
+            Helper::Raise | Helper::Undefined | Helper::CloseUpvalues => &[I32],
+            Helper::Closure => &[I32, I64],
             Helper::Deopt => &[I32, I32],
             Helper::Print => &[I64],
-            Helper::Interrupted | Helper::Step | Helper::CloseFrame => &[],
+            Helper::Interrupted | Helper::Step => &[],
         }
     }
 

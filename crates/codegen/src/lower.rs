@@ -755,7 +755,8 @@ impl<'a, 'b> Lower<'a, 'b> {
     /// does. `at` is the returning instruction.
     fn close_frame(&mut self, live: u32, at: usize) {
         if self.makes_closures {
-            self.call_helper(Helper::CloseFrame, live, at, &[]);
+            let from = self.builder.ins().iconst(types::I32, 0);
+            self.call_helper(Helper::CloseUpvalues, live, at, &[from]);
         }
     }
 
@@ -1050,6 +1051,25 @@ impl<'a, 'b> Lower<'a, 'b> {
                 self.super_method(instruction, depth);
                 self.finish_generic(instruction);
                 self.sources[depth as usize - 2] = Some(Source::Method(operand));
+                return true;
+            }
+            Op::Closure => {
+                // Made by the VM's code, into the slot it is pushed into.
+                let function = self.builder.ins().iconst(types::I32, i64::from(operand));
+                let out = self.slot_address(depth);
+                let status = self.call_helper(Helper::Closure, depth, next, &[function, out]);
+                self.check(status);
+                self.load_slot(depth);
+                self.mark_clean(depth..depth + 1);
+                self.finish_generic(instruction);
+                return true;
+            }
+            Op::CloseUpvalue => {
+                // The top slot's upvalue, if a closure captured it, takes
+                // its value (written back) before it is popped.
+                let slot = self.builder.ins().iconst(types::I32, i64::from(top));
+                self.call_helper(Helper::CloseUpvalues, depth, next, &[slot]);
+                self.finish_generic(instruction);
                 return true;
             }
             op if matches!(lowering(op), Lowering::Stepped(_)) => {

@@ -26,7 +26,6 @@ pub fn lowering(op: Op) -> Lowering {
     use Lowering::{Lowered, Stepped};
     const SUPER: &str = "binding a super method allocates: a slow path";
     const CLASSES: &str = "declaring a class is a slow path";
-    const CLOSURES: &str = "making a closure or closing an upvalue is a slow path";
     match op {
         Op::Constant
         | Op::Nil
@@ -76,10 +75,11 @@ pub fn lowering(op: Op) -> Lowering {
         | Op::SetProperty
         | Op::StoreProperty
         | Op::Method
-        | Op::SuperMethod => Lowered,
+        | Op::SuperMethod
+        | Op::Closure
+        | Op::CloseUpvalue => Lowered,
         Op::GetSuper => Stepped(SUPER),
         Op::Class | Op::Inherit | Op::DefineMethod => Stepped(CLASSES),
-        Op::Closure | Op::CloseUpvalue => Stepped(CLOSURES),
     }
 }
 

@@ -222,7 +222,8 @@ pub mod helper {
     pub const PRINT: &str = "strata_print";
     pub const INTERRUPTED: &str = "strata_interrupted";
     pub const STEP: &str = "strata_step";
-    pub const CLOSE_FRAME: &str = "strata_close_frame";
+    pub const CLOSE_UPVALUES: &str = "strata_close_upvalues";
+    pub const CLOSURE: &str = "strata_closure";
     pub const INSTANTIATE: &str = "strata_instantiate";
     pub const DEOPT: &str = "strata_deopt";
     pub const LOOKUP: &str = "strata_lookup";

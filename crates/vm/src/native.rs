@@ -28,7 +28,8 @@ pub static HELPERS: &[(&str, HelperAddress)] = &[
     (abi::helper::PRINT, HelperAddress(strata_print as *const u8)),
     (abi::helper::INTERRUPTED, HelperAddress(strata_interrupted as *const u8)),
     (abi::helper::STEP, HelperAddress(strata_step as *const u8)),
-    (abi::helper::CLOSE_FRAME, HelperAddress(strata_close_frame as *const u8)),
+    (abi::helper::CLOSURE, HelperAddress(strata_closure as *const u8)),
+    (abi::helper::CLOSE_UPVALUES, HelperAddress(strata_close_upvalues as *const u8)),
     (abi::helper::INSTANTIATE, HelperAddress(strata_instantiate as *const u8)),
     (abi::helper::DEOPT, HelperAddress(strata_deopt as *const u8)),
     (abi::helper::LOOKUP, HelperAddress(strata_lookup as *const u8)),
@@ -72,7 +73,7 @@ impl Run<'_> {
         let result = unsafe { record.base.read() };
         let base = self.index_of(record.base);
         // A body that made closures closed its upvalues before writing its
-        // result (`strata_close_frame`).
+        // result (`strata_close_upvalues`).
         // SAFETY: slot 0 was written (above); nothing above it is read.
         unsafe { self.stack.set_len(base + 1) };
         self.frames.pop();
@@ -363,10 +364,39 @@ unsafe extern "C" fn strata_deopt(
 }
 
 #[unsafe(no_mangle)]
-unsafe extern "C" fn strata_close_frame(ctx: *mut Context, top: *mut Value, offset: u32) -> u32 {
+unsafe extern "C" fn strata_closure(
+    ctx: *mut Context,
+    top: *mut Value,
+    offset: u32,
+    function: u32,
+    out: *mut Value,
+) -> u32 {
+    let work = |run: &mut Run<'_>| {
+        let record = run.frames.top();
+        // The operand is an index into the running function's module, as
+        // the VM's `Closure` reads it (the verifier checked its range).
+        let index = run.frame_of(record).loaded.module_base as usize + function as usize;
+        let made = run.make_closure(index, record.base, record.closure)?;
+        // SAFETY: `out` is the slot the closure is pushed into, inside the
+        // frame's stack (its depth is verified); nothing collects after
+        // the write.
+        unsafe { out.write(made.to_value()) };
+        Ok(())
+    };
+    // SAFETY: as in `strata_call`.
+    unsafe { at_safepoint(ctx, top, offset, work) }
+}
+
+#[unsafe(no_mangle)]
+unsafe extern "C" fn strata_close_upvalues(
+    ctx: *mut Context,
+    top: *mut Value,
+    offset: u32,
+    slot: u32,
+) -> u32 {
     let work = |run: &mut Run<'_>| {
         let base = run.index_of(run.frames.top().base);
-        run.heap.close_upvalues(base as u32);
+        run.heap.close_upvalues(base as u32 + slot);
         Ok(())
     };
     // SAFETY: as in `strata_call`.
