@@ -528,7 +528,7 @@ fn trace_jit_reports_known_shapes_and_callees() {
     assert_eq!(text(&out.stdout), "300\n");
     let err = text(&out.stderr);
     let line = |name: &str| err.lines().find(|line| line.contains(name)).unwrap_or_default();
-    assert!(line("compiled 'get'").ends_with("1 field site of one shape"), "{err}");
+    assert!(line("compiled 'get'").ends_with("1 field site of known shapes"), "{err}");
     assert!(line("compiled 'run'").contains("1 call of known functions (1 inlined)"), "{err}");
 }
 

@@ -64,12 +64,14 @@ pub struct FunctionInput<'a> {
     /// each, in turn, and calls the one it is directly (or inlines it),
     /// the general path only when it is none of them.
     pub site_functions: &'a [Vec<KnownFunction>],
-    /// By property site, the shape and field index its inline cache has
-    /// always found, if any (the engine keeps the shape alive for as long
-    /// as the code exists): a get or set of that site compares the
-    /// receiver's shape with the constant and reads or writes the field at
-    /// a constant offset, the cache's ways only when the shape differs.
-    pub site_fields: &'a [Option<KnownField>],
+    /// By property site, the shapes its inline cache has found and the
+    /// index of the field each has, in the order it found them (empty:
+    /// none known, or a key found something other than a field; the
+    /// engine keeps the shapes alive for as long as the code exists): a
+    /// get or set of that site compares the receiver's shape with each
+    /// constant in turn and reads or writes the field at the constant
+    /// offset of the one it is, the cache's ways only when it is none.
+    pub site_fields: &'a [Vec<KnownField>],
     /// Where the code of a known callee is found, to inline it (`None`:
     /// nothing is inlined, as in AOT code).
     pub inliner: Option<&'a dyn Inliner>,
@@ -1341,14 +1343,20 @@ impl<'a, 'b> Lower<'a, 'b> {
         let shape =
             self.builder.ins().load(types::I64, trusted(), object, abi::INSTANCE_SHAPE as i32);
         let known = match op {
-            Op::GetProperty | Op::SetProperty | Op::StoreProperty => {
-                self.input.site_fields.get(instruction.operand as usize).copied().flatten()
-            }
-            _ => None,
+            Op::GetProperty | Op::SetProperty | Op::StoreProperty => self
+                .input
+                .site_fields
+                .get(instruction.operand as usize)
+                .cloned()
+                .unwrap_or_default(),
+            _ => Vec::new(),
         };
-        if let Some(known) = known
-            && self.known_field(op, object, shape, known, depth, join)
-        {
+        let mut known_any = false;
+        for (index, field) in known.iter().enumerate() {
+            let last = index + 1 == known.len();
+            known_any |= self.known_field(op, object, shape, *field, depth, join, last);
+        }
+        if known_any {
             self.speculations.known_fields += 1;
         }
         // A get or a method finds what a lookup finds: past the site's ways,
@@ -1414,12 +1422,13 @@ impl<'a, 'b> Lower<'a, 'b> {
         self.builder.switch_to_block(join);
     }
 
-    /// A get or set of a field whose shape and index the site's cache has
-    /// always found: if the instance `object` has shape `known.shape`, the
-    /// field is read or written at a constant offset and the code goes on
-    /// at `join`; else it goes on here, to the cache's ways. Emits nothing
-    /// and returns false when the offset is too large for an instruction's
-    /// 32-bit displacement.
+    /// A get or set of a field of a shape the site's cache has found: if
+    /// the instance `object` has shape `known.shape`, the field is read or
+    /// written at a constant offset and the code goes on at `join`; else it
+    /// goes on here, to the next known shape or (the `last`) to the cache's
+    /// ways. Emits nothing and returns false when the offset is too large
+    /// for an instruction's 32-bit displacement.
+    #[allow(clippy::too_many_arguments)] // The property's state, as `property` has it.
     fn known_field(
         &mut self,
         op: Op,
@@ -1428,12 +1437,15 @@ impl<'a, 'b> Lower<'a, 'b> {
         known: KnownField,
         depth: u32,
         join: Block,
+        last: bool,
     ) -> bool {
         let Ok(offset) = i32::try_from(u64::from(known.index) * 8) else { return false };
         let is_known = self.builder.ins().icmp_imm_s(IntCC::Equal, shape, known.shape as i64);
         let field_block = self.builder.create_block();
         let ways = self.builder.create_block();
-        self.builder.set_cold_block(ways);
+        if last {
+            self.builder.set_cold_block(ways);
+        }
         self.builder.ins().brif(is_known, field_block, &[], ways, &[]);
         self.builder.switch_to_block(field_block);
         let fields =

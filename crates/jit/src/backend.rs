@@ -161,15 +161,24 @@ fn known_global_functions(function: &FunctionCode<'_>) -> Vec<Option<KnownFuncti
     (0..globals.len()).map(known_closure).collect()
 }
 
-/// By property site, the shape and field index its cache has always found,
-/// if any. Each such shape is kept alive until the tier's code is dropped
-/// (`Heap::pin_for_code`; the VM lets go at the reset), so no other shape
-/// can take its address while the code compares with it.
-fn known_fields(function: &FunctionCode<'_>) -> Vec<Option<KnownField>> {
+/// By property site, the shapes its cache has found and the index of the
+/// field each has, in the order it found them: none unless every key it
+/// saw found a field (and it is not megamorphic). Each such shape is kept
+/// alive until the tier's code is dropped (`Heap::pin_for_code`; the VM
+/// lets go at the reset), so no other shape can take its address while
+/// the code compares with it.
+fn known_fields(function: &FunctionCode<'_>) -> Vec<Vec<KnownField>> {
     let known = |cache: &runtime::InlineCache| {
-        let (shape, CacheHit::Field(index)) = cache.only_entry()? else { return None };
-        function.heap.pin_for_code(runtime::Value::object(shape));
-        Some(KnownField { shape: shape.addr() as u64, index })
+        let mut shapes = Vec::new();
+        for (shape, hit) in cache.keyed_hits() {
+            let CacheHit::Field(index) = hit else { return Vec::new() };
+            shapes.push((shape, index));
+        }
+        let pin = |(shape, index): (runtime::ObjRef, u32)| {
+            function.heap.pin_for_code(runtime::Value::object(shape));
+            KnownField { shape: shape.addr() as u64, index }
+        };
+        shapes.into_iter().map(pin).collect()
     };
     function.object.caches.iter().map(known).collect()
 }

@@ -343,8 +343,8 @@ fn speculating(assumed: Speculations) -> String {
         parts.push(format!("{known_calls} call{calls} of known functions{inlined}"));
     }
     if known_fields > 0 {
-        parts
-            .push(format!("{known_fields} field site{} of one shape", plural(known_fields as u64)));
+        let sites = plural(known_fields as u64);
+        parts.push(format!("{known_fields} field site{sites} of known shapes"));
     }
     match parts.is_empty() {
         true => String::new(),

@@ -322,16 +322,14 @@ impl InlineCache {
     /// are only its latest keys). What its site has seen so far, for a
     /// compiler to speculate on.
     pub fn hits(&self) -> impl Iterator<Item = CacheHit> + '_ {
-        let ways = if self.megamorphic.get() { &self.entries[..0] } else { &self.entries[..] };
-        ways.iter().take_while(|entry| !entry.key.get().is_null()).map(CacheEntry::hit)
+        self.keyed_hits().map(|(_, hit)| hit)
     }
 
-    /// The key and hit of a monomorphic cache.
-    pub fn only_entry(&self) -> Option<(ObjRef, CacheHit)> {
-        if self.state() != CacheState::Monomorphic {
-            return None;
-        }
-        Some((self.entries[0].key()?, self.entries[0].hit()))
+    /// What a cache that is not megamorphic has found, with the key each
+    /// hit is for, in the order the keys came (as [`hits`](Self::hits)).
+    pub fn keyed_hits(&self) -> impl Iterator<Item = (ObjRef, CacheHit)> + '_ {
+        let ways = if self.megamorphic.get() { &self.entries[..0] } else { &self.entries[..] };
+        ways.iter().map_while(|entry| Some((entry.key()?, entry.hit())))
     }
 
     /// Remember `hit` for `key`: in the place of a key of an older version
