@@ -326,24 +326,54 @@ struct Lower<'a, 'b> {
     current: Op,
     /// Set when this is a callee inlined into the function compiled.
     inlined: Option<Inlined>,
+    /// In an inlined callee: whether every path to the instruction being
+    /// lowered wrote the pending records (`Inlined`), so that they need no
+    /// writing again. Nothing pops them before the callee's return, so it
+    /// holds from a call that wrote them on all its paths to the next
+    /// jump target, where paths meet.
+    records_written: bool,
     /// Bytes of bytecode inlined so far into the function compiled, by this
     /// lowering and those it made (`inline::MAX_INLINED_BYTES` in all).
     inlined_bytes: usize,
 }
 
 /// A callee's body lowered in place of a call: its frame is the slots from
-/// `base` up, its record is pushed, and its returns pop the record and jump
-/// to `exit` with the result, boxed.
-#[derive(Clone, Copy)]
+/// `base` up, and its returns pop its record and jump to `exit` with the
+/// result, boxed.
+///
+/// Its record, and those of the inlined callees it is inside, are written
+/// only where something needs the frames to be true: before every helper
+/// call of its body (a safepoint, where the collector, a trace or a deopt
+/// walks them) and before a call it enters directly, which pushes its own
+/// record above them (`Lower::write_pending_records`). A path that needs
+/// neither (a `fib` that returns `n`) writes none.
+#[derive(Clone)]
 struct Inlined {
     /// How many frames this one is above the function compiled's (1: it
     /// was inlined into that function).
     depth: u32,
     exit: Block,
-    /// The frame records' owner, and how many were pushed before this
-    /// callee's.
+    /// The frame records' owner, and how many are below this callee's
+    /// (the index of its record).
     frames: ir::Value,
     len: ir::Value,
+    /// The records of the inlined frames up to this one, outermost first.
+    records: Vec<PendingRecord>,
+}
+
+/// The record of an inlined callee's frame, to be written when needed
+/// (`Inlined`).
+#[derive(Debug, Clone, Copy)]
+struct PendingRecord {
+    /// Its index among the records.
+    at: ir::Value,
+    closure: ir::Value,
+    code_start: ir::Value,
+    base: ir::Value,
+    return_to: ir::Value,
+    proto: ir::Value,
+    /// Where the frame below resumes after the call.
+    resume: ir::Value,
 }
 
 /// The values a lowering's frame starts with.
@@ -503,6 +533,7 @@ impl<'a, 'b> Lower<'a, 'b> {
             entry_signature,
             current: Op::Nil,
             inlined,
+            records_written: false,
             inlined_bytes: 0,
         }
     }
@@ -510,7 +541,7 @@ impl<'a, 'b> Lower<'a, 'b> {
     /// How many frames this lowering's is above the function compiled's (0:
     /// it is that function's).
     fn inline_depth(&self) -> u32 {
-        self.inlined.map_or(0, |inlined| inlined.depth)
+        self.inlined.as_ref().map_or(0, |inlined| inlined.depth)
     }
 
     /// Lower the function's code, then its raising exit.
@@ -546,6 +577,7 @@ impl<'a, 'b> Lower<'a, 'b> {
                 self.state = before.clone();
                 if self.blocks.contains_key(&offset) {
                     self.clean.fill(false);
+                    self.records_written = false;
                 }
                 self.sources.fill(None);
             } else {
@@ -791,6 +823,7 @@ impl<'a, 'b> Lower<'a, 'b> {
             "the opcode table says {} does not do what helper {helper:?} may",
             self.current.name()
         );
+        self.write_pending_records();
         self.write_back(live);
         let top = self.slot_address(live);
         let offset = self.builder.ins().iconst(types::I32, next as i64);
@@ -1570,8 +1603,13 @@ impl<'a, 'b> Lower<'a, 'b> {
         // from memory, and the collector may run inside it.
         self.write_back(depth);
         self.mark_clean(0..depth);
+        // How many records there are, this frame's the last (in an inlined
+        // callee, counting those not written yet).
         let RunConstants { frames, .. } = self.run_constants();
-        let len = self.builder.ins().load(types::I64, trusted(), frames, abi::FRAMES_LEN as i32);
+        let len = match &self.inlined {
+            None => self.builder.ins().load(types::I64, trusted(), frames, abi::FRAMES_LEN as i32),
+            Some(inlined) => self.builder.ins().iadd_imm_s(inlined.len, 1),
+        };
 
         // Each known function in turn: a guard that the callee is a closure
         // of it, and everything else about it is a constant.
@@ -1585,6 +1623,7 @@ impl<'a, 'b> Lower<'a, 'b> {
             }
             self.builder.set_cold_block(generic);
         }
+        let mut any_inlined = false;
         for (index, known) in targets.iter().enumerate() {
             let other = match index + 1 == targets.len() {
                 true => generic,
@@ -1593,6 +1632,7 @@ impl<'a, 'b> Lower<'a, 'b> {
             let known_block = self.builder.create_block();
             let (closure, function) = self.known_callee(callee, known, known_block, other);
             if let Some(chosen) = self.inline_choice(known) {
+                any_inlined = true;
                 // Its body, here: a frame record, but no native frame.
                 let ready = self.frame_fits(len);
                 let inline_block = self.builder.create_block();
@@ -1672,6 +1712,7 @@ impl<'a, 'b> Lower<'a, 'b> {
         let (closure, function, entry, callee_code, proto) =
             (params[0], params[1], params[2], params[3], params[4]);
         let site = Site { slot_zero, return_to, closure, frames, len, next: instruction.next };
+        self.write_pending_records();
         self.push_record(&site, callee_code, proto);
         let signature = self.builder.import_signature(self.entry_signature.clone());
         let arguments = [self.ctx, slot_zero_address, closure, function];
@@ -1709,6 +1750,8 @@ impl<'a, 'b> Lower<'a, 'b> {
         // Every path left the result in its slot in memory, too.
         self.def_boxed(return_to, join_result);
         self.mark_clean(return_to..return_to + 1);
+        // Every path but an inlined body's wrote the pending records.
+        self.records_written |= !any_inlined;
     }
 
     /// Guard that `callee` is a closure of `known`: go on in `then` if it
@@ -1769,31 +1812,64 @@ impl<'a, 'b> Lower<'a, 'b> {
         (function, entry, ok)
     }
 
-    /// Push the frame record of a callee entered at `site` (its closure,
-    /// the start of its bytecode `code_start`, its slot 0 and result slot,
-    /// its function's index `proto`), after recording where the caller
-    /// resumes.
-    fn push_record(&mut self, site: &Site, code_start: ir::Value, proto: ir::Value) {
-        let RunConstants { records, own_code, .. } = self.run_constants();
-        let base = self.slot_address(site.slot_zero);
-        let return_to = self.slot_address(site.return_to);
-        let at = self.builder.ins().imul_imm_s(site.len, abi::FRAME_RECORD_SIZE as i64);
-        let record = self.builder.ins().iadd(records, at);
-        let resume = self.builder.ins().iadd_imm_s(own_code, site.next as i64);
+    /// The frame record of a callee entered at `site` (its closure, the
+    /// start of its bytecode `code_start`, its slot 0 and result slot, its
+    /// function's index `proto`), with where the caller resumes.
+    fn record_of(&mut self, site: &Site, code_start: ir::Value, proto: ir::Value) -> PendingRecord {
+        let own_code = self.run_constants().own_code;
+        PendingRecord {
+            at: site.len,
+            closure: site.closure,
+            code_start,
+            base: self.slot_address(site.slot_zero),
+            return_to: self.slot_address(site.return_to),
+            proto,
+            resume: self.builder.ins().iadd_imm_s(own_code, site.next as i64),
+        }
+    }
+
+    /// Write `record` (and the resume point of the frame below it), not
+    /// changing how many records there are.
+    fn write_record(&mut self, record: &PendingRecord) {
+        let records = self.run_constants().records;
+        let at = self.builder.ins().imul_imm_s(record.at, abi::FRAME_RECORD_SIZE as i64);
+        let address = self.builder.ins().iadd(records, at);
         let own_ip = abi::FRAME_IP as i32 - abi::FRAME_RECORD_SIZE as i32;
-        self.builder.ins().store(trusted(), resume, record, own_ip);
+        self.builder.ins().store(trusted(), record.resume, address, own_ip);
         let fields = [
-            (site.closure, abi::FRAME_CLOSURE),
-            (code_start, abi::FRAME_IP),
-            (base, abi::FRAME_BASE),
-            (return_to, abi::FRAME_RETURN_TO),
-            (proto, abi::FRAME_FUNCTION),
+            (record.closure, abi::FRAME_CLOSURE),
+            (record.code_start, abi::FRAME_IP),
+            (record.base, abi::FRAME_BASE),
+            (record.return_to, abi::FRAME_RETURN_TO),
+            (record.proto, abi::FRAME_FUNCTION),
         ];
         for (value, offset) in fields {
-            self.builder.ins().store(trusted(), value, record, offset as i32);
+            self.builder.ins().store(trusted(), value, address, offset as i32);
         }
+    }
+
+    /// Push the frame record of a callee entered directly at `site`.
+    fn push_record(&mut self, site: &Site, code_start: ir::Value, proto: ir::Value) {
+        let record = self.record_of(site, code_start, proto);
+        self.write_record(&record);
         let pushed = self.builder.ins().iadd_imm_s(site.len, 1);
         self.builder.ins().store(trusted(), pushed, site.frames, abi::FRAMES_LEN as i32);
+    }
+
+    /// In an inlined callee's body: write the records of its frame and of
+    /// the inlined frames it is inside (`Inlined`), so that the frames in
+    /// memory are the VM's from here on.
+    fn write_pending_records(&mut self) {
+        if self.records_written {
+            return;
+        }
+        let Some(Inlined { frames, records, .. }) = self.inlined.clone() else { return };
+        for record in &records {
+            self.write_record(record);
+        }
+        let innermost = records.last().expect("an inlined frame has its record").at;
+        let pushed = self.builder.ins().iadd_imm_s(innermost, 1);
+        self.builder.ins().store(trusted(), pushed, frames, abi::FRAMES_LEN as i32);
     }
 
     /// Whether compiled code may push a frame and call compiled code
@@ -1949,6 +2025,8 @@ impl<'a, 'b> Lower<'a, 'b> {
                 self.builder.ins().return_(&[status]);
             }
             Some(Inlined { exit, frames, len, .. }) => {
+                // A path that wrote its record pops it; one that did not
+                // leaves the count as it was.
                 let value = result.unwrap_or_else(|| self.get(0));
                 self.builder.ins().store(trusted(), len, frames, abi::FRAMES_LEN as i32);
                 self.builder.ins().jump(exit, &[value.into()]);

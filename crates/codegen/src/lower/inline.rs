@@ -3,9 +3,13 @@
 //!
 //! The frame stays the truth (DESIGN.md invariant 6). The callee's frame is
 //! the caller's slots from the call's slot 0 up, exactly where a call would
-//! put it, and its frame record is pushed as a call pushes it; only the
-//! machine-code call, the callee's entry (reading its arguments from
-//! memory) and its return (writing the result to memory) are gone. The
+//! put it, and its frame record is the one a call pushes, written where
+//! anything could look at the frames: before each helper call of the body
+//! (a safepoint) and before each call it makes (whose record goes above
+//! it), with those of the inlined frames it is inside (`Inlined`). A path
+//! with neither, such as `fib`'s `n < 2`, writes none. The machine-code
+//! call, the callee's entry (reading its arguments from memory) and its
+//! return (writing the result to memory) are gone. The
 //! arguments go in as the caller holds them, numbers unboxed, and the
 //! callee's type plan starts from their types, so a number argument needs
 //! no check in the callee either. So at every safepoint of the inlined body
@@ -138,7 +142,7 @@ impl<'a, 'b> Lower<'a, 'b> {
 
         let code_start = self.builder.ins().iconst(types::I64, known.code as i64);
         let proto = self.builder.ins().iconst(types::I32, i64::from(known.proto));
-        self.push_record(site, code_start, proto);
+        let record = self.record_of(site, code_start, proto);
         let base = self.slot_address(site.slot_zero);
         let return_to = self.slot_address(site.return_to);
 
@@ -173,8 +177,16 @@ impl<'a, 'b> Lower<'a, 'b> {
             function: self.builder.ins().iconst(types::I64, known.function as i64),
             raised: self.raised,
         };
-        let inlined =
-            Inlined { depth: self.inline_depth() + 1, exit, frames: site.frames, len: site.len };
+        let mut records =
+            self.inlined.as_ref().map(|outer| outer.records.clone()).unwrap_or_default();
+        records.push(record);
+        let inlined = Inlined {
+            depth: self.inline_depth() + 1,
+            exit,
+            frames: site.frames,
+            len: site.len,
+            records,
+        };
         let builder = &mut *self.builder;
         let helpers = self.helpers;
         let mut inner =
