@@ -104,6 +104,9 @@ pub struct Heap {
     megamorphic: MegamorphicCache,
 }
 
+/// The longest result [`Heap::concat`] builds on the stack.
+const SHORT_CONCAT: usize = 256;
+
 impl Heap {
     pub fn new(options: HeapOptions) -> Heap {
         let HeapOptions { gc: config, gc_log: log, interrupt } = options;
@@ -331,10 +334,23 @@ impl Heap {
         let len = a.as_str().len().saturating_add(b.as_str().len());
         // Both operands stay alive across this collection: `extra` roots them.
         self.make_room(size_of::<ObjString>().saturating_add(len), Some(&Operands(a, b)))?;
-        let mut text = String::with_capacity(len);
-        text.push_str(a.as_str());
-        text.push_str(b.as_str());
-        self.intern_owned(text)
+        let (a, b) = (a.as_str().as_bytes(), b.as_str().as_bytes());
+        if len > SHORT_CONCAT {
+            let mut text = Vec::with_capacity(len);
+            text.extend_from_slice(a);
+            text.extend_from_slice(b);
+            // SAFETY: two strings' bytes, one after the other, are UTF-8.
+            return self.intern_owned(unsafe { String::from_utf8_unchecked(text) });
+        }
+        // A short result is built on the stack, and allocated only if it
+        // is a new string: most concatenations of a program that builds
+        // the same strings again are found interned.
+        let mut buffer = [0u8; SHORT_CONCAT];
+        buffer[..a.len()].copy_from_slice(a);
+        buffer[a.len()..len].copy_from_slice(b);
+        // SAFETY: as above.
+        let text = unsafe { std::str::from_utf8_unchecked(&buffer[..len]) };
+        self.intern(text)
     }
 
     fn find_interned(&self, hash: u64, text: &str) -> Option<Gc<ObjString>> {
