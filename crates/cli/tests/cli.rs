@@ -533,6 +533,35 @@ fn trace_jit_reports_known_shapes_and_callees() {
 }
 
 #[test]
+fn an_unknown_shape_deoptimizes_once() {
+    // `get` is compiled knowing `P`'s shape. A class made by each call of
+    // `make` (a new shape every time) then reaches it: the first one
+    // deoptimizes and drops the code, and `get` is compiled again with its
+    // cache's ways, so no later class deoptimizes it.
+    let source = write_temp(
+        "unknown_shape.lox",
+        b"class P { init(x) { this.x = x; } }\nfun get(o) { return o.x; }\n\
+          var p = P(1); var t = 0;\nfor (var i = 0; i < 300; i = i + 1) t = t + get(p);\n\
+          fun make(n) { class Q { init() { this.y = 0; this.x = n; } } return Q(); }\n\
+          for (var i = 0; i < 300; i = i + 1) t = t + get(make(i));\nprint t;",
+    );
+    let out = strata(&["run", "--trace-jit", source.to_str().unwrap()], "");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "45150\n");
+    let err = text(&out.stderr);
+    let deopts: Vec<&str> = err.lines().filter(|line| line.contains("deoptimized")).collect();
+    assert_eq!(deopts.len(), 1, "{err}");
+    assert!(
+        deopts[0].contains(
+            "deoptimized 'get' at 0002 (line 2): a receiver had a shape the code did not know"
+        ),
+        "{err}"
+    );
+    let compiles = err.lines().filter(|line| line.contains("compiled 'get'")).count();
+    assert_eq!(compiles, 2, "{err}");
+}
+
+#[test]
 fn trace_jit_reports_polymorphic_calls() {
     // `run`'s one method site found `A`'s and `B`'s `f`: it compares its
     // callee with each, and inlines both.

@@ -974,13 +974,7 @@ impl<'a, 'b> Lower<'a, 'b> {
         };
         let mut reason = self.builder.ins().iconst(types::I32, reason as i64);
         if self.input.stress_deopt {
-            let ins = self.builder.ins();
-            let feedback =
-                ins.load(types::I64, trusted(), self.function, abi::FUNCTION_FEEDBACK as i32);
-            let ins = self.builder.ins();
-            let bits = ins.uload8(types::I32, trusted(), feedback, at as i32);
-            let stressed = self.builder.ins().band_imm_s(bits, i64::from(abi::FEEDBACK_STRESSED));
-            let stressed = self.builder.ins().icmp_imm_s(IntCC::NotEqual, stressed, 0);
+            let stressed = self.stressed(at);
             ok = self.builder.ins().band(ok, stressed);
             let stress = self.builder.ins().iconst(types::I32, abi::DeoptReason::Stress as i64);
             reason = self.builder.ins().select(stressed, reason, stress);
@@ -990,6 +984,26 @@ impl<'a, 'b> Lower<'a, 'b> {
         let go_on = self.builder.create_block();
         self.builder.ins().brif(ok, go_on, &[], fail, &[]);
         self.builder.switch_to_block(fail);
+        self.deopt(at, reason);
+        self.builder.switch_to_block(go_on);
+    }
+
+    /// In deopt stress mode: whether the guards of the instruction at `at`
+    /// failed on purpose already (its feedback's `FEEDBACK_STRESSED`); a
+    /// guard that finds they have not fails.
+    fn stressed(&mut self, at: usize) -> ir::Value {
+        let ins = self.builder.ins();
+        let feedback =
+            ins.load(types::I64, trusted(), self.function, abi::FUNCTION_FEEDBACK as i32);
+        let bits = self.builder.ins().uload8(types::I32, trusted(), feedback, at as i32);
+        let stressed = self.builder.ins().band_imm_s(bits, i64::from(abi::FEEDBACK_STRESSED));
+        self.builder.ins().icmp_imm_s(IntCC::NotEqual, stressed, 0)
+    }
+
+    /// Deoptimize here to the instruction at `at` (`reason`, an
+    /// `abi::DeoptReason`), with the frame as it is before it, and return
+    /// the frame's status. Ends the block.
+    fn deopt(&mut self, at: usize, reason: ir::Value) {
         let depth = self.state.depth();
         // Frames of inlined callees above the function compiled's: the VM
         // runs them all, and that frame, to its return.
@@ -997,7 +1011,6 @@ impl<'a, 'b> Lower<'a, 'b> {
         let inlined = self.builder.ins().iconst(types::I32, inlined);
         let status = self.call_helper(Helper::Deopt, depth, at, &[reason, inlined]);
         self.builder.ins().return_(&[status]);
-        self.builder.switch_to_block(go_on);
     }
 
     /// Constant `index` as a float, if it is a number.
@@ -1375,8 +1388,14 @@ impl<'a, 'b> Lower<'a, 'b> {
         let object = self.object_of_kind(receiver, abi::KIND_INSTANCE, slow);
         let shape =
             self.builder.ins().load(types::I64, trusted(), object, abi::INSTANCE_SHAPE as i32);
+        // Known shapes are a speculation: a shape the code does not know
+        // deoptimizes, and the site is compiled again with the shapes its
+        // cache then holds, or with its ways once a shape failed it.
+        let speculate = self.input.feedback.is_some_and(|feedback| {
+            feedback.get(instruction.offset).is_none_or(|bits| bits & abi::FEEDBACK_DEOPTED == 0)
+        });
         let known = match op {
-            Op::GetProperty | Op::SetProperty | Op::StoreProperty => self
+            Op::GetProperty | Op::SetProperty | Op::StoreProperty if speculate => self
                 .input
                 .site_fields
                 .get(instruction.operand as usize)
@@ -1384,13 +1403,33 @@ impl<'a, 'b> Lower<'a, 'b> {
                 .unwrap_or_default(),
             _ => Vec::new(),
         };
+        if !known.is_empty() && self.input.stress_deopt {
+            let stressed = self.stressed(instruction.offset);
+            let fail = self.builder.create_block();
+            self.builder.set_cold_block(fail);
+            let go_on = self.builder.create_block();
+            self.builder.ins().brif(stressed, go_on, &[], fail, &[]);
+            self.builder.switch_to_block(fail);
+            let reason = self.builder.ins().iconst(types::I32, abi::DeoptReason::Stress as i64);
+            self.deopt(instruction.offset, reason);
+            self.builder.switch_to_block(go_on);
+        }
         let mut known_any = false;
         for (index, field) in known.iter().enumerate() {
             let last = index + 1 == known.len();
             known_any |= self.known_field(op, object, shape, *field, depth, join, last);
         }
         if known_any {
+            // None of them: the code is wrong about this site.
             self.speculations.known_fields += 1;
+            let reason = abi::DeoptReason::UnknownShape as i64;
+            let reason = self.builder.ins().iconst(types::I32, reason);
+            self.deopt(instruction.offset, reason);
+            self.builder.switch_to_block(slow);
+            self.step(instruction, depth);
+            self.builder.ins().jump(join, &[]);
+            self.builder.switch_to_block(join);
+            return;
         }
         // A get or a method finds what a lookup finds: past the site's ways,
         // the heap's megamorphic cache holds it too. A set's miss may add a

@@ -239,13 +239,20 @@ pub enum DeoptReason {
     LoopEntryNotNumber = 1,
     /// Deopt stress mode failed the guard on purpose, the first time it ran.
     Stress = 2,
+    /// A property site's receiver had none of the shapes the code knew.
+    UnknownShape = 3,
 }
 
 impl DeoptReason {
     pub fn from_u32(reason: u32) -> Option<DeoptReason> {
-        [DeoptReason::AddNotNumbers, DeoptReason::LoopEntryNotNumber, DeoptReason::Stress]
-            .into_iter()
-            .find(|known| *known as u32 == reason)
+        [
+            DeoptReason::AddNotNumbers,
+            DeoptReason::LoopEntryNotNumber,
+            DeoptReason::Stress,
+            DeoptReason::UnknownShape,
+        ]
+        .into_iter()
+        .find(|known| *known as u32 == reason)
     }
 
     /// What failed, as `--trace-jit` says it.
@@ -254,6 +261,7 @@ impl DeoptReason {
             DeoptReason::AddNotNumbers => "an operand of + was not a number",
             DeoptReason::LoopEntryNotNumber => "a variable entering the loop was not a number",
             DeoptReason::Stress => "deopt stress mode",
+            DeoptReason::UnknownShape => "a receiver had a shape the code did not know",
         }
     }
 }
