@@ -318,6 +318,11 @@ struct Lower<'a, 'b> {
     closure: ir::Value,
     /// Whether the function makes closures, which may capture its slots.
     makes_closures: bool,
+    /// The flags of loads and stores of object headers (the kind byte, and
+    /// an instance's shape, field array and count), and of instance
+    /// fields' values: each its own alias region (`alias_regions`).
+    header_flags: MemFlagsData,
+    field_flags: MemFlagsData,
     /// The function's object (`ObjFunction`).
     function: ir::Value,
     /// The signature of every compiled body (`abi::CompiledEntry`).
@@ -435,6 +440,21 @@ fn number_constants(function: &bytecode::Function) -> Vec<Option<f64>> {
         .collect()
 }
 
+/// The alias regions of object headers and of instance fields' values, so
+/// that Cranelift's alias analysis knows stores to one (a field's value, a
+/// frame slot) leave the other (a receiver's kind and shape) as they were,
+/// and drops the repeated loads of `this.x`, `this.y`: only compiled code's
+/// add-field path stores to an instance's header, with these flags, and a
+/// call (where anything else may change them) ends what the analysis
+/// knows of every region.
+fn instance_regions(builder: &mut FunctionBuilder<'_>) -> (ir::AliasRegion, ir::AliasRegion) {
+    let mut region = |user_id: u32, description: &'static str| {
+        let data = ir::AliasRegionData { user_id, description: description.into() };
+        builder.func.dfg.alias_regions.insert(data)
+    };
+    (region(1, "object headers"), region(2, "instance fields"))
+}
+
 /// Memory the code owns outright: aligned, and never trapping.
 fn trusted() -> MemFlagsData {
     MemFlagsData::trusted()
@@ -508,6 +528,7 @@ impl<'a, 'b> Lower<'a, 'b> {
         let targets: BTreeSet<usize> = code.iter().filter_map(Instruction::jump_target).collect();
         let blocks = targets.into_iter().map(|offset| (offset, builder.create_block())).collect();
         let makes_closures = code.iter().any(|instruction| instruction.op == Op::Closure);
+        let alias_regions = instance_regions(builder);
         let entry_signature = builder.func.signature.clone();
         let (number_adds, loop_numbers) = plan.speculations();
         Lower {
@@ -529,6 +550,8 @@ impl<'a, 'b> Lower<'a, 'b> {
             base: frame.base,
             closure: frame.closure,
             makes_closures,
+            header_flags: trusted().with_alias_region(Some(alias_regions.0)),
+            field_flags: trusted().with_alias_region(Some(alias_regions.1)),
             function: frame.function,
             entry_signature,
             current: Op::Nil,
@@ -1386,8 +1409,12 @@ impl<'a, 'b> Lower<'a, 'b> {
         let join = self.builder.create_block();
 
         let object = self.object_of_kind(receiver, abi::KIND_INSTANCE, slow);
-        let shape =
-            self.builder.ins().load(types::I64, trusted(), object, abi::INSTANCE_SHAPE as i32);
+        let shape = self.builder.ins().load(
+            types::I64,
+            self.header_flags,
+            object,
+            abi::INSTANCE_SHAPE as i32,
+        );
         // Known shapes are a speculation: a shape the code does not know
         // deoptimizes, and the site is compiled again with the shapes its
         // cache then holds, or with its ways once a shape failed it.
@@ -1425,9 +1452,14 @@ impl<'a, 'b> Lower<'a, 'b> {
             let reason = abi::DeoptReason::UnknownShape as i64;
             let reason = self.builder.ins().iconst(types::I32, reason);
             self.deopt(instruction.offset, reason);
+            // A receiver that is no instance: the VM's code raises (only
+            // instances have properties). That path does not come back,
+            // so every path past the site went through its checks, and
+            // the next site on the same receiver finds its kind and shape
+            // loaded already (`instance_regions`).
             self.builder.switch_to_block(slow);
-            self.step(instruction, depth);
-            self.builder.ins().jump(join, &[]);
+            self.call_helper(Helper::Step, depth, instruction.offset, &[]);
+            self.builder.ins().jump(self.raised, &[]);
             self.builder.switch_to_block(join);
             return;
         }
@@ -1447,23 +1479,27 @@ impl<'a, 'b> Lower<'a, 'b> {
         let index = self.builder.ins().load(types::I32, trusted(), entry, abi::ENTRY_INDEX as i32);
         let index = self.builder.ins().uextend(types::I64, index);
         let offset = self.builder.ins().ishl_imm_u(index, 3);
-        let fields =
-            self.builder.ins().load(types::I64, trusted(), object, abi::INSTANCE_FIELDS as i32);
+        let fields = self.builder.ins().load(
+            types::I64,
+            self.header_flags,
+            object,
+            abi::INSTANCE_FIELDS as i32,
+        );
         let address = self.builder.ins().iadd(fields, offset);
         match op {
             Op::GetProperty => {
-                let value = self.builder.ins().load(types::I64, trusted(), address, 0);
+                let value = self.builder.ins().load(types::I64, self.field_flags, address, 0);
                 self.def_boxed(depth - 1, value);
             }
             Op::Method => {
                 // [callee, slot 0]: a field is called like any value.
-                let value = self.builder.ins().load(types::I64, trusted(), address, 0);
+                let value = self.builder.ins().load(types::I64, self.field_flags, address, 0);
                 self.def_boxed(depth - 1, value);
                 self.def_boxed(depth, value);
             }
             _ => {
                 let value = self.get(depth - 1);
-                self.builder.ins().store(trusted(), value, address, 0);
+                self.builder.ins().store(self.field_flags, value, address, 0);
                 if op == Op::SetProperty {
                     self.def_boxed(depth - 2, value);
                 }
@@ -1520,14 +1556,18 @@ impl<'a, 'b> Lower<'a, 'b> {
         }
         self.builder.ins().brif(is_known, field_block, &[], ways, &[]);
         self.builder.switch_to_block(field_block);
-        let fields =
-            self.builder.ins().load(types::I64, trusted(), object, abi::INSTANCE_FIELDS as i32);
+        let fields = self.builder.ins().load(
+            types::I64,
+            self.header_flags,
+            object,
+            abi::INSTANCE_FIELDS as i32,
+        );
         if op == Op::GetProperty {
-            let value = self.builder.ins().load(types::I64, trusted(), fields, offset);
+            let value = self.builder.ins().load(types::I64, self.field_flags, fields, offset);
             self.def_boxed(depth - 1, value);
         } else {
             let value = self.get(depth - 1);
-            self.builder.ins().store(trusted(), value, fields, offset);
+            self.builder.ins().store(self.field_flags, value, fields, offset);
             if op == Op::SetProperty {
                 self.def_boxed(depth - 2, value);
             }
@@ -1556,23 +1596,34 @@ impl<'a, 'b> Lower<'a, 'b> {
         self.builder.ins().brif(is_add, add_block, &[], slow, &[]);
         self.builder.switch_to_block(add_block);
         let ins = self.builder.ins();
-        let count = ins.load(types::I32, trusted(), object, abi::INSTANCE_FIELD_COUNT as i32);
+        let count =
+            ins.load(types::I32, self.header_flags, object, abi::INSTANCE_FIELD_COUNT as i32);
         let ins = self.builder.ins();
-        let capacity = ins.load(types::I32, trusted(), object, abi::INSTANCE_FIELD_CAPACITY as i32);
+        let capacity =
+            ins.load(types::I32, self.header_flags, object, abi::INSTANCE_FIELD_CAPACITY as i32);
         let fits = self.builder.ins().icmp(IntCC::UnsignedLessThan, count, capacity);
         let store_block = self.builder.create_block();
         self.builder.ins().brif(fits, store_block, &[], slow, &[]);
         self.builder.switch_to_block(store_block);
-        let fields =
-            self.builder.ins().load(types::I64, trusted(), object, abi::INSTANCE_FIELDS as i32);
+        let fields = self.builder.ins().load(
+            types::I64,
+            self.header_flags,
+            object,
+            abi::INSTANCE_FIELDS as i32,
+        );
         let index = self.builder.ins().uextend(types::I64, count);
         let offset = self.builder.ins().ishl_imm_u(index, 3);
         let address = self.builder.ins().iadd(fields, offset);
-        self.builder.ins().store(trusted(), value, address, 0);
+        self.builder.ins().store(self.field_flags, value, address, 0);
         let count = self.builder.ins().iadd_imm_s(count, 1);
-        self.builder.ins().store(trusted(), count, object, abi::INSTANCE_FIELD_COUNT as i32);
+        self.builder.ins().store(
+            self.header_flags,
+            count,
+            object,
+            abi::INSTANCE_FIELD_COUNT as i32,
+        );
         let shape = self.builder.ins().load(types::I64, trusted(), entry, abi::ENTRY_TARGET as i32);
-        self.builder.ins().store(trusted(), shape, object, abi::INSTANCE_SHAPE as i32);
+        self.builder.ins().store(self.header_flags, shape, object, abi::INSTANCE_SHAPE as i32);
     }
 
     /// The object `value` points to, if it is an object of `kind`; else
@@ -1584,8 +1635,12 @@ impl<'a, 'b> Lower<'a, 'b> {
         self.builder.ins().brif(is_object, object_block, &[], otherwise, &[]);
         self.builder.switch_to_block(object_block);
         let object = self.builder.ins().band_imm_s(value, abi::ADDRESS_MASK as i64);
-        let found =
-            self.builder.ins().uload8(types::I32, trusted(), object, abi::HEADER_KIND as i32);
+        let found = self.builder.ins().uload8(
+            types::I32,
+            self.header_flags,
+            object,
+            abi::HEADER_KIND as i32,
+        );
         let matches = self.builder.ins().icmp_imm_s(IntCC::Equal, found, i64::from(kind));
         let kind_block = self.builder.create_block();
         self.builder.ins().brif(matches, kind_block, &[], otherwise, &[]);
