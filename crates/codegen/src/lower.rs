@@ -1404,11 +1404,22 @@ impl<'a, 'b> Lower<'a, 'b> {
             _ => depth - 1,
         };
         let receiver = self.get(receiver_slot);
-        let slow = self.builder.create_block();
-        self.builder.set_cold_block(slow);
         let join = self.builder.create_block();
 
-        let object = self.object_of_kind(receiver, abi::KIND_INSTANCE, slow);
+        // A receiver that is no instance: the VM's code raises (only
+        // instances have properties, fields and methods). That path does
+        // not come back, so every path past the site went through its kind
+        // check and shape load, and the next site on the same receiver
+        // finds them loaded already (`instance_regions`).
+        let not_instance = self.builder.create_block();
+        self.builder.set_cold_block(not_instance);
+        let object = self.object_of_kind(receiver, abi::KIND_INSTANCE, not_instance);
+        let go_on = self.builder.create_block();
+        self.builder.ins().jump(go_on, &[]);
+        self.builder.switch_to_block(not_instance);
+        self.call_helper(Helper::Step, depth, instruction.offset, &[]);
+        self.builder.ins().jump(self.raised, &[]);
+        self.builder.switch_to_block(go_on);
         let shape = self.builder.ins().load(
             types::I64,
             self.header_flags,
@@ -1452,20 +1463,14 @@ impl<'a, 'b> Lower<'a, 'b> {
             let reason = abi::DeoptReason::UnknownShape as i64;
             let reason = self.builder.ins().iconst(types::I32, reason);
             self.deopt(instruction.offset, reason);
-            // A receiver that is no instance: the VM's code raises (only
-            // instances have properties). That path does not come back,
-            // so every path past the site went through its checks, and
-            // the next site on the same receiver finds its kind and shape
-            // loaded already (`instance_regions`).
-            self.builder.switch_to_block(slow);
-            self.call_helper(Helper::Step, depth, instruction.offset, &[]);
-            self.builder.ins().jump(self.raised, &[]);
             self.builder.switch_to_block(join);
             return;
         }
         // A get or a method finds what a lookup finds: past the site's ways,
         // the heap's megamorphic cache holds it too. A set's miss may add a
-        // field, which only the VM's code does.
+        // field, which only the VM's code does (`slow`, which comes back).
+        let slow = self.builder.create_block();
+        self.builder.set_cold_block(slow);
         let lookup = matches!(op, Op::GetProperty | Op::Method);
         let (entry, kind) = self.find_way(instruction.operand, shape, lookup, slow);
 
