@@ -320,7 +320,7 @@ struct Lower<'a, 'b> {
     makes_closures: bool,
     /// The flags of loads and stores of object headers (the kind byte, and
     /// an instance's shape, field array and count), and of instance
-    /// fields' values: each its own alias region (`alias_regions`).
+    /// fields' values: each its own alias region (`instance_regions`).
     header_flags: MemFlagsData,
     field_flags: MemFlagsData,
     /// The function's object (`ObjFunction`).
