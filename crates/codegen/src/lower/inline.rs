@@ -180,13 +180,8 @@ impl<'a, 'b> Lower<'a, 'b> {
         let mut records =
             self.inlined.as_ref().map(|outer| outer.records.clone()).unwrap_or_default();
         records.push(record);
-        let inlined = Inlined {
-            depth: self.inline_depth() + 1,
-            exit,
-            frames: site.frames,
-            len: site.len,
-            records,
-        };
+        let inlined =
+            Inlined { depth: self.inline_depth() + 1, exit, frames: site.frames, records };
         let builder = &mut *self.builder;
         let helpers = self.helpers;
         let mut inner =
