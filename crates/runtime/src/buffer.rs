@@ -204,26 +204,85 @@ impl<T: Copy> GrowArray<T, InBlocks> {
     /// of small elements grows); returns the bytes the array grew by.
     ///
     /// # Safety
-    /// The array's block (if any) came from this same `blocks`.
+    /// The array's block (if any) came from this same `blocks`, and a full
+    /// array's elements are in that block, not in another's room
+    /// ([`use_room`](Self::use_room)).
     pub(crate) unsafe fn push_in(&self, blocks: &mut Blocks, value: T) -> usize {
         let (len, capacity) = (self.len(), self.capacity());
         let mut grown = 0;
         if len == capacity {
-            let new_capacity = (capacity * 2).max(4);
-            let ptr = blocks.alloc(block_layout::<T>(new_capacity)).cast::<T>();
-            // SAFETY: the new block has room for `len` elements, the old
-            // one holds them initialized, and two blocks never overlap.
-            unsafe { ptr.as_ptr().copy_from_nonoverlapping(self.ptr.get().as_ptr(), len) };
-            // SAFETY: the old block came from `blocks` (the caller's
-            // promise) and is forgotten right after.
-            unsafe { self.release(blocks) };
-            self.set_parts(ptr, len, new_capacity);
+            let old = self.ptr.get();
+            // SAFETY: the elements are where `ptr` says.
+            let new_capacity = unsafe { self.move_to_new_block(blocks) };
+            if capacity != 0 {
+                // SAFETY: the old block came from `blocks` (the caller's
+                // promise) with this layout, and the array left it.
+                unsafe { blocks.free(old.cast(), block_layout::<T>(capacity)) };
+            }
             grown = (new_capacity - capacity) * size_of::<T>();
         }
         // SAFETY: below the capacity, which the block has room for.
         unsafe { self.ptr.get().as_ptr().add(len).write(value) };
         self.set_parts(self.ptr.get(), len + 1, self.capacity());
         grown
+    }
+
+    /// An empty array without a block, to be given room by
+    /// [`use_room`](Self::use_room) or a block by growing.
+    pub(crate) fn empty_in() -> GrowArray<T, InBlocks> {
+        GrowArray::empty()
+    }
+
+    /// Keep the elements in the room for `capacity` of them at `room`,
+    /// which is not a block of the array's own but part of its owner's
+    /// (an instance's first fields). While they are there, the owner
+    /// [`forget`](Self::forget)s the array rather than releasing it, and
+    /// moves them out with [`move_out_in`](Self::move_out_in) before they
+    /// outgrow it.
+    ///
+    /// # Safety
+    /// The array is empty without a block, and `room` is aligned and has
+    /// room for `capacity` elements, which nothing else uses while the
+    /// array keeps its elements there.
+    pub(crate) unsafe fn use_room(&self, room: NonNull<T>, capacity: usize) {
+        debug_assert!(self.is_empty() && self.capacity() == 0);
+        self.set_parts(room, 0, capacity);
+    }
+
+    /// Leave the array empty without giving anything back: for elements in
+    /// another's room ([`use_room`](Self::use_room)).
+    pub(crate) fn forget(&self) {
+        self.set_parts(NonNull::dangling(), 0, 0);
+    }
+
+    /// Move the elements out of the room [`use_room`](Self::use_room) gave
+    /// into a block of their own in `blocks`, with room to grow, and leave
+    /// that room alone; returns the new capacity.
+    ///
+    /// # Safety
+    /// The array's elements are in such a room.
+    pub(crate) unsafe fn move_out_in(&self, blocks: &mut Blocks) -> usize {
+        // SAFETY: the elements are where `ptr` says.
+        unsafe { self.move_to_new_block(blocks) }
+    }
+
+    /// Copy the elements to a new block of `blocks` with twice the
+    /// capacity (at least 4, as a `Vec` of small elements grows), and point
+    /// the array at it; returns that capacity. Where the elements were is
+    /// the caller's to give back, or not.
+    ///
+    /// # Safety
+    /// `ptr` holds the array's `len` initialized elements.
+    unsafe fn move_to_new_block(&self, blocks: &mut Blocks) -> usize {
+        let (len, capacity) = (self.len(), self.capacity());
+        let new_capacity = (capacity * 2).max(4);
+        let ptr = blocks.alloc(block_layout::<T>(new_capacity)).cast::<T>();
+        // SAFETY: the new block has room for `len` elements, the old
+        // room holds them initialized (the caller's promise), and a new
+        // block overlaps nothing in use.
+        unsafe { ptr.as_ptr().copy_from_nonoverlapping(self.ptr.get().as_ptr(), len) };
+        self.set_parts(ptr, len, new_capacity);
+        new_capacity
     }
 
     /// The elements as a fixed-length array: in the same block when the
@@ -288,6 +347,11 @@ impl<T: Copy, S: Storage> GrowArray<T, S> {
 
     pub fn capacity(&self) -> usize {
         self.capacity.get() as usize
+    }
+
+    /// Where the elements are.
+    pub fn as_ptr(&self) -> *const T {
+        self.ptr.get().as_ptr()
     }
 
     /// The element at `index`.

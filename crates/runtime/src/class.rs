@@ -15,6 +15,7 @@
 //! `DefineMethod` come before any code can see the class), which is what
 //! lets a cache remember "shape S: method M" for good.
 
+use std::alloc::Layout;
 use std::cell::{Cell, RefCell, UnsafeCell};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -387,22 +388,100 @@ unsafe impl Object for ObjShape {
 #[repr(C)]
 pub struct ObjInstance {
     header: Header,
+    /// How many fields fit in the instance's own block, after it (see
+    /// [`ObjInstance::INLINE_MAX`]): part of the block's layout, fixed for
+    /// the instance's life.
+    inline_capacity: u32,
     pub(crate) shape: Cell<Gc<ObjShape>>,
-    /// One value per field of the shape, in the shape's order. In a block
-    /// of the heap's allocator, given back when the instance is freed
+    /// One value per field of the shape, in the shape's order: in the
+    /// instance's own block while they fit there, then in a block of their
+    /// own from the heap's allocator, given back when the instance is freed
     /// (`object::free`).
     pub(crate) fields: GrowArray<Value, InBlocks>,
 }
 
 impl ObjInstance {
-    /// An instance with room for `capacity` fields in `blocks` (the heap's).
-    /// Inline, so that `Heap::alloc` builds it in its block (see there).
+    /// The most fields an instance keeps in its own block. An instance's
+    /// first fields are there, in the cache line of its shape and field
+    /// pointer, and an instance is one allocation rather than two; past
+    /// this, a class's instances keep their fields in an array of their
+    /// own from the start. 16 keeps the block in a size class (32 + 128
+    /// bytes).
+    pub(crate) const INLINE_MAX: usize = 16;
+
+    /// An instance of `shape` with room for `capacity` fields in its own
+    /// block (at most [`INLINE_MAX`](Self::INLINE_MAX)), or none, to be
+    /// placed by `Gc::place_sized` and then given that room by
+    /// [`use_inline_fields`](Self::use_inline_fields). Inline, so that the
+    /// heap builds it in its block.
     #[inline]
-    pub(crate) fn new(shape: Gc<ObjShape>, capacity: usize, blocks: &mut Blocks) -> ObjInstance {
+    pub(crate) fn new(shape: Gc<ObjShape>, capacity: usize) -> ObjInstance {
         ObjInstance {
             header: Header::new(ObjKind::Instance),
+            inline_capacity: capacity.min(Self::INLINE_MAX) as u32,
+            shape: Cell::new(shape),
+            fields: GrowArray::empty_in(),
+        }
+    }
+
+    /// An instance of `shape` whose `capacity` fields are in an array of
+    /// their own in `blocks` (more than [`INLINE_MAX`](Self::INLINE_MAX)).
+    #[inline]
+    pub(crate) fn with_array(
+        shape: Gc<ObjShape>,
+        capacity: usize,
+        blocks: &mut Blocks,
+    ) -> ObjInstance {
+        ObjInstance {
+            header: Header::new(ObjKind::Instance),
+            inline_capacity: 0,
             shape: Cell::new(shape),
             fields: GrowArray::with_capacity_in(blocks, capacity),
+        }
+    }
+
+    /// Point the fields at the room after the instance in its block. Once,
+    /// right after the instance was placed, before it has a field.
+    ///
+    /// # Safety
+    /// The instance is in a block of its [`block_layout`](Object::block_layout).
+    #[inline(always)]
+    pub(crate) unsafe fn use_inline_fields(&self) {
+        if self.inline_capacity != 0 {
+            // SAFETY: the array is new, and the block has room for
+            // `inline_capacity` values after the instance (the caller's
+            // promise), which nothing else uses.
+            unsafe { self.fields.use_room(self.inline_fields(), self.inline_capacity as usize) };
+        }
+    }
+
+    /// Where the fields kept in the instance's own block start.
+    #[inline(always)]
+    fn inline_fields(&self) -> std::ptr::NonNull<Value> {
+        let end = std::ptr::from_ref(self).wrapping_add(1).cast::<Value>().cast_mut();
+        // One past a reference is never null.
+        std::ptr::NonNull::new(end).expect("an object's end is not null")
+    }
+
+    /// Whether the fields are in the instance's own block.
+    #[inline(always)]
+    fn fields_inline(&self) -> bool {
+        self.inline_capacity != 0 && self.fields.as_ptr() == self.inline_fields().as_ptr()
+    }
+
+    /// Give back the fields' array, if it has one of its own (as the heap
+    /// frees the instance).
+    ///
+    /// # Safety
+    /// `blocks` is the allocator of the heap that made this instance, and
+    /// the instance is not used again but to be dropped.
+    pub(crate) unsafe fn release_fields(&self, blocks: &mut Blocks) {
+        if self.fields_inline() {
+            // They go with the instance's block.
+            self.fields.forget();
+        } else {
+            // SAFETY: the array's block came from `blocks` (the caller's promise).
+            unsafe { self.fields.release(blocks) };
         }
     }
 
@@ -432,7 +511,7 @@ impl ObjInstance {
     }
 
     /// Append a field, moving to `shape` (a child of the current shape);
-    /// returns how many bytes the field vector grew by.
+    /// returns how many bytes the instance grew by.
     ///
     /// # Safety
     /// `blocks` is the allocator of the heap that made this instance.
@@ -446,9 +525,21 @@ impl ObjInstance {
             shape.parent == Some(self.shape()) && shape.len as usize == self.fields.len() + 1,
             "a field is added along a transition of the instance's shape"
         );
-        // SAFETY: the fields' block came from the heap's `blocks` (`new`),
-        // which is this one (the caller's promise).
-        let grown = unsafe { self.fields.push_in(blocks, value) };
+        let grown = if self.fields.len() == self.fields.capacity() && self.fields_inline() {
+            // The fields outgrow the instance's block: they move to an
+            // array of their own, and their room there stays unused (the
+            // block's size is fixed), so all of the array is growth.
+            // SAFETY: `blocks` is the heap's (the caller's promise); the
+            // room the fields leave is the instance's, not a block.
+            let capacity = unsafe { self.fields.move_out_in(blocks) };
+            // SAFETY: the new array came from `blocks` and has room.
+            unsafe { self.fields.push_in(blocks, value) };
+            capacity * size_of::<Value>()
+        } else {
+            // SAFETY: the fields' array, if it is one of its own, came from
+            // the heap's `blocks`, which is this one (the caller's promise).
+            unsafe { self.fields.push_in(blocks, value) }
+        };
         self.shape.set(shape);
         let class = shape.class;
         if shape.len > class.field_hint.get() {
@@ -465,11 +556,22 @@ impl Trace for ObjInstance {
     }
 }
 
-// SAFETY: repr(C), header first, `trace` visits the shape and field values.
+// SAFETY: repr(C), header first, `trace` visits the shape and field values;
+// the block's layout depends only on `inline_capacity`, fixed at creation.
 unsafe impl Object for ObjInstance {
     const KIND: ObjKind = ObjKind::Instance;
     fn heap_size(&self) -> usize {
-        size_of::<Self>() + self.fields.capacity() * size_of::<Value>()
+        let own_array = if self.fields_inline() { 0 } else { self.fields.capacity() };
+        self.block_layout().size() + own_array * size_of::<Value>()
+    }
+    #[inline(always)]
+    fn block_layout(&self) -> Layout {
+        const _: () = assert!(size_of::<ObjInstance>().is_multiple_of(align_of::<Value>()));
+        let size = size_of::<Self>() + self.inline_capacity as usize * size_of::<Value>();
+        // SAFETY: the alignment is a type's, so a power of two, and the
+        // size, at most `INLINE_MAX` values after a small struct, is far
+        // below `isize::MAX`.
+        unsafe { Layout::from_size_align_unchecked(size, align_of::<Self>()) }
     }
 }
 

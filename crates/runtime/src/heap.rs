@@ -43,6 +43,7 @@ use crate::gc::{GcConfig, GcLog, GcReport, GcStats, OutOfMemory};
 use crate::interrupt::Interrupt;
 use crate::object::{self, Gc, ObjRef, ObjString, ObjUpvalue, Object, Trace};
 use crate::object::{ObjClosure, ObjFunction};
+use crate::string_hash;
 use crate::value::Value;
 
 /// The most call frames any engine may have live at once, the script's
@@ -211,9 +212,16 @@ impl Heap {
         // store forwarding in every allocation). Not listed in `objects`
         // yet, it cannot be swept; its references are roots meanwhile.
         let gc = self.place(obj);
+        self.adopt_placed(gc, size)
+    }
+
+    /// Make room for `gc`, an object of `size` bytes just placed in a block
+    /// and not yet listed, and list it; or, if it does not fit, free it.
+    #[inline(always)]
+    fn adopt_placed<T: Object>(&self, gc: Gc<T>, size: usize) -> Result<Gc<T>, OutOfMemory> {
         if let Err(full) = self.make_room(size, Some(&*gc)) {
-            // SAFETY: placed above, listed nowhere and not handed out, so
-            // nothing uses it again.
+            // SAFETY: placed by the caller, listed nowhere and not handed
+            // out, so nothing uses it again.
             unsafe { object::free(gc.as_obj(), &mut *self.blocks.get()) };
             return Err(full);
         }
@@ -241,7 +249,7 @@ impl Heap {
     /// [`intern`](Self::intern) for code (a constant or a name), outside the
     /// heap limit as [`alloc_code`](Self::alloc_code) is.
     pub fn intern_code(&self, text: &str) -> Gc<ObjString> {
-        let hash = hash_str(text);
+        let hash = string_hash::hash(text.as_bytes());
         if let Some(found) = self.find_interned(hash, text) {
             return found;
         }
@@ -311,7 +319,7 @@ impl Heap {
 
     /// The interned string with these contents.
     pub fn intern(&self, text: &str) -> Result<Gc<ObjString>, OutOfMemory> {
-        let hash = hash_str(text);
+        let hash = string_hash::hash(text.as_bytes());
         if let Some(found) = self.find_interned(hash, text) {
             return Ok(found);
         }
@@ -320,7 +328,7 @@ impl Heap {
 
     /// [`intern`](Self::intern) for a string the caller built.
     pub fn intern_owned(&self, text: String) -> Result<Gc<ObjString>, OutOfMemory> {
-        let hash = hash_str(&text);
+        let hash = string_hash::hash(text.as_bytes());
         if let Some(found) = self.find_interned(hash, &text) {
             return Ok(found);
         }
@@ -329,34 +337,47 @@ impl Heap {
 
     /// `a + b` for strings: builds the result before allocating, so neither
     /// operand needs to survive a collection. Room is made first, so a
-    /// result past the heap limit is never built.
+    /// result past the heap limit is never built. The result's hash comes
+    /// from the operands' (`string_hash.rs`): it is compared with interned
+    /// strings of that hash, and never hashed itself.
     pub fn concat(&self, a: Gc<ObjString>, b: Gc<ObjString>) -> Result<Gc<ObjString>, OutOfMemory> {
         let len = a.as_str().len().saturating_add(b.as_str().len());
         // Both operands stay alive across this collection: `extra` roots them.
         self.make_room(size_of::<ObjString>().saturating_add(len), Some(&Operands(a, b)))?;
+        let hash = string_hash::concat(a.hash, b.hash, b.as_str().len());
         let (a, b) = (a.as_str().as_bytes(), b.as_str().as_bytes());
         if len > SHORT_CONCAT {
             let mut text = Vec::with_capacity(len);
             text.extend_from_slice(a);
             text.extend_from_slice(b);
             // SAFETY: two strings' bytes, one after the other, are UTF-8.
-            return self.intern_owned(unsafe { String::from_utf8_unchecked(text) });
+            let text = unsafe { String::from_utf8_unchecked(text) };
+            if let Some(found) = self.find_interned(hash, &text) {
+                return Ok(found);
+            }
+            return self.insert_interned(hash, text.into_boxed_str());
         }
         // A short result is built on the stack, and allocated only if it
         // is a new string: most concatenations of a program that builds
-        // the same strings again are found interned.
+        // the same strings again are found interned. (Comparing interned
+        // strings with the two operands in place, and building nothing,
+        // was slower: two comparisons where this makes one.)
         let mut buffer = [0u8; SHORT_CONCAT];
         buffer[..a.len()].copy_from_slice(a);
         buffer[a.len()..len].copy_from_slice(b);
         // SAFETY: as above.
         let text = unsafe { std::str::from_utf8_unchecked(&buffer[..len]) };
-        self.intern(text)
+        if let Some(found) = self.find_interned(hash, text) {
+            return Ok(found);
+        }
+        self.insert_interned(hash, text.into())
     }
 
+    /// The interned string with these contents, whose hash is `hash`.
     fn find_interned(&self, hash: u64, text: &str) -> Option<Gc<ObjString>> {
         // SAFETY: no reference into `strings` is live (module rules).
         let strings = unsafe { &*self.strings.get() };
-        strings.find(hash, |s| s.as_str() == text).copied()
+        strings.find(string_hash::spread(hash), |s| s.hash == hash && s.as_str() == text).copied()
     }
 
     fn insert_interned(&self, hash: u64, chars: Box<str>) -> Result<Gc<ObjString>, OutOfMemory> {
@@ -369,7 +390,8 @@ impl Heap {
         // SAFETY: as above; an allocation may have collected, which only
         // removes dead strings, so `string` is still absent.
         let strings = unsafe { &mut *self.strings.get() };
-        strings.insert_unique(string.hash, string, |s| s.hash);
+        let spread = |s: &Gc<ObjString>| string_hash::spread(s.hash);
+        strings.insert_unique(spread(&string), string, spread);
     }
 
     /// A new instance of `class`, which the caller keeps rooted. The class
@@ -385,11 +407,21 @@ impl Heap {
                 shape
             }
         };
-        // SAFETY: no reference into `blocks` is live (module rules); this
-        // one ends before the allocation.
-        let instance =
-            ObjInstance::new(shape, class.field_hint(), unsafe { &mut *self.blocks.get() });
-        self.alloc(instance)
+        let capacity = class.field_hint();
+        if capacity > ObjInstance::INLINE_MAX {
+            // SAFETY: no reference into `blocks` is live (module rules);
+            // this one ends before the allocation.
+            let blocks = unsafe { &mut *self.blocks.get() };
+            return self.alloc(ObjInstance::with_array(shape, capacity, blocks));
+        }
+        // The fields go into the instance's own block, after it.
+        let instance = ObjInstance::new(shape, capacity);
+        let size = instance.heap_size();
+        // SAFETY: no reference into `blocks` is live (module rules).
+        let gc = Gc::place_sized(unsafe { &mut *self.blocks.get() }, instance);
+        // SAFETY: just placed, in a block of its layout.
+        unsafe { gc.use_inline_fields() };
+        self.adopt_placed(gc, size)
     }
 
     /// Set field `name` of `instance` to `value` by the generic lookup, and
@@ -685,12 +717,6 @@ fn mark(gray: &mut Vec<ObjRef>, obj: ObjRef) {
         obj.set_marked(true);
         gray.push(obj);
     }
-}
-
-/// The hash of a string's contents, fixed for the life of the process.
-pub fn hash_str(text: &str) -> u64 {
-    use std::hash::BuildHasher;
-    foldhash::fast::FixedState::with_seed(0x5354_5241_5441).hash_one(text)
 }
 
 // ------------------------------------------------------------------ roots

@@ -29,6 +29,7 @@ pub mod native_stack;
 mod natives;
 mod object;
 mod print;
+mod string_hash;
 mod table;
 mod value;
 
@@ -43,7 +44,6 @@ pub use frame::{FrameRecord, Frames, TooManyFrames};
 pub use gc::{DEFAULT_MAX_HEAP, GcConfig, GcLog, GcReport, GcStats, OUT_OF_MEMORY, OutOfMemory};
 pub use heap::{
     Globals, Heap, HeapOptions, MAX_FRAME_SLOTS, MAX_FRAMES, Root, STACK_SLOTS, Stack, StackFull,
-    hash_str,
 };
 pub use interrupt::{INTERRUPTED, Interrupt};
 pub use natives::{NATIVES, NativeSpec, define_natives};

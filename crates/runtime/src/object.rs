@@ -131,8 +131,23 @@ impl<T> Eq for Gc<T> {}
 impl<T: Object> Gc<T> {
     /// Move `obj` into a block of `blocks`, where it stays until [`free`].
     pub(crate) fn place(blocks: &mut Blocks, obj: T) -> Gc<T> {
+        debug_assert_eq!(obj.block_layout(), Layout::new::<T>());
         let ptr = blocks.alloc(Layout::new::<T>()).cast::<T>();
         // SAFETY: a fresh block of `T`'s layout, which nothing else uses.
+        unsafe { ptr.write(obj) };
+        Gc(ptr, PhantomData)
+    }
+
+    /// Move `obj` into a block of `blocks` of its
+    /// [`block_layout`](Object::block_layout), larger than its type's:
+    /// the rest of the block is the object's, uninitialized.
+    #[inline(always)]
+    pub(crate) fn place_sized(blocks: &mut Blocks, obj: T) -> Gc<T> {
+        let layout = obj.block_layout();
+        debug_assert!(layout.size() >= size_of::<T>() && layout.align() == align_of::<T>());
+        let ptr = blocks.alloc(layout).cast::<T>();
+        // SAFETY: a fresh block with room for a `T` at its start (asserted
+        // by the `Object` impl's layout), which nothing else uses.
         unsafe { ptr.write(obj) };
         Gc(ptr, PhantomData)
     }
@@ -184,10 +199,18 @@ pub trait Trace {
 /// # Safety
 /// The type must be `#[repr(C)]` with a [`Header`] of kind `KIND` as its
 /// first field, and `trace` must visit every object reference it holds.
+/// `block_layout` must be the layout of the block the object was placed in,
+/// for as long as it lives.
 pub unsafe trait Object: Trace + Sized {
     const KIND: ObjKind;
     /// Bytes this object owns: itself and any buffer it points to.
     fn heap_size(&self) -> usize;
+    /// The layout of the object's block: its type's, unless the object
+    /// keeps more in the same block (an instance's first fields).
+    #[inline(always)]
+    fn block_layout(&self) -> Layout {
+        Layout::new::<Self>()
+    }
 }
 
 pub(crate) fn trace_value(value: Value, tracer: &mut dyn FnMut(ObjRef)) {
@@ -202,7 +225,9 @@ pub(crate) fn trace_value(value: Value, tracer: &mut dyn FnMut(ObjRef)) {
 #[repr(C)]
 pub struct ObjString {
     header: Header,
-    pub hash: u64,
+    /// The hash of the contents (`string_hash.rs`), from which that of a
+    /// concatenation is computed; tables take its `spread`.
+    pub(crate) hash: u64,
     chars: Box<str>,
 }
 
@@ -528,8 +553,9 @@ macro_rules! for_each_kind {
 }
 
 /// Free an object: run its destructor in place and give its block back to
-/// `blocks`. The block's layout is that of the type the header's kind names,
-/// as when [`Gc::place`] allocated it; no size is stored anywhere else.
+/// `blocks`. The block's layout is the one the object gives
+/// ([`Object::block_layout`]: its type's, for every kind but instances), as
+/// when [`Gc::place`] allocated it; no size is stored anywhere else.
 ///
 /// # Safety
 /// `obj` must have been placed in `blocks` by [`Gc::place`] (so its header's
@@ -547,18 +573,20 @@ pub(crate) unsafe fn free(obj: ObjRef, blocks: &mut Blocks) {
         },
         // SAFETY: as above.
         ObjKind::Instance => unsafe {
-            (*ptr.cast::<ObjInstance>().as_ptr()).fields.release(blocks)
+            (*ptr.cast::<ObjInstance>().as_ptr()).release_fields(blocks)
         },
         _ => {}
     }
     for_each_kind!(obj, T => {
         // SAFETY: the object is a live `T` (the kind names its type, the
         // caller's promise) that nothing will use again, so it is dropped
-        // once, here; then its block, of `T`'s layout as `place` took it,
+        // once, here; then its block, of the layout the object gave when
+        // it was placed (read before the drop, `block_layout`'s contract),
         // is unused.
         unsafe {
+            let layout = (*ptr.cast::<T>().as_ptr()).block_layout();
             std::ptr::drop_in_place(ptr.cast::<T>().as_ptr());
-            blocks.free(ptr.cast::<u8>(), Layout::new::<T>());
+            blocks.free(ptr.cast::<u8>(), layout);
         }
     })
 }

@@ -8,6 +8,7 @@
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 
 use crate::object::{Gc, ObjRef, ObjString, Trace};
+use crate::string_hash;
 use crate::value::Value;
 
 /// A string key: pointer equality, precomputed hash.
@@ -16,7 +17,7 @@ struct Key(Gc<ObjString>);
 
 impl Hash for Key {
     fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write_u64(self.0.hash);
+        state.write_u64(string_hash::spread(self.0.hash));
     }
 }
 
