@@ -8,11 +8,14 @@
 //!
 //! An array's [`Storage`] says where its elements live, and so who frees
 //! them: the global allocator ([`Global`], the default: the array frees
-//! them when dropped), or a block of the heap's allocator ([`InBlocks`]: the
-//! object owning the array gives the block back with `release` when the
-//! heap frees the object, since dropping the array cannot reach the heap).
-//! The two kinds are one type with one layout, so machine code reads both
-//! alike.
+//! them when dropped), or the heap's allocator ([`InBlocks`]). An array in
+//! blocks has its elements either in a block of its own, which the object
+//! owning the array gives back with `release` when the heap frees the
+//! object (dropping the array cannot reach the heap), or in a *room*: the
+//! part of the owner's own block after the owner (a closure's upvalues, an
+//! instance's first fields), which goes with the owner's block, so the
+//! owner `forget`s the array instead. The kinds are one type with one
+//! layout, so machine code reads them all alike.
 
 use std::alloc::Layout;
 use std::marker::PhantomData;
@@ -82,33 +85,21 @@ impl<T> FixedArray<T> {
 }
 
 impl<T: Copy> FixedArray<T, InBlocks> {
-    /// A copy of `elements` in a block of `blocks` (none if it is empty).
-    #[inline]
-    pub(crate) fn from_slice_in(blocks: &mut Blocks, elements: &[T]) -> FixedArray<T, InBlocks> {
-        let len = elements.len();
-        let ptr = if len == 0 {
-            NonNull::dangling()
-        } else {
-            let ptr = blocks.alloc(block_layout::<T>(len)).cast::<T>();
-            // SAFETY: a fresh block with room for `len` elements, which
-            // cannot overlap the borrowed `elements`.
-            unsafe { ptr.as_ptr().copy_from_nonoverlapping(elements.as_ptr(), len) };
-            ptr
-        };
-        FixedArray { ptr, len, storage: PhantomData }
-    }
-
-    /// Give the block back to `blocks`, leaving the array empty.
+    /// An array of `len` elements in the room at `room`, which is not a
+    /// block of its own but part of its owner's (a closure's upvalues): the
+    /// owner fills it before anything reads it, and
+    /// [`forget`](Self::forget)s the array rather than releasing it.
     ///
     /// # Safety
-    /// The array's block (if any) came from this same `blocks`.
-    pub(crate) unsafe fn release(&mut self, blocks: &mut Blocks) {
-        if self.len != 0 {
-            // SAFETY: a block of this layout (`from_slice_in`, or a full
-            // `GrowArray`'s) from `blocks` (the caller's promise); the array
-            // forgets it below.
-            unsafe { blocks.free(self.ptr.cast(), block_layout::<T>(self.len)) };
-        }
+    /// `room` is aligned and has room for `len` elements, which nothing else
+    /// uses while the array lives.
+    pub(crate) unsafe fn in_room(room: NonNull<T>, len: usize) -> FixedArray<T, InBlocks> {
+        FixedArray { ptr: room, len, storage: PhantomData }
+    }
+
+    /// Leave the array empty without giving anything back: for elements in
+    /// another's room ([`in_room`](Self::in_room)).
+    pub(crate) fn forget(&mut self) {
         self.ptr = NonNull::dangling();
         self.len = 0;
     }
@@ -124,8 +115,8 @@ impl<T, S: Storage> Deref for FixedArray<T, S> {
     type Target = [T];
     fn deref(&self) -> &[T] {
         // SAFETY: `ptr` and `len` describe the initialized elements this
-        // array owns (a boxed slice's, or a block's that `from_slice_in`
-        // or a full `GrowArray` filled), or a dangling pointer and zero.
+        // array owns (a boxed slice's, or a room's that its owner filled:
+        // `in_room`), or a dangling pointer and zero.
         unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
     }
 }
@@ -285,25 +276,6 @@ impl<T: Copy> GrowArray<T, InBlocks> {
         new_capacity
     }
 
-    /// The elements as a fixed-length array: in the same block when the
-    /// array is full (a builder of a known length), else in a copy.
-    ///
-    /// # Safety
-    /// The array's block (if any) came from this same `blocks`.
-    pub(crate) unsafe fn into_fixed(self, blocks: &mut Blocks) -> FixedArray<T, InBlocks> {
-        if self.len() == self.capacity() {
-            // The block changes hands: the grow array must not release it.
-            let this = ManuallyDrop::new(self);
-            return FixedArray { ptr: this.ptr.get(), len: this.len(), storage: PhantomData };
-        }
-        // SAFETY: the elements below the length are initialized.
-        let elements = unsafe { std::slice::from_raw_parts(self.ptr.get().as_ptr(), self.len()) };
-        let fixed = FixedArray::from_slice_in(blocks, elements);
-        // SAFETY: the block came from `blocks` (the caller's promise).
-        unsafe { self.release(blocks) };
-        fixed
-    }
-
     /// Give the block back to `blocks`, leaving the array empty.
     ///
     /// # Safety
@@ -426,56 +398,41 @@ mod tests {
     }
 
     #[test]
-    fn a_full_grow_array_becomes_a_fixed_array_in_the_same_block() {
+    fn a_grow_array_in_a_room_moves_out_and_leaves_the_room_alone() {
         let mut blocks = Blocks::new();
-        let full = GrowArray::<u64, InBlocks>::with_capacity_in(&mut blocks, 3);
-        for i in 0..3 {
-            // SAFETY: the array's blocks are `blocks`.
-            unsafe { full.push_in(&mut blocks, i) };
+        let mut room = [0u64; 2];
+        let array = GrowArray::<u64, InBlocks>::empty_in();
+        let start = NonNull::new(room.as_mut_ptr()).unwrap();
+        // SAFETY: an empty array, and `room` has room for two, used by
+        // nothing else while the array keeps its elements there.
+        unsafe { array.use_room(start, 2) };
+        for i in 0..2 {
+            // SAFETY: not full, so nothing is freed or moved.
+            assert_eq!(unsafe { array.push_in(&mut blocks, 7 + i) }, 0);
         }
-        let block = full.ptr.get();
+        assert_eq!(array.as_ptr(), start.as_ptr().cast_const());
+        // SAFETY: its elements are in the room.
+        let capacity = unsafe { array.move_out_in(&mut blocks) };
+        assert_eq!((capacity, array.capacity(), array.len()), (4, 4, 2));
+        assert_ne!(array.as_ptr(), start.as_ptr().cast_const());
+        // SAFETY: the array's block is now one of `blocks`'.
+        unsafe { array.push_in(&mut blocks, 9) };
+        assert!((0..3).all(|i| array.get(i) == 7 + i as u64));
         // SAFETY: as above.
-        let mut fixed = unsafe { full.into_fixed(&mut blocks) };
-        assert_eq!((fixed.as_ptr(), &*fixed), (block.as_ptr().cast_const(), &[0, 1, 2][..]));
-
-        // One that is not full is copied to a block of its length.
-        let partial = GrowArray::<u64, InBlocks>::with_capacity_in(&mut blocks, 8);
-        // SAFETY: as above.
-        unsafe { partial.push_in(&mut blocks, 42) };
-        let old = partial.ptr.get();
-        // SAFETY: as above.
-        let mut copy = unsafe { partial.into_fixed(&mut blocks) };
-        assert_eq!(&*copy, &[42]);
-        assert_ne!(copy.as_ptr(), old.as_ptr().cast_const());
-        // SAFETY: as above.
-        unsafe {
-            fixed.release(&mut blocks);
-            copy.release(&mut blocks);
-        }
+        unsafe { array.release(&mut blocks) };
+        assert_eq!(room, [7, 8], "the room keeps what was copied out of it");
     }
 
     #[test]
-    fn a_fixed_array_in_blocks_is_a_copy_and_empty_ones_take_no_block() {
-        let mut blocks = Blocks::new();
-        let source = [1u64, 2, 3, 5];
-        let mut array = FixedArray::<u64, InBlocks>::from_slice_in(&mut blocks, &source);
-        assert_eq!(&*array, &source);
-        assert_ne!(array.as_ptr(), source.as_ptr());
-        let block = array.as_ptr();
-        // SAFETY: made in `blocks` above.
-        unsafe { array.release(&mut blocks) };
+    fn a_fixed_array_in_a_room_is_forgotten_not_freed() {
+        let mut room = [3u64, 5, 8];
+        let start = NonNull::new(room.as_mut_ptr()).unwrap();
+        // SAFETY: three aligned elements that nothing else uses meanwhile.
+        let mut array = unsafe { FixedArray::<u64, InBlocks>::in_room(start, 3) };
+        assert_eq!(&*array, &[3, 5, 8]);
+        array.forget();
         assert!(array.is_empty());
-        let mut empty = FixedArray::<u64, InBlocks>::from_slice_in(&mut blocks, &[]);
-        assert!(empty.is_empty());
-        // The empty array took nothing: the released block (32 bytes) is
-        // still the first of its class, which 24 bytes are in.
-        let mut next = FixedArray::<u64, InBlocks>::from_slice_in(&mut blocks, &[13, 21, 34]);
-        assert_eq!(next.as_ptr(), block);
-        assert_eq!(&*next, &[13, 21, 34]);
-        // SAFETY: as above.
-        unsafe {
-            empty.release(&mut blocks);
-            next.release(&mut blocks);
-        }
+        drop(array);
+        assert_eq!(room, [3, 5, 8]);
     }
 }

@@ -35,7 +35,7 @@ use std::time::Instant;
 use hashbrown::HashTable;
 
 use crate::blocks::Blocks;
-use crate::buffer::{GrowArray, InBlocks};
+use crate::buffer::GrowArray;
 use crate::cache::{CacheHit, MegamorphicCache};
 use crate::class::{ObjClass, ObjInstance, ObjShape};
 use crate::frame::Frames;
@@ -514,45 +514,35 @@ impl Heap {
         base: u32,
         enclosing: Option<Gc<ObjClosure>>,
     ) -> Result<Gc<ObjClosure>, OutOfMemory> {
-        // The upvalues go straight into the block the closure will keep, as
-        // they are captured: no `malloc`, no copy.
+        // The closure is placed first, and each upvalue goes straight into
+        // the room after it in its block as it is captured. Not listed yet,
+        // the closure is neither traced nor swept by a collection while an
+        // upvalue is made; it needs not be: its function is a constant of
+        // the running function, captures of the enclosing closure stay
+        // reachable through it (it is running, so it is a root), and new
+        // open upvalues are roots.
         // SAFETY: no reference into `blocks` is live (module rules).
-        let upvalues =
-            GrowArray::with_capacity_in(unsafe { &mut *self.blocks.get() }, captures.len());
-        if let Err(full) = self.gather_captures(captures, base, enclosing, &upvalues) {
-            // SAFETY: as above; the array was made in these blocks.
-            unsafe { upvalues.release(&mut *self.blocks.get()) };
-            return Err(full);
-        }
-        // SAFETY: as above.
-        let upvalues = unsafe { upvalues.into_fixed(&mut *self.blocks.get()) };
-        // The upvalues are roots already (see `gather_captures`), so no
-        // collection while the closure is allocated can free them.
-        self.alloc(ObjClosure::new(function, upvalues))
-    }
-
-    /// Append the upvalue of each capture to `upvalues`, an array in the
-    /// heap's blocks (see [`make_closure`](Self::make_closure)).
-    fn gather_captures(
-        &self,
-        captures: impl ExactSizeIterator<Item = (bool, u8)>,
-        base: u32,
-        enclosing: Option<Gc<ObjClosure>>,
-        upvalues: &GrowArray<Gc<ObjUpvalue>, InBlocks>,
-    ) -> Result<(), OutOfMemory> {
-        for (is_local, index) in captures {
-            // Captures of the enclosing closure stay reachable through it
-            // (it is running, so it is a root); new open upvalues are roots.
+        let closure =
+            ObjClosure::place(unsafe { &mut *self.blocks.get() }, function, captures.len());
+        for (at, (is_local, index)) in captures.enumerate() {
             let upvalue = if is_local {
-                self.capture_upvalue(base + u32::from(index))?
+                match self.capture_upvalue(base + u32::from(index)) {
+                    Ok(upvalue) => upvalue,
+                    Err(full) => {
+                        // SAFETY: placed above, listed nowhere and not
+                        // handed out, so nothing uses it again.
+                        unsafe { object::free(closure.as_obj(), &mut *self.blocks.get()) };
+                        return Err(full);
+                    }
+                }
             } else {
                 enclosing.expect("nested functions run in a closure").upvalues[index as usize]
             };
-            // SAFETY: no reference into `blocks` is live (module rules), and
-            // the array was made in them.
-            unsafe { upvalues.push_in(&mut *self.blocks.get(), upvalue) };
+            // SAFETY: just placed, not yet listed or read; `at` is below
+            // the count of captures it was placed with.
+            unsafe { closure.init_upvalue(at, upvalue) };
         }
-        Ok(())
+        self.adopt_placed(closure, closure.heap_size())
     }
 
     /// The open upvalue for stack `slot`, created if none exists yet.

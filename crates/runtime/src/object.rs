@@ -395,18 +395,61 @@ unsafe impl Object for ObjNative {
 pub struct ObjClosure {
     header: Header,
     pub function: Gc<ObjFunction>,
-    /// In a block of the heap's allocator, given back when the closure is
-    /// freed (see [`free`]).
+    /// In the closure's own block, right after it (see
+    /// [`ObjClosure::place`]): a closure is one allocation.
     pub upvalues: FixedArray<Gc<ObjUpvalue>, InBlocks>,
 }
 
 impl ObjClosure {
+    /// Place a closure of `function` in a block of `blocks` with room for
+    /// `count` upvalues after it, which the caller fills with
+    /// [`init_upvalue`](Self::init_upvalue) before anything reads them. Not
+    /// listed in the heap yet (see `Heap::make_closure`).
     #[inline]
-    pub(crate) fn new(
+    pub(crate) fn place(
+        blocks: &mut Blocks,
         function: Gc<ObjFunction>,
-        upvalues: FixedArray<Gc<ObjUpvalue>, InBlocks>,
-    ) -> ObjClosure {
-        ObjClosure { header: Header::new(ObjKind::Closure), function, upvalues }
+        count: usize,
+    ) -> Gc<ObjClosure> {
+        let layout = Self::layout(count);
+        let ptr = blocks.alloc(layout).cast::<ObjClosure>();
+        // The upvalues' room: the rest of the block.
+        // SAFETY: the block has room for the closure and then `count`
+        // upvalues (`layout`).
+        let room = unsafe { NonNull::new_unchecked(ptr.as_ptr().add(1).cast::<Gc<ObjUpvalue>>()) };
+        // SAFETY: that room is aligned (the closure's size is a multiple of
+        // a pointer's) and the closure's alone.
+        let upvalues = unsafe { FixedArray::in_room(room, count) };
+        // SAFETY: a fresh block with room for an `ObjClosure` at its start,
+        // which nothing else uses.
+        unsafe {
+            ptr.write(ObjClosure { header: Header::new(ObjKind::Closure), function, upvalues })
+        };
+        Gc(ptr, PhantomData)
+    }
+
+    /// Set upvalue `index`, once, before the closure is used.
+    ///
+    /// # Safety
+    /// The closure was just [`place`](Self::place)d and is not yet listed,
+    /// traced or read, and `index` is below its count.
+    #[inline(always)]
+    pub(crate) unsafe fn init_upvalue(&self, index: usize, upvalue: Gc<ObjUpvalue>) {
+        debug_assert!(index < self.upvalues.len);
+        // SAFETY: inside the room (the caller's promise), which is the
+        // closure's alone.
+        unsafe { self.upvalues.ptr.as_ptr().add(index).write(upvalue) };
+    }
+
+    /// The layout of the block of a closure with `count` upvalues.
+    #[inline(always)]
+    fn layout(count: usize) -> Layout {
+        const _: () = assert!(size_of::<ObjClosure>().is_multiple_of(align_of::<Gc<ObjUpvalue>>()));
+        let size = size_of::<ObjClosure>() + count * size_of::<Gc<ObjUpvalue>>();
+        // SAFETY: the alignment is a type's, so a power of two; at most 255
+        // upvalues (a one-byte operand counts them) after a small struct,
+        // far below `isize::MAX`.
+        unsafe { Layout::from_size_align_unchecked(size, align_of::<ObjClosure>()) }
     }
 }
 
@@ -419,11 +462,17 @@ impl Trace for ObjClosure {
     }
 }
 
-// SAFETY: repr(C), header first, and `trace` visits the function and upvalues.
+// SAFETY: repr(C), header first, and `trace` visits the function and
+// upvalues; the block's layout depends only on how many upvalues there are,
+// fixed when the closure is placed.
 unsafe impl Object for ObjClosure {
     const KIND: ObjKind = ObjKind::Closure;
     fn heap_size(&self) -> usize {
         size_of::<Self>() + self.upvalues.len() * size_of::<Gc<ObjUpvalue>>()
+    }
+    #[inline(always)]
+    fn block_layout(&self) -> Layout {
+        Self::layout(self.upvalues.len())
     }
 }
 
@@ -563,32 +612,43 @@ macro_rules! for_each_kind {
 /// used afterwards.
 pub(crate) unsafe fn free(obj: ObjRef, blocks: &mut Blocks) {
     let ptr = obj.raw();
-    // The arrays an object keeps in blocks go back first: dropping an
-    // array cannot reach `blocks` (`buffer.rs`).
+    for_each_kind!(obj, T => {
+        let object = ptr.cast::<T>().as_ptr();
+        // SAFETY: the object is a live `T` (the kind names its type, the
+        // caller's promise) that nothing will use again. Its block's layout
+        // is read first, as the object gave it when placed (what it says
+        // of its arrays changes as they go back); then the arrays it keeps
+        // in blocks go back (dropping an array cannot reach `blocks`,
+        // `buffer.rs`); then it is dropped, once, here, and its block is
+        // unused.
+        unsafe {
+            let layout = (*object).block_layout();
+            release_arrays(obj, blocks);
+            std::ptr::drop_in_place(object);
+            blocks.free(ptr.cast::<u8>(), layout);
+        }
+    })
+}
+
+/// Give back the arrays `obj` keeps in blocks, or forget those it keeps in
+/// its own block, as [`free`] frees it.
+///
+/// # Safety
+/// As for [`free`].
+#[inline(always)]
+unsafe fn release_arrays(obj: ObjRef, blocks: &mut Blocks) {
+    let ptr = obj.raw();
     match obj.kind() {
-        // SAFETY: the kind names the type; the object is ours alone (the
-        // caller's promise), and the heap made its arrays in `blocks`.
-        ObjKind::Closure => unsafe {
-            (*ptr.cast::<ObjClosure>().as_ptr()).upvalues.release(blocks)
-        },
-        // SAFETY: as above.
+        // SAFETY: the kind names the type, and the object is ours alone
+        // (the caller's promise). The upvalues are in the closure's block.
+        ObjKind::Closure => unsafe { (*ptr.cast::<ObjClosure>().as_ptr()).upvalues.forget() },
+        // SAFETY: as above; the heap made the fields' array, if the
+        // instance has one, in `blocks`.
         ObjKind::Instance => unsafe {
             (*ptr.cast::<ObjInstance>().as_ptr()).release_fields(blocks)
         },
         _ => {}
     }
-    for_each_kind!(obj, T => {
-        // SAFETY: the object is a live `T` (the kind names its type, the
-        // caller's promise) that nothing will use again, so it is dropped
-        // once, here; then its block, of the layout the object gave when
-        // it was placed (read before the drop, `block_layout`'s contract),
-        // is unused.
-        unsafe {
-            let layout = (*ptr.cast::<T>().as_ptr()).block_layout();
-            std::ptr::drop_in_place(ptr.cast::<T>().as_ptr());
-            blocks.free(ptr.cast::<u8>(), layout);
-        }
-    })
 }
 
 /// Run `f` on `obj` as its concrete type (for tracing and sizing).
