@@ -615,7 +615,7 @@ impl Heap {
             extra.trace(&mut |obj| mark(gray, obj));
         }
         while let Some(obj) = gray.pop() {
-            object::with_object(obj, |o| o.trace(&mut |child| mark(gray, child)));
+            object::trace_object(obj, &mut |child| mark(gray, child));
         }
 
         strings.retain(|s| s.as_obj().is_marked());
@@ -623,7 +623,7 @@ impl Heap {
         objects.retain(|&obj| {
             if obj.is_marked() {
                 obj.set_marked(false);
-                live_bytes += object::with_object(obj, |o| o.size());
+                live_bytes += object::heap_size_of(obj);
                 true
             } else {
                 // SAFETY: unmarked means unreachable from every root, so

@@ -96,6 +96,16 @@ impl ObjRef {
         if self.kind() == T::KIND { Some(Gc(self.0.cast(), PhantomData)) } else { None }
     }
 
+    /// The object as a `T`, without looking at its kind.
+    ///
+    /// # Safety
+    /// The object's kind is `T::KIND`.
+    #[inline(always)]
+    pub(crate) unsafe fn downcast_unchecked<T: Object>(self) -> Gc<T> {
+        debug_assert_eq!(self.kind(), T::KIND);
+        Gc(self.0.cast(), PhantomData)
+    }
+
     pub(crate) fn raw(self) -> NonNull<Header> {
         self.0
     }
@@ -651,20 +661,20 @@ unsafe fn release_arrays(obj: ObjRef, blocks: &mut Blocks) {
     }
 }
 
-/// Run `f` on `obj` as its concrete type (for tracing and sizing).
-pub(crate) fn with_object<R>(obj: ObjRef, f: impl FnOnce(&dyn ObjectDyn) -> R) -> R {
-    for_each_kind!(obj, T => f(&*obj.downcast::<T>().expect("kind checked")))
+/// Visit the references `obj` holds, as its type's `trace` does. The kind
+/// picks the type here, so each kind's `trace` is called directly and can
+/// be inlined with `tracer` (the collector's marking loop).
+#[inline(always)]
+pub(crate) fn trace_object(obj: ObjRef, tracer: &mut impl FnMut(ObjRef)) {
+    // SAFETY: the kind names the object's type.
+    for_each_kind!(obj, T => unsafe { obj.downcast_unchecked::<T>() }.trace(tracer))
 }
 
-/// The object-safe part of [`Object`].
-pub(crate) trait ObjectDyn: Trace {
-    fn size(&self) -> usize;
-}
-
-impl<T: Object> ObjectDyn for T {
-    fn size(&self) -> usize {
-        self.heap_size()
-    }
+/// The bytes `obj` owns, as its type's `heap_size` says.
+#[inline(always)]
+pub(crate) fn heap_size_of(obj: ObjRef) -> usize {
+    // SAFETY: the kind names the object's type.
+    for_each_kind!(obj, T => unsafe { obj.downcast_unchecked::<T>() }.heap_size())
 }
 
 #[cfg(test)]
