@@ -95,6 +95,7 @@ pub fn compile(module: &Bytecode, facts: &Facts, want_clif: bool) -> Result<Buil
             stress_deopt: false,
             global_functions: &[],
             site_functions: &[],
+            call_functions: &[],
             site_fields: &[],
             inliner: None,
         };

@@ -14,7 +14,7 @@
 //! into the frame's record, so a trace names the right line): a
 //! *safepoint*. Beyond the constants' values (`FunctionInput::constants`)
 //! and, for JIT code, the addresses of known functions the engine pins
-//! (`FunctionInput::global_functions`, `site_functions`), no address of the
+//! (`FunctionInput::global_functions`, `site_functions`, `call_functions`), no address of the
 //! engine's is built into the code: it reaches everything through `ctx`
 //! and its frame.
 

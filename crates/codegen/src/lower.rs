@@ -64,6 +64,14 @@ pub struct FunctionInput<'a> {
     /// each, in turn, and calls the one it is directly (or inlines it),
     /// the general path only when it is none of them.
     pub site_functions: &'a [Vec<KnownFunction>],
+    /// By call site (the number a `Call`'s operand byte of feedback holds,
+    /// minus one: `abi::FEEDBACK_CALL_SITES`), the functions whose closures
+    /// the site has called, in the order it first called them, as the
+    /// interpreter recorded it (empty: none known). A call there whose
+    /// callee is not a global of a known function compares the callee's
+    /// function with each in turn and calls the one it is directly (or
+    /// inlines it), the general path only when it is none of them.
+    pub call_functions: &'a [Vec<KnownFunction>],
     /// By property site, the shapes its inline cache has found and the
     /// index of the field each has, in the order it found them (empty:
     /// none known, or a key found something other than a field; the
@@ -171,7 +179,7 @@ pub struct Speculations {
     /// Slots guarded to numbers on entry to a loop.
     pub loop_numbers: usize,
     /// Calls of a known function (`FunctionInput::global_functions`,
-    /// `site_functions`).
+    /// `site_functions`, `call_functions`).
     pub known_calls: usize,
     /// Property sites of a known shape (`FunctionInput::site_fields`).
     pub known_fields: usize,
@@ -1703,6 +1711,9 @@ impl<'a, 'b> Lower<'a, 'b> {
                 }
                 _ => Vec::new(),
             };
+        if targets.is_empty() && instruction.op == Op::Call {
+            targets = self.call_site_functions(instruction.offset);
+        }
         targets.retain(|known| u32::from(known.arity) == n_args);
         let join_result = self.builder.append_block_param(join, types::I64);
 
@@ -1859,6 +1870,14 @@ impl<'a, 'b> Lower<'a, 'b> {
         self.mark_clean(return_to..return_to + 1);
         // Every path but an inlined body's wrote the pending records.
         self.records_written |= !any_inlined;
+    }
+
+    /// The functions whose closures the `Call` at `offset` has called, as
+    /// its feedback says (`FunctionInput::call_functions`).
+    fn call_site_functions(&self, offset: usize) -> Vec<KnownFunction> {
+        let site = self.input.feedback.and_then(|feedback| feedback.get(offset + 1));
+        let index = site.and_then(|&site| usize::from(site).checked_sub(1));
+        index.and_then(|index| self.input.call_functions.get(index)).cloned().unwrap_or_default()
     }
 
     /// Guard that `callee` is a closure of `known`: go on in `then` if it

@@ -13,7 +13,7 @@ use vm::FunctionCode;
 use codegen::{
     CalleeInput, CantCompile, Compiled, FunctionInput, Inliner, KnownField, KnownFunction,
 };
-use runtime::{CacheHit, Gc, ObjClosure};
+use runtime::{CacheHit, Gc, ObjClosure, ObjFunction};
 
 /// The code generator's state, kept across compiles.
 pub(crate) struct Backend {
@@ -73,6 +73,7 @@ impl Backend {
         let feedback = feedback(function);
         let global_functions = known_global_functions(function);
         let site_functions = known_site_functions(function);
+        let call_functions = known_call_functions(function);
         let site_fields = known_fields(function);
         let inliner = Callees { of: function };
         let input = FunctionInput {
@@ -83,6 +84,7 @@ impl Backend {
             stress_deopt,
             global_functions: &global_functions,
             site_functions: &site_functions,
+            call_functions: &call_functions,
             site_fields: &site_fields,
             inliner: Some(&inliner),
         };
@@ -122,6 +124,7 @@ impl Inliner for Callees<'_> {
         Some(CalleeInput {
             feedback: feedback(&callee),
             site_functions: known_site_functions(&callee),
+            call_functions: known_call_functions(&callee),
             site_fields: known_fields(&callee),
             function: callee.function,
             facts: callee.facts,
@@ -150,6 +153,29 @@ fn known_site_functions(function: &FunctionCode<'_>) -> Vec<Vec<KnownFunction>> 
         closures.into_iter().filter_map(|closure| known(function.heap, closure)).collect()
     };
     function.object.caches.iter().map(known_methods).collect()
+}
+
+/// By call site (`ObjFunction::callees`), the functions whose closures the
+/// site has called, in the order it first called them: none if it called
+/// more than `ObjFunction::CALL_WAYS`. Any closure of them may come: the
+/// code compares the callee's function, not the closure.
+fn known_call_functions(function: &FunctionCode<'_>) -> Vec<Vec<KnownFunction>> {
+    let known_function = |address: usize| {
+        // SAFETY: a callee cell holds the address of a function object the
+        // VM loaded, which it pins for its life.
+        let callee = unsafe { runtime::ObjRef::from_addr(address) }.downcast::<ObjFunction>()?;
+        let code = callee.code.get();
+        (!code.is_null()).then(|| KnownFunction {
+            function: address as u64,
+            arity: callee.arity,
+            code: code as u64,
+            proto: callee.proto,
+            closure: None,
+        })
+    };
+    let object = function.object;
+    let site = |site| object.site_callees(site).into_iter().filter_map(known_function).collect();
+    (0..object.call_sites()).map(site).collect()
 }
 
 /// By global slot, the function of the closure each global holds now. The

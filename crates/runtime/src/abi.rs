@@ -78,6 +78,11 @@ pub const FEEDBACK_DEOPTED: u8 = 2;
 /// Deopt stress mode (`--jit-stress-deopt`) already failed a guard here
 /// once; its guards now fail only when their assumption does.
 pub const FEEDBACK_STRESSED: u8 = 4;
+/// A `Call`'s operand byte (offset + 1, where no instruction starts) holds
+/// not bits but its site's number: 1 + the index of the site's callee cell
+/// (`ObjFunction::callees`), for this many sites of a function, in code
+/// order; 0 for the others.
+pub const FEEDBACK_CALL_SITES: usize = u8::MAX as usize;
 
 /// `ObjUpvalue`: where the variable's value is (a stack slot while open,
 /// the upvalue's own cell once closed).

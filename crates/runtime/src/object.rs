@@ -298,6 +298,15 @@ pub struct ObjFunction {
     /// optimizing compiler to speculate on. Empty for engines without
     /// bytecode.
     pub feedback: FixedArray<Cell<u8>>,
+    /// The callee feedback of its `Call` sites: [`CALL_WAYS`](Self::CALL_WAYS)
+    /// cells per site, sites in code order (the operand byte's feedback
+    /// numbers a site: `abi::FEEDBACK_CALL_SITES`). A site's cells hold the
+    /// addresses of the functions whose closures it has called, in the
+    /// order it first called them, then zeros; or, in its first cell,
+    /// [`CALLEES_MANY`](Self::CALLEES_MANY) once it called more. Function
+    /// objects of a loaded module live as long as its engine (which pins
+    /// them), so an address here stays a function's.
+    pub callees: FixedArray<Cell<usize>>,
     /// The function's constants as runtime values, in constant-table
     /// order (set by a bytecode engine at load, which keeps them alive and
     /// in place for the function's life; null otherwise). Compiled code
@@ -307,9 +316,13 @@ pub struct ObjFunction {
 
 impl ObjFunction {
     pub fn new(name: Option<Gc<ObjString>>, arity: u8, upvalue_count: u16, proto: u32) -> Self {
-        ObjFunction::with_caches(name, arity, upvalue_count, proto, Box::new([]), 0)
+        ObjFunction::with_caches(name, arity, upvalue_count, proto, Box::new([]), 0, &[])
     }
 
+    /// A function whose code is `code_len` bytes long, with `caches` for
+    /// its property sites and a callee cell for each `Call` instruction at
+    /// the offsets `call_sites` (in order; past the first
+    /// `abi::FEEDBACK_CALL_SITES`, none).
     pub fn with_caches(
         name: Option<Gc<ObjString>>,
         arity: u8,
@@ -317,7 +330,17 @@ impl ObjFunction {
         proto: u32,
         caches: Box<[InlineCache]>,
         code_len: usize,
+        call_sites: &[usize],
     ) -> Self {
+        let feedback: FixedArray<Cell<u8>> =
+            FixedArray::new((0..code_len).map(|_| Cell::new(0)).collect());
+        let watched = &call_sites[..call_sites.len().min(crate::abi::FEEDBACK_CALL_SITES)];
+        for (site, &offset) in (1..=u8::MAX).zip(watched) {
+            // The operand's byte: no instruction starts there.
+            if let Some(cell) = feedback.get(offset + 1) {
+                cell.set(site);
+            }
+        }
         ObjFunction {
             header: Header::new(ObjKind::Function),
             name,
@@ -329,7 +352,10 @@ impl ObjFunction {
             calls: Cell::new(0),
             code: Cell::new(std::ptr::null()),
             backedges: Cell::new(0),
-            feedback: FixedArray::new((0..code_len).map(|_| Cell::new(0)).collect()),
+            feedback,
+            callees: FixedArray::new(
+                (0..watched.len() * Self::CALL_WAYS).map(|_| Cell::new(0)).collect(),
+            ),
             constants: Cell::new(std::ptr::null()),
         }
     }
@@ -344,6 +370,63 @@ impl ObjFunction {
         if let Some(cell) = self.feedback.get(offset) {
             cell.set(cell.get() | bits);
         }
+    }
+
+    /// How many functions a `Call` site's feedback tells apart (as an
+    /// inline cache's ways): a call of closures of more is megamorphic.
+    pub const CALL_WAYS: usize = 4;
+
+    /// A site's first callee cell once it called closures of more than
+    /// [`CALL_WAYS`](Self::CALL_WAYS) functions (no function is at address 1).
+    pub const CALLEES_MANY: usize = 1;
+
+    /// Record that the `Call` whose operand is at `operand` called a
+    /// closure of `callee`. Costs the interpreter a load and a comparison
+    /// at a site that has settled on one function.
+    #[inline(always)]
+    pub fn record_callee(&self, operand: usize, callee: Gc<ObjFunction>) {
+        if let Some(ways) = self.callee_ways(operand) {
+            let address = callee.as_ptr().addr();
+            if ways[0].get() != address {
+                Self::record_other_callee(ways, address);
+            }
+        }
+    }
+
+    /// `record_callee` past its first way.
+    #[inline(never)]
+    fn record_other_callee(ways: &[Cell<usize>], address: usize) {
+        for way in ways {
+            match way.get() {
+                Self::CALLEES_MANY => return,
+                0 => return way.set(address),
+                seen if seen == address => return,
+                _ => {}
+            }
+        }
+        ways[0].set(Self::CALLEES_MANY);
+        ways[1..].iter().for_each(|way| way.set(0));
+    }
+
+    /// How many `Call` sites have callee feedback.
+    pub fn call_sites(&self) -> usize {
+        self.callees.len() / Self::CALL_WAYS
+    }
+
+    /// The functions whose closures call site `site` has called (by
+    /// address, in the order it first called them), unless it called more
+    /// than [`CALL_WAYS`](Self::CALL_WAYS).
+    pub fn site_callees(&self, site: usize) -> Vec<usize> {
+        let ways = self.callees.get(site * Self::CALL_WAYS..(site + 1) * Self::CALL_WAYS);
+        let seen = ways.into_iter().flatten().map(Cell::get);
+        seen.take_while(|&seen| seen > Self::CALLEES_MANY).collect()
+    }
+
+    /// The callee cells of the `Call` whose operand is at `operand`.
+    #[inline(always)]
+    fn callee_ways(&self, operand: usize) -> Option<&[Cell<usize>]> {
+        let site = usize::from(self.feedback.get(operand)?.get()).checked_sub(1)?;
+        self.callees.get(site * Self::CALL_WAYS..(site + 1) * Self::CALL_WAYS)
     }
 
     /// The name used in stack traces: `None` for the script.
@@ -367,7 +450,10 @@ impl Trace for ObjFunction {
 unsafe impl Object for ObjFunction {
     const KIND: ObjKind = ObjKind::Function;
     fn heap_size(&self) -> usize {
-        size_of::<Self>() + self.caches.len() * size_of::<InlineCache>() + self.feedback.len()
+        size_of::<Self>()
+            + self.caches.len() * size_of::<InlineCache>()
+            + self.feedback.len()
+            + self.callees.len() * size_of::<usize>()
     }
 }
 

@@ -794,6 +794,11 @@ impl<'a> Run<'a> {
                     let before = self.frames.len();
                     match callee.downcast::<ObjClosure>() {
                         Some(callee) => {
+                            if op == Op::Call && self.threshold != u32::MAX {
+                                // SAFETY: the operand just read is inside the code.
+                                let operand = self.index_in_code(loaded, unsafe { ip.sub(1) });
+                                loaded.object.record_callee(operand as usize, callee.function);
+                            }
                             try_raise!(self.push_frame(callee, slot_zero, n_args, return_to));
                         }
                         None => {

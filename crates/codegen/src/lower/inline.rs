@@ -20,8 +20,9 @@
 //! caller's return).
 //!
 //! A callee is inlined when the call's callee is known (a global's
-//! function, or one of the methods a site found, behind the same guard as
-//! a direct call), it is small, it makes no closures (whose upvalues a
+//! function, one of the methods a site found, or the one function whose
+//! closures a call site has called, behind the same guard as a direct
+//! call), it is small, it makes no closures (whose upvalues a
 //! return would close), and the inlining is not too deep or too large in
 //! all. The JIT gives the lowering the callees' code and feedback through
 //! an [`Inliner`]; AOT code inlines nothing (it has no known functions).
@@ -70,6 +71,7 @@ pub struct CalleeInput<'a> {
     pub facts: &'a FunctionFacts,
     pub feedback: Vec<u8>,
     pub site_functions: Vec<Vec<KnownFunction>>,
+    pub call_functions: Vec<Vec<KnownFunction>>,
     pub site_fields: Vec<Vec<KnownField>>,
 }
 
@@ -155,6 +157,7 @@ impl<'a, 'b> Lower<'a, 'b> {
             stress_deopt: self.input.stress_deopt,
             global_functions: self.input.global_functions,
             site_functions: &callee.site_functions,
+            call_functions: &callee.call_functions,
             site_fields: &callee.site_fields,
             inliner: self.input.inliner,
         };
