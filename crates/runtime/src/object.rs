@@ -216,7 +216,8 @@ pub unsafe trait Object: Trace + Sized {
     /// Bytes this object owns: itself and any buffer it points to.
     fn heap_size(&self) -> usize;
     /// The layout of the object's block: its type's, unless the object
-    /// keeps more in the same block (an instance's first fields).
+    /// keeps more in the same block (an instance's first fields, a
+    /// closure's upvalues).
     #[inline(always)]
     fn block_layout(&self) -> Layout {
         Layout::new::<Self>()
