@@ -299,7 +299,13 @@ pub struct ObjFunction {
     /// optimizing compiler to speculate on. Empty for engines without
     /// bytecode.
     pub feedback: FixedArray<Cell<u8>>,
-    /// The callee feedback of its `Call` sites: [`CALL_WAYS`](Self::CALL_WAYS)
+    /// The function's constants as runtime values, in constant-table
+    /// order (set by a bytecode engine at load, which keeps them alive and
+    /// in place for the function's life; null otherwise). Compiled code
+    /// reads its string constants here, so it holds no heap address.
+    pub constants: Cell<*const crate::Value>,
+    /// The callee feedback of its `Call` sites (the last field, so that no
+    /// offset compiled code reads moved for it): [`CALL_WAYS`](Self::CALL_WAYS)
     /// cells per site, sites in code order (the operand byte's feedback
     /// numbers a site: `abi::FEEDBACK_CALL_SITES`). A site's cells hold the
     /// addresses of the functions whose closures it has called, in the
@@ -308,11 +314,6 @@ pub struct ObjFunction {
     /// objects of a loaded module live as long as its engine (which pins
     /// them), so an address here stays a function's.
     pub callees: FixedArray<Cell<usize>>,
-    /// The function's constants as runtime values, in constant-table
-    /// order (set by a bytecode engine at load, which keeps them alive and
-    /// in place for the function's life; null otherwise). Compiled code
-    /// reads its string constants here, so it holds no heap address.
-    pub constants: Cell<*const crate::Value>,
 }
 
 impl ObjFunction {
