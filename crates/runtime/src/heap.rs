@@ -517,8 +517,9 @@ impl Heap {
         // The closure is placed first, and each upvalue goes straight into
         // the room after it in its block as it is captured. Not listed yet,
         // the closure is neither traced nor swept by a collection while an
-        // upvalue is made; it needs not be: its function is a constant of
-        // the running function, captures of the enclosing closure stay
+        // upvalue is made; it needs not be: its function is code the
+        // engine keeps pinned (every engine pins the function objects it
+        // makes), captures of the enclosing closure stay
         // reachable through it (it is running, so it is a root), and new
         // open upvalues are roots.
         // SAFETY: no reference into `blocks` is live (module rules).
