@@ -168,6 +168,9 @@ pub struct FunctionFacts {
     /// The targets of `Loop` instructions, ascending: where on-stack
     /// replacement may enter.
     pub loop_headers: Vec<u32>,
+    /// The offsets of the `Call` instructions, ascending: the sites an
+    /// engine may record callees at.
+    pub call_sites: Vec<u32>,
 }
 
 impl FunctionFacts {
@@ -940,15 +943,17 @@ impl FunctionChecker<'_> {
             depths.push(depth);
             captured.push(set);
         }
-        let mut loop_headers: Vec<u32> = instructions(&self.function.chunk.code)
-            .flatten()
-            .filter(|instruction| instruction.op == Op::Loop)
-            .filter_map(|instruction| instruction.jump_target())
-            .map(|target| target as u32)
-            .collect();
+        let (mut loop_headers, mut call_sites) = (Vec::new(), Vec::new());
+        for instruction in instructions(&self.function.chunk.code).flatten() {
+            match instruction.op {
+                Op::Loop => loop_headers.extend(instruction.jump_target().map(|t| t as u32)),
+                Op::Call => call_sites.push(instruction.offset as u32),
+                _ => {}
+            }
+        }
         loop_headers.sort_unstable();
         loop_headers.dedup();
-        FunctionFacts { depths, captured, sets: sets.sets, loop_headers }
+        FunctionFacts { depths, captured, sets: sets.sets, loop_headers, call_sites }
     }
 
     /// The slots a closure may have captured after `instruction`, which

@@ -1500,12 +1500,7 @@ impl<'a, 'b> Lower<'a, 'b> {
         let index = self.builder.ins().load(types::I32, trusted(), entry, abi::ENTRY_INDEX as i32);
         let index = self.builder.ins().uextend(types::I64, index);
         let offset = self.builder.ins().ishl_imm_u(index, 3);
-        let fields = self.builder.ins().load(
-            types::I64,
-            self.header_flags,
-            object,
-            abi::INSTANCE_FIELDS as i32,
-        );
+        let fields = self.fields_of(object);
         let address = self.builder.ins().iadd(fields, offset);
         match op {
             Op::GetProperty => {
@@ -1577,12 +1572,7 @@ impl<'a, 'b> Lower<'a, 'b> {
         }
         self.builder.ins().brif(is_known, field_block, &[], ways, &[]);
         self.builder.switch_to_block(field_block);
-        let fields = self.builder.ins().load(
-            types::I64,
-            self.header_flags,
-            object,
-            abi::INSTANCE_FIELDS as i32,
-        );
+        let fields = self.fields_of(object);
         if op == Op::GetProperty {
             let value = self.builder.ins().load(types::I64, self.field_flags, fields, offset);
             self.def_boxed(depth - 1, value);
@@ -1626,12 +1616,7 @@ impl<'a, 'b> Lower<'a, 'b> {
         let store_block = self.builder.create_block();
         self.builder.ins().brif(fits, store_block, &[], slow, &[]);
         self.builder.switch_to_block(store_block);
-        let fields = self.builder.ins().load(
-            types::I64,
-            self.header_flags,
-            object,
-            abi::INSTANCE_FIELDS as i32,
-        );
+        let fields = self.fields_of(object);
         let index = self.builder.ins().uextend(types::I64, count);
         let offset = self.builder.ins().ishl_imm_u(index, 3);
         let address = self.builder.ins().iadd(fields, offset);
@@ -1645,6 +1630,13 @@ impl<'a, 'b> Lower<'a, 'b> {
         );
         let shape = self.builder.ins().load(types::I64, trusted(), entry, abi::ENTRY_TARGET as i32);
         self.builder.ins().store(self.header_flags, shape, object, abi::INSTANCE_SHAPE as i32);
+    }
+
+    /// Where the values of `object`'s fields are (an instance's; reloaded
+    /// after anything that can add a field, which may move them).
+    fn fields_of(&mut self, object: ir::Value) -> ir::Value {
+        let offset = abi::INSTANCE_FIELDS as i32;
+        self.builder.ins().load(types::I64, self.header_flags, object, offset)
     }
 
     /// The object `value` points to, if it is an object of `kind`; else

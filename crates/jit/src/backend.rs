@@ -160,21 +160,14 @@ fn known_site_functions(function: &FunctionCode<'_>) -> Vec<Vec<KnownFunction>> 
 /// more than `ObjFunction::CALL_WAYS`. Any closure of them may come: the
 /// code compares the callee's function, not the closure.
 fn known_call_functions(function: &FunctionCode<'_>) -> Vec<Vec<KnownFunction>> {
-    let known_function = |address: usize| {
+    let of_address = |address: usize| {
         // SAFETY: a callee cell holds the address of a function object the
         // VM loaded, which it pins for its life.
         let callee = unsafe { runtime::ObjRef::from_addr(address) }.downcast::<ObjFunction>()?;
-        let code = callee.code.get();
-        (!code.is_null()).then(|| KnownFunction {
-            function: address as u64,
-            arity: callee.arity,
-            code: code as u64,
-            proto: callee.proto,
-            closure: None,
-        })
+        known_function(callee, None)
     };
     let object = function.object;
-    let site = |site| object.site_callees(site).into_iter().filter_map(known_function).collect();
+    let site = |site| object.site_callees(site).into_iter().filter_map(of_address).collect();
     (0..object.call_sites()).map(site).collect()
 }
 
@@ -214,18 +207,22 @@ fn known_fields(function: &FunctionCode<'_>) -> Vec<Vec<KnownField>> {
 /// (`Heap::pin_for_code`), so no other closure can take its address while
 /// code compares callees with it; the function is pinned for the VM's life.
 fn known(heap: &runtime::Heap, closure: Gc<ObjClosure>) -> Option<KnownFunction> {
-    let function = closure.function;
-    let code = function.code.get();
-    if code.is_null() {
-        return None;
-    }
+    let known = known_function(closure.function, Some(closure.as_ptr() as u64))?;
     heap.pin_for_code(closure.to_value());
-    Some(KnownFunction {
+    Some(known)
+}
+
+/// `function` as the code generator may name it (the VM pins every
+/// function it loads), expected as `closure` if that is given; `None` if
+/// it has no bytecode in the VM.
+fn known_function(function: Gc<ObjFunction>, closure: Option<u64>) -> Option<KnownFunction> {
+    let code = function.code.get();
+    (!code.is_null()).then(|| KnownFunction {
         function: function.as_ptr() as u64,
         arity: function.arity,
         code: code as u64,
         proto: function.proto,
-        closure: Some(closure.as_ptr() as u64),
+        closure,
     })
 }
 

@@ -228,8 +228,8 @@ impl<T: Copy> GrowArray<T, InBlocks> {
     /// which is not a block of the array's own but part of its owner's
     /// (an instance's first fields). While they are there, the owner
     /// [`forget`](Self::forget)s the array rather than releasing it, and
-    /// moves them out with [`move_out_in`](Self::move_out_in) before they
-    /// outgrow it.
+    /// moves them out with [`move_to_new_block`](Self::move_to_new_block)
+    /// before they outgrow it.
     ///
     /// # Safety
     /// The array is empty without a block, and `room` is aligned and has
@@ -246,25 +246,15 @@ impl<T: Copy> GrowArray<T, InBlocks> {
         self.set_parts(NonNull::dangling(), 0, 0);
     }
 
-    /// Move the elements out of the room [`use_room`](Self::use_room) gave
-    /// into a block of their own in `blocks`, with room to grow, and leave
-    /// that room alone; returns the new capacity.
-    ///
-    /// # Safety
-    /// The array's elements are in such a room.
-    pub(crate) unsafe fn move_out_in(&self, blocks: &mut Blocks) -> usize {
-        // SAFETY: the elements are where `ptr` says.
-        unsafe { self.move_to_new_block(blocks) }
-    }
-
     /// Copy the elements to a new block of `blocks` with twice the
     /// capacity (at least 4, as a `Vec` of small elements grows), and point
     /// the array at it; returns that capacity. Where the elements were is
-    /// the caller's to give back, or not.
+    /// the caller's to give back (`push_in`'s old block), or not (a room
+    /// that [`use_room`](Self::use_room) gave).
     ///
     /// # Safety
     /// `ptr` holds the array's `len` initialized elements.
-    unsafe fn move_to_new_block(&self, blocks: &mut Blocks) -> usize {
+    pub(crate) unsafe fn move_to_new_block(&self, blocks: &mut Blocks) -> usize {
         let (len, capacity) = (self.len(), self.capacity());
         let new_capacity = (capacity * 2).max(4);
         let ptr = blocks.alloc(block_layout::<T>(new_capacity)).cast::<T>();
@@ -412,7 +402,7 @@ mod tests {
         }
         assert_eq!(array.as_ptr(), start.as_ptr().cast_const());
         // SAFETY: its elements are in the room.
-        let capacity = unsafe { array.move_out_in(&mut blocks) };
+        let capacity = unsafe { array.move_to_new_block(&mut blocks) };
         assert_eq!((capacity, array.capacity(), array.len()), (4, 4, 2));
         assert_ne!(array.as_ptr(), start.as_ptr().cast_const());
         // SAFETY: the array's block is now one of `blocks`'.

@@ -529,9 +529,9 @@ impl ObjInstance {
             // The fields outgrow the instance's block: they move to an
             // array of their own, and their room there stays unused (the
             // block's size is fixed), so all of the array is growth.
-            // SAFETY: `blocks` is the heap's (the caller's promise); the
-            // room the fields leave is the instance's, not a block.
-            let capacity = unsafe { self.fields.move_out_in(blocks) };
+            // SAFETY: the fields are in the array's room; the room they
+            // leave is the instance's, not a block, so nothing frees it.
+            let capacity = unsafe { self.fields.move_to_new_block(blocks) };
             // SAFETY: the new array came from `blocks` and has room.
             unsafe { self.fields.push_in(blocks, value) };
             capacity * size_of::<Value>()

@@ -332,14 +332,14 @@ impl ObjFunction {
         proto: u32,
         caches: Box<[InlineCache]>,
         code_len: usize,
-        call_sites: &[usize],
+        call_sites: &[u32],
     ) -> Self {
         let feedback: FixedArray<Cell<u8>> =
             FixedArray::new((0..code_len).map(|_| Cell::new(0)).collect());
         let watched = &call_sites[..call_sites.len().min(crate::abi::FEEDBACK_CALL_SITES)];
         for (site, &offset) in (1..=u8::MAX).zip(watched) {
             // The operand's byte: no instruction starts there.
-            if let Some(cell) = feedback.get(offset + 1) {
+            if let Some(cell) = feedback.get(offset as usize + 1) {
                 cell.set(site);
             }
         }

@@ -23,7 +23,7 @@ mod run;
 use std::cell::{Cell, RefCell};
 use std::io::Write;
 
-use bytecode::{Constant, Facts, FunctionFacts, Module, Op};
+use bytecode::{Constant, Facts, FunctionFacts, Module};
 use runtime::abi::CompiledEntry;
 use runtime::{CacheCounts, Gc, Heap, HeapOptions, InlineCache, ObjFunction, RuntimeError, Value};
 
@@ -386,12 +386,6 @@ impl Vm {
                     InlineCache::new(name.downcast().expect("verified sites name strings"))
                 })
                 .collect();
-            // A callee cell for each call, for the JIT to speculate on.
-            let call_sites: Vec<usize> = bytecode::instructions(&function.chunk.code)
-                .map_while(Result::ok)
-                .filter(|instruction| instruction.op == Op::Call)
-                .map(|instruction| instruction.offset)
-                .collect();
             let object = self.heap.alloc_code(ObjFunction::with_caches(
                 name,
                 function.arity,
@@ -399,7 +393,7 @@ impl Vm {
                 base + index as u32,
                 caches,
                 function.chunk.code.len(),
-                &call_sites,
+                &facts.call_sites,
             ));
             self.heap.pin(object.to_value());
             // The code's and the constants' buffers do not move when

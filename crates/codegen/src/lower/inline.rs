@@ -20,9 +20,9 @@
 //! caller's return).
 //!
 //! A callee is inlined when the call's callee is known (a global's
-//! function, one of the methods a site found, or the one function whose
-//! closures a call site has called, behind the same guard as a direct
-//! call), it is small, it makes no closures (whose upvalues a
+//! function, one of the methods a site found, or one of the functions
+//! whose closures a call site has called, behind the same guard as a
+//! direct call), it is small, it makes no closures (whose upvalues a
 //! return would close), and the inlining is not too deep or too large in
 //! all. The JIT gives the lowering the callees' code and feedback through
 //! an [`Inliner`]; AOT code inlines nothing (it has no known functions).
