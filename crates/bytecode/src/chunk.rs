@@ -88,6 +88,11 @@ pub enum FunctionKind {
 pub struct Capture {
     pub is_local: bool,
     pub index: u8,
+    /// The closure holds the variable's value, read with `GetCaptured`,
+    /// rather than the variable's upvalue, read and written with
+    /// `GetUpvalue` and `SetUpvalue`: no code assigns the variable. A
+    /// capture of an enclosing upvalue takes it as that one is held.
+    pub by_value: bool,
 }
 
 /// A compiled function.

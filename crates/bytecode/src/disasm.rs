@@ -52,6 +52,20 @@ fn disassemble_function(out: &mut String, module: &Module, index: usize, functio
         function.captures.len(),
         function.max_stack
     );
+    if !function.captures.is_empty() {
+        // Where each upvalue comes from, and whether the closure holds the
+        // variable's value (`GetCaptured`) or its upvalue.
+        let captures: Vec<String> = function
+            .captures
+            .iter()
+            .map(|c| {
+                let from = if c.is_local { "local" } else { "upvalue" };
+                let held = if c.by_value { "value" } else { "reference" };
+                format!("{from} {} by {held}", c.index)
+            })
+            .collect();
+        let _ = writeln!(out, "     captures: {}", captures.join(", "));
+    }
     let chunk = &function.chunk;
     let mut last_line = None;
     for instruction in instructions(&chunk.code) {

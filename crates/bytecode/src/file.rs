@@ -48,7 +48,7 @@
 //!             sites count, site u32 ...      each the index of the constant naming the property
 //!             lines count, line run ...
 //!
-//! capture   = is_local u8 (0 or 1), index u8
+//! capture   = is_local u8 (0 or 1), index u8, by_value u8 (0 or 1)
 //! constant  = tag u8 0, number u64           the f64's IEEE 754 bits, so NaN payloads and -0 survive
 //!           | tag u8 1, string
 //! line run  = offset u32, line u32
@@ -83,7 +83,7 @@ use crate::chunk::{Capture, Chunk, Constant, Function, FunctionKind, LineRun, Mo
 pub const MAGIC: [u8; 8] = *b"\x89LOXC\r\n\x1a";
 
 /// The version of the layout this build writes and reads.
-pub const FORMAT_VERSION: u16 = 3;
+pub const FORMAT_VERSION: u16 = 4;
 
 const HEADER_LEN: usize = 20;
 
@@ -93,7 +93,7 @@ const MIN_STRING: usize = 4;
 /// code length, constants count, sites count, lines count.
 const MIN_FUNCTION: usize = 3 + 6 * 4;
 const SITE_LEN: usize = 4;
-const CAPTURE_LEN: usize = 2;
+const CAPTURE_LEN: usize = 3;
 /// A tag and an empty string (a number takes 9).
 const MIN_CONSTANT: usize = 1 + MIN_STRING;
 const LINE_RUN_LEN: usize = 8;
@@ -290,6 +290,7 @@ fn put_function(out: &mut Vec<u8>, function: &Function) -> Result<(), TooLarge> 
     for capture in &function.captures {
         out.push(u8::from(capture.is_local));
         out.push(capture.index);
+        out.push(u8::from(capture.by_value));
     }
     put_u32(out, function.max_stack);
 
@@ -413,6 +414,7 @@ fn read_function(cursor: &mut Cursor<'_>) -> Result<Function, FileError> {
         Ok(Capture {
             is_local: c.flag("a capture's is_local flag")?,
             index: c.u8("a capture's index")?,
+            by_value: c.flag("a capture's by_value flag")?,
         })
     })?;
     let max_stack = cursor.u32("a function's max_stack")?;

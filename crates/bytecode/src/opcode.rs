@@ -161,6 +161,9 @@ opcodes! {
     GetUpvalue(Upvalue) 0 => 1 [];
     /// Store the top of the stack in captured variable `u`.
     SetUpvalue(Upvalue) 1 => 1 [];
+    /// Push captured value `u`: a variable no code assigns, which the
+    /// closure holds by value rather than through an upvalue.
+    GetCaptured(Upvalue) 0 => 1 [];
     /// Replace an instance with its property named by site `p`.
     GetProperty(Site) 1 => 1 [allocates raises];
     /// Set property `p` of the instance below the top to the top; leave the value.

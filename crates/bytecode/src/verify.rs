@@ -39,10 +39,14 @@
 //!      that is a Lox identifier;
 //!    - a global index is in the module's global table;
 //!    - a function index is in the module and is not the script;
-//!    - an upvalue index is below this function's capture count;
+//!    - an upvalue index is below this function's capture count, and names
+//!      a capture by value for `GetCaptured`, by reference for the others
+//!      (`GetUpvalue`, `SetUpvalue`, `StoreUpvalue`): a closure holds a
+//!      value or an upvalue in each place as its function's captures say;
 //!    - for `Closure`, every capture of the target that takes a local slot
 //!      takes one below this function's `max_stack`, and every capture that
-//!      takes an upvalue takes one below this function's capture count;
+//!      takes an upvalue takes one below this function's capture count, and
+//!      one this function holds the same way (by value or by reference);
 //!    - a jump lands on the first byte of an instruction: not before the
 //!      start, not at or past the end, not inside an instruction.
 //! 6. **Methods and initializers.** A closure over a method or an
@@ -62,11 +66,13 @@
 //!    is never above `max_stack`; every path into an instruction brings the
 //!    same depth; `GetLocal` and `SetLocal` name a slot below the depth, and
 //!    `StoreLocal` one below the depth after its pop; a `Closure`'s local
-//!    captures name slots that exist once the closure is pushed (so no
-//!    upvalue points above the top of the stack); and `max_stack` equals the
+//!    captures by reference name slots that exist once the closure is
+//!    pushed (so no upvalue points above the top of the stack), and its
+//!    local captures by value slots below the depth (values that exist, to
+//!    copy); and `max_stack` equals the
 //!    deepest depth reached, so that a compiler that miscounts is caught
 //!    rather than trusted. The walk also tracks which slots a closure may
-//!    have captured (an open upvalue points at them): only `CloseUpvalue`
+//!    have captured by reference (an open upvalue points at them): only `CloseUpvalue`
 //!    (which closes the top slot) and the returns (which close them all)
 //!    may pop such a slot, so no open upvalue ever points above the top of
 //!    the stack, where the collector does not look.
@@ -171,6 +177,9 @@ pub struct FunctionFacts {
     /// The offsets of the `Call` instructions, ascending: the sites an
     /// engine may record callees at.
     pub call_sites: Vec<u32>,
+    /// Some `Closure` of the function captures one of its slots by
+    /// reference: an upvalue may be open on its frame when it returns.
+    pub captures_by_reference: bool,
 }
 
 impl FunctionFacts {
@@ -199,7 +208,9 @@ pub fn analyze(module: &Module) -> Result<Facts, VerifyError> {
         module.functions.iter().map(|function| CaptureReach::of(&function.captures)).collect();
     let mut functions = Vec::with_capacity(module.functions.len());
     for (index, function) in module.functions.iter().enumerate() {
-        let checker = FunctionChecker { module, script, reaches: &reaches, index, function };
+        let by_value = held_by_value(&function.captures);
+        let checker =
+            FunctionChecker { module, script, reaches: &reaches, index, function, by_value };
         functions.push(checker.check()?);
     }
     Ok(Facts { functions })
@@ -250,26 +261,59 @@ fn check_module(module: &Module) -> Result<usize, VerifyError> {
 struct CaptureReach {
     /// The capture of the highest local slot.
     local: Option<(usize, u8)>,
+    /// The capture by value of the highest local slot.
+    local_value: Option<(usize, u8)>,
     /// The capture of the highest upvalue of the enclosing closure.
     upvalue: Option<(usize, u8)>,
-    /// Every local slot it captures.
+    /// Every local slot it captures by reference (an upvalue points at it).
     locals: SlotSet,
+    /// The upvalues of the enclosing closure it captures by value, and by
+    /// reference: the enclosing function must hold them the same way.
+    upvalues_by_value: SlotSet,
+    upvalues_by_reference: SlotSet,
 }
 
 impl CaptureReach {
     fn of(captures: &[Capture]) -> CaptureReach {
         let mut reach = CaptureReach::default();
         for (position, capture) in captures.iter().enumerate() {
-            let best = if capture.is_local { &mut reach.local } else { &mut reach.upvalue };
-            if best.is_none_or(|(_, index)| capture.index > index) {
-                *best = Some((position, capture.index));
-            }
+            let farther = |best: &mut Option<(usize, u8)>| {
+                if best.is_none_or(|(_, index)| capture.index > index) {
+                    *best = Some((position, capture.index));
+                }
+            };
             if capture.is_local {
-                reach.locals.insert(capture.index);
+                farther(&mut reach.local);
+                if capture.by_value {
+                    farther(&mut reach.local_value);
+                } else {
+                    reach.locals.insert(capture.index);
+                }
+            } else {
+                farther(&mut reach.upvalue);
+                let held = if capture.by_value {
+                    &mut reach.upvalues_by_value
+                } else {
+                    &mut reach.upvalues_by_reference
+                };
+                held.insert(capture.index);
             }
         }
         reach
     }
+}
+
+/// The upvalue indices a closure of a function with `captures` holds by
+/// value.
+fn held_by_value(captures: &[Capture]) -> SlotSet {
+    let mut set = SlotSet::default();
+    for (index, capture) in captures.iter().enumerate() {
+        // Past 256 captures the header check rejects the function anyway.
+        if let (true, Ok(index)) = (capture.by_value, u8::try_from(index)) {
+            set.insert(index);
+        }
+    }
+    set
 }
 
 /// A set of frame slots below 256 (the slots a capture can name).
@@ -298,6 +342,16 @@ impl SlotSet {
 
     fn is_empty(&self) -> bool {
         self.0 == [0; 4]
+    }
+
+    /// The lowest slot in `self` and not in `other`.
+    fn first_not_in(&self, other: &SlotSet) -> Option<u8> {
+        (0..=255u8).find(|&slot| self.contains(slot) && !other.contains(slot))
+    }
+
+    /// The lowest slot in both.
+    fn first_in(&self, other: &SlotSet) -> Option<u8> {
+        (0..=255u8).find(|&slot| self.contains(slot) && other.contains(slot))
     }
 
     /// Add `other`'s slots; whether that added any.
@@ -352,6 +406,8 @@ struct FunctionChecker<'a> {
     reaches: &'a [CaptureReach],
     index: usize,
     function: &'a Function,
+    /// The upvalues its closures hold by value ([`held_by_value`]).
+    by_value: SlotSet,
 }
 
 impl FunctionChecker<'_> {
@@ -666,6 +722,14 @@ impl FunctionChecker<'_> {
                         ),
                     ));
                 }
+                let by_value = self.function.captures[operand].by_value;
+                if by_value != (op == Op::GetCaptured) {
+                    let held = if by_value { "by value" } else { "by reference" };
+                    return Err(self.error_at(
+                        instruction,
+                        format!("{} upvalue {operand}, which the closure holds {held}", op.name()),
+                    ));
+                }
             }
             OperandKind::JumpForward | OperandKind::JumpBack => {
                 self.check_jump(instruction, bytes)?;
@@ -714,6 +778,31 @@ impl FunctionChecker<'_> {
                 format!(
                     "{op} of function {target}: its capture {position} takes upvalue {upvalue}, \
                      but this function captures only {captured_here}"
+                ),
+            ));
+        }
+        // Only on the way to an error is the capture list searched, so
+        // that a `Closure` costs the same however many captures it makes.
+        let mismatch = reach
+            .upvalues_by_value
+            .first_not_in(&self.by_value)
+            .map(|upvalue| (upvalue, "by value", "by reference"))
+            .or_else(|| {
+                let upvalue = reach.upvalues_by_reference.first_in(&self.by_value)?;
+                Some((upvalue, "by reference", "by value"))
+            });
+        if let Some((upvalue, theirs, ours)) = mismatch {
+            let target_function = &self.module.functions[target];
+            let position = target_function
+                .captures
+                .iter()
+                .position(|c| !c.is_local && c.index == upvalue)
+                .unwrap_or_default();
+            return Err(self.error_at(
+                instruction,
+                format!(
+                    "{op} of function {target}: its capture {position} takes upvalue {upvalue} \
+                     {theirs}, but this function holds it {ours}"
                 ),
             ));
         }
@@ -944,16 +1033,28 @@ impl FunctionChecker<'_> {
             captured.push(set);
         }
         let (mut loop_headers, mut call_sites) = (Vec::new(), Vec::new());
+        let mut captures_by_reference = false;
         for instruction in instructions(&self.function.chunk.code).flatten() {
             match instruction.op {
                 Op::Loop => loop_headers.extend(instruction.jump_target().map(|t| t as u32)),
                 Op::Call => call_sites.push(instruction.offset as u32),
+                Op::Closure => {
+                    let reach = self.reaches.get(instruction.operand as usize);
+                    captures_by_reference |= reach.is_some_and(|reach| !reach.locals.is_empty());
+                }
                 _ => {}
             }
         }
         loop_headers.sort_unstable();
         loop_headers.dedup();
-        FunctionFacts { depths, captured, sets: sets.sets, loop_headers, call_sites }
+        FunctionFacts {
+            depths,
+            captured,
+            sets: sets.sets,
+            loop_headers,
+            call_sites,
+            captures_by_reference,
+        }
     }
 
     /// The slots a closure may have captured after `instruction`, which
@@ -1067,6 +1168,20 @@ impl FunctionChecker<'_> {
                         ),
                     ));
                 }
+                // A capture by value copies the slot, which must hold a
+                // value before the closure is pushed.
+                if let Some((position, slot)) = reach.local_value
+                    && u32::from(slot) >= depth
+                {
+                    return Err(self.error_at(
+                        instruction,
+                        format!(
+                            "Closure of function {}: its capture {position} copies local slot \
+                             {slot}, but only {depth} slots are live",
+                            instruction.operand
+                        ),
+                    ));
+                }
             }
             _ => {}
         }
@@ -1110,6 +1225,7 @@ fn constant_is_name(op: Op) -> bool {
         | Op::SetGlobal
         | Op::GetUpvalue
         | Op::SetUpvalue
+        | Op::GetCaptured
         | Op::Equal
         | Op::NotEqual
         | Op::Greater

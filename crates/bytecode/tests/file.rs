@@ -117,8 +117,8 @@ fn rich_module() -> Module {
                 kind: FunctionKind::Function,
                 arity: 0,
                 captures: vec![
-                    Capture { is_local: true, index: 1 },
-                    Capture { is_local: false, index: 255 },
+                    Capture { is_local: true, index: 1, by_value: false },
+                    Capture { is_local: false, index: 255, by_value: true },
                 ],
                 max_stack: 3,
                 chunk: closure,
@@ -289,8 +289,8 @@ fn the_header_is_laid_out_as_documented() {
     let payload = &bytes[HEADER_LEN..];
     assert_eq!(&bytes[0..8], &[0x89, b'L', b'O', b'X', b'C', b'\r', b'\n', 0x1a]);
     assert_eq!(MAGIC, *b"\x89LOXC\r\n\x1a");
-    assert_eq!(&bytes[8..10], &[3, 0], "version 3, little-endian");
-    assert_eq!(FORMAT_VERSION, 3);
+    assert_eq!(&bytes[8..10], &[4, 0], "version 4, little-endian");
+    assert_eq!(FORMAT_VERSION, 4);
     assert_eq!(&bytes[10..12], &[0, 0], "reserved");
     assert_eq!(&bytes[12..16], &(payload.len() as u32).to_le_bytes());
     assert_eq!(&bytes[16..20], &crc32fast::hash(payload).to_le_bytes());
@@ -312,7 +312,7 @@ fn a_small_module_has_these_exact_bytes() {
             name: Some("f".into()),
             kind: FunctionKind::Method,
             arity: 2,
-            captures: vec![Capture { is_local: true, index: 9 }],
+            captures: vec![Capture { is_local: true, index: 9, by_value: true }],
             max_stack: 5,
             chunk,
         }],
@@ -327,7 +327,7 @@ fn a_small_module_has_these_exact_bytes() {
         1, 0, 0, 0, // one function
         1, 1, 0, 0, 0, b'f', // name Some("f")
         2, 2, // kind Method, arity 2
-        1, 0, 0, 0, 1, 9, // captures: [local 9]
+        1, 0, 0, 0, 1, 9, 1, // captures: [local 9 by value]
         5, 0, 0, 0, // max_stack 5
         6, 0, 0, 0, 0, 0, 0, 0, 0, Op::Return as u8, // code: Constant 0, Return
         2, 0, 0, 0, // two constants
@@ -350,7 +350,7 @@ fn the_opcode_table_is_pinned_to_the_format_version() {
     }
     assert_eq!(
         (FORMAT_VERSION, crc32fast::hash(table.as_bytes())),
-        (3, 0x6484_78d6),
+        (4, 0x2bd3_851c),
         "the opcode table changed: bump FORMAT_VERSION"
     );
 }
@@ -527,6 +527,10 @@ fn structural_errors_name_what_broke() {
         (
             Payload::functions(1).u8(0).u8(1).u8(0).u32(1).u8(2).u8(0).bytes(&[0; 20]),
             FileError::InvalidFlag { what: "a capture's is_local flag", offset: 39, value: 2 },
+        ),
+        (
+            Payload::functions(1).u8(0).u8(1).u8(0).u32(1).u8(1).u8(0).u8(3).bytes(&[0; 20]),
+            FileError::InvalidFlag { what: "a capture's by_value flag", offset: 41, value: 3 },
         ),
         (
             Payload::functions(1).script_head().u32(0).u32(1).u8(2).bytes(&[0; 8]),

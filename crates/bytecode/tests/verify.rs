@@ -201,7 +201,7 @@ fn program() -> Module {
         2,
         assemble(&[(Op::GetUpvalue, 0), (Op::Print, 0), (Op::Nil, 0), (Op::Return, 0)]),
     );
-    show.captures = vec![Capture { is_local: true, index: 2 }];
+    show.captures = vec![Capture { is_local: true, index: 2, by_value: false }];
 
     // #4 P.get().
     let mut get_chunk = assemble(&[(Op::GetLocal, 0), (Op::GetProperty, 0), (Op::Return, 0)]);
@@ -352,7 +352,7 @@ fn a_script_with_parameters_or_captures_is_rejected() {
     module.functions[0].arity = 1;
     rejects(&module, "the script takes 1 parameters");
     let mut module = hello();
-    module.functions[0].captures.push(Capture { is_local: true, index: 0 });
+    module.functions[0].captures.push(Capture { is_local: true, index: 0, by_value: false });
     rejects(&module, "the script captures 1 variables");
 }
 
@@ -370,7 +370,7 @@ fn a_second_script_is_rejected() {
 fn too_many_captures_are_rejected() {
     let mut f =
         function("f", FunctionKind::Function, 0, 2, assemble(&[(Op::Nil, 0), (Op::Return, 0)]));
-    f.captures = vec![Capture { is_local: false, index: 0 }; 257];
+    f.captures = vec![Capture { is_local: false, index: 0, by_value: false }; 257];
     rejects(&with_function(f), "captures 257 variables; the limit is 256");
 }
 
@@ -568,7 +568,7 @@ fn an_upvalue_out_of_range_is_rejected() {
         2,
         assemble(&[(Op::GetUpvalue, 1), (Op::Return, 0)]),
     );
-    f.captures = vec![Capture { is_local: true, index: 0 }];
+    f.captures = vec![Capture { is_local: true, index: 0, by_value: false }];
     let mut module = with_function(f);
     // The script must not create it: the capture is checked against the
     // script's frame, and this test is about the operand.
@@ -581,8 +581,10 @@ fn an_upvalue_out_of_range_is_rejected() {
 fn a_closure_capturing_beyond_the_frame_is_rejected() {
     let mut inner =
         function("inner", FunctionKind::Function, 0, 2, assemble(&[(Op::Nil, 0), (Op::Return, 0)]));
-    inner.captures =
-        vec![Capture { is_local: true, index: 1 }, Capture { is_local: true, index: 2 }];
+    inner.captures = vec![
+        Capture { is_local: true, index: 1, by_value: false },
+        Capture { is_local: true, index: 2, by_value: false },
+    ];
     let mut module = with_function(inner);
     module.functions[0] = script_function(2, assemble(&[(Op::Closure, 1), (Op::Return, 0)]));
     rejects(
@@ -597,7 +599,7 @@ fn a_closure_capturing_a_slot_not_yet_pushed_is_rejected() {
     // the upvalue would point above the top of the stack.
     let mut inner =
         function("inner", FunctionKind::Function, 0, 2, assemble(&[(Op::Nil, 0), (Op::Return, 0)]));
-    inner.captures = vec![Capture { is_local: true, index: 2 }];
+    inner.captures = vec![Capture { is_local: true, index: 2, by_value: false }];
     let mut module = with_function(inner);
     module.functions[0] = script_function(
         3,
@@ -613,10 +615,114 @@ fn a_closure_capturing_a_slot_not_yet_pushed_is_rejected() {
 fn a_closure_capturing_a_missing_upvalue_is_rejected() {
     let mut inner =
         function("inner", FunctionKind::Function, 0, 2, assemble(&[(Op::Nil, 0), (Op::Return, 0)]));
-    inner.captures = vec![Capture { is_local: false, index: 0 }];
+    inner.captures = vec![Capture { is_local: false, index: 0, by_value: false }];
     let mut module = with_function(inner);
     module.functions[0] = script_function(2, assemble(&[(Op::Closure, 1), (Op::Return, 0)]));
     rejects(&module, "its capture 0 takes upvalue 0, but this function captures only 0");
+}
+
+#[test]
+fn upvalue_opcodes_must_read_captures_as_the_closure_holds_them() {
+    let captures = vec![
+        Capture { is_local: true, index: 0, by_value: false },
+        Capture { is_local: true, index: 0, by_value: true },
+    ];
+    let with_code = |code: &[Ins]| {
+        let mut f = function("f", FunctionKind::Function, 0, 2, assemble(code));
+        f.captures = captures.clone();
+        with_function(f)
+    };
+    accepts(&with_code(&[
+        (Op::GetUpvalue, 0),
+        (Op::Pop, 0),
+        (Op::GetCaptured, 1),
+        (Op::Return, 0),
+    ]));
+    rejects(
+        &with_code(&[(Op::GetCaptured, 0), (Op::Return, 0)]),
+        "(#1) at 0000: GetCaptured upvalue 0, which the closure holds by reference",
+    );
+    rejects(
+        &with_code(&[(Op::GetUpvalue, 1), (Op::Return, 0)]),
+        "(#1) at 0000: GetUpvalue upvalue 1, which the closure holds by value",
+    );
+    rejects(
+        &with_code(&[(Op::Nil, 0), (Op::SetUpvalue, 1), (Op::Return, 0)]),
+        "SetUpvalue upvalue 1, which the closure holds by value",
+    );
+    rejects(
+        &with_code(&[(Op::Nil, 0), (Op::StoreUpvalue, 1), (Op::Nil, 0), (Op::Return, 0)]),
+        "StoreUpvalue upvalue 1, which the closure holds by value",
+    );
+}
+
+#[test]
+fn a_closure_must_take_an_enclosing_capture_as_it_is_held() {
+    // `outer` holds its capture 0 by value; `inner` takes it from there.
+    let code = assemble(&[(Op::Nil, 0), (Op::Return, 0)]);
+    let mut inner = function("inner", FunctionKind::Function, 0, 2, code);
+    inner.captures = vec![Capture { is_local: false, index: 0, by_value: true }];
+    let code = assemble(&[(Op::Closure, 1), (Op::Return, 0)]);
+    let mut outer = function("outer", FunctionKind::Function, 0, 2, code);
+    outer.captures = vec![Capture { is_local: true, index: 1, by_value: true }];
+    let mut module = with_function(inner);
+    module.functions.push(outer);
+    module.functions[0] =
+        script_function(3, assemble(&[(Op::Nil, 0), (Op::Closure, 2), (Op::Return, 0)]));
+    accepts(&module);
+    module.functions[1].captures[0].by_value = false;
+    rejects(
+        &module,
+        "function 'outer' (#2) at 0000: Closure of function 1: its capture 0 takes upvalue 0 by \
+         reference, but this function holds it by value",
+    );
+    module.functions[1].captures[0].by_value = true;
+    module.functions[2].captures[0].by_value = false;
+    rejects(
+        &module,
+        "its capture 0 takes upvalue 0 by value, but this function holds it by reference",
+    );
+}
+
+#[test]
+fn a_closure_copies_only_live_slots() {
+    // A capture by value copies its slot when the closure is made, so it
+    // may not name the slot the closure is about to be pushed into.
+    let code = assemble(&[(Op::Nil, 0), (Op::Return, 0)]);
+    let mut inner = function("inner", FunctionKind::Function, 0, 2, code);
+    inner.captures = vec![Capture { is_local: true, index: 1, by_value: true }];
+    let mut module = with_function(inner);
+    module.functions[0] = script_function(
+        3,
+        assemble(&[(Op::Closure, 1), (Op::Nil, 0), (Op::Pop, 0), (Op::Return, 0)]),
+    );
+    rejects(&module, "its capture 0 copies local slot 1, but only 1 slots are live");
+    module.functions[1].captures[0].index = 0;
+    accepts(&module);
+}
+
+#[test]
+fn a_slot_captured_by_value_may_be_popped() {
+    // No upvalue points at it, so `Pop` may drop it where a capture by
+    // reference needs `CloseUpvalue`.
+    let code = assemble(&[(Op::Nil, 0), (Op::Return, 0)]);
+    let mut inner = function("inner", FunctionKind::Function, 0, 2, code);
+    inner.captures = vec![Capture { is_local: true, index: 1, by_value: true }];
+    let mut module = with_function(inner);
+    module.functions[0] = script_function(
+        3,
+        assemble(&[
+            (Op::Nil, 0),
+            (Op::Closure, 1),
+            (Op::Pop, 0),
+            (Op::Pop, 0),
+            (Op::Nil, 0),
+            (Op::Return, 0),
+        ]),
+    );
+    accepts(&module);
+    module.functions[1].captures[0].by_value = false;
+    rejects(&module, "pops slot 1, which a closure may have captured");
 }
 
 #[test]
@@ -773,7 +879,7 @@ fn captured_then(leave: &[Ins], max_stack: u32) -> Module {
         2,
         assemble(&[(Op::GetUpvalue, 0), (Op::Return, 0)]),
     );
-    f.captures = vec![Capture { is_local: true, index: 1 }];
+    f.captures = vec![Capture { is_local: true, index: 1, by_value: false }];
     Module {
         functions: vec![script_function(max_stack, assemble(&code)), f],
         script: 0,
@@ -1036,7 +1142,8 @@ fn extreme_header_values_never_panic() {
             }
         }
         let mut module = base.clone();
-        module.functions[index].captures = vec![Capture { is_local: true, index: 255 }; 256];
+        module.functions[index].captures =
+            vec![Capture { is_local: true, index: 255, by_value: false }; 256];
         let _ = verify(&module);
         module.functions[index].chunk.lines = vec![LineRun { offset: u32::MAX, line: u32::MAX }; 2];
         let _ = verify(&module);

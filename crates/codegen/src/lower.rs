@@ -540,7 +540,7 @@ impl<'a, 'b> Lower<'a, 'b> {
         let floats = (0..max_stack).map(|_| builder.declare_var(types::F64)).collect();
         let targets: BTreeSet<usize> = code.iter().filter_map(Instruction::jump_target).collect();
         let blocks = targets.into_iter().map(|offset| (offset, builder.create_block())).collect();
-        let makes_closures = code.iter().any(|instruction| instruction.op == Op::Closure);
+        let makes_closures = input.facts.captures_by_reference;
         let alias_regions = instance_regions(builder);
         let entry_signature = builder.func.signature.clone();
         let (number_adds, loop_numbers) = plan.speculations();
@@ -1222,6 +1222,10 @@ impl<'a, 'b> Lower<'a, 'b> {
             Op::GetUpvalue => {
                 let location = self.upvalue_location(operand);
                 let value = self.builder.ins().load(types::I64, trusted(), location, 0);
+                self.push_boxed(value);
+            }
+            Op::GetCaptured => {
+                let value = self.captured(operand);
                 self.push_boxed(value);
             }
             Op::SetUpvalue | Op::StoreUpvalue => {
@@ -2171,15 +2175,23 @@ impl<'a, 'b> Lower<'a, 'b> {
         value
     }
 
-    /// The address of the value of captured variable `index`.
-    fn upvalue_location(&mut self, index: u32) -> ir::Value {
+    /// What the closure holds for captured variable `index`: its value,
+    /// if by value; else its upvalue, as an object value.
+    fn captured(&mut self, index: u32) -> ir::Value {
         let upvalues = self.builder.ins().load(
             types::I64,
             trusted(),
             self.closure,
             abi::CLOSURE_UPVALUES as i32,
         );
-        let upvalue = self.builder.ins().load(types::I64, trusted(), upvalues, (index * 8) as i32);
+        self.builder.ins().load(types::I64, trusted(), upvalues, (index * 8) as i32)
+    }
+
+    /// The address of the value of captured variable `index`, which the
+    /// closure holds by reference.
+    fn upvalue_location(&mut self, index: u32) -> ir::Value {
+        let held = self.captured(index);
+        let upvalue = self.builder.ins().band_imm_s(held, abi::ADDRESS_MASK as i64);
         self.builder.ins().load(types::I64, trusted(), upvalue, abi::UPVALUE_LOCATION as i32)
     }
 

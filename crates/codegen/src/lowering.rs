@@ -40,6 +40,7 @@ pub fn lowering(op: Op) -> Lowering {
         | Op::SetGlobal
         | Op::StoreGlobal
         | Op::GetUpvalue
+        | Op::GetCaptured
         | Op::SetUpvalue
         | Op::StoreUpvalue
         | Op::Equal

@@ -72,6 +72,11 @@ impl FnBuilder {
         FnBuilder { function, depth, reachable: true, last: None, constants: HashMap::new() }
     }
 
+    /// Whether the function's closures hold upvalue `index` by value.
+    pub(crate) fn holds_by_value(&self, index: u8) -> bool {
+        self.function.captures[index as usize].by_value
+    }
+
     pub(crate) fn finish(self) -> Function {
         self.function
     }

@@ -128,7 +128,10 @@ impl Compiler<'_> {
         let line = var.ident.line();
         match var.var {
             VarRef::Local(slot) => f.emit(Op::GetLocal, slot as u32, line),
-            VarRef::Upvalue(index) => f.emit(Op::GetUpvalue, index as u32, line),
+            VarRef::Upvalue(index) => {
+                let op = if f.holds_by_value(index) { Op::GetCaptured } else { Op::GetUpvalue };
+                f.emit(op, index as u32, line)
+            }
             VarRef::Global(slot) => f.emit(Op::GetGlobal, slot, line),
             VarRef::Unresolved => unreachable!("compiling a resolved program"),
         }

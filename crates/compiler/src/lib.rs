@@ -73,7 +73,7 @@ impl Compiler<'_> {
             .info
             .upvalues
             .iter()
-            .map(|c| Capture { is_local: c.is_local, index: c.index })
+            .map(|c| Capture { is_local: c.is_local, index: c.index, by_value: c.by_value })
             .collect();
         let name = self.name(function.name.name).to_string();
         let mut builder = FnBuilder::new(Some(name), kind, function.params.len() as u8, captures);

@@ -171,6 +171,7 @@ impl Builder<'_, '_> {
                         Ok(Capture {
                             is_local: self.u.arbitrary()?,
                             index: self.u.int_in_range(0..=4)?,
+                            by_value: self.u.arbitrary()?,
                         })
                     })
                     .collect::<Result<Vec<Capture>>>()?;
@@ -445,11 +446,20 @@ impl Builder<'_, '_> {
                 }
             }
             OperandKind::Upvalue => {
-                let captured = headers[index].captures.len();
-                if captured == 0 && !loose {
-                    return Ok(());
+                let captures = &headers[index].captures;
+                if loose {
+                    self.index(captures.len())?
+                } else {
+                    // One the closure holds as the opcode reads it.
+                    let by_value = op == Op::GetCaptured;
+                    let fitting: Vec<u32> = (0..captures.len() as u32)
+                        .filter(|&i| captures[i as usize].by_value == by_value)
+                        .collect();
+                    if fitting.is_empty() {
+                        return Ok(());
+                    }
+                    *self.u.choose(&fitting)?
                 }
-                self.index(captured)?
             }
             OperandKind::Argc => {
                 let spare = code.depth.saturating_sub(pops);

@@ -12,6 +12,7 @@
 //! take part in the parser's panic mode and the front end reports exactly
 //! the errors clox reports.
 
+mod captures;
 mod globals;
 mod resolver;
 mod size;
@@ -72,8 +73,12 @@ impl FrontEnd {
             &mut self.globals,
             &mut self.next_function_id,
         );
-        let syntax::Parse { program, diagnostics } =
+        let syntax::Parse { mut program, diagnostics } =
             syntax::parse(source, &mut self.interner, &mut resolver);
-        if diagnostics.is_empty() { Ok(program) } else { Err(diagnostics) }
+        if !diagnostics.is_empty() {
+            return Err(diagnostics);
+        }
+        captures::settle(&mut program.stmts, &|id, index| resolver.by_value(id, index));
+        Ok(program)
     }
 }

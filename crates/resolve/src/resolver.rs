@@ -35,6 +35,28 @@ struct Local {
     depth: Option<u32>,
     /// A closure captured it.
     captured: bool,
+    /// The variable, in [`Resolver::variables`].
+    variable: u32,
+    /// Its slot holds its value: false from its declaration until it is
+    /// defined (a local function's body, which may capture the function's
+    /// own variable, is parsed in between).
+    defined: bool,
+}
+
+/// What decides whether closures may capture a local by value.
+#[derive(Debug, Clone, Copy, Default)]
+struct Variable {
+    /// Some assignment stores into it.
+    assigned: bool,
+    /// A closure captured it before it held its value: a copy then would
+    /// be of the slot before the value arrives.
+    captured_early: bool,
+}
+
+impl Variable {
+    fn by_value(self) -> bool {
+        !self.assigned && !self.captured_early
+    }
 }
 
 /// What is known about a function while its body is parsed.
@@ -42,6 +64,8 @@ struct FnState {
     kind: FrameKind,
     locals: Vec<Local>,
     upvalues: Vec<Capture>,
+    /// The variable each upvalue captures, in upvalue-index order.
+    upvalue_variables: Vec<u32>,
     scope_depth: u32,
     max_slots: usize,
     constants: usize,
@@ -50,12 +74,19 @@ struct FnState {
 }
 
 impl FnState {
-    fn new(kind: FrameKind, slot_zero: Symbol) -> FnState {
+    fn new(kind: FrameKind, slot_zero: Symbol, variable: u32) -> FnState {
         FnState {
             kind,
             // Slot 0 holds the callee, or `this` in methods.
-            locals: vec![Local { name: slot_zero, depth: Some(0), captured: false }],
+            locals: vec![Local {
+                name: slot_zero,
+                depth: Some(0),
+                captured: false,
+                variable,
+                defined: true,
+            }],
             upvalues: Vec::new(),
+            upvalue_variables: Vec::new(),
             scope_depth: 0,
             max_slots: 1,
             constants: 0,
@@ -80,6 +111,14 @@ pub(crate) struct Resolver<'a> {
     globals: &'a mut GlobalTable,
     next_function_id: &'a mut u32,
     functions: Vec<FnState>,
+    /// Every local variable declared so far, indexed by `Local::variable`.
+    variables: Vec<Variable>,
+    /// The first function id of this compilation.
+    first_function_id: u32,
+    /// By function id (from `first_function_id`), the variables its
+    /// upvalues capture: what [`Resolver::by_value`] decides from once
+    /// every assignment has been seen.
+    captured_variables: Vec<Vec<u32>>,
     classes: Vec<ClassState>,
     this_name: Symbol,
     empty_name: Symbol,
@@ -91,13 +130,37 @@ impl<'a> Resolver<'a> {
         globals: &'a mut GlobalTable,
         next_function_id: &'a mut u32,
     ) -> Resolver<'a> {
+        let first_function_id = *next_function_id;
         Resolver {
             globals,
             next_function_id,
             functions: Vec::new(),
+            variables: Vec::new(),
+            first_function_id,
+            captured_variables: Vec::new(),
             classes: Vec::new(),
             this_name: interner.intern("this"),
             empty_name: interner.intern(""),
+        }
+    }
+
+    /// Whether upvalue `index` of function `id` (of this compilation)
+    /// captures a variable that no code assigns once it holds its value:
+    /// final once the whole program has been parsed.
+    pub(crate) fn by_value(&self, id: u32, index: usize) -> bool {
+        let captured = &self.captured_variables[(id - self.first_function_id) as usize];
+        self.variables[captured[index] as usize].by_value()
+    }
+
+    fn new_variable(&mut self) -> u32 {
+        self.variables.push(Variable::default());
+        (self.variables.len() - 1) as u32
+    }
+
+    /// The local declared last holds its value now.
+    fn mark_defined(&mut self) {
+        if let Some(local) = self.current().locals.last_mut() {
+            local.defined = true;
         }
     }
 
@@ -115,8 +178,9 @@ impl<'a> Resolver<'a> {
             report.error_at(at, "Too many local variables in function.");
             return VarRef::Local(0);
         }
+        let variable = self.new_variable();
         let state = self.current();
-        state.locals.push(Local { name, depth: None, captured: false });
+        state.locals.push(Local { name, depth: None, captured: false, variable, defined: false });
         state.max_slots = state.max_slots.max(state.locals.len());
         VarRef::Local((state.locals.len() - 1) as u8)
     }
@@ -147,31 +211,43 @@ impl<'a> Resolver<'a> {
             return None;
         }
         if let Some(slot) = self.find_local(function - 1, name, at, report) {
-            self.functions[function - 1].locals[slot as usize].captured = true;
-            let capture = Capture { is_local: true, index: slot };
-            return Some(self.add_upvalue(function, capture, at, report));
+            let local = &mut self.functions[function - 1].locals[slot as usize];
+            local.captured = true;
+            let variable = local.variable;
+            if !local.defined {
+                self.variables[variable as usize].captured_early = true;
+            }
+            let capture = Capture { is_local: true, index: slot, by_value: false };
+            return Some(self.add_upvalue(function, capture, variable, at, report));
         }
         let index = self.find_upvalue(function - 1, name, at, report)?;
-        Some(self.add_upvalue(function, Capture { is_local: false, index }, at, report))
+        let variable = self.functions[function - 1].upvalue_variables[index as usize];
+        let capture = Capture { is_local: false, index, by_value: false };
+        Some(self.add_upvalue(function, capture, variable, at, report))
     }
 
+    /// Add `capture` of `variable` to `function`'s upvalues, unless it has
+    /// it already. Whether it is by value is decided once the program is
+    /// parsed ([`by_value`](Self::by_value)).
     fn add_upvalue(
         &mut self,
         function: usize,
         capture: Capture,
+        variable: u32,
         at: TokenRef,
         report: &mut Reporter<'_>,
     ) -> u8 {
-        let upvalues = &mut self.functions[function].upvalues;
-        if let Some(existing) = upvalues.iter().position(|&u| u == capture) {
+        let state = &mut self.functions[function];
+        if let Some(existing) = state.upvalues.iter().position(|&u| u == capture) {
             return existing as u8;
         }
-        if upvalues.len() == MAX_UPVALUES {
+        if state.upvalues.len() == MAX_UPVALUES {
             report.error_at(at, "Too many closure variables in function.");
             return 0;
         }
-        upvalues.push(capture);
-        (upvalues.len() - 1) as u8
+        state.upvalues.push(capture);
+        state.upvalue_variables.push(variable);
+        (state.upvalues.len() - 1) as u8
     }
 }
 
@@ -183,7 +259,8 @@ impl Semantics for Resolver<'_> {
         // (the script's is never found: `this` outside a class is an error
         // before it is looked up, except in `super` misuse).
         let slot_zero = if kind == FrameKind::Function { self.empty_name } else { self.this_name };
-        self.functions.push(FnState::new(kind, slot_zero));
+        let variable = self.new_variable();
+        self.functions.push(FnState::new(kind, slot_zero, variable));
     }
 
     fn end_function(&mut self, end: TokenRef, report: &mut Reporter<'_>) -> FnInfo {
@@ -195,6 +272,8 @@ impl Semantics for Resolver<'_> {
         } else {
             let id = *self.next_function_id;
             *self.next_function_id += 1;
+            debug_assert_eq!(id - self.first_function_id, self.captured_variables.len() as u32);
+            self.captured_variables.push(state.upvalue_variables);
             id
         };
         FnInfo {
@@ -210,14 +289,18 @@ impl Semantics for Resolver<'_> {
     }
 
     fn end_scope(&mut self) -> ScopeExit {
-        let state = self.current();
+        let state = self.functions.last_mut().expect("inside a function");
         state.scope_depth -= 1;
         let depth = state.scope_depth;
         let mut captured = Vec::new();
         while state.locals.len() > 1
             && state.locals.last().is_some_and(|l| l.depth.is_none_or(|d| d > depth))
         {
-            captured.push(state.locals.pop().expect("checked above").captured);
+            let local = state.locals.pop().expect("checked above");
+            // Every assignment to the local is inside its scope, which ends
+            // here: whether closures hold it by value is settled.
+            let by_value = self.variables[local.variable as usize].by_value();
+            captured.push(local.captured && !by_value);
         }
         // One `POP` or `CLOSE_UPVALUE` each.
         state.code.add(captured.len() as u64);
@@ -246,6 +329,7 @@ impl Semantics for Resolver<'_> {
     fn parameter(&mut self, name: Ident, report: &mut Reporter<'_>) -> VarRef {
         let var = self.declare(name, report);
         self.mark_initialized();
+        self.mark_defined();
         self.current().stack.push(name.token, report);
         var
     }
@@ -267,6 +351,7 @@ impl Semantics for Resolver<'_> {
             state.stack.pop(1);
         } else {
             self.mark_initialized();
+            self.mark_defined();
         }
     }
 
@@ -287,6 +372,18 @@ impl Semantics for Resolver<'_> {
             return VarRef::Upvalue(index);
         }
         VarRef::Global(self.globals.slot(name))
+    }
+
+    fn assign(&mut self, var: VarRef) {
+        let state = self.functions.last().expect("inside a function");
+        let variable = match var {
+            VarRef::Local(slot) => state.locals.get(slot as usize).map(|l| l.variable),
+            VarRef::Upvalue(index) => state.upvalue_variables.get(index as usize).copied(),
+            VarRef::Global(_) | VarRef::Unresolved => None,
+        };
+        if let Some(variable) = variable {
+            self.variables[variable as usize].assigned = true;
+        }
     }
 
     fn begin_class(&mut self) {

@@ -47,7 +47,8 @@ pub const KIND_INSTANCE: u8 = ObjKind::Instance as u8;
 pub const KIND_BOUND_METHOD: u8 = ObjKind::BoundMethod as u8;
 pub const KIND_SHAPE: u8 = ObjKind::Shape as u8;
 
-/// `ObjClosure`: the function, and the pointer to its upvalue pointers.
+/// `ObjClosure`: the function, and the pointer to what it holds for each
+/// captured variable (a value, or an upvalue as an object value).
 pub const CLOSURE_FUNCTION: usize = offset_of!(ObjClosure, function);
 pub const CLOSURE_UPVALUES: usize =
     offset_of!(ObjClosure, upvalues) + offset_of!(FixedArray<usize, InBlocks>, ptr);

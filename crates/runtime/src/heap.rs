@@ -42,7 +42,7 @@ use crate::frame::Frames;
 use crate::gc::{GcConfig, GcLog, GcReport, GcStats, OutOfMemory};
 use crate::interrupt::Interrupt;
 use crate::object::{self, Gc, ObjRef, ObjString, ObjUpvalue, Object, Trace};
-use crate::object::{ObjClosure, ObjFunction};
+use crate::object::{CaptureFrom, ObjClosure, ObjFunction};
 use crate::string_hash;
 use crate::value::Value;
 
@@ -505,12 +505,13 @@ impl Heap {
     /// A closure over `function`, made as `Closure` and a function
     /// declaration make it in every engine: each capture, in order, is
     /// either the local in stack slot `base + index` of the running frame
-    /// (`is_local`; its open upvalue, shared with every closure that
-    /// captured it) or the enclosing closure's upvalue `index`.
+    /// (`is_local`: its value, if by value, else its open upvalue, shared
+    /// with every closure that captured it) or what the enclosing closure
+    /// holds for its captured variable `index` (held the same way).
     pub fn make_closure(
         &self,
         function: Gc<ObjFunction>,
-        captures: impl ExactSizeIterator<Item = (bool, u8)>,
+        captures: impl ExactSizeIterator<Item = CaptureFrom>,
         base: u32,
         enclosing: Option<Gc<ObjClosure>>,
     ) -> Result<Gc<ObjClosure>, OutOfMemory> {
@@ -520,28 +521,32 @@ impl Heap {
         // upvalue is made; it needs not be: its function is code the
         // engine keeps pinned (every engine pins the function objects it
         // makes), captures of the enclosing closure stay
-        // reachable through it (it is running, so it is a root), and new
-        // open upvalues are roots.
+        // reachable through it (it is running, so it is a root), values
+        // copied from the frame's slots stay there, and new open upvalues
+        // are roots.
         // SAFETY: no reference into `blocks` is live (module rules).
         let closure =
             ObjClosure::place(unsafe { &mut *self.blocks.get() }, function, captures.len());
-        for (at, (is_local, index)) in captures.enumerate() {
-            let upvalue = if is_local {
-                match self.capture_upvalue(base + u32::from(index)) {
-                    Ok(upvalue) => upvalue,
+        for (at, capture) in captures.enumerate() {
+            let slot = base + u32::from(capture.index);
+            let held = match capture {
+                CaptureFrom { is_local: false, index, .. } => {
+                    enclosing.expect("nested functions run in a closure").upvalues[index as usize]
+                }
+                CaptureFrom { by_value: true, .. } => self.stack.get(slot as usize),
+                CaptureFrom { by_value: false, .. } => match self.capture_upvalue(slot) {
+                    Ok(upvalue) => upvalue.to_value(),
                     Err(full) => {
                         // SAFETY: placed above, listed nowhere and not
                         // handed out, so nothing uses it again.
                         unsafe { object::free(closure.as_obj(), &mut *self.blocks.get()) };
                         return Err(full);
                     }
-                }
-            } else {
-                enclosing.expect("nested functions run in a closure").upvalues[index as usize]
+                },
             };
             // SAFETY: just placed, not yet listed or read; `at` is below
             // the count of captures it was placed with.
-            unsafe { closure.init_upvalue(at, upvalue) };
+            unsafe { closure.init_upvalue(at, held) };
         }
         self.adopt_placed(closure, closure.heap_size())
     }

@@ -48,8 +48,8 @@ pub use heap::{
 pub use interrupt::{INTERRUPTED, Interrupt};
 pub use natives::{NATIVES, NativeSpec, define_natives};
 pub use object::{
-    Gc, NativeFn, ObjClosure, ObjFunction, ObjKind, ObjNative, ObjRef, ObjString, ObjUpvalue,
-    Object, Trace,
+    CaptureFrom, Gc, NativeFn, ObjClosure, ObjFunction, ObjKind, ObjNative, ObjRef, ObjString,
+    ObjUpvalue, Object, Trace,
 };
 pub use print::{Printed, format_number};
 pub use table::Table;

@@ -488,14 +488,31 @@ unsafe impl Object for ObjNative {
     }
 }
 
+/// How a closure being made takes one variable it captures (what a
+/// function's capture list says, `bytecode::Capture` and the tree's
+/// `Capture`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CaptureFrom {
+    /// From a slot of the running frame, else from an upvalue of the
+    /// running closure.
+    pub is_local: bool,
+    pub index: u8,
+    /// Hold the variable's value rather than its upvalue.
+    pub by_value: bool,
+}
+
 /// A function together with the variables it captured.
 #[repr(C)]
 pub struct ObjClosure {
     header: Header,
     pub function: Gc<ObjFunction>,
-    /// In the closure's own block, right after it (see
-    /// [`ObjClosure::place`]): a closure is one allocation.
-    pub upvalues: FixedArray<Gc<ObjUpvalue>, InBlocks>,
+    /// One per captured variable, in upvalue-index order: the variable's
+    /// value, for a capture by value, or its [`ObjUpvalue`] (an object
+    /// value that no program ever sees), for a capture by reference. The
+    /// function's captures say which; every slot is a value, so the
+    /// collector traces them alike. In the closure's own block, right after
+    /// it (see [`ObjClosure::place`]): a closure is one allocation.
+    pub upvalues: FixedArray<Value, InBlocks>,
 }
 
 impl ObjClosure {
@@ -514,7 +531,7 @@ impl ObjClosure {
         // The upvalues' room: the rest of the block.
         // SAFETY: the block has room for the closure and then `count`
         // upvalues (`layout`).
-        let room = unsafe { NonNull::new_unchecked(ptr.as_ptr().add(1).cast::<Gc<ObjUpvalue>>()) };
+        let room = unsafe { NonNull::new_unchecked(ptr.as_ptr().add(1).cast::<Value>()) };
         // SAFETY: that room is aligned (the closure's size is a multiple of
         // a pointer's) and the closure's alone.
         let upvalues = unsafe { FixedArray::in_room(room, count) };
@@ -526,24 +543,47 @@ impl ObjClosure {
         Gc(ptr, PhantomData)
     }
 
-    /// Set upvalue `index`, once, before the closure is used.
+    /// Set captured variable `index` (its value, or its upvalue as a
+    /// value), once, before the closure is used.
     ///
     /// # Safety
     /// The closure was just [`place`](Self::place)d and is not yet listed,
     /// traced or read, and `index` is below its count.
     #[inline(always)]
-    pub(crate) unsafe fn init_upvalue(&self, index: usize, upvalue: Gc<ObjUpvalue>) {
+    pub(crate) unsafe fn init_upvalue(&self, index: usize, captured: Value) {
         debug_assert!(index < self.upvalues.len);
         // SAFETY: inside the room (the caller's promise), which is the
         // closure's alone.
-        unsafe { self.upvalues.ptr.as_ptr().add(index).write(upvalue) };
+        unsafe { self.upvalues.ptr.as_ptr().add(index).write(captured) };
+    }
+
+    /// The upvalue of captured variable `index`, which the closure holds
+    /// by reference (its function's capture says so: the verifier lets
+    /// only such captures be read with `GetUpvalue` and written).
+    #[inline(always)]
+    pub fn upvalue(&self, index: usize) -> Gc<ObjUpvalue> {
+        self.upvalues[index]
+            .downcast::<ObjUpvalue>()
+            .expect("a capture by reference holds an upvalue")
+    }
+
+    /// The value of captured variable `index`, held either way: a value
+    /// held by value, or the current value of an upvalue. (An engine that
+    /// knows how its function holds the variable reads it directly.)
+    #[inline]
+    pub fn captured(&self, index: usize) -> Value {
+        let held = self.upvalues[index];
+        match held.downcast::<ObjUpvalue>() {
+            Some(upvalue) => upvalue.get(),
+            None => held,
+        }
     }
 
     /// The layout of the block of a closure with `count` upvalues.
     #[inline(always)]
     fn layout(count: usize) -> Layout {
-        const _: () = assert!(size_of::<ObjClosure>().is_multiple_of(align_of::<Gc<ObjUpvalue>>()));
-        let size = size_of::<ObjClosure>() + count * size_of::<Gc<ObjUpvalue>>();
+        const _: () = assert!(size_of::<ObjClosure>().is_multiple_of(align_of::<Value>()));
+        let size = size_of::<ObjClosure>() + count * size_of::<Value>();
         // SAFETY: the alignment is a type's, so a power of two; at most 255
         // upvalues (a one-byte operand counts them) after a small struct,
         // far below `isize::MAX`.
@@ -554,8 +594,10 @@ impl ObjClosure {
 impl Trace for ObjClosure {
     fn trace(&self, tracer: &mut dyn FnMut(ObjRef)) {
         tracer(self.function.as_obj());
-        for upvalue in self.upvalues.iter() {
-            tracer(upvalue.as_obj());
+        for captured in self.upvalues.iter() {
+            if let Some(object) = captured.as_object() {
+                tracer(object);
+            }
         }
     }
 }
@@ -566,7 +608,7 @@ impl Trace for ObjClosure {
 unsafe impl Object for ObjClosure {
     const KIND: ObjKind = ObjKind::Closure;
     fn heap_size(&self) -> usize {
-        size_of::<Self>() + self.upvalues.len() * size_of::<Gc<ObjUpvalue>>()
+        size_of::<Self>() + self.upvalues.len() * size_of::<Value>()
     }
     #[inline(always)]
     fn block_layout(&self) -> Layout {

@@ -100,8 +100,8 @@ pub struct Block {
 }
 
 /// The locals a scope ends, innermost (highest slot) first: `true` where a
-/// closure captured the local, so its upvalue must be closed rather than
-/// the slot simply dropped.
+/// closure captured the local by reference ([`Capture::by_value`] false),
+/// so its upvalue must be closed rather than the slot simply dropped.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct ScopeExit {
     pub captured: Vec<bool>,
@@ -183,6 +183,12 @@ pub struct FnInfo {
 pub struct Capture {
     pub is_local: bool,
     pub index: u8,
+    /// No code assigns the variable once it holds its value, so the
+    /// closure may hold a copy of that value rather than share the
+    /// variable through an upvalue (as Java's lambdas capture effectively
+    /// final locals). Decided by the resolver once the whole program is
+    /// parsed: later code may assign a variable captured earlier.
+    pub by_value: bool,
 }
 
 #[derive(Debug)]

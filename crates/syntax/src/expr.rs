@@ -234,6 +234,7 @@ impl<S: Semantics> Parser<'_, '_, S> {
         let var = self.sema.resolve(ident.name, ident.token, &mut self.report);
         let target = VarUse { ident, var };
         if can_assign && self.matches(T::Equal) {
+            self.sema.assign(var);
             let value = self.nested(|p| p.expression());
             self.sema.emit(Emit::SetVar, ident.token, &mut self.report);
             let height = value.height + 1;

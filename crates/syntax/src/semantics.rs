@@ -138,6 +138,9 @@ pub trait Semantics {
     fn mark_initialized(&mut self);
     /// Where the variable `name` used at `at` lives.
     fn resolve(&mut self, name: Symbol, at: TokenRef, report: &mut Reporter<'_>) -> VarRef;
+    /// An assignment stores into `var` (what [`resolve`](Self::resolve)
+    /// returned for its target).
+    fn assign(&mut self, var: VarRef);
 
     /// A class body begins (after the class's name is defined).
     fn begin_class(&mut self);

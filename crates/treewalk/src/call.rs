@@ -3,7 +3,8 @@
 use std::rc::Rc;
 
 use runtime::{
-    CacheHit, Call, Gc, ObjClosure, ObjFunction, ObjInstance, OutOfMemory, TraceLine, Value,
+    CacheHit, Call, CaptureFrom, Gc, ObjClosure, ObjFunction, ObjInstance, OutOfMemory, TraceLine,
+    Value,
 };
 use syntax::ast::{Expr, Function, FunctionKind};
 
@@ -195,7 +196,11 @@ impl Interp<'_> {
 
     fn closure_over(&mut self, function: &Rc<Function>) -> Result<Gc<ObjClosure>, OutOfMemory> {
         let object = self.function_object(function);
-        let captures = function.info.upvalues.iter().map(|c| (c.is_local, c.index));
+        let captures = function.info.upvalues.iter().map(|c| CaptureFrom {
+            is_local: c.is_local,
+            index: c.index,
+            by_value: c.by_value,
+        });
         self.heap.make_closure(object, captures, self.base as u32, self.closure)
     }
 }

@@ -248,7 +248,7 @@ impl<'a> Interp<'a> {
     pub(crate) fn read(&self, var: &VarUse) -> Res<Value> {
         match var.var {
             VarRef::Local(slot) => Ok(self.stack.get(self.base + slot as usize)),
-            VarRef::Upvalue(index) => Ok(self.upvalue(index).get()),
+            VarRef::Upvalue(index) => Ok(self.closure().captured(index as usize)),
             VarRef::Global(slot) => {
                 let value = self.heap.globals().get(slot as usize);
                 if value.is_undefined() {
@@ -282,10 +282,17 @@ impl<'a> Interp<'a> {
         throw(messages::undefined_variable(name), var.ident.line())
     }
 
+    /// The running closure, in code that reads a captured variable.
+    #[inline(always)]
+    fn closure(&self) -> Gc<ObjClosure> {
+        self.closure.expect("only functions have upvalues")
+    }
+
+    /// The upvalue of captured variable `index`, which an assignment
+    /// stores into: a variable that is assigned is captured by reference.
     #[inline(always)]
     fn upvalue(&self, index: u8) -> Gc<runtime::ObjUpvalue> {
-        let closure = self.closure.expect("only functions have upvalues");
-        closure.upvalues[index as usize]
+        self.closure().upvalue(index as usize)
     }
 
     // ----------------------------------------------------------- expressions

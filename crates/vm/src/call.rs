@@ -1,7 +1,7 @@
 //! Calls of everything but plain closures (which the loop enters itself),
 //! and making closures.
 
-use runtime::{Call, Gc, ObjClosure, Value};
+use runtime::{Call, CaptureFrom, Gc, ObjClosure, Value};
 
 use crate::run::{Raise, Res, Run};
 
@@ -56,7 +56,11 @@ impl Run<'_> {
         enclosing: Option<Gc<ObjClosure>>,
     ) -> Res<Gc<ObjClosure>> {
         let loaded = &self.functions[index];
-        let captures = loaded.function.captures.iter().map(|c| (c.is_local, c.index));
+        let captures = loaded.function.captures.iter().map(|c| CaptureFrom {
+            is_local: c.is_local,
+            index: c.index,
+            by_value: c.by_value,
+        });
         let base = self.index_of(base) as u32;
         Ok(self.heap.make_closure(loaded.object, captures, base, enclosing)?)
     }

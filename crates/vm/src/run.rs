@@ -455,7 +455,7 @@ impl<'a> Run<'a> {
         macro_rules! set_upvalue {
             () => {{
                 let index = read_u8!();
-                let upvalue = closure.expect("only closures capture").upvalues[index];
+                let upvalue = closure.expect("only closures capture").upvalue(index);
                 upvalue.set(peek!(0));
             }};
         }
@@ -601,8 +601,12 @@ impl<'a> Run<'a> {
                 Op::SetGlobal => set_global!(),
                 Op::GetUpvalue => {
                     let index = read_u8!();
-                    let upvalue = closure.expect("only closures capture").upvalues[index];
+                    let upvalue = closure.expect("only closures capture").upvalue(index);
                     push!(upvalue.get());
+                }
+                Op::GetCaptured => {
+                    let index = read_u8!();
+                    push!(closure.expect("only closures capture").upvalues[index]);
                 }
                 Op::SetUpvalue => set_upvalue!(),
                 Op::GetProperty => {

@@ -212,7 +212,7 @@ fn a_function_returning_a_closure_over_its_own_result_slot() {
     };
     // #2: the closure g makes, capturing g's slot 1 (itself, once pushed).
     let own = Function {
-        captures: vec![bytecode::Capture { is_local: true, index: 1 }],
+        captures: vec![bytecode::Capture { is_local: true, index: 1, by_value: false }],
         ..function(
             Some("own"),
             FunctionKind::Function,
