@@ -110,6 +110,12 @@ pub struct KnownFunction {
     /// the guard is then one comparison of the callee with it. Else the
     /// guard checks that the callee is a closure of this function.
     pub closure: Option<u64>,
+    /// The address of the class (`ObjClass`, sealed, kept alive as long
+    /// as the code exists) that the call is expected to find instead, if
+    /// any: this function is then its initializer, `closure` the
+    /// initializer's closure, and the call makes an instance to be the
+    /// initializer's `this`. Such a call is only ever inlined.
+    pub class: Option<u64>,
 }
 
 /// The IR's source locations are bytecode offsets, and an inlined callee's
@@ -1711,6 +1717,9 @@ impl<'a, 'b> Lower<'a, 'b> {
             targets = self.call_site_functions(instruction.offset);
         }
         targets.retain(|known| u32::from(known.arity) == n_args);
+        // A known class is only worth its guard where its initializer is
+        // inlined; elsewhere the general path enters the initializer.
+        targets.retain(|known| known.class.is_none() || self.inline_choice(known).is_some());
         let join_result = self.builder.append_block_param(join, types::I64);
 
         // Written back once for every path: the callee reads its arguments
@@ -1752,6 +1761,21 @@ impl<'a, 'b> Lower<'a, 'b> {
                 let inline_block = self.builder.create_block();
                 self.builder.ins().brif(ready, inline_block, &[], slow, &[]);
                 self.builder.switch_to_block(inline_block);
+                if known.class.is_some() {
+                    // The instance, the initializer's slot 0, in place of
+                    // the class (as the VM's class call does).
+                    let status = self.call_helper(
+                        Helper::Instantiate,
+                        depth,
+                        instruction.next,
+                        &[callee, slot_zero_address],
+                    );
+                    self.check(status);
+                    let ins = self.builder.ins();
+                    let instance = ins.load(types::I64, trusted(), slot_zero_address, 0);
+                    self.def_boxed(slot_zero, instance);
+                    self.mark_clean(slot_zero..slot_zero + 1);
+                }
                 let site =
                     Site { slot_zero, return_to, closure, frames, len, next: instruction.next };
                 let result = self.inline(&chosen, known, &site);
@@ -1886,6 +1910,16 @@ impl<'a, 'b> Lower<'a, 'b> {
         then: Block,
         otherwise: Block,
     ) -> (ir::Value, ir::Value) {
+        if let Some(class) = known.class {
+            let bits = (abi::OBJECT_TAG | class) as i64;
+            let is_known = self.builder.ins().icmp_imm_s(IntCC::Equal, callee, bits);
+            self.builder.ins().brif(is_known, then, &[], otherwise, &[]);
+            self.builder.switch_to_block(then);
+            let init = known.closure.expect("a known class's initializer is a known closure");
+            let closure = self.builder.ins().iconst(types::I64, init as i64);
+            let function = self.builder.ins().iconst(types::I64, known.function as i64);
+            return (closure, function);
+        }
         match known.closure {
             Some(address) => {
                 let bits = (abi::OBJECT_TAG | address) as i64;

@@ -13,7 +13,7 @@ use vm::FunctionCode;
 use codegen::{
     CalleeInput, CantCompile, Compiled, FunctionInput, Inliner, KnownField, KnownFunction,
 };
-use runtime::{CacheHit, Gc, ObjClosure, ObjFunction};
+use runtime::{CacheHit, Gc, ObjClass, ObjClosure, ObjFunction};
 
 /// The code generator's state, kept across compiles.
 pub(crate) struct Backend {
@@ -126,6 +126,7 @@ impl Inliner for Callees<'_> {
             site_functions: known_site_functions(&callee),
             call_functions: known_call_functions(&callee),
             site_fields: known_fields(&callee),
+            site_adds_one_field: adds_one_field(&callee),
             function: callee.function,
             facts: callee.facts,
         })
@@ -171,13 +172,24 @@ fn known_call_functions(function: &FunctionCode<'_>) -> Vec<Vec<KnownFunction>> 
     (0..object.call_sites()).map(site).collect()
 }
 
-/// By global slot, the function of the closure each global holds now. The
-/// VM pins every function object it loads, so the code may name one by its
-/// address for as long as it exists.
+/// By global slot, the function of the closure each global holds now, or
+/// the initializer of the class it holds, if the class has been used (so
+/// its methods are final: `ObjClass::seal`). The VM pins every function
+/// object it loads, so the code may name one by its address for as long as
+/// it exists; the class is kept alive as the closures are (`known`).
 fn known_global_functions(function: &FunctionCode<'_>) -> Vec<Option<KnownFunction>> {
     let globals = function.globals;
-    let known_closure = |slot| known(function.heap, globals.get(slot).downcast::<ObjClosure>()?);
-    (0..globals.len()).map(known_closure).collect()
+    let known_global = |slot| {
+        let value = globals.get(slot);
+        if let Some(closure) = value.downcast::<ObjClosure>() {
+            return known(function.heap, closure);
+        }
+        let class = value.downcast::<ObjClass>().filter(|class| class.is_sealed())?;
+        let init = known(function.heap, class.initializer()?)?;
+        function.heap.pin_for_code(value);
+        Some(KnownFunction { class: Some(class.as_ptr() as u64), ..init })
+    };
+    (0..globals.len()).map(known_global).collect()
 }
 
 /// By property site, the shapes its cache has found and the index of the
@@ -202,6 +214,16 @@ fn known_fields(function: &FunctionCode<'_>) -> Vec<Vec<KnownField>> {
     function.object.caches.iter().map(known).collect()
 }
 
+/// By property site, whether its cache has found one key only, for which
+/// setting the property adds a field.
+fn adds_one_field(function: &FunctionCode<'_>) -> Vec<bool> {
+    let adds = |cache: &runtime::InlineCache| {
+        let mut hits = cache.hits();
+        matches!((hits.next(), hits.next()), (Some(CacheHit::AddField(_)), None))
+    };
+    function.object.caches.iter().map(adds).collect()
+}
+
 /// `closure` and its function, as the code generator may name them. The
 /// closure is kept alive until the tier's code is dropped
 /// (`Heap::pin_for_code`), so no other closure can take its address while
@@ -223,6 +245,7 @@ fn known_function(function: Gc<ObjFunction>, closure: Option<u64>) -> Option<Kno
         code: code as u64,
         proto: function.proto,
         closure,
+        class: None,
     })
 }
 
