@@ -1718,7 +1718,9 @@ impl<'a, 'b> Lower<'a, 'b> {
         }
         targets.retain(|known| u32::from(known.arity) == n_args);
         // A known class is only worth its guard where its initializer is
-        // inlined; elsewhere the general path enters the initializer.
+        // inlined; elsewhere the general path enters the initializer. (A
+        // class comes alone, from a global, and nothing the choice reads
+        // changes before the loop below, which makes the same choice.)
         targets.retain(|known| known.class.is_none() || self.inline_choice(known).is_some());
         let join_result = self.builder.append_block_param(join, types::I64);
 
@@ -1764,13 +1766,7 @@ impl<'a, 'b> Lower<'a, 'b> {
                 if known.class.is_some() {
                     // The instance, the initializer's slot 0, in place of
                     // the class (as the VM's class call does).
-                    let status = self.call_helper(
-                        Helper::Instantiate,
-                        depth,
-                        instruction.next,
-                        &[callee, slot_zero_address],
-                    );
-                    self.check(status);
+                    self.instantiate(callee, slot_zero_address, depth, instruction.next);
                     let ins = self.builder.ins();
                     let instance = ins.load(types::I64, trusted(), slot_zero_address, 0);
                     self.def_boxed(slot_zero, instance);
@@ -1823,13 +1819,7 @@ impl<'a, 'b> Lower<'a, 'b> {
         let instantiate = self.builder.create_block();
         self.builder.ins().brif(ok, instantiate, &[], slow, &[]);
         self.builder.switch_to_block(instantiate);
-        let status = self.call_helper(
-            Helper::Instantiate,
-            depth,
-            instruction.next,
-            &[callee, slot_zero_address],
-        );
-        self.check(status);
+        self.instantiate(callee, slot_zero_address, depth, instruction.next);
         let ins = self.builder.ins();
         let init_code = ins.load(types::I64, trusted(), init_function, abi::FUNCTION_CODE as i32);
         let ins = self.builder.ins();
@@ -1900,9 +1890,18 @@ impl<'a, 'b> Lower<'a, 'b> {
         index.and_then(|index| self.input.call_functions.get(index)).cloned().unwrap_or_default()
     }
 
-    /// Guard that `callee` is a closure of `known`: go on in `then` if it
-    /// is, returning its closure and function as `then` has them, else
-    /// jump to `otherwise`.
+    /// Make a new instance of `class` (an `ObjClass` value) into the slot
+    /// at `out`, through the `instantiate` helper, with `live` slots in
+    /// the frame; `next` is where the calling instruction resumes.
+    fn instantiate(&mut self, class: ir::Value, out: ir::Value, live: u32, next: usize) {
+        let status = self.call_helper(Helper::Instantiate, live, next, &[class, out]);
+        self.check(status);
+    }
+
+    /// Guard that `callee` is a closure of `known` (or, for a known class,
+    /// that class): go on in `then` if it is, returning the closure and
+    /// function to call (the class's initializer's) as `then` has them,
+    /// else jump to `otherwise`.
     fn known_callee(
         &mut self,
         callee: ir::Value,
