@@ -1,4 +1,4 @@
-//! Which captures are by value ([`Capture::by_value`]), written into the
+//! Which captures are by value ([`syntax::ast::Capture::by_value`]), written into the
 //! tree once the whole program is parsed.
 //!
 //! A closure may hold a copy of a variable's value rather than share the
@@ -16,9 +16,9 @@
 
 use std::rc::Rc;
 
-use syntax::ast::{Capture, Function, Stmt};
+use syntax::ast::{Function, Stmt};
 
-/// Set [`Capture::by_value`] in every function of `stmts`, as
+/// Set [`syntax::ast::Capture::by_value`] in every function of `stmts`, as
 /// `by_value(function id, upvalue index)` decides.
 pub(crate) fn settle(stmts: &mut [Stmt], by_value: &dyn Fn(u32, usize) -> bool) {
     for stmt in stmts {
@@ -57,8 +57,7 @@ fn settle_function(function: &mut Rc<Function>, by_value: &dyn Fn(u32, usize) ->
     let function = Rc::get_mut(function).expect("a function just parsed has one owner");
     let id = function.info.id;
     for (index, capture) in function.info.upvalues.iter_mut().enumerate() {
-        let Capture { by_value: decided, .. } = capture;
-        *decided = by_value(id, index);
+        capture.by_value = by_value(id, index);
     }
     settle(&mut function.body, by_value);
 }
