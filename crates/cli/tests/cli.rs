@@ -514,6 +514,42 @@ fn trace_jit_reports_speculations_deoptimizations_and_recompiles() {
 }
 
 #[test]
+fn equality_sites_speculate_on_numbers_only_once_they_compared_numbers() {
+    // `same` compares numbers 300 times, then strings in its compiled
+    // code; `text` compares only strings, so nothing is assumed there.
+    let source = write_temp(
+        "equality.lox",
+        b"fun same(a, b) {\n  return a == b;\n}\nfun text(a, b) {\n  return a == b;\n}\n\
+          var t = 0;\nfor (var i = 0; i < 300; i = i + 1) if (same(i, i) and text(\"a\", \"b\")) t = t + 1;\n\
+          for (var i = 0; i < 300; i = i + 1) if (same(i, i) and text(\"a\", \"a\")) t = t + 1;\n\
+          print t;\nprint same(\"a\", \"a\");\n\
+          for (var i = 0; i < 300; i = i + 1) if (same(i, i)) t = t + 1;\nprint t;",
+    );
+    let out = strata(&["run", "--trace-jit", source.to_str().unwrap()], "");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "300\ntrue\n600\n");
+    let err = text(&out.stderr);
+    let trace: Vec<&str> = err.lines().filter(|line| line.starts_with("[jit ")).collect();
+    let compiled = trace.iter().position(|line| {
+        line.contains("] compiled 'same' after 100 calls")
+            && line.ends_with("speculating: 1 == site on numbers")
+    });
+    let deopt = trace.iter().position(|line| {
+        line.ends_with(
+            "] deoptimized 'same' at 0004 (line 2): an operand of == or != was not a number; its \
+             code is dropped, to be compiled again without that assumption",
+        )
+    });
+    let recompiled = trace.iter().position(|line| {
+        line.contains("] recompiled 'same' after 100 calls") && !line.contains("speculating")
+    });
+    assert!(compiled.is_some(), "{err}");
+    assert!(compiled < deopt && deopt < recompiled, "{err}");
+    let text_compiled = trace.iter().find(|line| line.contains("] compiled 'text' after"));
+    assert!(text_compiled.is_some_and(|line| !line.contains("speculating")), "{err}");
+}
+
+#[test]
 fn trace_jit_reports_known_shapes_and_callees() {
     // `run`'s loop calls the global `get`, whose one site has only seen
     // one shape: both become constants behind checks.

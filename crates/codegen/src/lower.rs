@@ -31,7 +31,7 @@ use runtime::abi::ErrorCode;
 
 use crate::helpers::Helper;
 use crate::lowering::{Lowering, lowering};
-use crate::types::{AddKind, Plan, PlanInput, State, Ty, transfer};
+use crate::types::{NumberKind, Plan, PlanInput, State, Ty, transfer};
 
 mod inline;
 
@@ -182,6 +182,8 @@ pub struct Compiled {
 pub struct Speculations {
     /// `Add` sites guarded to numbers.
     pub number_adds: usize,
+    /// `Equal` and `NotEqual` sites guarded to numbers.
+    pub number_equalities: usize,
     /// Slots guarded to numbers on entry to a loop.
     pub loop_numbers: usize,
     /// Calls of a known function (`FunctionInput::global_functions`,
@@ -201,6 +203,7 @@ impl Speculations {
     /// Count `other`'s too (an inlined callee's).
     fn add(&mut self, other: &Speculations) {
         self.number_adds += other.number_adds;
+        self.number_equalities += other.number_equalities;
         self.loop_numbers += other.loop_numbers;
         self.known_calls += other.known_calls;
         self.known_fields += other.known_fields;
@@ -435,6 +438,9 @@ enum Source {
     /// The method a `Method` or `SuperMethod` instruction of this site
     /// found.
     Method(u32),
+    /// A constant that is not a number: nil, a boolean, a string or a
+    /// function.
+    NotNumber,
 }
 
 /// Addresses fixed for a whole run: the frame records' owner (`Frames`),
@@ -549,7 +555,7 @@ impl<'a, 'b> Lower<'a, 'b> {
         let makes_closures = input.facts.captures_by_reference;
         let alias_regions = instance_regions(builder);
         let entry_signature = builder.func.signature.clone();
-        let (number_adds, loop_numbers) = plan.speculations();
+        let (number_adds, number_equalities, loop_numbers) = plan.speculations();
         Lower {
             builder,
             input,
@@ -562,7 +568,12 @@ impl<'a, 'b> Lower<'a, 'b> {
             pending_edges: Vec::new(),
             clean: vec![false; max_stack as usize],
             sources: vec![None; max_stack as usize],
-            speculations: Speculations { number_adds, loop_numbers, ..Speculations::default() },
+            speculations: Speculations {
+                number_adds,
+                number_equalities,
+                loop_numbers,
+                ..Speculations::default()
+            },
             blocks,
             raised: frame.raised,
             ctx: frame.ctx,
@@ -1182,6 +1193,7 @@ impl<'a, 'b> Lower<'a, 'b> {
                 None => {
                     let value = self.constant_value(operand);
                     self.push_boxed(value);
+                    self.sources[depth as usize] = Some(Source::NotNumber);
                 }
             },
             Op::Nil | Op::True | Op::False => {
@@ -1192,6 +1204,7 @@ impl<'a, 'b> Lower<'a, 'b> {
                 };
                 let value = self.constant(bits);
                 self.push_boxed(value);
+                self.sources[depth as usize] = Some(Source::NotNumber);
             }
             Op::Pop => self.state.truncate(top),
             Op::GetLocal => {
@@ -1243,19 +1256,7 @@ impl<'a, 'b> Lower<'a, 'b> {
                 }
             }
             Op::Equal | Op::NotEqual => {
-                let (a_slot, b_slot) = (depth - 2, top);
-                let mut equal =
-                    if self.state.ty(a_slot) == Ty::Number && self.state.ty(b_slot) == Ty::Number {
-                        let (fa, fb) = (self.float(a_slot), self.float(b_slot));
-                        self.builder.ins().fcmp(FloatCC::Equal, fa, fb)
-                    } else {
-                        let (a, b) = (self.get(a_slot), self.get(b_slot));
-                        let both = self.all_numbers(&[a, b]).expect("two values");
-                        let (fa, fb) = (self.as_float(a), self.as_float(b));
-                        let float_equal = self.builder.ins().fcmp(FloatCC::Equal, fa, fb);
-                        let same = self.builder.ins().icmp(IntCC::Equal, a, b);
-                        self.builder.ins().select(both, float_equal, same)
-                    };
+                let mut equal = self.equal(instruction, depth);
                 if instruction.op == Op::NotEqual {
                     equal = self.builder.ins().bxor_imm_s(equal, 1);
                 }
@@ -2228,8 +2229,38 @@ impl<'a, 'b> Lower<'a, 'b> {
         self.builder.ins().load(types::I64, trusted(), upvalue, abi::UPVALUE_LOCATION as i32)
     }
 
+    /// Whether the two values on top of the stack (`depth` high) are equal,
+    /// as Lox says, for the `Equal` or `NotEqual` `instruction`.
+    fn equal(&mut self, instruction: &Instruction, depth: u32) -> ir::Value {
+        let slots = [depth - 2, depth - 1];
+        let floats = match self.plan.number_kind(instruction, &self.state, self.plan_input.numbers)
+        {
+            NumberKind::Numbers => slots.map(|slot| self.float(slot)).to_vec(),
+            NumberKind::Guarded => self.numbers_or_deopt(
+                &slots,
+                instruction.offset,
+                abi::DeoptReason::EqualityNotNumbers,
+            ),
+            NumberKind::Generic => {
+                let [a, b] = slots.map(|slot| self.get(slot));
+                // A number never has the bits of nil, a boolean or an
+                // object, so with one of those the bits decide.
+                if slots.iter().any(|&slot| self.sources[slot as usize] == Some(Source::NotNumber))
+                {
+                    return self.builder.ins().icmp(IntCC::Equal, a, b);
+                }
+                let both = self.all_numbers(&[a, b]).expect("two values");
+                let (fa, fb) = (self.as_float(a), self.as_float(b));
+                let float_equal = self.builder.ins().fcmp(FloatCC::Equal, fa, fb);
+                let same = self.builder.ins().icmp(IntCC::Equal, a, b);
+                return self.builder.ins().select(both, float_equal, same);
+            }
+        };
+        self.builder.ins().fcmp(FloatCC::Equal, floats[0], floats[1])
+    }
+
     /// `Add` and `AddConstant`: on floats, when the operands are known or
-    /// guarded to be numbers (`types::AddKind`); else numbers inline and
+    /// guarded to be numbers (`types::NumberKind`); else numbers inline and
     /// anything else through the helper (which concatenates strings or
     /// raises).
     fn add(&mut self, instruction: &Instruction, depth: u32) {
@@ -2237,10 +2268,10 @@ impl<'a, 'b> Lower<'a, 'b> {
         let with_constant = instruction.op == Op::AddConstant;
         let out = if with_constant { top } else { depth - 2 };
         let operands: &[u32] = if with_constant { &[top] } else { &[depth - 2, top] };
-        let kind = self.plan.add_kind(instruction, &self.state, self.plan_input.numbers);
-        if kind != AddKind::Generic {
+        let kind = self.plan.number_kind(instruction, &self.state, self.plan_input.numbers);
+        if kind != NumberKind::Generic {
             let floats = match kind {
-                AddKind::Guarded => self.numbers_or_deopt(
+                NumberKind::Guarded => self.numbers_or_deopt(
                     operands,
                     instruction.offset,
                     abi::DeoptReason::AddNotNumbers,
@@ -2248,7 +2279,7 @@ impl<'a, 'b> Lower<'a, 'b> {
                 _ => operands.iter().map(|&slot| self.float(slot)).collect(),
             };
             let b = match with_constant {
-                true => self.float_constant(instruction.operand).expect("a number (add_kind)"),
+                true => self.float_constant(instruction.operand).expect("a number (number_kind)"),
                 false => floats[1],
             };
             let sum = self.builder.ins().fadd(floats[0], b);

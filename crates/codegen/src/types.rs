@@ -126,14 +126,16 @@ impl State {
     }
 }
 
-/// How an `Add` or `AddConstant` is lowered.
+/// How an add (`Add`, `AddConstant`) or an equality (`Equal`, `NotEqual`)
+/// is lowered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum AddKind {
+pub(crate) enum NumberKind {
     /// Both operands are known numbers.
     Numbers,
     /// Guarded to numbers (deoptimizing if not), as the feedback says.
     Guarded,
-    /// Numbers inline, strings and errors through the helper.
+    /// Any operands: an add's numbers inline, strings and errors through
+    /// the helper; an equality by its operands' types at run time.
     Generic,
 }
 
@@ -171,6 +173,8 @@ pub(crate) struct Plan {
     guarded: BTreeMap<usize, BTreeSet<u32>>,
     /// Add sites guarded to numbers.
     guarded_adds: BTreeSet<usize>,
+    /// Equality sites guarded to numbers.
+    guarded_equalities: BTreeSet<usize>,
 }
 
 impl Plan {
@@ -179,15 +183,24 @@ impl Plan {
             before: BTreeMap::new(),
             guarded: BTreeMap::new(),
             guarded_adds: BTreeSet::new(),
+            guarded_equalities: BTreeSet::new(),
         };
         if let Some(feedback) = input.feedback {
-            plan.guarded_adds = input
-                .code
-                .iter()
-                .filter(|ins| matches!(ins.op, Op::Add | Op::AddConstant))
-                .filter(|ins| feedback_at(feedback, ins.offset) & SPOILED == 0)
-                .map(|ins| ins.offset)
-                .collect();
+            let sites = |ops: [Op; 2], expected: u8| -> BTreeSet<usize> {
+                input
+                    .code
+                    .iter()
+                    .filter(|ins| ops.contains(&ins.op))
+                    .filter(|ins| {
+                        feedback_at(feedback, ins.offset) & (SPOILED | expected) == expected
+                    })
+                    .map(|ins| ins.offset)
+                    .collect()
+            };
+            // An add that never ran is assumed to add numbers, an equality
+            // only once it compared them (`abi::FEEDBACK_NUMBERS`).
+            plan.guarded_adds = sites([Op::Add, Op::AddConstant], 0);
+            plan.guarded_equalities = sites([Op::Equal, Op::NotEqual], abi::FEEDBACK_NUMBERS);
         }
         plan.solve(input);
         let Some(feedback) = input.feedback else { return plan };
@@ -237,35 +250,41 @@ impl Plan {
         self.guarded.get(&offset)
     }
 
-    /// Every speculation, for the trace: guarded adds, and guarded slots by
-    /// loop header.
-    pub(crate) fn speculations(&self) -> (usize, usize) {
-        (self.guarded_adds.len(), self.guarded.values().map(BTreeSet::len).sum())
+    /// Every speculation, for the trace: guarded adds, guarded equalities,
+    /// and guarded slots by loop header.
+    pub(crate) fn speculations(&self) -> (usize, usize, usize) {
+        let loop_numbers = self.guarded.values().map(BTreeSet::len).sum();
+        (self.guarded_adds.len(), self.guarded_equalities.len(), loop_numbers)
     }
 
-    /// How the add at `offset` is lowered, before it, in `state`.
-    pub(crate) fn add_kind(
+    /// How the add or equality `instruction` is lowered, before it, in
+    /// `state`.
+    pub(crate) fn number_kind(
         &self,
         instruction: &Instruction,
         state: &State,
         numbers: &[Option<f64>],
-    ) -> AddKind {
+    ) -> NumberKind {
         let depth = state.depth();
         let known = match instruction.op {
             Op::AddConstant => {
                 if numbers[instruction.operand as usize].is_none() {
-                    return AddKind::Generic;
+                    return NumberKind::Generic;
                 }
                 state.ty(depth - 1) == Ty::Number
             }
             _ => state.ty(depth - 2) == Ty::Number && state.ty(depth - 1) == Ty::Number,
         };
+        let guarded = match instruction.op {
+            Op::Equal | Op::NotEqual => &self.guarded_equalities,
+            _ => &self.guarded_adds,
+        };
         if known {
-            AddKind::Numbers
-        } else if self.guarded_adds.contains(&instruction.offset) {
-            AddKind::Guarded
+            NumberKind::Numbers
+        } else if guarded.contains(&instruction.offset) {
+            NumberKind::Guarded
         } else {
-            AddKind::Generic
+            NumberKind::Generic
         }
     }
 
@@ -375,7 +394,7 @@ impl Plan {
     }
 }
 
-/// Feedback bits that rule out guarding an add to numbers.
+/// Feedback bits that rule out guarding an add or an equality to numbers.
 const SPOILED: u8 = abi::FEEDBACK_NOT_NUMBER | abi::FEEDBACK_DEOPTED;
 
 fn feedback_at(feedback: &[u8], offset: usize) -> u8 {
@@ -413,21 +432,21 @@ pub(crate) fn transfer(
             state.truncate(depth - 1);
         }
         Op::Add => {
-            let kind = plan.add_kind(instruction, state, input.numbers);
-            if kind == AddKind::Guarded {
+            let kind = plan.number_kind(instruction, state, input.numbers);
+            if kind == NumberKind::Guarded {
                 state.refine(depth - 2);
                 state.refine(depth - 1);
             }
             state.truncate(depth - 1);
-            let ty = if kind == AddKind::Generic { Ty::Any } else { Ty::Number };
+            let ty = if kind == NumberKind::Generic { Ty::Any } else { Ty::Number };
             state.assign(depth - 2, ty);
         }
         Op::AddConstant => {
-            let kind = plan.add_kind(instruction, state, input.numbers);
-            if kind == AddKind::Guarded {
+            let kind = plan.number_kind(instruction, state, input.numbers);
+            if kind == NumberKind::Guarded {
                 state.refine(depth - 1);
             }
-            let ty = if kind == AddKind::Generic { Ty::Any } else { Ty::Number };
+            let ty = if kind == NumberKind::Generic { Ty::Any } else { Ty::Number };
             state.assign(depth - 1, ty);
         }
         Op::Subtract | Op::Multiply | Op::Divide => {
@@ -439,6 +458,14 @@ pub(crate) fn transfer(
         Op::SubtractConstant | Op::MultiplyConstant | Op::DivideConstant | Op::Negate => {
             state.refine(depth - 1);
             state.assign(depth - 1, Ty::Number);
+        }
+        Op::Equal | Op::NotEqual => {
+            if plan.number_kind(instruction, state, input.numbers) == NumberKind::Guarded {
+                state.refine(depth - 2);
+                state.refine(depth - 1);
+            }
+            state.truncate(depth - 1);
+            state.assign(depth - 2, Ty::Any);
         }
         Op::Greater | Op::GreaterEqual | Op::Less | Op::LessEqual => {
             state.refine(depth - 2);

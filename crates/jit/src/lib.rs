@@ -314,6 +314,7 @@ fn speculating(assumed: Speculations) -> String {
     let mut parts = Vec::new();
     let Speculations {
         number_adds,
+        number_equalities,
         loop_numbers,
         known_calls,
         known_fields,
@@ -326,6 +327,10 @@ fn speculating(assumed: Speculations) -> String {
             plural(number_adds as u64),
             plural(loop_numbers as u64)
         ));
+    }
+    if number_equalities > 0 {
+        let sites = plural(number_equalities as u64);
+        parts.push(format!("{number_equalities} == site{sites} on numbers"));
     }
     if known_calls > 0 {
         let mut notes = Vec::new();

@@ -72,13 +72,19 @@ pub const FUNCTION_FEEDBACK: usize =
 pub const FUNCTION_CONSTANTS: usize = offset_of!(ObjFunction, constants);
 
 /// Type-feedback bits (`ObjFunction::feedback`), at an instruction's offset.
-/// An `Add` or `AddConstant` whose operands were not two numbers.
+/// An `Add`, `AddConstant`, `Equal` or `NotEqual` whose operands were not
+/// two numbers.
 pub const FEEDBACK_NOT_NUMBER: u8 = 1;
 /// A guard of optimized code failed here: never speculate here again.
 pub const FEEDBACK_DEOPTED: u8 = 2;
 /// Deopt stress mode (`--jit-stress-deopt`) already failed a guard here
 /// once; its guards now fail only when their assumption does.
 pub const FEEDBACK_STRESSED: u8 = 4;
+/// An `Equal` or `NotEqual` whose operands were two numbers. (An add needs
+/// no such bit: a program adds numbers far more often than anything else,
+/// so an add that never ran is assumed to add numbers. An equality as often
+/// compares with `nil`, so only one seen comparing numbers is assumed to.)
+pub const FEEDBACK_NUMBERS: u8 = 8;
 /// A `Call`'s operand byte (offset + 1, where no instruction starts) holds
 /// not bits but its site's number: 1 + the index of the site's callee cell
 /// (`ObjFunction::callees`), for this many sites of a function, in code
@@ -247,6 +253,8 @@ pub enum DeoptReason {
     Stress = 2,
     /// A property site's receiver had none of the shapes the code knew.
     UnknownShape = 3,
+    /// An `Equal` or `NotEqual` guarded to numbers met something else.
+    EqualityNotNumbers = 4,
 }
 
 impl DeoptReason {
@@ -256,6 +264,7 @@ impl DeoptReason {
             DeoptReason::LoopEntryNotNumber,
             DeoptReason::Stress,
             DeoptReason::UnknownShape,
+            DeoptReason::EqualityNotNumbers,
         ]
         .into_iter()
         .find(|known| *known as u32 == reason)
@@ -268,6 +277,7 @@ impl DeoptReason {
             DeoptReason::LoopEntryNotNumber => "a variable entering the loop was not a number",
             DeoptReason::Stress => "deopt stress mode",
             DeoptReason::UnknownShape => "a receiver had a shape the code did not know",
+            DeoptReason::EqualityNotNumbers => "an operand of == or != was not a number",
         }
     }
 }

@@ -367,10 +367,16 @@ impl ObjFunction {
         self.feedback.get(offset).map_or(0, Cell::get)
     }
 
-    /// Record `bits` (`abi::FEEDBACK_*`) at the instruction at `offset`.
+    /// Record `bits` (`abi::FEEDBACK_*`) at the instruction at `offset`
+    /// (a load and a comparison once they are recorded: the byte is not
+    /// written again).
+    #[inline]
     pub fn record_feedback(&self, offset: usize, bits: u8) {
         if let Some(cell) = self.feedback.get(offset) {
-            cell.set(cell.get() | bits);
+            let recorded = cell.get();
+            if recorded & bits != bits {
+                cell.set(recorded | bits);
+            }
         }
     }
 

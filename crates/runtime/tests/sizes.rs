@@ -142,16 +142,20 @@ fn statuses_are_as_documented_in_abi_md() {
 #[test]
 fn feedback_and_deopt_reasons_are_as_documented_in_abi_md() {
     use runtime::abi::*;
-    assert_eq!((FEEDBACK_NOT_NUMBER, FEEDBACK_DEOPTED, FEEDBACK_STRESSED), (1, 2, 4));
+    assert_eq!(
+        (FEEDBACK_NOT_NUMBER, FEEDBACK_DEOPTED, FEEDBACK_STRESSED, FEEDBACK_NUMBERS),
+        (1, 2, 4, 8)
+    );
     let reasons = [
         DeoptReason::AddNotNumbers,
         DeoptReason::LoopEntryNotNumber,
         DeoptReason::Stress,
         DeoptReason::UnknownShape,
+        DeoptReason::EqualityNotNumbers,
     ];
     for (code, reason) in reasons.into_iter().enumerate() {
         assert_eq!(DeoptReason::from_u32(code as u32), Some(reason));
         assert_eq!(reason as u32, code as u32);
     }
-    assert_eq!(DeoptReason::from_u32(4), None);
+    assert_eq!(DeoptReason::from_u32(5), None);
 }

@@ -508,6 +508,23 @@ impl<'a> Run<'a> {
                 }
             }};
         }
+        // `a == b` of the one-byte instruction just read, recording in its
+        // site's feedback whether it compared two numbers.
+        macro_rules! equal {
+            ($a:expr, $b:expr) => {{
+                let (a, b): (Value, Value) = ($a, $b);
+                // SAFETY: the instruction just read is one byte, inside the
+                // code.
+                let site = self.index_in_code(loaded, unsafe { ip.sub(1) }) as usize;
+                if a.is_number() && b.is_number() {
+                    loaded.object.record_feedback(site, abi::FEEDBACK_NUMBERS);
+                    a.as_number() == b.as_number()
+                } else {
+                    loaded.object.record_feedback(site, abi::FEEDBACK_NOT_NUMBER);
+                    a.lox_eq(b)
+                }
+            }};
+        }
         // The top (a number) and constant operand `c`, for `<op>Constant`.
         macro_rules! number_and_constant {
             () => {
@@ -684,11 +701,11 @@ impl<'a> Run<'a> {
                 }
                 Op::Equal => {
                     let b = pop!();
-                    set_top!(Value::bool(peek!(0).lox_eq(b)));
+                    set_top!(Value::bool(equal!(peek!(0), b)));
                 }
                 Op::NotEqual => {
                     let b = pop!();
-                    set_top!(Value::bool(!peek!(0).lox_eq(b)));
+                    set_top!(Value::bool(!equal!(peek!(0), b)));
                 }
                 Op::Greater => {
                     let (a, b) = number_operands!();
