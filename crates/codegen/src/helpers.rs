@@ -84,6 +84,12 @@ pub enum Helper {
     /// nothing is written back before it, and it returns the entry, not a
     /// status.
     Lookup,
+    /// `new_instance(ctx, class) -> instance`: a new instance of `class`
+    /// (an `ObjClass` value), boxed, if the heap makes it without
+    /// collecting (`Heap::instantiate_without_collecting`); else 0, and
+    /// the code calls `instantiate`. A *leaf*, as `lookup`: it allocates
+    /// but never collects, so nothing can see the frame.
+    NewInstance,
 }
 
 impl Helper {
@@ -101,6 +107,7 @@ impl Helper {
         Helper::CloseUpvalues,
         Helper::Deopt,
         Helper::Lookup,
+        Helper::NewInstance,
     ];
 
     /// The symbol the helper is linked by.
@@ -119,6 +126,7 @@ impl Helper {
             Helper::CloseUpvalues => helper::CLOSE_UPVALUES,
             Helper::Deopt => helper::DEOPT,
             Helper::Lookup => helper::LOOKUP,
+            Helper::NewInstance => helper::NEW_INSTANCE,
         }
     }
 
@@ -137,7 +145,9 @@ impl Helper {
             Helper::Raise | Helper::Undefined | Helper::Print | Helper::Interrupted => raises,
             // Only running out of memory, which any allocation may.
             Helper::Closure => Effects { allocates: true, ..Effects::NONE },
-            Helper::CloseUpvalues | Helper::Lookup => Effects::NONE,
+            // `new_instance` allocates, but never collects: it has no
+            // effect another instruction could see.
+            Helper::CloseUpvalues | Helper::Lookup | Helper::NewInstance => Effects::NONE,
             Helper::Step | Helper::Deopt => return None,
         })
     }
@@ -145,7 +155,7 @@ impl Helper {
     /// Whether the helper is a leaf: no safepoint, so no `top` or
     /// `offset`, and a pointer-sized result instead of a status.
     pub fn is_leaf(self) -> bool {
-        self == Helper::Lookup
+        matches!(self, Helper::Lookup | Helper::NewInstance)
     }
 
     /// The parameters after `ctx` (and, but for a leaf, `top, offset`),
@@ -154,6 +164,7 @@ impl Helper {
         use types::{I32, I64};
         match self {
             Helper::Lookup => &[I64, I64],
+            Helper::NewInstance => &[I64],
             Helper::Call => &[I64, I32, I64],
             Helper::Add => &[I64, I64, I64],
             Helper::Instantiate => &[I64, I64],

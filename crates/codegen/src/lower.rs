@@ -1892,11 +1892,27 @@ impl<'a, 'b> Lower<'a, 'b> {
     }
 
     /// Make a new instance of `class` (an `ObjClass` value) into the slot
-    /// at `out`, through the `instantiate` helper, with `live` slots in
+    /// at `out` (by the `new_instance` helper, or by `instantiate` when
+    /// the heap is due a collection), with `live` slots in
     /// the frame; `next` is where the calling instruction resumes.
     fn instantiate(&mut self, class: ir::Value, out: ir::Value, live: u32, next: usize) {
+        // Most instances are made without a collection: by the leaf
+        // `new_instance`, with nothing written back; by `instantiate`, at a
+        // safepoint, when the heap is due one.
+        let made = self.call_leaf(Helper::NewInstance, &[class]);
+        let fast = self.builder.create_block();
+        let slow = self.builder.create_block();
+        self.builder.set_cold_block(slow);
+        let done = self.builder.create_block();
+        self.builder.ins().brif(made, fast, &[], slow, &[]);
+        self.builder.switch_to_block(fast);
+        self.builder.ins().store(trusted(), made, out, 0);
+        self.builder.ins().jump(done, &[]);
+        self.builder.switch_to_block(slow);
         let status = self.call_helper(Helper::Instantiate, live, next, &[class, out]);
         self.check(status);
+        self.builder.ins().jump(done, &[]);
+        self.builder.switch_to_block(done);
     }
 
     /// Guard that `callee` is a closure of `known` (or, for a known class,

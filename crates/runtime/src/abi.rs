@@ -239,6 +239,7 @@ pub mod helper {
     pub const INSTANTIATE: &str = "strata_instantiate";
     pub const DEOPT: &str = "strata_deopt";
     pub const LOOKUP: &str = "strata_lookup";
+    pub const NEW_INSTANCE: &str = "strata_new_instance";
 }
 
 /// Why optimized code deoptimized: the `reason` the `deopt` helper gets.

@@ -424,6 +424,32 @@ impl Heap {
         self.adopt_placed(gc, size)
     }
 
+    /// A new instance of `class`, made as [`instantiate`](Self::instantiate)
+    /// makes it, if that takes no collection and no other allocation: the
+    /// class made an instance before (so it has its root shape, and is
+    /// sealed), its fields fit in the instance's own block, and the heap is
+    /// under the threshold of its next collection (never under stress).
+    /// Else `None`, having done nothing. It cannot collect, so compiled code
+    /// calls it without a safepoint, and `instantiate` only when it fails.
+    pub fn instantiate_without_collecting(&self, class: Gc<ObjClass>) -> Option<Gc<ObjInstance>> {
+        let shape = class.root_shape()?;
+        let capacity = class.field_hint();
+        if capacity > ObjInstance::INLINE_MAX {
+            return None;
+        }
+        let instance = ObjInstance::new(shape, capacity);
+        let size = instance.heap_size();
+        let wanted = self.bytes_allocated.get().saturating_add(size);
+        if self.config.stress || wanted > self.next_gc.get() || wanted > self.config.max_heap {
+            return None;
+        }
+        // SAFETY: no reference into `blocks` is live (module rules).
+        let gc = Gc::place_sized(unsafe { &mut *self.blocks.get() }, instance);
+        // SAFETY: just placed, in a block of its layout.
+        unsafe { gc.use_inline_fields() };
+        Some(self.adopt(gc, size))
+    }
+
     /// Set field `name` of `instance` to `value` by the generic lookup, and
     /// say how, for an inline cache: the index of an existing field, or the
     /// shape the instance moved to when the field was new.

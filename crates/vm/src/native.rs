@@ -33,6 +33,7 @@ pub static HELPERS: &[(&str, HelperAddress)] = &[
     (abi::helper::INSTANTIATE, HelperAddress(strata_instantiate as *const u8)),
     (abi::helper::DEOPT, HelperAddress(strata_deopt as *const u8)),
     (abi::helper::LOOKUP, HelperAddress(strata_lookup as *const u8)),
+    (abi::helper::NEW_INSTANCE, HelperAddress(strata_new_instance as *const u8)),
 ];
 
 /// The address of a helper's code.
@@ -347,6 +348,20 @@ unsafe extern "C" fn strata_instantiate(
     };
     // SAFETY: as in `strata_call`.
     unsafe { at_safepoint(ctx, top, offset, work) }
+}
+
+/// The leaf helper `new_instance` (`codegen::Helper::NewInstance`): a new
+/// instance of `class`, if the heap makes it without collecting, else 0.
+/// It cannot collect, raise or run Lox code, so compiled code calls it
+/// without a safepoint, and `instantiate` only when it returns 0.
+#[unsafe(no_mangle)]
+unsafe extern "C" fn strata_new_instance(ctx: *mut Context, class: u64) -> u64 {
+    // SAFETY: compiled code passes the context it was entered with, whose
+    // heap outlives the call, and a live value (the callee, in its slot)
+    // that it checked is a class.
+    let (heap, class) = unsafe { (&*(*ctx).heap, Value::from_bits(class)) };
+    let class = class.downcast::<ObjClass>().expect("compiled code checked the class");
+    heap.instantiate_without_collecting(class).map_or(0, |instance| instance.to_value().to_bits())
 }
 
 #[unsafe(no_mangle)]
