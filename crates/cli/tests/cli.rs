@@ -1096,6 +1096,19 @@ fn max_heap_limits_the_program_in_every_spelling() {
         assert!(text(&out.stderr).starts_with("Out of memory.\n[line "), "{args:?}");
     }
 
+    // Strings, concatenated in compiled code (by a leaf helper until the
+    // heap is due a collection), are held to the limit too.
+    let strings = "class Node { init(next, s) { this.next = next; this.s = s; } }\n\
+                   fun fill() { var list = nil; var s = \"x\";\n\
+                   while (true) { s = s + \"y\"; list = Node(list, s); } }\nfill();\n";
+    let strings_path = write_temp("strings-heap.lox", strings.as_bytes());
+    let strings_path = strings_path.to_str().unwrap();
+    for engine in ["tree", "vm", "jit"] {
+        let out = strata(&["run", "--engine", engine, "--max-heap", "4M", strings_path], "");
+        assert_eq!(out.status.code(), Some(70), "{engine}");
+        assert_eq!(text(&out.stderr), "Out of memory.\n[line 3] in fill()\n[line 4] in script\n");
+    }
+
     // In the REPL the session survives it, and the memory comes back.
     let out = strata(&["--max-heap", "4M"], &format!("{program}print \"after\";\n"));
     assert_eq!(out.status.code(), Some(0));

@@ -90,6 +90,11 @@ pub enum Helper {
     /// the code calls `instantiate`. A *leaf*, as `lookup`: it allocates
     /// but never collects, so nothing can see the frame.
     NewInstance,
+    /// `concat(ctx, a, b) -> string`: `a + b` (boxed) if both are strings
+    /// and the heap makes the result without collecting
+    /// (`Heap::concat_without_collecting`); else 0, and the code calls
+    /// `add`. A *leaf*, as `new_instance`.
+    Concat,
 }
 
 impl Helper {
@@ -108,6 +113,7 @@ impl Helper {
         Helper::Deopt,
         Helper::Lookup,
         Helper::NewInstance,
+        Helper::Concat,
     ];
 
     /// The symbol the helper is linked by.
@@ -127,6 +133,7 @@ impl Helper {
             Helper::Deopt => helper::DEOPT,
             Helper::Lookup => helper::LOOKUP,
             Helper::NewInstance => helper::NEW_INSTANCE,
+            Helper::Concat => helper::CONCAT,
         }
     }
 
@@ -145,9 +152,11 @@ impl Helper {
             Helper::Raise | Helper::Undefined | Helper::Print | Helper::Interrupted => raises,
             // Only running out of memory, which any allocation may.
             Helper::Closure => Effects { allocates: true, ..Effects::NONE },
-            // `new_instance` allocates, but never collects: it has no
-            // effect another instruction could see.
-            Helper::CloseUpvalues | Helper::Lookup | Helper::NewInstance => Effects::NONE,
+            // `new_instance` and `concat` allocate, but never collect: they
+            // have no effect another instruction could see.
+            Helper::CloseUpvalues | Helper::Lookup | Helper::NewInstance | Helper::Concat => {
+                Effects::NONE
+            }
             Helper::Step | Helper::Deopt => return None,
         })
     }
@@ -155,7 +164,7 @@ impl Helper {
     /// Whether the helper is a leaf: no safepoint, so no `top` or
     /// `offset`, and a pointer-sized result instead of a status.
     pub fn is_leaf(self) -> bool {
-        matches!(self, Helper::Lookup | Helper::NewInstance)
+        matches!(self, Helper::Lookup | Helper::NewInstance | Helper::Concat)
     }
 
     /// The parameters after `ctx` (and, but for a leaf, `top, offset`),
@@ -165,6 +174,7 @@ impl Helper {
         match self {
             Helper::Lookup => &[I64, I64],
             Helper::NewInstance => &[I64],
+            Helper::Concat => &[I64, I64],
             Helper::Call => &[I64, I32, I64],
             Helper::Add => &[I64, I64, I64],
             Helper::Instantiate => &[I64, I64],

@@ -2322,7 +2322,20 @@ impl<'a, 'b> Lower<'a, 'b> {
         self.def_boxed(out, sum);
         self.builder.ins().jump(join, &[]);
 
+        // Two strings are concatenated by the leaf `concat` while the heap
+        // needs no collection; anything else, by the `add` helper at a
+        // safepoint (which collects, or raises the type error).
         self.builder.switch_to_block(slow);
+        let joined = self.call_leaf(Helper::Concat, &[a, b]);
+        let concatenated = self.builder.create_block();
+        let general = self.builder.create_block();
+        self.builder.set_cold_block(general);
+        self.builder.ins().brif(joined, concatenated, &[], general, &[]);
+        self.builder.switch_to_block(concatenated);
+        self.def_boxed(out, joined);
+        self.builder.ins().jump(join, &[]);
+
+        self.builder.switch_to_block(general);
         let out_address = self.slot_address(out);
         let status = self.call_helper(Helper::Add, depth, instruction.next, &[out_address, a, b]);
         self.check(status);

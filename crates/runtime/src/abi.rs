@@ -240,6 +240,7 @@ pub mod helper {
     pub const DEOPT: &str = "strata_deopt";
     pub const LOOKUP: &str = "strata_lookup";
     pub const NEW_INSTANCE: &str = "strata_new_instance";
+    pub const CONCAT: &str = "strata_concat";
 }
 
 /// Why optimized code deoptimized: the `reason` the `deopt` helper gets.

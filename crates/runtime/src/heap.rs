@@ -344,6 +344,36 @@ impl Heap {
         let len = a.as_str().len().saturating_add(b.as_str().len());
         // Both operands stay alive across this collection: `extra` roots them.
         self.make_room(size_of::<ObjString>().saturating_add(len), Some(&Operands(a, b)))?;
+        self.concat_in_room(a, b)
+    }
+
+    /// `a + b`, as [`concat`](Self::concat) makes it, if that takes no
+    /// collection: the heap is under the threshold of its next collection
+    /// even with the result new (never under stress). Else `None`, having
+    /// done nothing. It cannot collect, so compiled code calls it without
+    /// a safepoint.
+    pub fn concat_without_collecting(
+        &self,
+        a: Gc<ObjString>,
+        b: Gc<ObjString>,
+    ) -> Option<Gc<ObjString>> {
+        let len = a.as_str().len().saturating_add(b.as_str().len());
+        let wanted = self.bytes_allocated.get().saturating_add(size_of::<ObjString>() + len);
+        if self.config.stress || wanted > self.next_gc.get() || wanted > self.config.max_heap {
+            return None;
+        }
+        // The result's allocation, if any, finds the room checked here, so
+        // it does not collect either: it cannot fail.
+        self.concat_in_room(a, b).ok()
+    }
+
+    /// `a + b`, with room made for the result.
+    fn concat_in_room(
+        &self,
+        a: Gc<ObjString>,
+        b: Gc<ObjString>,
+    ) -> Result<Gc<ObjString>, OutOfMemory> {
+        let len = a.as_str().len() + b.as_str().len();
         let hash = string_hash::concat(a.hash, b.hash, b.as_str().len());
         let (a, b) = (a.as_str().as_bytes(), b.as_str().as_bytes());
         if len > SHORT_CONCAT {

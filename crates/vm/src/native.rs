@@ -34,6 +34,7 @@ pub static HELPERS: &[(&str, HelperAddress)] = &[
     (abi::helper::DEOPT, HelperAddress(strata_deopt as *const u8)),
     (abi::helper::LOOKUP, HelperAddress(strata_lookup as *const u8)),
     (abi::helper::NEW_INSTANCE, HelperAddress(strata_new_instance as *const u8)),
+    (abi::helper::CONCAT, HelperAddress(strata_concat as *const u8)),
 ];
 
 /// The address of a helper's code.
@@ -362,6 +363,21 @@ unsafe extern "C" fn strata_new_instance(ctx: *mut Context, class: u64) -> u64 {
     let (heap, class) = unsafe { (&*(*ctx).heap, Value::from_bits(class)) };
     let class = class.downcast::<ObjClass>().expect("compiled code checked the class");
     heap.instantiate_without_collecting(class).map_or(0, |instance| instance.to_value().to_bits())
+}
+
+/// The leaf helper `concat` (`codegen::Helper::Concat`): `a + b` if both
+/// are strings and the heap makes the result without collecting, else 0.
+/// It cannot collect, raise or run Lox code, so compiled code calls it
+/// without a safepoint, and `add` only when it returns 0.
+#[unsafe(no_mangle)]
+unsafe extern "C" fn strata_concat(ctx: *mut Context, a: u64, b: u64) -> u64 {
+    // SAFETY: compiled code passes the context it was entered with, whose
+    // heap outlives the call, and two live values from its slots.
+    let (heap, a, b) = unsafe { (&*(*ctx).heap, Value::from_bits(a), Value::from_bits(b)) };
+    let (Some(a), Some(b)) = (a.downcast::<ObjString>(), b.downcast::<ObjString>()) else {
+        return 0;
+    };
+    heap.concat_without_collecting(a, b).map_or(0, |string| string.to_value().to_bits())
 }
 
 #[unsafe(no_mangle)]
