@@ -100,7 +100,7 @@ fn object_layouts_are_as_documented_in_abi_md() {
         ("CLASS_INITIALIZER", 48),
         ("BOUND_RECEIVER", 8),
         ("BOUND_METHOD", 16),
-        ("CACHE_SIZE", 112),
+        ("CACHE_SIZE", 208),
         ("CACHE_WAYS_OFFSET", 0),
         ("CACHE_ENTRY_SIZE", 24),
         ("ENTRY_KEY", 0),
