@@ -97,6 +97,7 @@ pub fn compile(module: &Bytecode, facts: &Facts, want_clif: bool) -> Result<Buil
             site_functions: &[],
             call_functions: &[],
             site_fields: &[],
+            site_methods: &[],
             inliner: None,
         };
         let symbol = format!("lox:{index}:{name}");

@@ -24,6 +24,6 @@ mod types;
 pub use helpers::Helper;
 pub use lower::{
     CalleeInput, CantCompile, Compiled, FunctionInput, INLINED_SHIFT, Inliner, KnownField,
-    KnownFunction, MAX_FUNCTION_BYTES, Speculations, compile_function,
+    KnownFunction, KnownMethod, MAX_FUNCTION_BYTES, Speculations, compile_function,
 };
 pub use lowering::{Lowering, lowering};

@@ -80,6 +80,14 @@ pub struct FunctionInput<'a> {
     /// constant in turn and reads or writes the field at the constant
     /// offset of the one it is, the cache's ways only when it is none.
     pub site_fields: &'a [Vec<KnownField>],
+    /// By `Method` site, the shapes its inline cache has found and the
+    /// method (a closure) each has, in the order it found them (empty: none
+    /// known, or a key found something other than a method; the engine
+    /// keeps the shapes and closures alive for as long as the code exists):
+    /// the site compares the receiver's shape with each constant in turn
+    /// and has the method of the one it is as a constant, deoptimizing
+    /// when it is none.
+    pub site_methods: &'a [Vec<KnownMethod>],
     /// Where the code of a known callee is found, to inline it (`None`:
     /// nothing is inlined, as in AOT code).
     pub inliner: Option<&'a dyn Inliner>,
@@ -91,6 +99,15 @@ pub struct FunctionInput<'a> {
 pub struct KnownField {
     pub shape: u64,
     pub index: u32,
+}
+
+/// A method known at compile time: an instance of `shape` (an `ObjShape`'s
+/// address) finds `closure` (an `ObjClosure`'s address) under the site's
+/// name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KnownMethod {
+    pub shape: u64,
+    pub closure: u64,
 }
 
 /// A function object known at compile time (the engine keeps it alive for
@@ -191,6 +208,8 @@ pub struct Speculations {
     pub known_calls: usize,
     /// Property sites of a known shape (`FunctionInput::site_fields`).
     pub known_fields: usize,
+    /// Method sites of known shapes (`FunctionInput::site_methods`).
+    pub known_methods: usize,
     /// Calls whose callee's body was inlined (a polymorphic call counts
     /// each callee inlined).
     pub inlined_calls: usize,
@@ -207,6 +226,7 @@ impl Speculations {
         self.loop_numbers += other.loop_numbers;
         self.known_calls += other.known_calls;
         self.known_fields += other.known_fields;
+        self.known_methods += other.known_methods;
         self.inlined_calls += other.inlined_calls;
         self.polymorphic_calls += other.polymorphic_calls;
     }
@@ -1484,9 +1504,30 @@ impl<'a, 'b> Lower<'a, 'b> {
             let last = index + 1 == known.len();
             known_any |= self.known_field(op, object, shape, *field, depth, join, last);
         }
-        if known_any {
+        let methods = match op {
+            Op::Method if speculate => self
+                .input
+                .site_methods
+                .get(instruction.operand as usize)
+                .cloned()
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        };
+        if !methods.is_empty() && self.input.stress_deopt {
+            let stressed = self.stressed(instruction.offset);
+            let reason = self.builder.ins().iconst(types::I32, abi::DeoptReason::Stress as i64);
+            self.deopt_unless(stressed, instruction.offset, reason);
+        }
+        for (index, method) in methods.iter().enumerate() {
+            let last = index + 1 == methods.len();
+            self.known_method(receiver, shape, *method, depth, join, last);
+        }
+        if known_any || !methods.is_empty() {
             // None of them: the code is wrong about this site.
-            self.speculations.known_fields += 1;
+            match known_any {
+                true => self.speculations.known_fields += 1,
+                false => self.speculations.known_methods += 1,
+            }
             let reason = abi::DeoptReason::UnknownShape as i64;
             let reason = self.builder.ins().iconst(types::I32, reason);
             self.deopt(instruction.offset, reason);
@@ -1597,6 +1638,34 @@ impl<'a, 'b> Lower<'a, 'b> {
         self.builder.ins().jump(join, &[]);
         self.builder.switch_to_block(ways);
         true
+    }
+
+    /// A `Method` site's test for one known shape: if the receiver's `shape`
+    /// is `known.shape`, the site's result is [its method (a constant),
+    /// `receiver`]; go on to `join`. Else go on in the block left current
+    /// (cold if this is the `last` known shape).
+    fn known_method(
+        &mut self,
+        receiver: ir::Value,
+        shape: ir::Value,
+        known: KnownMethod,
+        depth: u32,
+        join: Block,
+        last: bool,
+    ) {
+        let is_known = self.builder.ins().icmp_imm_s(IntCC::Equal, shape, known.shape as i64);
+        let method_block = self.builder.create_block();
+        let other = self.builder.create_block();
+        if last {
+            self.builder.set_cold_block(other);
+        }
+        self.builder.ins().brif(is_known, method_block, &[], other, &[]);
+        self.builder.switch_to_block(method_block);
+        let method = self.constant(known.closure | abi::OBJECT_TAG);
+        self.def_boxed(depth - 1, method);
+        self.def_boxed(depth, receiver);
+        self.builder.ins().jump(join, &[]);
+        self.builder.switch_to_block(other);
     }
 
     /// A set's add-field hit: the instance moves to the hit's shape, which

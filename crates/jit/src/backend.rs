@@ -12,6 +12,7 @@ use vm::FunctionCode;
 
 use codegen::{
     CalleeInput, CantCompile, Compiled, FunctionInput, Inliner, KnownField, KnownFunction,
+    KnownMethod,
 };
 use runtime::{CacheHit, Gc, ObjClass, ObjClosure, ObjFunction};
 
@@ -75,6 +76,7 @@ impl Backend {
         let site_functions = known_site_functions(function);
         let call_functions = known_call_functions(function);
         let site_fields = known_fields(function);
+        let site_methods = known_methods(function);
         let inliner = Callees { of: function };
         let input = FunctionInput {
             function: function.function,
@@ -86,6 +88,7 @@ impl Backend {
             site_functions: &site_functions,
             call_functions: &call_functions,
             site_fields: &site_fields,
+            site_methods: &site_methods,
             inliner: Some(&inliner),
         };
         let compiled = codegen::compile_function(
@@ -126,6 +129,7 @@ impl Inliner for Callees<'_> {
             site_functions: known_site_functions(&callee),
             call_functions: known_call_functions(&callee),
             site_fields: known_fields(&callee),
+            site_methods: known_methods(&callee),
             site_adds_one_field: adds_one_field(&callee),
             function: callee.function,
             facts: callee.facts,
@@ -210,6 +214,27 @@ fn known_fields(function: &FunctionCode<'_>) -> Vec<Vec<KnownField>> {
             KnownField { shape: shape.addr() as u64, index }
         };
         shapes.into_iter().map(pin).collect()
+    };
+    function.object.caches.iter().map(known).collect()
+}
+
+/// By property site, the shapes its cache has found and the method each
+/// finds, in the order it found them: none unless every key it saw found a
+/// method (and it is not megamorphic). Each shape and method is kept alive
+/// until the tier's code is dropped, as `known_fields` keeps its shapes.
+fn known_methods(function: &FunctionCode<'_>) -> Vec<Vec<KnownMethod>> {
+    let known = |cache: &runtime::InlineCache| {
+        let mut methods = Vec::new();
+        for (shape, hit) in cache.keyed_hits() {
+            let CacheHit::Method(closure) = hit else { return Vec::new() };
+            methods.push((shape, closure));
+        }
+        let pin = |(shape, closure): (runtime::ObjRef, Gc<ObjClosure>)| {
+            function.heap.pin_for_code(runtime::Value::object(shape));
+            function.heap.pin_for_code(closure.to_value());
+            KnownMethod { shape: shape.addr() as u64, closure: closure.as_ptr() as u64 }
+        };
+        methods.into_iter().map(pin).collect()
     };
     function.object.caches.iter().map(known).collect()
 }

@@ -318,6 +318,7 @@ fn speculating(assumed: Speculations) -> String {
         loop_numbers,
         known_calls,
         known_fields,
+        known_methods,
         inlined_calls,
         polymorphic_calls,
     } = assumed;
@@ -350,6 +351,10 @@ fn speculating(assumed: Speculations) -> String {
     if known_fields > 0 {
         let sites = plural(known_fields as u64);
         parts.push(format!("{known_fields} field site{sites} of known shapes"));
+    }
+    if known_methods > 0 {
+        let sites = plural(known_methods as u64);
+        parts.push(format!("{known_methods} method site{sites} of known shapes"));
     }
     match parts.is_empty() {
         true => String::new(),

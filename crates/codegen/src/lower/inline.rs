@@ -31,8 +31,8 @@ use bytecode::{FunctionFacts, Instruction, Op, OperandKind, instructions};
 use cranelift_codegen::ir::{self, InstBuilder, types};
 
 use super::{
-    FrameValues, FunctionInput, Inlined, KnownField, KnownFunction, Lower, Site, number_constants,
-    trusted,
+    FrameValues, FunctionInput, Inlined, KnownField, KnownFunction, KnownMethod, Lower, Site,
+    number_constants, trusted,
 };
 use crate::types::{Plan, PlanInput, Ty};
 
@@ -73,6 +73,7 @@ pub struct CalleeInput<'a> {
     pub site_functions: Vec<Vec<KnownFunction>>,
     pub call_functions: Vec<Vec<KnownFunction>>,
     pub site_fields: Vec<Vec<KnownField>>,
+    pub site_methods: Vec<Vec<KnownMethod>>,
     /// By property site, whether its cache has only ever added one field
     /// to one shape (an initializer's `this.x = x;` on a class's new
     /// instances).
@@ -165,6 +166,7 @@ impl<'a, 'b> Lower<'a, 'b> {
             site_functions: &callee.site_functions,
             call_functions: &callee.call_functions,
             site_fields: &callee.site_fields,
+            site_methods: &callee.site_methods,
             inliner: self.input.inliner,
         };
         let plan_input = PlanInput {
