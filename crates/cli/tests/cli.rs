@@ -569,6 +569,27 @@ fn trace_jit_reports_known_shapes_and_callees() {
 }
 
 #[test]
+fn trace_jit_reports_method_sites_of_known_shapes() {
+    // `measure`'s one method site has found the methods of two classes: it
+    // compares the receiver's shape with both, and calls (here inlines)
+    // the method of the one it is.
+    let source = write_temp(
+        "methods.lox",
+        b"class S { init(s) { this.s = s; } area() { return this.s * this.s; } }\n\
+          class R { init(w) { this.w = w; } area() { return this.w * 2; } }\n\
+          fun measure(shape) { return shape.area(); }\nvar t = 0; var s = S(3); var r = R(4);\n\
+          for (var i = 0; i < 300; i = i + 1) t = t + measure(s) + measure(r);\nprint t;",
+    );
+    let out = strata(&["run", "--trace-jit", source.to_str().unwrap()], "");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "5100\n");
+    let err = text(&out.stderr);
+    let line = err.lines().find(|line| line.contains("compiled 'measure'")).unwrap_or_default();
+    assert!(line.contains("(1 polymorphic, 2 inlined)"), "{err}");
+    assert!(line.ends_with(", 1 method site of known shapes"), "{err}");
+}
+
+#[test]
 fn an_unknown_shape_deoptimizes_once() {
     // `get` is compiled knowing `P`'s shape. A class made by each call of
     // `make` (a new shape every time) then reaches it: the first one
