@@ -80,13 +80,15 @@ pub struct FunctionInput<'a> {
     /// constant in turn and reads or writes the field at the constant
     /// offset of the one it is, the cache's ways only when it is none.
     pub site_fields: &'a [Vec<KnownField>],
-    /// By `Method` site, the shapes its inline cache has found and the
+    /// By `Method` or `SuperMethod` site, the keys its inline cache has
+    /// found (a receiver's shape; a superclass at a `super` site) and the
     /// method (a closure) each has, in the order it found them (empty: none
     /// known, or a key found something other than a method; the engine
-    /// keeps the shapes and closures alive for as long as the code exists):
-    /// the site compares the receiver's shape with each constant in turn
-    /// and has the method of the one it is as a constant, deoptimizing
-    /// when it is none.
+    /// keeps the keys and closures alive for as long as the code exists):
+    /// the site compares the receiver's shape (or the superclass) with each
+    /// constant in turn and has the method of the one it is as a constant;
+    /// a `Method` site deoptimizes when it is none, a `super` site takes
+    /// the cache's ways.
     pub site_methods: &'a [Vec<KnownMethod>],
     /// Where the code of a known callee is found, to inline it (`None`:
     /// nothing is inlined, as in AOT code).
@@ -102,8 +104,8 @@ pub struct KnownField {
 }
 
 /// A method known at compile time: an instance of `shape` (an `ObjShape`'s
-/// address) finds `closure` (an `ObjClosure`'s address) under the site's
-/// name.
+/// address; at a `super` site, the superclass, an `ObjClass`'s) finds
+/// `closure` (an `ObjClosure`'s address) under the site's name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KnownMethod {
     pub shape: u64,
@@ -2238,6 +2240,41 @@ impl<'a, 'b> Lower<'a, 'b> {
         self.builder.set_cold_block(slow);
         let join = self.builder.create_block();
         let superclass = self.get(depth - 1);
+        // The superclasses the site's cache has found (a method's is always
+        // the same one), each compared as a constant, with its method a
+        // constant; another takes the ways below.
+        let known = match self.input.feedback {
+            Some(_) => self
+                .input
+                .site_methods
+                .get(instruction.operand as usize)
+                .cloned()
+                .unwrap_or_default(),
+            None => Vec::new(),
+        };
+        if !known.is_empty() {
+            self.speculations.known_methods += 1;
+        }
+        for (index, method) in known.iter().enumerate() {
+            let is_known = self.builder.ins().icmp_imm_s(
+                IntCC::Equal,
+                superclass,
+                (method.shape | abi::OBJECT_TAG) as i64,
+            );
+            let method_block = self.builder.create_block();
+            let other = self.builder.create_block();
+            if index + 1 == known.len() {
+                self.builder.set_cold_block(other);
+            }
+            self.builder.ins().brif(is_known, method_block, &[], other, &[]);
+            self.builder.switch_to_block(method_block);
+            let method = self.constant(method.closure | abi::OBJECT_TAG);
+            let this = self.get(depth - 2);
+            self.def_boxed(depth - 2, method);
+            self.def_boxed(depth - 1, this);
+            self.builder.ins().jump(join, &[]);
+            self.builder.switch_to_block(other);
+        }
         let class = self.object_of_kind(superclass, abi::KIND_CLASS, slow);
         let (entry, kind) = self.find_way(instruction.operand, class, false, slow);
         let method = self.method_hit(entry, kind, slow);
