@@ -60,3 +60,21 @@ fn the_executable_is_laid_out_by_the_script() {
         &missing[..missing.len().min(5)]
     );
 }
+
+#[test]
+fn the_dispatch_loop_starts_a_page_of_its_own_address() {
+    // The VM's speed depends on where its dispatch loop falls (up to 1.25x
+    // between two addresses), so the script puts it first, page-aligned,
+    // where no other function's size can move it.
+    assert!(layout_names()[0].contains("2vm3run3Run8dispatch"), "dispatch is not listed first");
+    if cfg!(debug_assertions) {
+        return;
+    }
+    let bytes = std::fs::read(env!("CARGO_BIN_EXE_strata")).expect("the strata binary");
+    let file = object::File::parse(&*bytes).expect("an ELF file");
+    let dispatch = file
+        .symbols()
+        .find(|s| s.name().is_ok_and(|name| name.contains("2vm3run3Run8dispatch")))
+        .expect("the VM's dispatch loop is a function of its own");
+    assert_eq!(dispatch.address() % 4096, 0, "dispatch at {:#x}", dispatch.address());
+}
