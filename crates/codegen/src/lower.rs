@@ -1642,20 +1642,21 @@ impl<'a, 'b> Lower<'a, 'b> {
         true
     }
 
-    /// A `Method` site's test for one known shape: if the receiver's `shape`
-    /// is `known.shape`, the site's result is [its method (a constant),
-    /// `receiver`]; go on to `join`. Else go on in the block left current
-    /// (cold if this is the `last` known shape).
+    /// A method site's test for one known key: if `key` (the receiver's
+    /// shape) is `known.shape`, the site's result is [its method (a
+    /// constant), `receiver`] in the slots below `depth`; go on to `join`.
+    /// Else go on in the block left current (cold if this is the `last`
+    /// known key).
     fn known_method(
         &mut self,
         receiver: ir::Value,
-        shape: ir::Value,
+        key: ir::Value,
         known: KnownMethod,
         depth: u32,
         join: Block,
         last: bool,
     ) {
-        let is_known = self.builder.ins().icmp_imm_s(IntCC::Equal, shape, known.shape as i64);
+        let is_known = self.builder.ins().icmp_imm_s(IntCC::Equal, key, known.shape as i64);
         let method_block = self.builder.create_block();
         let other = self.builder.create_block();
         if last {
@@ -2255,30 +2256,17 @@ impl<'a, 'b> Lower<'a, 'b> {
         if !known.is_empty() {
             self.speculations.known_methods += 1;
         }
+        let this = self.get(depth - 2);
         for (index, method) in known.iter().enumerate() {
-            let is_known = self.builder.ins().icmp_imm_s(
-                IntCC::Equal,
-                superclass,
-                (method.shape | abi::OBJECT_TAG) as i64,
-            );
-            let method_block = self.builder.create_block();
-            let other = self.builder.create_block();
-            if index + 1 == known.len() {
-                self.builder.set_cold_block(other);
-            }
-            self.builder.ins().brif(is_known, method_block, &[], other, &[]);
-            self.builder.switch_to_block(method_block);
-            let method = self.constant(method.closure | abi::OBJECT_TAG);
-            let this = self.get(depth - 2);
-            self.def_boxed(depth - 2, method);
-            self.def_boxed(depth - 1, this);
-            self.builder.ins().jump(join, &[]);
-            self.builder.switch_to_block(other);
+            // The superclass is compared as the value it is, boxed; the
+            // result is [method, this] one slot lower than a `Method`'s.
+            let boxed = KnownMethod { shape: method.shape | abi::OBJECT_TAG, ..*method };
+            let last = index + 1 == known.len();
+            self.known_method(this, superclass, boxed, depth - 1, join, last);
         }
         let class = self.object_of_kind(superclass, abi::KIND_CLASS, slow);
         let (entry, kind) = self.find_way(instruction.operand, class, false, slow);
         let method = self.method_hit(entry, kind, slow);
-        let this = self.get(depth - 2);
         self.def_boxed(depth - 2, method);
         self.def_boxed(depth - 1, this);
         self.builder.ins().jump(join, &[]);

@@ -281,6 +281,13 @@ impl Heap {
         gc
     }
 
+    /// Whether `size` more bytes fit without a collection: `make_room`
+    /// would neither collect nor fail for them.
+    fn has_room_without_collecting(&self, size: usize) -> bool {
+        let wanted = self.bytes_allocated.get().saturating_add(size);
+        !self.config.stress && wanted <= self.next_gc.get() && wanted <= self.config.max_heap
+    }
+
     /// Make sure `size` more bytes fit: collect if the heap is due (or at
     /// every allocation under stress), and again, fully, if they would go
     /// past the limit. `extra`'s references are roots meanwhile.
@@ -358,8 +365,7 @@ impl Heap {
         b: Gc<ObjString>,
     ) -> Option<Gc<ObjString>> {
         let len = a.as_str().len().saturating_add(b.as_str().len());
-        let wanted = self.bytes_allocated.get().saturating_add(size_of::<ObjString>() + len);
-        if self.config.stress || wanted > self.next_gc.get() || wanted > self.config.max_heap {
+        if !self.has_room_without_collecting(size_of::<ObjString>().saturating_add(len)) {
             return None;
         }
         // The result's allocation, if any, finds the room checked here, so
@@ -469,8 +475,7 @@ impl Heap {
         }
         let instance = ObjInstance::new(shape, capacity);
         let size = instance.heap_size();
-        let wanted = self.bytes_allocated.get().saturating_add(size);
-        if self.config.stress || wanted > self.next_gc.get() || wanted > self.config.max_heap {
+        if !self.has_room_without_collecting(size) {
             return None;
         }
         // SAFETY: no reference into `blocks` is live (module rules).
