@@ -1487,16 +1487,20 @@ impl<'a, 'b> Lower<'a, 'b> {
         let speculate = self.input.feedback.is_some_and(|feedback| {
             feedback.get(instruction.offset).is_none_or(|bits| bits & abi::FEEDBACK_DEOPTED == 0)
         });
-        let known = match op {
-            Op::GetProperty | Op::SetProperty | Op::StoreProperty if speculate => self
-                .input
-                .site_fields
-                .get(instruction.operand as usize)
-                .cloned()
-                .unwrap_or_default(),
-            _ => Vec::new(),
+        // What the site's cache knows: the fields of a get or set, the
+        // methods of a method lookup (at most one of them is not empty).
+        let site = instruction.operand as usize;
+        let (known, methods) = match op {
+            _ if !speculate => (Vec::new(), Vec::new()),
+            Op::GetProperty | Op::SetProperty | Op::StoreProperty => {
+                (self.input.site_fields.get(site).cloned().unwrap_or_default(), Vec::new())
+            }
+            Op::Method => {
+                (Vec::new(), self.input.site_methods.get(site).cloned().unwrap_or_default())
+            }
+            _ => (Vec::new(), Vec::new()),
         };
-        if !known.is_empty() && self.input.stress_deopt {
+        if (!known.is_empty() || !methods.is_empty()) && self.input.stress_deopt {
             let stressed = self.stressed(instruction.offset);
             let reason = self.builder.ins().iconst(types::I32, abi::DeoptReason::Stress as i64);
             self.deopt_unless(stressed, instruction.offset, reason);
@@ -1505,20 +1509,6 @@ impl<'a, 'b> Lower<'a, 'b> {
         for (index, field) in known.iter().enumerate() {
             let last = index + 1 == known.len();
             known_any |= self.known_field(op, object, shape, *field, depth, join, last);
-        }
-        let methods = match op {
-            Op::Method if speculate => self
-                .input
-                .site_methods
-                .get(instruction.operand as usize)
-                .cloned()
-                .unwrap_or_default(),
-            _ => Vec::new(),
-        };
-        if !methods.is_empty() && self.input.stress_deopt {
-            let stressed = self.stressed(instruction.offset);
-            let reason = self.builder.ins().iconst(types::I32, abi::DeoptReason::Stress as i64);
-            self.deopt_unless(stressed, instruction.offset, reason);
         }
         for (index, method) in methods.iter().enumerate() {
             let last = index + 1 == methods.len();

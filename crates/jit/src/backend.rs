@@ -196,47 +196,52 @@ fn known_global_functions(function: &FunctionCode<'_>) -> Vec<Option<KnownFuncti
     (0..globals.len()).map(known_global).collect()
 }
 
-/// By property site, the shapes its cache has found and the index of the
-/// field each has, in the order it found them: none unless every key it
-/// saw found a field (and it is not megamorphic). Each such shape is kept
-/// alive until the tier's code is dropped (`Heap::pin_for_code`; the VM
-/// lets go at the reset), so no other shape can take its address while
-/// the code compares with it.
-fn known_fields(function: &FunctionCode<'_>) -> Vec<Vec<KnownField>> {
+/// By property site, the keys its cache has found (shapes; a `super`
+/// site's superclass) with what `select` takes from each one's hit, made
+/// into what the code is given by `make`, in the order the cache found
+/// them: none unless `select` takes every hit (and the cache is not
+/// megamorphic). Each such key is kept alive until the tier's code is
+/// dropped (`Heap::pin_for_code`; the VM lets go at the reset), so no
+/// other object can take its address while the code compares with it.
+fn known_keys<H, T>(
+    function: &FunctionCode<'_>,
+    select: impl Fn(CacheHit) -> Option<H>,
+    make: impl Fn(runtime::ObjRef, H) -> T,
+) -> Vec<Vec<T>> {
     let known = |cache: &runtime::InlineCache| {
-        let mut shapes = Vec::new();
-        for (shape, hit) in cache.keyed_hits() {
-            let CacheHit::Field(index) = hit else { return Vec::new() };
-            shapes.push((shape, index));
-        }
-        let pin = |(shape, index): (runtime::ObjRef, u32)| {
-            function.heap.pin_for_code(runtime::Value::object(shape));
-            KnownField { shape: shape.addr() as u64, index }
+        let hits: Option<Vec<(runtime::ObjRef, H)>> =
+            cache.keyed_hits().map(|(key, hit)| Some((key, select(hit)?))).collect();
+        let pin = |(key, hit): (runtime::ObjRef, H)| {
+            function.heap.pin_for_code(runtime::Value::object(key));
+            make(key, hit)
         };
-        shapes.into_iter().map(pin).collect()
+        hits.unwrap_or_default().into_iter().map(pin).collect()
     };
     function.object.caches.iter().map(known).collect()
 }
 
-/// By property site, the shapes its cache has found and the method each
-/// finds, in the order it found them: none unless every key it saw found a
-/// method (and it is not megamorphic). Each shape and method is kept alive
-/// until the tier's code is dropped, as `known_fields` keeps its shapes.
-fn known_methods(function: &FunctionCode<'_>) -> Vec<Vec<KnownMethod>> {
-    let known = |cache: &runtime::InlineCache| {
-        let mut methods = Vec::new();
-        for (shape, hit) in cache.keyed_hits() {
-            let CacheHit::Method(closure) = hit else { return Vec::new() };
-            methods.push((shape, closure));
-        }
-        let pin = |(shape, closure): (runtime::ObjRef, Gc<ObjClosure>)| {
-            function.heap.pin_for_code(runtime::Value::object(shape));
-            function.heap.pin_for_code(closure.to_value());
-            KnownMethod { shape: shape.addr() as u64, closure: closure.as_ptr() as u64 }
-        };
-        methods.into_iter().map(pin).collect()
+/// By property site, the shapes its cache has found and the index of the
+/// field each has: none unless every key it saw found a field.
+fn known_fields(function: &FunctionCode<'_>) -> Vec<Vec<KnownField>> {
+    let field = |hit| match hit {
+        CacheHit::Field(index) => Some(index),
+        _ => None,
     };
-    function.object.caches.iter().map(known).collect()
+    known_keys(function, field, |shape, index| KnownField { shape: shape.addr() as u64, index })
+}
+
+/// By property site, the keys its cache has found and the method each
+/// finds: none unless every key it saw found a method. The methods are
+/// kept alive as the keys are.
+fn known_methods(function: &FunctionCode<'_>) -> Vec<Vec<KnownMethod>> {
+    let method = |hit| match hit {
+        CacheHit::Method(closure) => Some(closure),
+        _ => None,
+    };
+    known_keys(function, method, |key, closure: Gc<ObjClosure>| {
+        function.heap.pin_for_code(closure.to_value());
+        KnownMethod { shape: key.addr() as u64, closure: closure.as_ptr() as u64 }
+    })
 }
 
 /// By property site, whether its cache has found one key only, for which
