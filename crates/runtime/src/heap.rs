@@ -32,14 +32,13 @@ use std::collections::HashSet;
 use std::ptr::NonNull;
 use std::time::Instant;
 
-use hashbrown::HashTable;
-
 use crate::blocks::Blocks;
 use crate::buffer::GrowArray;
 use crate::cache::{CacheHit, MegamorphicCache};
 use crate::class::{ObjClass, ObjInstance, ObjShape};
 use crate::frame::Frames;
 use crate::gc::{GcConfig, GcLog, GcReport, GcStats, OutOfMemory};
+use crate::intern::StringTable;
 use crate::interrupt::Interrupt;
 use crate::object::{self, Gc, ObjRef, ObjString, ObjUpvalue, Object, Trace};
 use crate::object::{CaptureFrom, ObjClosure, ObjFunction};
@@ -80,7 +79,8 @@ pub struct Heap {
     /// The memory the objects live in. Dropped after `Heap::drop` freed
     /// every object.
     blocks: UnsafeCell<Blocks>,
-    strings: UnsafeCell<HashTable<Gc<ObjString>>>,
+    /// Every string, found by contents.
+    strings: UnsafeCell<StringTable>,
     bytes_allocated: Cell<usize>,
     next_gc: Cell<usize>,
     config: GcConfig,
@@ -105,16 +105,13 @@ pub struct Heap {
     megamorphic: MegamorphicCache,
 }
 
-/// The longest result [`Heap::concat`] builds on the stack.
-const SHORT_CONCAT: usize = 256;
-
 impl Heap {
     pub fn new(options: HeapOptions) -> Heap {
         let HeapOptions { gc: config, gc_log: log, interrupt } = options;
         let heap = Heap {
             objects: UnsafeCell::new(Vec::new()),
             blocks: UnsafeCell::new(Blocks::new()),
-            strings: UnsafeCell::new(HashTable::new()),
+            strings: UnsafeCell::new(StringTable::new()),
             bytes_allocated: Cell::new(0),
             next_gc: Cell::new(config.initial_threshold),
             config,
@@ -374,46 +371,48 @@ impl Heap {
     }
 
     /// `a + b`, with room made for the result.
+    ///
+    /// Most concatenations of a program that builds the same strings again
+    /// find their result interned, so the result is not built to look for
+    /// it: each interned string of its hash is compared with the two
+    /// operands in place, and the result is built (once, in its own
+    /// allocation) only when it is new.
     fn concat_in_room(
         &self,
         a: Gc<ObjString>,
         b: Gc<ObjString>,
     ) -> Result<Gc<ObjString>, OutOfMemory> {
-        let len = a.as_str().len() + b.as_str().len();
         let hash = string_hash::concat(a.hash, b.hash, b.as_str().len());
-        let (a, b) = (a.as_str().as_bytes(), b.as_str().as_bytes());
-        if len > SHORT_CONCAT {
-            let mut text = Vec::with_capacity(len);
-            text.extend_from_slice(a);
-            text.extend_from_slice(b);
-            // SAFETY: two strings' bytes, one after the other, are UTF-8.
-            let text = unsafe { String::from_utf8_unchecked(text) };
-            if let Some(found) = self.find_interned(hash, &text) {
-                return Ok(found);
-            }
-            return self.insert_interned(hash, text.into_boxed_str());
-        }
-        // A short result is built on the stack, and allocated only if it
-        // is a new string: most concatenations of a program that builds
-        // the same strings again are found interned. (Comparing interned
-        // strings with the two operands in place, and building nothing,
-        // was slower: two comparisons where this makes one.)
-        let mut buffer = [0u8; SHORT_CONCAT];
-        buffer[..a.len()].copy_from_slice(a);
-        buffer[a.len()..len].copy_from_slice(b);
-        // SAFETY: as above.
-        let text = unsafe { std::str::from_utf8_unchecked(&buffer[..len]) };
-        if let Some(found) = self.find_interned(hash, text) {
+        let (a, b) = (a.as_str(), b.as_str());
+        let len = a.len() + b.len();
+        let is_result = |s: &str| {
+            let s = s.as_bytes();
+            s.len() == len
+                && same_bytes(&s[..a.len()], a.as_bytes())
+                && same_bytes(&s[a.len()..], b.as_bytes())
+        };
+        if let Some(found) = self.find_interned_by(hash, is_result) {
             return Ok(found);
         }
-        self.insert_interned(hash, text.into())
+        let mut text = String::with_capacity(len);
+        text.push_str(a);
+        text.push_str(b);
+        self.insert_interned(hash, text.into_boxed_str())
     }
 
     /// The interned string with these contents, whose hash is `hash`.
     fn find_interned(&self, hash: u64, text: &str) -> Option<Gc<ObjString>> {
+        let text = text.as_bytes();
+        self.find_interned_by(hash, |s| s.len() == text.len() && same_bytes(s.as_bytes(), text))
+    }
+
+    /// The interned string whose hash is `hash` and whose contents `is`
+    /// accepts.
+    #[inline(always)]
+    fn find_interned_by(&self, hash: u64, is: impl Fn(&str) -> bool) -> Option<Gc<ObjString>> {
         // SAFETY: no reference into `strings` is live (module rules).
         let strings = unsafe { &*self.strings.get() };
-        strings.find(string_hash::spread(hash), |s| s.hash == hash && s.as_str() == text).copied()
+        strings.find(hash, |s| is(s.as_str()))
     }
 
     fn insert_interned(&self, hash: u64, chars: Box<str>) -> Result<Gc<ObjString>, OutOfMemory> {
@@ -426,8 +425,7 @@ impl Heap {
         // SAFETY: as above; an allocation may have collected, which only
         // removes dead strings, so `string` is still absent.
         let strings = unsafe { &mut *self.strings.get() };
-        let spread = |s: &Gc<ObjString>| string_hash::spread(s.hash);
-        strings.insert_unique(spread(&string), string, spread);
+        strings.insert(string);
     }
 
     /// A new instance of `class`, which the caller keeps rooted. The class
@@ -764,6 +762,36 @@ impl Trace for Operands {
     fn trace(&self, tracer: &mut dyn FnMut(ObjRef)) {
         tracer(self.0.as_obj());
         tracer(self.1.as_obj());
+    }
+}
+
+/// Whether two byte strings of the same length are equal. Interned strings
+/// are short, and are compared with the candidates a lookup finds many
+/// times a second: this compares them a word at a time, inline, where a
+/// call of `memcmp` costs more than the comparison (`bench/strings.lox`).
+#[inline(always)]
+fn same_bytes(x: &[u8], y: &[u8]) -> bool {
+    let n = x.len();
+    let y = &y[..n];
+    let word = |s: &[u8], at: usize| u64::from_ne_bytes(s[at..at + 8].try_into().unwrap());
+    let half = |s: &[u8], at: usize| u32::from_ne_bytes(s[at..at + 4].try_into().unwrap());
+    match n {
+        0 => true,
+        1..4 => x[0] == y[0] && x[n / 2] == y[n / 2] && x[n - 1] == y[n - 1],
+        4..8 => half(x, 0) == half(y, 0) && half(x, n - 4) == half(y, n - 4),
+        8..=64 => {
+            // Whole words, then the last word (which may overlap the one
+            // before it).
+            let mut at = 0;
+            while at + 8 < n {
+                if word(x, at) != word(y, at) {
+                    return false;
+                }
+                at += 8;
+            }
+            word(x, n - 8) == word(y, n - 8)
+        }
+        _ => x == y,
     }
 }
 

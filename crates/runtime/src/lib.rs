@@ -24,6 +24,7 @@ mod error;
 mod frame;
 mod gc;
 mod heap;
+mod intern;
 mod interrupt;
 pub mod native_stack;
 mod natives;

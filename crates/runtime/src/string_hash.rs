@@ -19,8 +19,9 @@
 //! the same in every run.
 //!
 //! The value is uniform below `P` but not a good hash for a SwissTable,
-//! which takes its tag from the top 7 bits (always 0 here): tables use
-//! [`spread`] of it.
+//! which takes its tag from the top 7 bits (always 0 here): those tables
+//! (`table.rs`) use [`spread`] of it. The table of interned strings
+//! (`intern.rs`) indexes by its low bits as they are.
 
 /// The modulus: the Mersenne prime 2^61 - 1, for which reduction is a
 /// shift and an add.
