@@ -606,16 +606,54 @@ fn an_unknown_shape_deoptimizes_once() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "45150\n");
     let err = text(&out.stderr);
-    let deopts: Vec<&str> = err.lines().filter(|line| line.contains("deoptimized")).collect();
-    assert_eq!(deopts.len(), 1, "{err}");
+    let deopts = |name: &str| -> Vec<&str> {
+        let deopt = format!("deoptimized '{name}'");
+        err.lines().filter(|line| line.contains(&deopt)).collect()
+    };
+    assert_eq!(deopts("get").len(), 1, "{err}");
     assert!(
-        deopts[0].contains(
+        deopts("get")[0].contains(
             "deoptimized 'get' at 0002 (line 2): a receiver had a shape the code did not know"
         ),
         "{err}"
     );
     let compiles = err.lines().filter(|line| line.contains("compiled 'get'")).count();
     assert_eq!(compiles, 2, "{err}");
+    // `Q`'s initializer, shared by every `Q`, was compiled knowing the
+    // shapes of one: each of its two sets deoptimizes once too.
+    let init: Vec<&str> = deopts("init");
+    assert_eq!(init.len(), 2, "{err}");
+    assert!(init[0].contains("at 0007 (line 5)") && init[1].contains("at 0016 (line 5)"), "{err}");
+}
+
+#[test]
+fn a_set_that_adds_a_field_without_room_deoptimizes_once() {
+    // `fill`'s set has only added `b` to instances of `G` with `a`: it is
+    // compiled to add it in place. `old` was made while `G`'s instances
+    // had one field (after the first, made with none), so its fields have
+    // no room for `b`: it deoptimizes, and `fill` is compiled again with
+    // its cache's ways.
+    let source = write_temp(
+        "fields_full.lox",
+        b"class G { init(a) { this.a = a; } }\nfun fill(g) { g.b = 2; return g.a + g.b; }\n\
+          G(0); var old = G(1); var t = 0;\nfor (var i = 0; i < 300; i = i + 1) t = t + fill(G(i));\n\
+          t = t + fill(old);\nfor (var i = 0; i < 300; i = i + 1) t = t + fill(G(i));\nprint t;",
+    );
+    let out = strata(&["run", "--trace-jit", source.to_str().unwrap()], "");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "90903\n");
+    let err = text(&out.stderr);
+    let line = |name: &str| err.lines().find(|line| line.contains(name)).unwrap_or_default();
+    assert!(line("compiled 'fill'").ends_with("3 field sites of known shapes"), "{err}");
+    let deopts: Vec<&str> = err.lines().filter(|line| line.contains("deoptimized")).collect();
+    assert_eq!(deopts.len(), 1, "{err}");
+    assert!(
+        deopts[0].contains(
+            "deoptimized 'fill' at 0007 (line 2): an instance had no room for the field the code adds"
+        ),
+        "{err}"
+    );
+    assert!(line("recompiled 'fill'").ends_with("2 field sites of known shapes"), "{err}");
 }
 
 #[test]

@@ -96,11 +96,14 @@ pub struct FunctionInput<'a> {
 }
 
 /// A field known at compile time: an instance of `shape` (an `ObjShape`'s
-/// address) has it at `index`.
+/// address) has it at `index`; or, if `adds` is given, a set adds it there,
+/// as the last field, and moves the instance to the shape `adds` (the
+/// child of `shape` with the field).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KnownField {
     pub shape: u64,
     pub index: u32,
+    pub adds: Option<u64>,
 }
 
 /// A method known at compile time: an instance of `shape` (an `ObjShape`'s
@@ -1508,7 +1511,8 @@ impl<'a, 'b> Lower<'a, 'b> {
         let mut known_any = false;
         for (index, field) in known.iter().enumerate() {
             let last = index + 1 == known.len();
-            known_any |= self.known_field(op, object, shape, *field, depth, join, last);
+            let at = instruction.offset;
+            known_any |= self.known_field(op, at, object, shape, *field, depth, join, last);
         }
         for (index, method) in methods.iter().enumerate() {
             let last = index + 1 == methods.len();
@@ -1600,6 +1604,7 @@ impl<'a, 'b> Lower<'a, 'b> {
     fn known_field(
         &mut self,
         op: Op,
+        at: usize,
         object: ir::Value,
         shape: ir::Value,
         known: KnownField,
@@ -1616,6 +1621,30 @@ impl<'a, 'b> Lower<'a, 'b> {
         }
         self.builder.ins().brif(is_known, field_block, &[], ways, &[]);
         self.builder.switch_to_block(field_block);
+        if let Some(adds) = known.adds {
+            // The shape says the instance has `index` fields; the new one
+            // goes in place if their array has room for it. Growing it
+            // allocates, which the VM does: an instance made before its
+            // class's instances had this many fields deoptimizes.
+            let ins = self.builder.ins();
+            let capacity = ins.load(
+                types::I32,
+                self.header_flags,
+                object,
+                abi::INSTANCE_FIELD_CAPACITY as i32,
+            );
+            let ins = self.builder.ins();
+            let fits = ins.icmp_imm_s(IntCC::UnsignedGreaterThan, capacity, i64::from(known.index));
+            let reason = abi::DeoptReason::FieldsFull as i64;
+            let reason = self.builder.ins().iconst(types::I32, reason);
+            self.deopt_unless(fits, at, reason);
+            let count = self.builder.ins().iconst(types::I32, i64::from(known.index) + 1);
+            let ins = self.builder.ins();
+            ins.store(self.header_flags, count, object, abi::INSTANCE_FIELD_COUNT as i32);
+            let adds = self.builder.ins().iconst(types::I64, adds as i64);
+            let ins = self.builder.ins();
+            ins.store(self.header_flags, adds, object, abi::INSTANCE_SHAPE as i32);
+        }
         let fields = self.fields_of(object);
         if op == Op::GetProperty {
             let value = self.builder.ins().load(types::I64, self.field_flags, fields, offset);

@@ -130,7 +130,6 @@ impl Inliner for Callees<'_> {
             call_functions: known_call_functions(&callee),
             site_fields: known_fields(&callee),
             site_methods: known_methods(&callee),
-            site_adds_one_field: adds_one_field(&callee),
             function: callee.function,
             facts: callee.facts,
         })
@@ -221,13 +220,22 @@ fn known_keys<H, T>(
 }
 
 /// By property site, the shapes its cache has found and the index of the
-/// field each has: none unless every key it saw found a field.
+/// field each has, or adds (with the shape a set then moves the instance
+/// to, kept alive as the keys are): none unless every key it saw found a
+/// field or added one.
 fn known_fields(function: &FunctionCode<'_>) -> Vec<Vec<KnownField>> {
     let field = |hit| match hit {
-        CacheHit::Field(index) => Some(index),
+        CacheHit::Field(index) => Some((index, None)),
+        CacheHit::AddField(adds) => Some((adds.len() - 1, Some(adds))),
         _ => None,
     };
-    known_keys(function, field, |shape, index| KnownField { shape: shape.addr() as u64, index })
+    known_keys(function, field, |shape, (index, adds): (u32, Option<Gc<runtime::ObjShape>>)| {
+        if let Some(adds) = adds {
+            function.heap.pin_for_code(runtime::Value::object(adds.as_obj()));
+        }
+        let adds = adds.map(|adds| adds.as_ptr() as u64);
+        KnownField { shape: shape.addr() as u64, index, adds }
+    })
 }
 
 /// By property site, the keys its cache has found and the method each
@@ -242,16 +250,6 @@ fn known_methods(function: &FunctionCode<'_>) -> Vec<Vec<KnownMethod>> {
         function.heap.pin_for_code(closure.to_value());
         KnownMethod { shape: key.addr() as u64, closure: closure.as_ptr() as u64 }
     })
-}
-
-/// By property site, whether its cache has found one key only, for which
-/// setting the property adds a field.
-fn adds_one_field(function: &FunctionCode<'_>) -> Vec<bool> {
-    let adds = |cache: &runtime::InlineCache| {
-        let mut hits = cache.hits();
-        matches!((hits.next(), hits.next()), (Some(CacheHit::AddField(_)), None))
-    };
-    function.object.caches.iter().map(adds).collect()
 }
 
 /// `closure` and its function, as the code generator may name them. The

@@ -257,6 +257,9 @@ pub enum DeoptReason {
     UnknownShape = 3,
     /// An `Equal` or `NotEqual` guarded to numbers met something else.
     EqualityNotNumbers = 4,
+    /// A set that adds a field at a known offset met an instance whose
+    /// fields have no room for it (growing them allocates).
+    FieldsFull = 5,
 }
 
 impl DeoptReason {
@@ -267,6 +270,7 @@ impl DeoptReason {
             DeoptReason::Stress,
             DeoptReason::UnknownShape,
             DeoptReason::EqualityNotNumbers,
+            DeoptReason::FieldsFull,
         ]
         .into_iter()
         .find(|known| *known as u32 == reason)
@@ -280,6 +284,7 @@ impl DeoptReason {
             DeoptReason::Stress => "deopt stress mode",
             DeoptReason::UnknownShape => "a receiver had a shape the code did not know",
             DeoptReason::EqualityNotNumbers => "an operand of == or != was not a number",
+            DeoptReason::FieldsFull => "an instance had no room for the field the code adds",
         }
     }
 }

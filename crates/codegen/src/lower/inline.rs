@@ -74,24 +74,19 @@ pub struct CalleeInput<'a> {
     pub call_functions: Vec<Vec<KnownFunction>>,
     pub site_fields: Vec<Vec<KnownField>>,
     pub site_methods: Vec<Vec<KnownMethod>>,
-    /// By property site, whether its cache has only ever added one field
-    /// to one shape (an initializer's `this.x = x;` on a class's new
-    /// instances).
-    pub site_adds_one_field: Vec<bool>,
 }
 
 /// Whether property site `site` of `callee` is one its cache knows for
-/// certain: a get or set of one shape's field (a comparison and a
-/// constant offset on its hot path; counting sites of several known shapes
-/// too changed no benchmark's time), a set that adds one field to one
-/// shape (its cache's first way), or a method site of known methods (its lookup
-/// still compares the cache's ways, but the call it feeds is a comparison
-/// and a direct call or an inlined body, not the general call path).
+/// certain: a get or set of one shape's field, or a set that adds one
+/// field to one shape (a comparison and a constant offset on its hot path;
+/// counting sites of several known shapes too changed no benchmark's
+/// time), or a method site of known methods (its lookup still compares the
+/// cache's ways, but the call it feeds is a comparison and a direct call or
+/// an inlined body, not the general call path).
 fn known_site(callee: &CalleeInput<'_>, site: u32) -> bool {
     let site = site as usize;
     callee.site_fields.get(site).is_some_and(|known| known.len() == 1)
         || callee.site_functions.get(site).is_some_and(|known| !known.is_empty())
-        || callee.site_adds_one_field.get(site).copied().unwrap_or(false)
 }
 
 /// A callee chosen for inlining, with its decoded code.
