@@ -98,6 +98,7 @@ pub fn compile(module: &Bytecode, facts: &Facts, want_clif: bool) -> Result<Buil
             call_functions: &[],
             site_fields: &[],
             site_methods: &[],
+            closures: &[],
             inliner: None,
         };
         let symbol = format!("lox:{index}:{name}");

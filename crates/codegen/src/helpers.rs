@@ -95,6 +95,13 @@ pub enum Helper {
     /// (`Heap::concat_without_collecting`); else 0, and the code calls
     /// `add`. A *leaf*, as `new_instance`.
     Concat,
+    /// `new_closure(ctx, function) -> closure`: a closure of `function`
+    /// (an `ObjFunction` value), boxed, with every captured variable nil,
+    /// if the heap makes it without collecting
+    /// (`Heap::closure_without_collecting`); else 0, and the code calls
+    /// `closure`. The code then stores what each capture takes into the
+    /// closure, before anything can read it. A *leaf*, as `new_instance`.
+    NewClosure,
 }
 
 impl Helper {
@@ -114,6 +121,7 @@ impl Helper {
         Helper::Lookup,
         Helper::NewInstance,
         Helper::Concat,
+        Helper::NewClosure,
     ];
 
     /// The symbol the helper is linked by.
@@ -134,6 +142,7 @@ impl Helper {
             Helper::Lookup => helper::LOOKUP,
             Helper::NewInstance => helper::NEW_INSTANCE,
             Helper::Concat => helper::CONCAT,
+            Helper::NewClosure => helper::NEW_CLOSURE,
         }
     }
 
@@ -152,11 +161,13 @@ impl Helper {
             Helper::Raise | Helper::Undefined | Helper::Print | Helper::Interrupted => raises,
             // Only running out of memory, which any allocation may.
             Helper::Closure => Effects { allocates: true, ..Effects::NONE },
-            // `new_instance` and `concat` allocate, but never collect: they
-            // have no effect another instruction could see.
-            Helper::CloseUpvalues | Helper::Lookup | Helper::NewInstance | Helper::Concat => {
-                Effects::NONE
-            }
+            // `new_instance`, `concat` and `new_closure` allocate, but never
+            // collect: they have no effect another instruction could see.
+            Helper::CloseUpvalues
+            | Helper::Lookup
+            | Helper::NewInstance
+            | Helper::Concat
+            | Helper::NewClosure => Effects::NONE,
             Helper::Step | Helper::Deopt => return None,
         })
     }
@@ -164,7 +175,7 @@ impl Helper {
     /// Whether the helper is a leaf: no safepoint, so no `top` or
     /// `offset`, and a pointer-sized result instead of a status.
     pub fn is_leaf(self) -> bool {
-        matches!(self, Helper::Lookup | Helper::NewInstance | Helper::Concat)
+        matches!(self, Helper::Lookup | Helper::NewInstance | Helper::Concat | Helper::NewClosure)
     }
 
     /// The parameters after `ctx` (and, but for a leaf, `top, offset`),
@@ -173,7 +184,7 @@ impl Helper {
         use types::{I32, I64};
         match self {
             Helper::Lookup => &[I64, I64],
-            Helper::NewInstance => &[I64],
+            Helper::NewInstance | Helper::NewClosure => &[I64],
             Helper::Concat => &[I64, I64],
             Helper::Call => &[I64, I32, I64],
             Helper::Add => &[I64, I64, I64],

@@ -23,7 +23,7 @@ mod types;
 
 pub use helpers::Helper;
 pub use lower::{
-    CalleeInput, CantCompile, Compiled, FunctionInput, INLINED_SHIFT, Inliner, KnownField,
-    KnownFunction, KnownMethod, MAX_FUNCTION_BYTES, Speculations, compile_function,
+    CalleeInput, CantCompile, Compiled, FunctionInput, INLINED_SHIFT, Inliner, KnownClosure,
+    KnownField, KnownFunction, KnownMethod, MAX_FUNCTION_BYTES, Speculations, compile_function,
 };
 pub use lowering::{Lowering, lowering};

@@ -90,6 +90,10 @@ pub struct FunctionInput<'a> {
     /// a `Method` site deoptimizes when it is none, a `super` site takes
     /// the cache's ways.
     pub site_methods: &'a [Vec<KnownMethod>],
+    /// The functions the function's `Closure` instructions make closures
+    /// of (empty: none known; each `Closure` then calls the helper
+    /// `closure`, at a safepoint).
+    pub closures: &'a [KnownClosure],
     /// Where the code of a known callee is found, to inline it (`None`:
     /// nothing is inlined, as in AOT code).
     pub inliner: Option<&'a dyn Inliner>,
@@ -104,6 +108,18 @@ pub struct KnownField {
     pub shape: u64,
     pub index: u32,
     pub adds: Option<u64>,
+}
+
+/// The function a `Closure` instruction makes closures of, known at
+/// compile time (the engine keeps it alive as long as the code exists).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnownClosure {
+    /// The `Closure` instruction's operand.
+    pub operand: u32,
+    /// The `ObjFunction`'s address.
+    pub function: u64,
+    /// What each of its captured variables is taken from, in upvalue order.
+    pub captures: Vec<bytecode::Capture>,
 }
 
 /// A method known at compile time: an instance of `shape` (an `ObjShape`'s
@@ -1186,11 +1202,8 @@ impl<'a, 'b> Lower<'a, 'b> {
                 return true;
             }
             Op::Closure => {
-                // Made by the VM's code, into the slot it is pushed into.
-                let function = self.builder.ins().iconst(types::I32, i64::from(operand));
                 let out = self.slot_address(depth);
-                let status = self.call_helper(Helper::Closure, depth, next, &[function, out]);
-                self.check(status);
+                self.closure(operand, out, depth, next);
                 self.load_slot(depth);
                 self.mark_clean(depth..depth + 1);
                 self.finish_generic(instruction);
@@ -2001,6 +2014,52 @@ impl<'a, 'b> Lower<'a, 'b> {
         self.builder.ins().jump(done, &[]);
         self.builder.switch_to_block(slow);
         let status = self.call_helper(Helper::Instantiate, live, next, &[class, out]);
+        self.check(status);
+        self.builder.ins().jump(done, &[]);
+        self.builder.switch_to_block(done);
+    }
+
+    /// `Closure` with `operand`: a closure, into `out` (the slot it is
+    /// pushed into, `live` the slots below it). One that captures nothing
+    /// by reference is made without a safepoint when the heap needs no
+    /// collection for it: the leaf `new_closure` makes it, and the code
+    /// stores the values its captures take, which it has in hand. Else,
+    /// or when the heap is due a collection, the helper `closure` makes it
+    /// at a safepoint, from the frame written back.
+    fn closure(&mut self, operand: u32, out: ir::Value, live: u32, next: usize) {
+        let known = self.input.closures.iter().find(|known| known.operand == operand);
+        let in_hand = |known: &&KnownClosure| {
+            known.captures.iter().all(|capture| !capture.is_local || capture.by_value)
+        };
+        let done = self.builder.create_block();
+        if let Some(known) = known.filter(in_hand).cloned() {
+            let function = self.constant(known.function | abi::OBJECT_TAG);
+            let made = self.call_leaf(Helper::NewClosure, &[function]);
+            let fast = self.builder.create_block();
+            let slow = self.builder.create_block();
+            self.builder.set_cold_block(slow);
+            self.builder.ins().brif(made, fast, &[], slow, &[]);
+            self.builder.switch_to_block(fast);
+            let closure = self.builder.ins().band_imm_s(made, abi::ADDRESS_MASK as i64);
+            let ins = self.builder.ins();
+            let upvalues = ins.load(types::I64, trusted(), closure, abi::CLOSURE_UPVALUES as i32);
+            for (at, capture) in (0..).zip(&known.captures) {
+                let index = u32::from(capture.index);
+                // A local's value, or what this closure holds for its own
+                // captured variable (a value or an upvalue), as it holds it.
+                let held = match capture.is_local {
+                    true => self.get(index),
+                    false => self.captured(index),
+                };
+                self.builder.ins().store(trusted(), held, upvalues, at * 8);
+            }
+            self.builder.ins().store(trusted(), made, out, 0);
+            self.builder.ins().jump(done, &[]);
+            self.builder.switch_to_block(slow);
+        }
+        // Made by the VM's code, into the slot it is pushed into.
+        let function = self.builder.ins().iconst(types::I32, i64::from(operand));
+        let status = self.call_helper(Helper::Closure, live, next, &[function, out]);
         self.check(status);
         self.builder.ins().jump(done, &[]);
         self.builder.switch_to_block(done);

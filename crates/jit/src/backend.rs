@@ -11,8 +11,8 @@ use runtime::abi::CompiledEntry;
 use vm::FunctionCode;
 
 use codegen::{
-    CalleeInput, CantCompile, Compiled, FunctionInput, Inliner, KnownField, KnownFunction,
-    KnownMethod,
+    CalleeInput, CantCompile, Compiled, FunctionInput, Inliner, KnownClosure, KnownField,
+    KnownFunction, KnownMethod,
 };
 use runtime::{CacheHit, Gc, ObjClass, ObjClosure, ObjFunction};
 
@@ -77,6 +77,7 @@ impl Backend {
         let call_functions = known_call_functions(function);
         let site_fields = known_fields(function);
         let site_methods = known_methods(function);
+        let closures = known_closures(function);
         let inliner = Callees { of: function };
         let input = FunctionInput {
             function: function.function,
@@ -89,6 +90,7 @@ impl Backend {
             call_functions: &call_functions,
             site_fields: &site_fields,
             site_methods: &site_methods,
+            closures: &closures,
             inliner: Some(&inliner),
         };
         let compiled = codegen::compile_function(
@@ -130,6 +132,7 @@ impl Inliner for Callees<'_> {
             call_functions: known_call_functions(&callee),
             site_fields: known_fields(&callee),
             site_methods: known_methods(&callee),
+            closures: known_closures(&callee),
             function: callee.function,
             facts: callee.facts,
         })
@@ -250,6 +253,21 @@ fn known_methods(function: &FunctionCode<'_>) -> Vec<Vec<KnownMethod>> {
         function.heap.pin_for_code(closure.to_value());
         KnownMethod { shape: key.addr() as u64, closure: closure.as_ptr() as u64 }
     })
+}
+
+/// The functions `function`'s `Closure` instructions make closures of (the
+/// VM keeps every function it loads alive).
+fn known_closures(function: &FunctionCode<'_>) -> Vec<KnownClosure> {
+    let operands = bytecode::instructions(&function.function.chunk.code)
+        .filter_map(Result::ok)
+        .filter(|instruction| instruction.op == bytecode::Op::Closure)
+        .map(|instruction| instruction.operand);
+    let known = |operand| {
+        let nested = function.nested(operand)?;
+        let captures = nested.function.captures.clone();
+        Some(KnownClosure { operand, function: nested.object.as_ptr() as u64, captures })
+    };
+    operands.filter_map(known).collect()
 }
 
 /// `closure` and its function, as the code generator may name them. The

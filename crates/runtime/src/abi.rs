@@ -241,6 +241,7 @@ pub mod helper {
     pub const LOOKUP: &str = "strata_lookup";
     pub const NEW_INSTANCE: &str = "strata_new_instance";
     pub const CONCAT: &str = "strata_concat";
+    pub const NEW_CLOSURE: &str = "strata_new_closure";
 }
 
 /// Why optimized code deoptimized: the `reason` the `deopt` helper gets.

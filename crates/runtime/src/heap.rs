@@ -610,6 +610,31 @@ impl Heap {
         self.adopt_placed(closure, closure.heap_size())
     }
 
+    /// A closure over `function` whose captured variables are all nil, if
+    /// the heap makes it without collecting: it is under the threshold of
+    /// its next collection even with the closure new (never under stress).
+    /// Else `None`, having done nothing. It cannot collect, so compiled
+    /// code calls it without a safepoint, and then stores what each
+    /// capture takes (as [`make_closure`](Self::make_closure) would) into
+    /// the closure's upvalues before anything can read them: values it
+    /// has in hand, which it need not write to the frame first.
+    pub fn closure_without_collecting(&self, function: Gc<ObjFunction>) -> Option<Gc<ObjClosure>> {
+        let count = usize::from(function.upvalue_count);
+        let size = size_of::<ObjClosure>() + count * size_of::<Value>();
+        if !self.has_room_without_collecting(size) {
+            return None;
+        }
+        // SAFETY: no reference into `blocks` is live (module rules).
+        let closure = ObjClosure::place(unsafe { &mut *self.blocks.get() }, function, count);
+        for at in 0..count {
+            // SAFETY: just placed, not yet listed or read; `at` is below
+            // the count it was placed with.
+            unsafe { closure.init_upvalue(at, Value::NIL) };
+        }
+        debug_assert_eq!(closure.heap_size(), size);
+        Some(self.adopt(closure, size))
+    }
+
     /// The open upvalue for stack `slot`, created if none exists yet.
     pub fn capture_upvalue(&self, slot: u32) -> Result<Gc<ObjUpvalue>, OutOfMemory> {
         // SAFETY: no reference into `open_upvalues` is live (module rules);

@@ -185,6 +185,13 @@ impl<'a> FunctionCode<'a> {
         let loaded = self.functions.get(index as usize)?;
         Some(loaded.code(None, self.heap, self.functions))
     }
+
+    /// The function whose closures this one's `Closure` with `operand`
+    /// makes (its operands count from its module's first function).
+    pub fn nested(&self, operand: u32) -> Option<FunctionCode<'a>> {
+        let base = self.functions.get(self.index)?.module_base;
+        self.other(base.checked_add(operand)?)
+    }
 }
 
 /// A bytecode engine: a heap plus every function it has loaded, kept across

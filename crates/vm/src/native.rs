@@ -13,7 +13,8 @@
 use runtime::abi::{self, CompiledEntry, Context, DeoptReason, ErrorCode};
 use runtime::native_stack;
 use runtime::{
-    CacheEntry, ErrorKind, InlineCache, ObjClass, ObjClosure, ObjRef, ObjString, Printed, Value,
+    CacheEntry, ErrorKind, InlineCache, ObjClass, ObjClosure, ObjFunction, ObjRef, ObjString,
+    Printed, Value,
 };
 
 use crate::run::{Raise, Res, Run, error};
@@ -35,6 +36,7 @@ pub static HELPERS: &[(&str, HelperAddress)] = &[
     (abi::helper::LOOKUP, HelperAddress(strata_lookup as *const u8)),
     (abi::helper::NEW_INSTANCE, HelperAddress(strata_new_instance as *const u8)),
     (abi::helper::CONCAT, HelperAddress(strata_concat as *const u8)),
+    (abi::helper::NEW_CLOSURE, HelperAddress(strata_new_closure as *const u8)),
 ];
 
 /// The address of a helper's code.
@@ -378,6 +380,22 @@ unsafe extern "C" fn strata_concat(ctx: *mut Context, a: u64, b: u64) -> u64 {
         return 0;
     };
     heap.concat_without_collecting(a, b).map_or(0, |string| string.to_value().to_bits())
+}
+
+/// The leaf helper `new_closure` (`codegen::Helper::NewClosure`): a closure
+/// of `function` (an `ObjFunction` value) with every captured variable nil,
+/// if the heap makes it without collecting, else 0. It cannot collect,
+/// raise or run Lox code, so compiled code calls it without a safepoint,
+/// sets the captured variables itself, and calls `closure` only when it
+/// returns 0.
+#[unsafe(no_mangle)]
+unsafe extern "C" fn strata_new_closure(ctx: *mut Context, function: u64) -> u64 {
+    // SAFETY: compiled code passes the context it was entered with, whose
+    // heap outlives the call, and a function object the VM keeps alive
+    // (every function it loads is pinned).
+    let (heap, function) = unsafe { (&*(*ctx).heap, Value::from_bits(function)) };
+    let function = function.downcast::<ObjFunction>().expect("compiled code names a function");
+    heap.closure_without_collecting(function).map_or(0, |closure| closure.to_value().to_bits())
 }
 
 #[unsafe(no_mangle)]

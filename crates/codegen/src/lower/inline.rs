@@ -27,12 +27,12 @@
 //! all. The JIT gives the lowering the callees' code and feedback through
 //! an [`Inliner`]; AOT code inlines nothing (it has no known functions).
 
-use bytecode::{FunctionFacts, Instruction, Op, OperandKind, instructions};
+use bytecode::{FunctionFacts, Instruction, OperandKind, instructions};
 use cranelift_codegen::ir::{self, InstBuilder, types};
 
 use super::{
-    FrameValues, FunctionInput, Inlined, KnownField, KnownFunction, KnownMethod, Lower, Site,
-    number_constants, trusted,
+    FrameValues, FunctionInput, Inlined, KnownClosure, KnownField, KnownFunction, KnownMethod,
+    Lower, Site, number_constants, trusted,
 };
 use crate::types::{Plan, PlanInput, Ty};
 
@@ -74,6 +74,7 @@ pub struct CalleeInput<'a> {
     pub call_functions: Vec<Vec<KnownFunction>>,
     pub site_fields: Vec<Vec<KnownField>>,
     pub site_methods: Vec<Vec<KnownMethod>>,
+    pub closures: Vec<KnownClosure>,
 }
 
 /// Whether property site `site` of `callee` is one its cache knows for
@@ -108,7 +109,11 @@ impl<'a, 'b> Lower<'a, 'b> {
         }
         let code: Vec<Instruction> =
             instructions(&callee.function.chunk.code).collect::<Result<_, _>>().ok()?;
-        if code.iter().any(|instruction| instruction.op == Op::Closure) {
+        if callee.facts.captures_by_reference {
+            // A closure it makes captures one of its slots by reference:
+            // an upvalue may be open on its frame when it returns, and only
+            // the VM's return closes them. (Closures that capture by value,
+            // or what the callee itself captured, are made as anywhere.)
             return None;
         }
         let sites = code.iter().filter(|instruction| {
@@ -162,6 +167,7 @@ impl<'a, 'b> Lower<'a, 'b> {
             call_functions: &callee.call_functions,
             site_fields: &callee.site_fields,
             site_methods: &callee.site_methods,
+            closures: &callee.closures,
             inliner: self.input.inliner,
         };
         let plan_input = PlanInput {
