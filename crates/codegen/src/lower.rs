@@ -482,6 +482,10 @@ enum Source {
     /// A constant that is not a number: nil, a boolean, a string or a
     /// function.
     NotNumber,
+    /// The boolean made from this condition (an `i8`, nonzero for `true`)
+    /// by a comparison or an equality: a branch on the slot tests the
+    /// condition itself, not the boxed boolean.
+    Condition(ir::Value),
 }
 
 /// Addresses fixed for a whole run: the frame records' owner (`Frames`),
@@ -1301,6 +1305,7 @@ impl<'a, 'b> Lower<'a, 'b> {
                 let value = self.boolean(equal);
                 self.state.truncate(top);
                 self.assign_boxed(depth - 2, value);
+                self.sources[depth as usize - 2] = Some(Source::Condition(equal));
             }
             Op::Greater | Op::GreaterEqual | Op::Less | Op::LessEqual => {
                 let operands = [depth - 2, top];
@@ -1311,6 +1316,7 @@ impl<'a, 'b> Lower<'a, 'b> {
                 let value = self.boolean(condition);
                 self.state.truncate(top);
                 self.assign_boxed(depth - 2, value);
+                self.sources[depth as usize - 2] = Some(Source::Condition(condition));
             }
             Op::Add => self.add(instruction, depth),
             Op::AddConstant => self.add(instruction, depth),
@@ -1368,12 +1374,18 @@ impl<'a, 'b> Lower<'a, 'b> {
                 return false;
             }
             Op::JumpIfFalse | Op::PopJumpIfFalse => {
-                let value = self.get(top);
-                let falsey = self.falsey(value);
+                // A boolean a comparison just made: its condition decides.
+                let (condition, when) = match self.sources[top as usize] {
+                    Some(Source::Condition(truthy)) => (truthy, true),
+                    _ => {
+                        let value = self.get(top);
+                        (self.falsey(value), false)
+                    }
+                };
                 if instruction.op == Op::PopJumpIfFalse {
                     self.state.truncate(top);
                 }
-                self.branch_unless(falsey, false, instruction);
+                self.branch_unless(condition, when, instruction);
             }
             Op::JumpIfNotLess
             | Op::JumpIfNotLessEqual
