@@ -265,6 +265,11 @@ fn known_closures(function: &FunctionCode<'_>) -> Vec<KnownClosure> {
     let known = |operand| {
         let nested = function.nested(operand)?;
         let captures = nested.function.captures.clone();
+        // The code stores one value per capture into a closure that
+        // `new_closure` sizes by the function object's count: the two
+        // agree (the VM makes the count from the list, which the verifier
+        // bounds), and a closure is known only if they do.
+        (captures.len() == usize::from(nested.object.upvalue_count)).then_some(())?;
         Some(KnownClosure { operand, function: nested.object.as_ptr() as u64, captures })
     };
     operands.filter_map(known).collect()

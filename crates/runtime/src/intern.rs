@@ -69,10 +69,13 @@ impl StringTable {
     pub(crate) fn retain(&mut self, keep: impl Fn(Gc<ObjString>) -> bool) {
         let left = self.slots.iter().flatten().filter(|&&string| keep(string)).count();
         let mut slots = self.slots.len();
-        // A quarter full at most after a shrink, so that growing again
-        // takes as many insertions as shrinking took removals.
+        // After a shrink the table is an eighth to a quarter full, so it
+        // grows again (at half) only after a quarter of its slots more.
         while slots > MIN_SLOTS && left * 8 < slots {
             slots /= 2;
+        }
+        if left == self.len && slots == self.slots.len() {
+            return;
         }
         self.rebuild(slots, keep);
     }
@@ -148,6 +151,10 @@ mod tests {
         let mut table = StringTable::new();
         strings.iter().for_each(|&string| table.insert(string));
         let grown = table.slots.len();
+        // Keeping all changes nothing.
+        table.retain(|_| true);
+        assert_eq!((table.len, table.slots.len()), (strings.len(), grown));
+        assert!(strings.iter().all(|&s| find(&table, s) == Some(s)));
         // Keep one in a hundred: every one kept is found, no other is.
         let index = |string: Gc<ObjString>| string.as_str()[1..].parse::<usize>().unwrap();
         let kept = |string: Gc<ObjString>| index(string) % 100 == 0;
