@@ -1638,14 +1638,7 @@ impl<'a, 'b> Lower<'a, 'b> {
         last: bool,
     ) -> bool {
         let Ok(offset) = i32::try_from(u64::from(known.index) * 8) else { return false };
-        let is_known = self.builder.ins().icmp_imm_s(IntCC::Equal, shape, known.shape as i64);
-        let field_block = self.builder.create_block();
-        let ways = self.builder.create_block();
-        if last {
-            self.builder.set_cold_block(ways);
-        }
-        self.builder.ins().brif(is_known, field_block, &[], ways, &[]);
-        self.builder.switch_to_block(field_block);
+        let ways = self.when_key_is(shape, known.shape, last);
         if let Some(adds) = known.adds {
             // The shape says the instance has `index` fields; the new one
             // goes in place if their array has room for it. Growing it
@@ -1664,11 +1657,8 @@ impl<'a, 'b> Lower<'a, 'b> {
             let reason = self.builder.ins().iconst(types::I32, reason);
             self.deopt_unless(fits, at, reason);
             let count = self.builder.ins().iconst(types::I32, i64::from(known.index) + 1);
-            let ins = self.builder.ins();
-            ins.store(self.header_flags, count, object, abi::INSTANCE_FIELD_COUNT as i32);
             let adds = self.builder.ins().iconst(types::I64, adds as i64);
-            let ins = self.builder.ins();
-            ins.store(self.header_flags, adds, object, abi::INSTANCE_SHAPE as i32);
+            self.move_to_shape(object, count, adds);
         }
         let fields = self.fields_of(object);
         if op == Op::GetProperty {
@@ -1700,19 +1690,38 @@ impl<'a, 'b> Lower<'a, 'b> {
         join: Block,
         last: bool,
     ) {
-        let is_known = self.builder.ins().icmp_imm_s(IntCC::Equal, key, known.shape as i64);
-        let method_block = self.builder.create_block();
-        let other = self.builder.create_block();
-        if last {
-            self.builder.set_cold_block(other);
-        }
-        self.builder.ins().brif(is_known, method_block, &[], other, &[]);
-        self.builder.switch_to_block(method_block);
+        let other = self.when_key_is(key, known.shape, last);
         let method = self.constant(known.closure | abi::OBJECT_TAG);
         self.def_boxed(depth - 1, method);
         self.def_boxed(depth, receiver);
         self.builder.ins().jump(join, &[]);
         self.builder.switch_to_block(other);
+    }
+
+    /// A known site's test of `key` (a shape, or a superclass) against the
+    /// constant `known`: the code goes on here, in a new block, if they are
+    /// the same; the block returned is where it goes otherwise (cold if
+    /// this is the `last` known key, after which the site gives up).
+    fn when_key_is(&mut self, key: ir::Value, known: u64, last: bool) -> Block {
+        let is_known = self.builder.ins().icmp_imm_s(IntCC::Equal, key, known as i64);
+        let hit = self.builder.create_block();
+        let other = self.builder.create_block();
+        if last {
+            self.builder.set_cold_block(other);
+        }
+        self.builder.ins().brif(is_known, hit, &[], other, &[]);
+        self.builder.switch_to_block(hit);
+        other
+    }
+
+    /// `object` has one field more, the last one stored already or about
+    /// to be: `count` of them, and `shape` (the child of its old shape
+    /// that adds that field).
+    fn move_to_shape(&mut self, object: ir::Value, count: ir::Value, shape: ir::Value) {
+        let flags = self.header_flags;
+        let ins = self.builder.ins();
+        ins.store(flags, count, object, abi::INSTANCE_FIELD_COUNT as i32);
+        self.builder.ins().store(flags, shape, object, abi::INSTANCE_SHAPE as i32);
     }
 
     /// A set's add-field hit: the instance moves to the hit's shape, which
@@ -1749,14 +1758,8 @@ impl<'a, 'b> Lower<'a, 'b> {
         let address = self.builder.ins().iadd(fields, offset);
         self.builder.ins().store(self.field_flags, value, address, 0);
         let count = self.builder.ins().iadd_imm_s(count, 1);
-        self.builder.ins().store(
-            self.header_flags,
-            count,
-            object,
-            abi::INSTANCE_FIELD_COUNT as i32,
-        );
         let shape = self.builder.ins().load(types::I64, trusted(), entry, abi::ENTRY_TARGET as i32);
-        self.builder.ins().store(self.header_flags, shape, object, abi::INSTANCE_SHAPE as i32);
+        self.move_to_shape(object, count, shape);
     }
 
     /// Where the values of `object`'s fields are (an instance's; reloaded

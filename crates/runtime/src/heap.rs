@@ -620,7 +620,7 @@ impl Heap {
     /// has in hand, which it need not write to the frame first.
     pub fn closure_without_collecting(&self, function: Gc<ObjFunction>) -> Option<Gc<ObjClosure>> {
         let count = usize::from(function.upvalue_count);
-        let size = size_of::<ObjClosure>() + count * size_of::<Value>();
+        let size = ObjClosure::size(count);
         if !self.has_room_without_collecting(size) {
             return None;
         }
@@ -631,7 +631,6 @@ impl Heap {
             // the count it was placed with.
             unsafe { closure.init_upvalue(at, Value::NIL) };
         }
-        debug_assert_eq!(closure.heap_size(), size);
         Some(self.adopt(closure, size))
     }
 

@@ -585,11 +585,17 @@ impl ObjClosure {
         }
     }
 
+    /// The bytes of a closure with `count` upvalues, its block's size.
+    #[inline(always)]
+    pub(crate) fn size(count: usize) -> usize {
+        size_of::<ObjClosure>() + count * size_of::<Value>()
+    }
+
     /// The layout of the block of a closure with `count` upvalues.
     #[inline(always)]
     fn layout(count: usize) -> Layout {
         const _: () = assert!(size_of::<ObjClosure>().is_multiple_of(align_of::<Value>()));
-        let size = size_of::<ObjClosure>() + count * size_of::<Value>();
+        let size = Self::size(count);
         // SAFETY: the alignment is a type's, so a power of two; at most 255
         // upvalues (a one-byte operand counts them) after a small struct,
         // far below `isize::MAX`.
@@ -614,7 +620,7 @@ impl Trace for ObjClosure {
 unsafe impl Object for ObjClosure {
     const KIND: ObjKind = ObjKind::Closure;
     fn heap_size(&self) -> usize {
-        size_of::<Self>() + self.upvalues.len() * size_of::<Value>()
+        Self::size(self.upvalues.len())
     }
     #[inline(always)]
     fn block_layout(&self) -> Layout {
