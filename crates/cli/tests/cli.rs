@@ -37,6 +37,21 @@ fn write_temp(name: &str, contents: &[u8]) -> std::path::PathBuf {
     path
 }
 
+/// Run `program` (written to the file `name`) with `--trace-jit`: it must
+/// succeed and print `stdout`. Returns its trace (what it wrote to stderr).
+fn jit_trace(name: &str, program: &[u8], stdout: &str) -> String {
+    let source = write_temp(name, program);
+    let out = strata(&["run", "--trace-jit", source.to_str().unwrap()], "");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), stdout);
+    text(&out.stderr)
+}
+
+/// The first line of `trace` that contains `what` (empty if none).
+fn trace_line<'a>(trace: &'a str, what: &str) -> &'a str {
+    trace.lines().find(|line| line.contains(what)).unwrap_or_default()
+}
+
 #[test]
 fn runs_a_file_with_each_spelling() {
     let path = write_temp("hello.lox", b"print \"hi\";");
@@ -533,18 +548,15 @@ fn trace_jit_reports_speculations_deoptimizations_and_recompiles() {
 fn equality_sites_speculate_on_numbers_only_once_they_compared_numbers() {
     // `same` compares numbers 300 times, then strings in its compiled
     // code; `text` compares only strings, so nothing is assumed there.
-    let source = write_temp(
+    let err = jit_trace(
         "equality.lox",
         b"fun same(a, b) {\n  return a == b;\n}\nfun text(a, b) {\n  return a == b;\n}\n\
           var t = 0;\nfor (var i = 0; i < 300; i = i + 1) if (same(i, i) and text(\"a\", \"b\")) t = t + 1;\n\
           for (var i = 0; i < 300; i = i + 1) if (same(i, i) and text(\"a\", \"a\")) t = t + 1;\n\
           print t;\nprint same(\"a\", \"a\");\n\
           for (var i = 0; i < 300; i = i + 1) if (same(i, i)) t = t + 1;\nprint t;",
+        "300\ntrue\n600\n",
     );
-    let out = strata(&["run", "--trace-jit", source.to_str().unwrap()], "");
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert_eq!(text(&out.stdout), "300\ntrue\n600\n");
-    let err = text(&out.stderr);
     let trace: Vec<&str> = err.lines().filter(|line| line.starts_with("[jit ")).collect();
     let compiled = trace.iter().position(|line| {
         line.contains("] compiled 'same' after 100 calls")
@@ -569,17 +581,14 @@ fn equality_sites_speculate_on_numbers_only_once_they_compared_numbers() {
 fn trace_jit_reports_known_shapes_and_callees() {
     // `run`'s loop calls the global `get`, whose one site has only seen
     // one shape: both become constants behind checks.
-    let source = write_temp(
+    let err = jit_trace(
         "known.lox",
         b"class P { init(x) { this.x = x; } }\nfun get(o) { return o.x; }\n\
           fun run(p) { var t = 0; for (var i = 0; i < 300; i = i + 1) t = t + get(p); return t; }\n\
           for (var i = 0; i < 200; i = i + 1) run(P(i));\nprint run(P(1));",
+        "300\n",
     );
-    let out = strata(&["run", "--trace-jit", source.to_str().unwrap()], "");
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert_eq!(text(&out.stdout), "300\n");
-    let err = text(&out.stderr);
-    let line = |name: &str| err.lines().find(|line| line.contains(name)).unwrap_or_default();
+    let line = |name: &str| trace_line(&err, name);
     assert!(line("compiled 'get'").ends_with("1 field site of known shapes"), "{err}");
     assert!(line("compiled 'run'").contains("1 call of known functions (1 inlined)"), "{err}");
 }
@@ -589,18 +598,15 @@ fn trace_jit_reports_method_sites_of_known_shapes() {
     // `measure`'s one method site has found the methods of two classes: it
     // compares the receiver's shape with both, and calls (here inlines)
     // the method of the one it is.
-    let source = write_temp(
+    let err = jit_trace(
         "methods.lox",
         b"class S { init(s) { this.s = s; } area() { return this.s * this.s; } }\n\
           class R { init(w) { this.w = w; } area() { return this.w * 2; } }\n\
           fun measure(shape) { return shape.area(); }\nvar t = 0; var s = S(3); var r = R(4);\n\
           for (var i = 0; i < 300; i = i + 1) t = t + measure(s) + measure(r);\nprint t;",
+        "5100\n",
     );
-    let out = strata(&["run", "--trace-jit", source.to_str().unwrap()], "");
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert_eq!(text(&out.stdout), "5100\n");
-    let err = text(&out.stderr);
-    let line = err.lines().find(|line| line.contains("compiled 'measure'")).unwrap_or_default();
+    let line = trace_line(&err, "compiled 'measure'");
     assert!(line.contains("(1 polymorphic, 2 inlined)"), "{err}");
     assert!(line.ends_with(", 1 method site of known shapes"), "{err}");
 }
@@ -611,17 +617,14 @@ fn an_unknown_shape_deoptimizes_once() {
     // `make` (a new shape every time) then reaches it: the first one
     // deoptimizes and drops the code, and `get` is compiled again with its
     // cache's ways, so no later class deoptimizes it.
-    let source = write_temp(
+    let err = jit_trace(
         "unknown_shape.lox",
         b"class P { init(x) { this.x = x; } }\nfun get(o) { return o.x; }\n\
           var p = P(1); var t = 0;\nfor (var i = 0; i < 300; i = i + 1) t = t + get(p);\n\
           fun make(n) { class Q { init() { this.y = 0; this.x = n; } } return Q(); }\n\
           for (var i = 0; i < 300; i = i + 1) t = t + get(make(i));\nprint t;",
+        "45150\n",
     );
-    let out = strata(&["run", "--trace-jit", source.to_str().unwrap()], "");
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert_eq!(text(&out.stdout), "45150\n");
-    let err = text(&out.stderr);
     let deopts = |name: &str| -> Vec<&str> {
         let deopt = format!("deoptimized '{name}'");
         err.lines().filter(|line| line.contains(&deopt)).collect()
@@ -649,17 +652,14 @@ fn a_set_that_adds_a_field_without_room_deoptimizes_once() {
     // had one field (after the first, made with none), so its fields have
     // no room for `b`: it deoptimizes, and `fill` is compiled again with
     // its cache's ways.
-    let source = write_temp(
+    let err = jit_trace(
         "fields_full.lox",
         b"class G { init(a) { this.a = a; } }\nfun fill(g) { g.b = 2; return g.a + g.b; }\n\
           G(0); var old = G(1); var t = 0;\nfor (var i = 0; i < 300; i = i + 1) t = t + fill(G(i));\n\
           t = t + fill(old);\nfor (var i = 0; i < 300; i = i + 1) t = t + fill(G(i));\nprint t;",
+        "90903\n",
     );
-    let out = strata(&["run", "--trace-jit", source.to_str().unwrap()], "");
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert_eq!(text(&out.stdout), "90903\n");
-    let err = text(&out.stderr);
-    let line = |name: &str| err.lines().find(|line| line.contains(name)).unwrap_or_default();
+    let line = |name: &str| trace_line(&err, name);
     assert!(line("compiled 'fill'").ends_with("3 field sites of known shapes"), "{err}");
     let deopts: Vec<&str> = err.lines().filter(|line| line.contains("deoptimized")).collect();
     assert_eq!(deopts.len(), 1, "{err}");
@@ -676,18 +676,15 @@ fn a_set_that_adds_a_field_without_room_deoptimizes_once() {
 fn trace_jit_reports_polymorphic_calls() {
     // `run`'s one method site found `A`'s and `B`'s `f`: it compares its
     // callee with each, and inlines both.
-    let source = write_temp(
+    let err = jit_trace(
         "polymorphic.lox",
         b"class A { f() { return 1; } }\nclass B { f() { return 2; } }\n\
           fun run(o, n) { var t = 0; for (var i = 0; i < n; i = i + 1) t = t + o.f(); return t; }\n\
           for (var i = 0; i < 200; i = i + 1) { run(A(), 2); run(B(), 2); }\n\
           print run(A(), 3) + run(B(), 3);",
+        "9\n",
     );
-    let out = strata(&["run", "--trace-jit", source.to_str().unwrap()], "");
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert_eq!(text(&out.stdout), "9\n");
-    let err = text(&out.stderr);
-    let line = |name: &str| err.lines().find(|line| line.contains(name)).unwrap_or_default();
+    let line = |name: &str| trace_line(&err, name);
     let expected = "1 call of known functions (1 polymorphic, 2 inlined)";
     assert!(line("compiled 'run'").contains(expected), "{err}");
 }
