@@ -269,7 +269,9 @@ fn known_closures(function: &FunctionCode<'_>) -> Vec<KnownClosure> {
         // `new_closure` sizes by the function object's count: the two
         // agree (the VM makes the count from the list, which the verifier
         // bounds), and a closure is known only if they do.
-        (captures.len() == usize::from(nested.object.upvalue_count)).then_some(())?;
+        if captures.len() != usize::from(nested.object.upvalue_count) {
+            return None;
+        }
         Some(KnownClosure { operand, function: nested.object.as_ptr() as u64, captures })
     };
     operands.filter_map(known).collect()
