@@ -27,9 +27,11 @@ pub(crate) fn text(stats: &RunStats) -> String {
     let gc = &stats.gc;
     let _ = writeln!(
         out,
-        "  gc       {} collection{}, {} allocated, peak heap {}, pauses {} in all, {} longest",
+        "  gc       {} collection{} ({} major), {} allocated, peak heap {}, pauses {} in all, {} \
+         longest",
         gc.collections,
         plural(gc.collections),
+        gc.major_collections,
         bytes(stats.allocated),
         bytes(stats.peak_heap),
         millis(gc.total_pause),
@@ -115,6 +117,7 @@ pub(crate) fn json(stats: &RunStats) -> String {
         },
         "gc": {
             "collections": stats.gc.collections,
+            "major_collections": stats.gc.major_collections,
             "allocated_bytes": stats.allocated,
             "freed_bytes": stats.gc.bytes_freed,
             "peak_heap_bytes": stats.peak_heap,

@@ -76,13 +76,15 @@ pub enum Helper {
     /// optimized code that assumed it is dropped, so the next compile does
     /// not assume it again.
     Deopt,
-    /// `lookup(ctx, cache, shape) -> entry`: a property site's ways missed
-    /// on `shape` (an instance's): the entry the heap's megamorphic cache
-    /// holds for it and the site's name (laid out as a way, so
-    /// the code goes on as at a hit), or null. A *leaf*: it cannot
-    /// allocate, raise or run Lox code, so it takes no `top` or `offset`,
-    /// nothing is written back before it, and it returns the entry, not a
-    /// status.
+    /// `lookup(ctx, function, cache, shape) -> entry`: a property site's
+    /// ways missed on `shape` (an instance's): the entry the heap's
+    /// megamorphic cache holds for it and the site's name (laid out as a
+    /// way, so the code goes on as at a hit), or null. The entry goes into
+    /// `cache` too, an inline cache of `function` (an `ObjFunction`, not
+    /// boxed), which that write passes the write barrier for. A *leaf*: it
+    /// cannot allocate, raise or run Lox code, so it takes no `top` or
+    /// `offset`, nothing is written back before it, and it returns the
+    /// entry, not a status.
     Lookup,
     /// `new_instance(ctx, class) -> instance`: a new instance of `class`
     /// (an `ObjClass` value), boxed, if the heap makes it without
@@ -183,7 +185,7 @@ impl Helper {
     fn extra_params(self) -> &'static [cranelift_codegen::ir::Type] {
         use types::{I32, I64};
         match self {
-            Helper::Lookup => &[I64, I64],
+            Helper::Lookup => &[I64, I64, I64],
             Helper::NewInstance | Helper::NewClosure => &[I64],
             Helper::Concat => &[I64, I64],
             Helper::Call => &[I64, I32, I64],

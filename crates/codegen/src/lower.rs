@@ -381,6 +381,9 @@ struct Lower<'a, 'b> {
     /// fields' values: each its own alias region (`instance_regions`).
     header_flags: MemFlagsData,
     field_flags: MemFlagsData,
+    /// The header's generation bytes and the remembered set, which only
+    /// the write barrier reads and writes.
+    remembered_flags: MemFlagsData,
     /// The function's object (`ObjFunction`).
     function: ir::Value,
     /// The signature of every compiled body (`abi::CompiledEntry`).
@@ -510,19 +513,22 @@ fn number_constants(function: &bytecode::Function) -> Vec<Option<f64>> {
         .collect()
 }
 
-/// The alias regions of object headers and of instance fields' values, so
-/// that Cranelift's alias analysis knows stores to one (a field's value, a
-/// frame slot) leave the other (a receiver's kind and shape) as they were,
-/// and drops the repeated loads of `this.x`, `this.y`: only compiled code's
-/// add-field path stores to an instance's header, with these flags, and a
-/// call (where anything else may change them) ends what the analysis
-/// knows of every region.
-fn instance_regions(builder: &mut FunctionBuilder<'_>) -> (ir::AliasRegion, ir::AliasRegion) {
+/// The alias regions of object headers, of instance fields' values and of
+/// the write barrier's data (a header's generation bytes, the remembered
+/// set), so that Cranelift's alias analysis knows stores to one (a field's
+/// value, a frame slot, the barrier's push) leave the others (a receiver's
+/// kind and shape) as they were, and drops the repeated loads of `this.x`,
+/// `this.y`: only compiled code's add-field path stores to an instance's
+/// header, with these flags, and a call (where anything else may change
+/// them) ends what the analysis knows of every region.
+fn instance_regions(
+    builder: &mut FunctionBuilder<'_>,
+) -> (ir::AliasRegion, ir::AliasRegion, ir::AliasRegion) {
     let mut region = |user_id: u32, description: &'static str| {
         let data = ir::AliasRegionData { user_id, description: description.into() };
         builder.func.dfg.alias_regions.insert(data)
     };
-    (region(1, "object headers"), region(2, "instance fields"))
+    (region(1, "object headers"), region(2, "instance fields"), region(3, "remembered set"))
 }
 
 /// Memory the code owns outright: aligned, and never trapping.
@@ -627,6 +633,7 @@ impl<'a, 'b> Lower<'a, 'b> {
             makes_closures,
             header_flags: trusted().with_alias_region(Some(alias_regions.0)),
             field_flags: trusted().with_alias_region(Some(alias_regions.1)),
+            remembered_flags: trusted().with_alias_region(Some(alias_regions.2)),
             function: frame.function,
             entry_signature,
             current: Op::Nil,
@@ -1290,9 +1297,13 @@ impl<'a, 'b> Lower<'a, 'b> {
                 self.push_boxed(value);
             }
             Op::SetUpvalue | Op::StoreUpvalue => {
-                let location = self.upvalue_location(operand);
+                let upvalue = self.upvalue(operand);
+                let ins = self.builder.ins();
+                let location =
+                    ins.load(types::I64, trusted(), upvalue, abi::UPVALUE_LOCATION as i32);
                 let value = self.get(top);
                 self.builder.ins().store(trusted(), value, location, 0);
+                self.write_barrier(upvalue, value, top);
                 if instruction.op == Op::StoreUpvalue {
                     self.state.truncate(top);
                 }
@@ -1589,6 +1600,7 @@ impl<'a, 'b> Lower<'a, 'b> {
             _ => {
                 let value = self.get(depth - 1);
                 self.builder.ins().store(self.field_flags, value, address, 0);
+                self.write_barrier(object, value, depth - 1);
                 if op == Op::SetProperty {
                     self.def_boxed(depth - 2, value);
                 }
@@ -1607,6 +1619,7 @@ impl<'a, 'b> Lower<'a, 'b> {
             self.builder.switch_to_block(other_block);
             let value = self.get(depth - 1);
             self.add_field_hit(object, entry, kind, value, slow);
+            self.write_barrier(object, value, depth - 1);
             if op == Op::SetProperty {
                 self.def_boxed(depth - 2, value);
             }
@@ -1667,6 +1680,7 @@ impl<'a, 'b> Lower<'a, 'b> {
         } else {
             let value = self.get(depth - 1);
             self.builder.ins().store(self.field_flags, value, fields, offset);
+            self.write_barrier(object, value, depth - 1);
             if op == Op::SetProperty {
                 self.def_boxed(depth - 2, value);
             }
@@ -1760,6 +1774,52 @@ impl<'a, 'b> Lower<'a, 'b> {
         let count = self.builder.ins().iadd_imm_s(count, 1);
         let shape = self.builder.ins().load(types::I64, trusted(), entry, abi::ENTRY_TARGET as i32);
         self.move_to_shape(object, count, shape);
+    }
+
+    /// The write barrier (the runtime's `heap/collect.rs`), after a store
+    /// of `value`, from slot `slot`, into `object` (an object's address):
+    /// if the value is an object, and `object` is old and not in the
+    /// remembered set, push it onto the set (`heap/remembered.rs`, whose
+    /// array has room). Nothing for a value known not to be an object (a
+    /// number, a condition's boolean); else a 16-bit load of the header's
+    /// generation bytes and two compares on the path that goes on.
+    ///
+    /// The push is inline, not a call of the runtime's, and touches only
+    /// the remembered set's alias region: after a call the code would
+    /// have to reload whatever it read of the heap, shapes and fields.
+    fn write_barrier(&mut self, object: ir::Value, value: ir::Value, slot: u32) {
+        let condition = matches!(self.sources[slot as usize], Some(Source::Condition(_)));
+        if self.state.ty(slot) == Ty::Number || condition {
+            return;
+        }
+        let flags = self.remembered_flags;
+        let ins = self.builder.ins();
+        let generation = ins.load(types::I16, flags, object, abi::HEADER_GENERATION as i32);
+        let unremembered = i64::from(abi::GENERATION_OLD_UNREMEMBERED);
+        let old = self.builder.ins().icmp_imm_s(IntCC::Equal, generation, unremembered);
+        let tag = abi::OBJECT_TAG as i64;
+        let tagged = self.builder.ins().band_imm_s(value, tag);
+        let is_object = self.builder.ins().icmp_imm_s(IntCC::Equal, tagged, tag);
+        let remember = self.builder.ins().band(old, is_object);
+        let push = self.builder.create_block();
+        self.builder.set_cold_block(push);
+        let next = self.builder.create_block();
+        self.builder.ins().brif(remember, push, &[], next, &[]);
+
+        self.builder.switch_to_block(push);
+        let one = self.builder.ins().iconst(types::I8, 1);
+        self.builder.ins().store(flags, one, object, abi::HEADER_REMEMBERED as i32);
+        let ins = self.builder.ins();
+        let set = ins.load(types::I64, fixed(), self.ctx, abi::CONTEXT_REMEMBERED as i32);
+        let data = self.builder.ins().load(types::I64, flags, set, abi::REMEMBERED_DATA as i32);
+        let len = self.builder.ins().load(types::I64, flags, set, abi::REMEMBERED_LEN as i32);
+        let offset = self.builder.ins().ishl_imm_u(len, 3);
+        let at = self.builder.ins().iadd(data, offset);
+        self.builder.ins().store(flags, object, at, 0);
+        let len = self.builder.ins().iadd_imm_s(len, 1);
+        self.builder.ins().store(flags, len, set, abi::REMEMBERED_LEN as i32);
+        self.builder.ins().jump(next, &[]);
+        self.builder.switch_to_block(next);
     }
 
     /// Where the values of `object`'s fields are (an instance's; reloaded
@@ -2304,7 +2364,8 @@ impl<'a, 'b> Lower<'a, 'b> {
             self.builder.set_cold_block(ask);
             self.builder.ins().brif(remembered, found, &[way.into()], ask, &[]);
             self.builder.switch_to_block(ask);
-            let entry = self.call_leaf(Helper::Lookup, &[cache, key]);
+            let function = self.function;
+            let entry = self.call_leaf(Helper::Lookup, &[function, cache, key]);
             let remembered = self.builder.ins().icmp_imm_s(IntCC::NotEqual, entry, 0);
             self.builder.ins().brif(remembered, found, &[entry.into()], otherwise, &[]);
         }
@@ -2427,9 +2488,15 @@ impl<'a, 'b> Lower<'a, 'b> {
     /// The address of the value of captured variable `index`, which the
     /// closure holds by reference.
     fn upvalue_location(&mut self, index: u32) -> ir::Value {
-        let held = self.captured(index);
-        let upvalue = self.builder.ins().band_imm_s(held, abi::ADDRESS_MASK as i64);
+        let upvalue = self.upvalue(index);
         self.builder.ins().load(types::I64, trusted(), upvalue, abi::UPVALUE_LOCATION as i32)
+    }
+
+    /// The upvalue (its address) the closure holds for its captured
+    /// variable `index`, one it captured by reference.
+    fn upvalue(&mut self, index: u32) -> ir::Value {
+        let held = self.captured(index);
+        self.builder.ins().band_imm_s(held, abi::ADDRESS_MASK as i64)
     }
 
     /// Whether the two values on top of the stack (`depth` high) are equal,

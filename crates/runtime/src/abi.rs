@@ -13,7 +13,7 @@ use crate::buffer::{FixedArray, GrowArray, InBlocks};
 use crate::cache::{CacheEntry, InlineCache, MegamorphicEntry};
 use crate::class::{ObjBoundMethod, ObjClass, ObjInstance};
 use crate::frame::{FrameRecord, Frames};
-use crate::heap::{Globals, Heap, Stack};
+use crate::heap::{Globals, Heap, RememberedSet, Stack};
 use crate::object::{Header, ObjClosure, ObjFunction, ObjKind, ObjUpvalue};
 use crate::value::Value;
 
@@ -35,6 +35,24 @@ pub const ADDRESS_MASK: u64 = !OBJECT_TAG;
 
 /// Offset of the kind byte in every object's header.
 pub const HEADER_KIND: usize = offset_of!(Header, kind);
+
+/// Offset of the header's two generation bytes, `marked` then
+/// `remembered`, which a write barrier reads as one little-endian 16-bit
+/// word: [`GENERATION_OLD_UNREMEMBERED`] means a store of a reference into
+/// the object must call the helper `remember` first (`heap.rs`,
+/// "Generations").
+pub const HEADER_GENERATION: usize = offset_of!(Header, marked);
+/// The generation word of an old object not in the remembered set.
+pub const GENERATION_OLD_UNREMEMBERED: u16 = 1;
+/// Offset of the header's `remembered` byte, which the barrier sets to 1
+/// as it pushes the object onto the remembered set.
+pub const HEADER_REMEMBERED: usize = offset_of!(Header, remembered);
+/// `RememberedSet`: the address of its first entry, and how many there
+/// are. The array has room for every old object, so the barrier pushes
+/// without checking (`heap/remembered.rs`).
+pub const REMEMBERED_DATA: usize = crate::heap::REMEMBERED_DATA;
+pub const REMEMBERED_LEN: usize = crate::heap::REMEMBERED_LEN;
+const _: () = assert!(offset_of!(Header, remembered) == HEADER_GENERATION + 1);
 
 /// The kind bytes.
 pub const KIND_STRING: u8 = ObjKind::String as u8;
@@ -214,6 +232,9 @@ pub struct Context {
     /// The heap's megamorphic cache (`MEGAMORPHIC_*`), which compiled code
     /// probes when a site's ways miss.
     pub megamorphic: *const u8,
+    /// The heap's remembered set (`REMEMBERED_*`), which the write barrier
+    /// pushes onto.
+    pub remembered: *const RememberedSet,
 }
 
 pub const CONTEXT_STACK: usize = offset_of!(Context, stack);
@@ -222,6 +243,7 @@ pub const CONTEXT_FRAMES: usize = offset_of!(Context, frames);
 pub const CONTEXT_INTERRUPT: usize = offset_of!(Context, interrupt);
 pub const CONTEXT_NATIVE_FLOOR: usize = offset_of!(Context, native_floor);
 pub const CONTEXT_MEGAMORPHIC: usize = offset_of!(Context, megamorphic);
+pub const CONTEXT_REMEMBERED: usize = offset_of!(Context, remembered);
 
 /// The symbols of the runtime helpers compiled code calls. Their Cranelift
 /// signatures are in `codegen::Helper`, their implementations in the VM

@@ -345,7 +345,7 @@ impl InlineCache {
     /// first free way. With none left the cache is megamorphic, and `key`
     /// replaces the oldest way if it was also the key of the cache's last
     /// miss.
-    pub fn insert(&self, key: ObjRef, hit: CacheHit) {
+    pub(crate) fn insert(&self, key: ObjRef, hit: CacheHit) {
         let class = class_of(key).filter(|class| {
             let serial = class.serial() as u32;
             let newest = serial >= self.newest.get();
@@ -377,7 +377,7 @@ impl InlineCache {
     /// remembers for this site's name on it, if anything, taken into this
     /// cache as every miss's lookup is (`insert`). The VM's misses and
     /// machine code's (`strata_lookup`) both come here first.
-    pub fn recall<'h>(
+    pub(crate) fn recall<'h>(
         &self,
         megamorphic: &'h MegamorphicCache,
         key: ObjRef,

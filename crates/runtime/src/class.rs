@@ -506,7 +506,7 @@ impl ObjInstance {
 
     /// Overwrite the field at `index` of the instance's shape.
     #[inline(always)]
-    pub fn set_field_at(&self, index: u32, value: Value) {
+    pub(crate) fn set_field_at(&self, index: u32, value: Value) {
         self.fields.set(index as usize, value);
     }
 

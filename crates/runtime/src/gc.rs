@@ -57,6 +57,9 @@ pub const OUT_OF_MEMORY: &str = "Out of memory.";
 pub struct GcReport {
     /// 1 for the first collection.
     pub sequence: u64,
+    /// Whether it marked and swept every object (major), or only the
+    /// young ones (minor; `heap/collect.rs`, "Generations").
+    pub major: bool,
     pub bytes_before: usize,
     pub bytes_after: usize,
     pub objects_freed: usize,
@@ -70,8 +73,9 @@ impl fmt::Display for GcReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "[gc #{}] {} -> {} bytes, {} objects freed, {} live, pause {:.1} us, next at {} bytes",
+            "[gc #{} {}] {} -> {} bytes, {} objects freed, {} live, pause {:.1} us, next at {} bytes",
             self.sequence,
+            if self.major { "major" } else { "minor" },
             self.bytes_before,
             self.bytes_after,
             self.objects_freed,
@@ -89,6 +93,8 @@ pub type GcLog = Box<dyn FnMut(&GcReport)>;
 #[derive(Debug, Clone, Copy, Default)]
 pub struct GcStats {
     pub collections: u64,
+    /// How many of the collections were major.
+    pub major_collections: u64,
     pub objects_freed: u64,
     pub bytes_freed: u64,
     pub total_pause: Duration,
@@ -100,6 +106,7 @@ pub struct GcStats {
 impl GcStats {
     pub(crate) fn record(&mut self, report: &GcReport) {
         self.collections += 1;
+        self.major_collections += u64::from(report.major);
         self.objects_freed += report.objects_freed as u64;
         self.bytes_freed += report.bytes_before.saturating_sub(report.bytes_after) as u64;
         self.total_pause += report.pause;

@@ -30,20 +30,26 @@
 use std::cell::{Cell, RefCell, UnsafeCell};
 use std::collections::HashSet;
 use std::ptr::NonNull;
-use std::time::Instant;
 
 use crate::blocks::Blocks;
 use crate::buffer::GrowArray;
-use crate::cache::{CacheHit, MegamorphicCache};
+use crate::cache::{CacheEntry, CacheHit, InlineCache, MegamorphicCache};
 use crate::class::{ObjClass, ObjInstance, ObjShape};
 use crate::frame::Frames;
-use crate::gc::{GcConfig, GcLog, GcReport, GcStats, OutOfMemory};
+use crate::gc::{GcConfig, GcLog, GcStats, OutOfMemory};
 use crate::intern::StringTable;
 use crate::interrupt::Interrupt;
 use crate::object::{self, Gc, ObjRef, ObjString, ObjUpvalue, Object, Trace};
 use crate::object::{CaptureFrom, ObjClosure, ObjFunction};
 use crate::string_hash;
 use crate::value::Value;
+
+mod collect;
+mod remembered;
+
+use collect::Generation;
+pub use remembered::RememberedSet;
+pub(crate) use remembered::{DATA_OFFSET as REMEMBERED_DATA, LEN_OFFSET as REMEMBERED_LEN};
 
 /// The most call frames any engine may have live at once, the script's
 /// included: a call that would make one more is the runtime error
@@ -74,15 +80,27 @@ pub struct HeapOptions {
 }
 
 pub struct Heap {
-    /// Every object, for the sweep.
-    objects: UnsafeCell<Vec<ObjRef>>,
+    /// The objects that survived a collection (old), for a major sweep.
+    old: UnsafeCell<Vec<ObjRef>>,
+    /// The objects made since the last collection (young), for every sweep.
+    young: UnsafeCell<Vec<ObjRef>>,
+    /// The old objects written a reference since the last collection
+    /// (`collect.rs`, "Generations"), each once.
+    remembered: RememberedSet,
     /// The memory the objects live in. Dropped after `Heap::drop` freed
     /// every object.
     blocks: UnsafeCell<Blocks>,
     /// Every string, found by contents.
     strings: UnsafeCell<StringTable>,
     bytes_allocated: Cell<usize>,
+    /// The heap size that triggers the next collection.
     next_gc: Cell<usize>,
+    /// The old objects' bytes, as the last collection left them.
+    old_bytes: Cell<usize>,
+    /// The next collection is major once `old_bytes` is past this.
+    major_at: Cell<usize>,
+    /// How many bytes to allocate between collections.
+    nursery: Cell<usize>,
     config: GcConfig,
     log: RefCell<Option<GcLog>>,
     stats: Cell<GcStats>,
@@ -109,11 +127,16 @@ impl Heap {
     pub fn new(options: HeapOptions) -> Heap {
         let HeapOptions { gc: config, gc_log: log, interrupt } = options;
         let heap = Heap {
-            objects: UnsafeCell::new(Vec::new()),
+            old: UnsafeCell::new(Vec::new()),
+            young: UnsafeCell::new(Vec::new()),
+            remembered: RememberedSet::new(),
             blocks: UnsafeCell::new(Blocks::new()),
             strings: UnsafeCell::new(StringTable::new()),
             bytes_allocated: Cell::new(0),
             next_gc: Cell::new(config.initial_threshold),
+            old_bytes: Cell::new(0),
+            major_at: Cell::new(config.initial_threshold),
+            nursery: Cell::new(config.initial_threshold),
             config,
             log: RefCell::new(log),
             stats: Cell::new(GcStats::default()),
@@ -143,6 +166,12 @@ impl Heap {
     /// What megamorphic property sites found (see [`MegamorphicCache`]).
     pub fn megamorphic(&self) -> &MegamorphicCache {
         &self.megamorphic
+    }
+
+    /// The remembered set, which machine code's write barrier pushes onto
+    /// (`abi::CONTEXT_REMEMBERED`).
+    pub fn remembered_set(&self) -> &RememberedSet {
+        &self.remembered
     }
 
     pub fn bytes_allocated(&self) -> usize {
@@ -206,8 +235,8 @@ impl Heap {
         // The object goes into its block before room is made, so that it
         // is built there rather than on the stack and copied over (such a
         // copy, right after the object's fields were stored, stalled on
-        // store forwarding in every allocation). Not listed in `objects`
-        // yet, it cannot be swept; its references are roots meanwhile.
+        // store forwarding in every allocation). Not listed as young yet,
+        // it cannot be swept; its references are roots meanwhile.
         let gc = self.place(obj);
         self.adopt_placed(gc, size)
     }
@@ -238,7 +267,7 @@ impl Heap {
         if self.config.stress
             || self.bytes_allocated.get().saturating_add(size) > self.next_gc.get()
         {
-            self.collect_with(Some(&*gc));
+            self.collect_with(Some(&*gc), Generation::Due);
         }
         self.adopt(gc, size)
     }
@@ -269,12 +298,13 @@ impl Heap {
         Gc::place(unsafe { &mut *self.blocks.get() }, obj)
     }
 
-    /// Count a placed object's `size` bytes and list it for the sweep.
+    /// Count a placed object's `size` bytes and list it for the sweep, as
+    /// young.
     #[inline(always)]
     fn adopt<T: Object>(&self, gc: Gc<T>, size: usize) -> Gc<T> {
         self.bytes_allocated.set(self.bytes_allocated.get() + size);
-        // SAFETY: no reference into `objects` is live (module rules).
-        unsafe { &mut *self.objects.get() }.push(gc.as_obj());
+        // SAFETY: no reference into `young` is live (module rules).
+        unsafe { &mut *self.young.get() }.push(gc.as_obj());
         gc
     }
 
@@ -286,18 +316,18 @@ impl Heap {
     }
 
     /// Make sure `size` more bytes fit: collect if the heap is due (or at
-    /// every allocation under stress), and again, fully, if they would go
-    /// past the limit. `extra`'s references are roots meanwhile.
+    /// every allocation under stress), and again, fully (a major
+    /// collection), if they would go past the limit. `extra`'s references
+    /// are roots meanwhile.
     fn make_room(&self, size: usize, extra: Option<&dyn Trace>) -> Result<(), OutOfMemory> {
         let wanted = |heap: &Heap| heap.bytes_allocated.get().saturating_add(size);
-        let mut collected = false;
+        let mut major = false;
         if self.config.stress || wanted(self) > self.next_gc.get() {
-            self.collect_with(extra);
-            collected = true;
+            major = self.collect_with(extra, Generation::Due);
         }
         if wanted(self) > self.config.max_heap {
-            if !collected {
-                self.collect_with(extra);
+            if !major {
+                self.collect_with(extra, Generation::Major);
             }
             if wanted(self) > self.config.max_heap {
                 return Err(OutOfMemory);
@@ -313,7 +343,7 @@ impl Heap {
     fn grew(&self, bytes: usize) -> Result<(), OutOfMemory> {
         self.bytes_allocated.set(self.bytes_allocated.get().saturating_add(bytes));
         if self.bytes_allocated.get() > self.config.max_heap {
-            self.collect_with(None);
+            self.collect_with(None, Generation::Major);
             if self.bytes_allocated.get() > self.config.max_heap {
                 return Err(OutOfMemory);
             }
@@ -438,6 +468,7 @@ impl Heap {
                 // The shape under construction names the class: rooted.
                 let shape = self.alloc(ObjShape::root(class))?;
                 class.set_root_shape(shape);
+                self.write_barrier(class.as_obj());
                 shape
             }
         };
@@ -494,7 +525,7 @@ impl Heap {
     ) -> Result<CacheHit, OutOfMemory> {
         let shape = instance.shape();
         if let Some(index) = shape.lookup(name) {
-            instance.set_field_at(index, value);
+            self.set_field_at(instance, index, value);
             return Ok(CacheHit::Field(index));
         }
         let child = match shape.transition(name) {
@@ -506,6 +537,7 @@ impl Heap {
                 let _value = Root::new(self, value);
                 let child = self.alloc(ObjShape::child(shape, name))?;
                 let grown = shape.add_transition(name, child) + child.attach_index();
+                self.write_barrier(shape.as_obj());
                 // The child is reachable from its parent now: rooted.
                 self.grew(grown)?;
                 child
@@ -529,10 +561,46 @@ impl Heap {
     ) -> Result<(), OutOfMemory> {
         // SAFETY: no reference into `blocks` is live (module rules), and the
         // instance was made by this heap, in these blocks.
-        match unsafe { instance.add_field(shape, value, &mut *self.blocks.get()) } {
+        let grown = unsafe { instance.add_field(shape, value, &mut *self.blocks.get()) };
+        self.write_barrier(instance.as_obj());
+        match grown {
             0 => Ok(()),
             grown => self.grew(grown),
         }
+    }
+
+    /// Set field `index` of `instance`, one its shape has, to `value`.
+    #[inline(always)]
+    pub fn set_field_at(&self, instance: Gc<ObjInstance>, index: u32, value: Value) {
+        instance.set_field_at(index, value);
+        self.write_barrier(instance.as_obj());
+    }
+
+    /// Remember `hit` for `key` in `cache`, an inline cache of `function`
+    /// (see [`InlineCache::insert`]).
+    pub fn cache_insert(
+        &self,
+        function: Gc<ObjFunction>,
+        cache: &InlineCache,
+        key: ObjRef,
+        hit: CacheHit,
+    ) {
+        cache.insert(key, hit);
+        self.write_barrier(function.as_obj());
+    }
+
+    /// At a miss on `key` at `cache`, an inline cache of `function`: what
+    /// the megamorphic cache holds for it, taken into `cache` (see
+    /// [`InlineCache::recall`]).
+    pub fn cache_recall(
+        &self,
+        function: Gc<ObjFunction>,
+        cache: &InlineCache,
+        key: ObjRef,
+    ) -> Option<&CacheEntry> {
+        let entry = cache.recall(&self.megamorphic, key)?;
+        self.write_barrier(function.as_obj());
+        Some(entry)
     }
 
     /// Copy `superclass`'s methods into `class` (see [`ObjClass::inherit`]),
@@ -544,6 +612,7 @@ impl Heap {
     ) -> Result<(), OutOfMemory> {
         let before = class.heap_size();
         class.inherit(&superclass);
+        self.write_barrier(class.as_obj());
         self.grew(class.heap_size() - before)
     }
 
@@ -556,6 +625,7 @@ impl Heap {
         method: Gc<ObjClosure>,
     ) -> Result<(), OutOfMemory> {
         let grown = class.set_method(name, method, self.init_string());
+        self.write_barrier(class.as_obj());
         self.grew(grown)
     }
 
@@ -655,6 +725,13 @@ impl Heap {
         Ok(upvalue)
     }
 
+    /// Assign the variable `upvalue` holds.
+    #[inline(always)]
+    pub fn set_upvalue(&self, upvalue: Gc<ObjUpvalue>, value: Value) {
+        upvalue.set(value);
+        self.write_barrier(upvalue.as_obj());
+    }
+
     /// Close every open upvalue at `from_slot` or above: their variables'
     /// scope is ending.
     #[inline]
@@ -668,101 +745,9 @@ impl Heap {
             }
             assert!((slot as usize) < self.stack.len(), "open upvalues point below the top");
             last.close();
+            self.write_barrier(last.as_obj());
             open.pop();
         }
-    }
-
-    // ------------------------------------------------------------ collection
-
-    /// Collect now (for tests and `--gc-stress` at safepoints).
-    pub fn collect(&self) {
-        self.collect_with(None);
-    }
-
-    fn collect_with(&self, extra: Option<&dyn Trace>) {
-        if self.collecting.replace(true) {
-            return;
-        }
-        let start = Instant::now();
-        // Its entries name objects without keeping them alive.
-        self.megamorphic.clear();
-        let bytes_before = self.bytes_allocated.get();
-        // SAFETY: collection does not re-enter the heap's other methods, so
-        // no other reference into these cells is live while it runs.
-        let (objects, blocks, gray, strings) = unsafe {
-            (
-                &mut *self.objects.get(),
-                &mut *self.blocks.get(),
-                &mut *self.gray.get(),
-                &mut *self.strings.get(),
-            )
-        };
-        let objects_before = objects.len();
-
-        self.trace_roots(&mut |obj| mark(gray, obj));
-        if let Some(extra) = extra {
-            extra.trace(&mut |obj| mark(gray, obj));
-        }
-        while let Some(obj) = gray.pop() {
-            object::trace_object(obj, &mut |child| mark(gray, child));
-        }
-
-        strings.retain(|s| s.as_obj().is_marked());
-        let mut live_bytes = 0;
-        objects.retain(|&obj| {
-            if obj.is_marked() {
-                obj.set_marked(false);
-                live_bytes += object::heap_size_of(obj);
-                true
-            } else {
-                // SAFETY: unmarked means unreachable from every root, so
-                // nothing can use the object again; the heap placed it in
-                // `blocks`, and drops it from `objects` here, so only once.
-                unsafe { object::free(obj, blocks) };
-                false
-            }
-        });
-
-        self.bytes_allocated.set(live_bytes);
-        let next_gc = (live_bytes * self.config.growth_factor).max(self.config.initial_threshold);
-        self.next_gc.set(next_gc);
-        let report = GcReport {
-            bytes_before,
-            bytes_after: live_bytes,
-            objects_freed: objects_before - objects.len(),
-            objects_live: objects.len(),
-            pause: start.elapsed(),
-            next_gc,
-            sequence: self.stats.get().collections + 1,
-        };
-        let mut stats = self.stats.get();
-        stats.record(&report);
-        self.stats.set(stats);
-        self.collecting.set(false);
-        if let Some(log) = self.log.borrow_mut().as_mut() {
-            log(&report);
-        }
-    }
-
-    fn trace_roots(&self, mark: &mut dyn FnMut(ObjRef)) {
-        let mut value = |v: &Value| {
-            if let Some(obj) = v.as_object() {
-                mark(obj)
-            }
-        };
-        // SAFETY: collection runs inside an allocation; no reference into
-        // these root areas is live then (module rules).
-        unsafe {
-            self.stack.live().iter().for_each(&mut value);
-            self.globals.values.for_each(|v| value(&v));
-            (*self.pinned.get()).iter().for_each(&mut value);
-            (*self.code_pins.get()).iter().for_each(&mut value);
-            (*self.handles.get()).iter().for_each(&mut value);
-            for upvalue in (*self.open_upvalues.get()).iter() {
-                mark(upvalue.as_obj());
-            }
-        }
-        self.frames.trace(mark);
     }
 }
 
@@ -771,7 +756,7 @@ impl Drop for Heap {
     /// after this, when the `blocks` field is dropped.
     fn drop(&mut self) {
         let blocks = self.blocks.get_mut();
-        for &obj in self.objects.get_mut().iter() {
+        for &obj in self.old.get_mut().iter().chain(self.young.get_mut().iter()) {
             // SAFETY: the heap placed every object in `blocks`, lists each
             // once, and is going away, so none is used again.
             unsafe { object::free(obj, blocks) };
@@ -816,15 +801,6 @@ fn same_bytes(x: &[u8], y: &[u8]) -> bool {
             word(x, n - 8) == word(y, n - 8)
         }
         _ => x == y,
-    }
-}
-
-/// Gray an object the first time it is reached.
-#[inline]
-fn mark(gray: &mut Vec<ObjRef>, obj: ObjRef) {
-    if !obj.is_marked() {
-        obj.set_marked(true);
-        gray.push(obj);
     }
 }
 

@@ -44,7 +44,8 @@ pub use error::{ErrorKind, RuntimeError, TraceLine, messages};
 pub use frame::{FrameRecord, Frames, TooManyFrames};
 pub use gc::{DEFAULT_MAX_HEAP, GcConfig, GcLog, GcReport, GcStats, OUT_OF_MEMORY, OutOfMemory};
 pub use heap::{
-    Globals, Heap, HeapOptions, MAX_FRAME_SLOTS, MAX_FRAMES, Root, STACK_SLOTS, Stack, StackFull,
+    Globals, Heap, HeapOptions, MAX_FRAME_SLOTS, MAX_FRAMES, RememberedSet, Root, STACK_SLOTS,
+    Stack, StackFull,
 };
 pub use interrupt::{INTERRUPTED, Interrupt};
 pub use natives::{NATIVES, NativeSpec, define_natives};

@@ -38,15 +38,25 @@ pub enum ObjKind {
 }
 
 /// The first field of every object.
+///
+/// `marked` and `remembered` are the collector's (`heap.rs`, "Generations"):
+/// an object is *old* once it survived a collection, and its mark stays set
+/// until a major collection starts ("sticky" mark bits), so a minor
+/// collection stops at every old object. `remembered` says an old object is
+/// in the heap's remembered set: it was written a reference since the last
+/// collection, so the next minor one traces it. `marked` and `remembered`
+/// are adjacent, so that machine code's write barrier reads both at once
+/// (`abi::HEADER_GENERATION`).
 #[repr(C)]
 pub struct Header {
     pub(crate) kind: ObjKind,
-    marked: Cell<bool>,
+    pub(crate) marked: Cell<bool>,
+    pub(crate) remembered: Cell<bool>,
 }
 
 impl Header {
     pub(crate) fn new(kind: ObjKind) -> Header {
-        Header { kind, marked: Cell::new(false) }
+        Header { kind, marked: Cell::new(false), remembered: Cell::new(false) }
     }
 }
 
@@ -82,12 +92,28 @@ impl ObjRef {
         self.header().kind
     }
 
+    /// Marked by the collection under way, or old (see [`Header`]).
+    #[inline(always)]
     pub(crate) fn is_marked(self) -> bool {
         self.header().marked.get()
     }
 
+    #[inline(always)]
     pub(crate) fn set_marked(self, marked: bool) {
         self.header().marked.set(marked)
+    }
+
+    /// Whether a write of a reference into this object must put it in the
+    /// remembered set: it is old, and not there yet.
+    #[inline(always)]
+    pub(crate) fn needs_remembering(self) -> bool {
+        let header = self.header();
+        header.marked.get() && !header.remembered.get()
+    }
+
+    #[inline(always)]
+    pub(crate) fn set_remembered(self, remembered: bool) {
+        self.header().remembered.set(remembered)
     }
 
     /// This object as a `T`, if it is one.
@@ -678,7 +704,7 @@ impl ObjUpvalue {
 
     /// Assign the variable.
     #[inline(always)]
-    pub fn set(&self, value: Value) {
+    pub(crate) fn set(&self, value: Value) {
         // SAFETY: as in `get`.
         unsafe { self.location.get().write(value) }
     }
@@ -757,12 +783,14 @@ macro_rules! for_each_kind {
 /// `blocks`. The block's layout is the one the object gives
 /// ([`Object::block_layout`]: its type's, for every kind but instances), as
 /// when [`Gc::place`] allocated it; no size is stored anywhere else.
+/// Returns the bytes it owned ([`Object::heap_size`]), for the
+/// collector's count.
 ///
 /// # Safety
 /// `obj` must have been placed in `blocks` by [`Gc::place`] (so its header's
 /// kind names its type), must not have been freed since, and must not be
 /// used afterwards.
-pub(crate) unsafe fn free(obj: ObjRef, blocks: &mut Blocks) {
+pub(crate) unsafe fn free(obj: ObjRef, blocks: &mut Blocks) -> usize {
     let ptr = obj.raw();
     for_each_kind!(obj, T => {
         let object = ptr.cast::<T>().as_ptr();
@@ -775,9 +803,11 @@ pub(crate) unsafe fn free(obj: ObjRef, blocks: &mut Blocks) {
         // unused.
         unsafe {
             let layout = (*object).block_layout();
+            let size = (*object).heap_size();
             release_arrays(obj, blocks);
             std::ptr::drop_in_place(object);
             blocks.free(ptr.cast::<u8>(), layout);
+            size
         }
     })
 }

@@ -264,7 +264,7 @@ impl<'a> Interp<'a> {
     fn write(&self, var: &VarUse, value: Value) -> Res<()> {
         match var.var {
             VarRef::Local(slot) => self.stack.set(self.base + slot as usize, value),
-            VarRef::Upvalue(index) => self.upvalue(index).set(value),
+            VarRef::Upvalue(index) => self.heap.set_upvalue(self.upvalue(index), value),
             VarRef::Global(slot) => {
                 let globals = self.heap.globals();
                 if globals.get(slot as usize).is_undefined() {

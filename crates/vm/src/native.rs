@@ -61,6 +61,7 @@ impl Run<'_> {
             native_floor: self.native_floor,
             engine: std::ptr::from_mut(self).cast(),
             megamorphic: self.heap.megamorphic().table(),
+            remembered: self.heap.remembered_set(),
         };
         let closure = record.closure.map_or(std::ptr::null(), |closure| closure.as_ptr());
         let function = self.frame_of(record).loaded.object.as_ptr();
@@ -452,22 +453,27 @@ unsafe extern "C" fn strata_close_upvalues(
     unsafe { at_safepoint(ctx, top, offset, work) }
 }
 
-/// `lookup(ctx, cache, shape)`: a property site's ways missed on `shape`
-/// (an instance's): the heap's megamorphic cache's entry for it and the
-/// site's name, taken into the site's cache as the VM takes it
-/// (`InlineCache::recall`), or null. A leaf: it cannot allocate, raise or
-/// run Lox code, so compiled code calls it without a safepoint, and reads
-/// the entry at once, before anything can collect.
+/// `lookup(ctx, function, cache, shape)`: a property site's ways missed
+/// on `shape` (an instance's): the heap's megamorphic cache's entry for it
+/// and the site's name, taken into the site's cache, one of `function`'s,
+/// as the VM takes it (`Heap::cache_recall`), or null. A leaf: it cannot
+/// allocate, raise or run Lox code, so compiled code calls it without a
+/// safepoint, and reads the entry at once, before anything can collect.
 #[unsafe(no_mangle)]
 unsafe extern "C" fn strata_lookup(
     ctx: *mut Context,
+    function: usize,
     cache: *const InlineCache,
     shape: usize,
 ) -> *const CacheEntry {
     // SAFETY: compiled code passes the context it was entered with, whose
-    // heap outlives the call; `cache` is a cache of the running function
-    // (kept alive by its frame), and `shape` the shape of a live instance
+    // heap outlives the call; `function` is the running function (or one
+    // inlined into it), kept alive by the frame or the code's pins, and
+    // `cache` one of its caches; `shape` is the shape of a live instance
     // in one of its slots.
     let (heap, cache, shape) = unsafe { (&*(*ctx).heap, &*cache, ObjRef::from_addr(shape)) };
-    cache.recall(heap.megamorphic(), shape).map_or(std::ptr::null(), std::ptr::from_ref)
+    // SAFETY: as above.
+    let function = unsafe { ObjRef::from_addr(function) }.downcast::<ObjFunction>();
+    let function = function.expect("compiled code passes its cache's function");
+    heap.cache_recall(function, cache, shape).map_or(std::ptr::null(), std::ptr::from_ref)
 }

@@ -20,8 +20,8 @@ use std::io::Write;
 use bytecode::Op;
 use runtime::{
     CacheHit, ErrorKind, FrameRecord, Frames, Gc, Heap, INTERRUPTED, InlineCache, OUT_OF_MEMORY,
-    ObjBoundMethod, ObjClass, ObjClosure, ObjInstance, ObjString, OutOfMemory, Printed,
-    RuntimeError, Stack, TooManyFrames, TraceLine, Value,
+    ObjBoundMethod, ObjClass, ObjClosure, ObjFunction, ObjInstance, ObjString, OutOfMemory,
+    Printed, RuntimeError, Stack, TooManyFrames, TraceLine, Value,
 };
 
 use runtime::abi::{self, CompiledEntry, DeoptReason, ErrorCode};
@@ -456,7 +456,7 @@ impl<'a> Run<'a> {
             () => {{
                 let index = read_u8!();
                 let upvalue = closure.expect("only closures capture").upvalue(index);
-                upvalue.set(peek!(0));
+                heap.set_upvalue(upvalue, peek!(0));
             }};
         }
         // Set the property of the instance below the top to the top, by the
@@ -470,7 +470,7 @@ impl<'a> Run<'a> {
                 };
                 let shape = instance.shape();
                 match cache.get(shape.as_obj()) {
-                    Some(CacheHit::Field(index)) => instance.set_field_at(index, value),
+                    Some(CacheHit::Field(index)) => heap.set_field_at(instance, index, value),
                     Some(CacheHit::AddField(next)) => {
                         sync!();
                         try_raise!(heap.add_field(instance, next, value));
@@ -479,7 +479,7 @@ impl<'a> Run<'a> {
                         sync!();
                         let hit = try_raise!(heap.set_field(instance, cache.name, value));
                         // The old shape is the new one's parent: alive.
-                        cache.insert(shape.as_obj(), hit);
+                        heap.cache_insert(loaded.object, cache, shape.as_obj(), hit);
                     }
                 }
                 value
@@ -633,7 +633,7 @@ impl<'a> Run<'a> {
                     };
                     let hit = match cache.get(instance.shape().as_obj()) {
                         Some(hit) => hit,
-                        None => try_raise!(lookup_miss(heap, cache, instance)),
+                        None => try_raise!(lookup_miss(heap, loaded.object, cache, instance)),
                     };
                     match hit {
                         CacheHit::Field(index) => set_top!(instance.field_at(index)),
@@ -659,7 +659,7 @@ impl<'a> Run<'a> {
                 }
                 Op::GetSuper => {
                     let cache = cache!(read_u32!());
-                    let method = try_raise!(super_method(cache, peek!(0)));
+                    let method = try_raise!(super_method(heap, loaded.object, cache, peek!(0)));
                     sync!();
                     // `this` is still on the stack: rooted.
                     let bound = try_raise!(heap.alloc(ObjBoundMethod::new(peek!(1), method)));
@@ -674,7 +674,7 @@ impl<'a> Run<'a> {
                     };
                     let hit = match cache.get(instance.shape().as_obj()) {
                         Some(hit) => hit,
-                        None => try_raise!(lookup_miss(heap, cache, instance)),
+                        None => try_raise!(lookup_miss(heap, loaded.object, cache, instance)),
                     };
                     // [callee, slot 0]: a field is called like any value.
                     match hit {
@@ -692,7 +692,7 @@ impl<'a> Run<'a> {
                 }
                 Op::SuperMethod => {
                     let cache = cache!(read_u32!());
-                    let method = try_raise!(super_method(cache, peek!(0)));
+                    let method = try_raise!(super_method(heap, loaded.object, cache, peek!(0)));
                     // [method, this]
                     let this = peek!(1);
                     // SAFETY: the instruction finds two values (see `pop!`).
@@ -974,13 +974,18 @@ impl<'a> Run<'a> {
 /// which a megamorphic site (every way taken) asks before the generic
 /// lookup.
 #[cold]
-fn lookup_miss(heap: &Heap, cache: &InlineCache, instance: Gc<ObjInstance>) -> Res<CacheHit> {
+fn lookup_miss(
+    heap: &Heap,
+    function: Gc<ObjFunction>,
+    cache: &InlineCache,
+    instance: Gc<ObjInstance>,
+) -> Res<CacheHit> {
     let shape = instance.shape();
-    if let Some(entry) = cache.recall(heap.megamorphic(), shape.as_obj()) {
+    if let Some(entry) = heap.cache_recall(function, cache, shape.as_obj()) {
         return Ok(entry.hit());
     }
     let hit = shape.resolve(cache.name).ok_or_else(|| undefined_property(cache.name))?;
-    cache.insert(shape.as_obj(), hit);
+    heap.cache_insert(function, cache, shape.as_obj(), hit);
     heap.megamorphic().insert(shape.as_obj(), cache.name, hit);
     Ok(hit)
 }
@@ -988,7 +993,12 @@ fn lookup_miss(heap: &Heap, cache: &InlineCache, instance: Gc<ObjInstance>) -> R
 /// The method of `cache`'s name on `superclass` (the hidden `super` local),
 /// through the cache.
 #[inline]
-fn super_method(cache: &InlineCache, superclass: Value) -> Res<Gc<ObjClosure>> {
+fn super_method(
+    heap: &Heap,
+    function: Gc<ObjFunction>,
+    cache: &InlineCache,
+    superclass: Value,
+) -> Res<Gc<ObjClosure>> {
     // Compiled code only reads a class here (`Inherit` checked it); a
     // crafted file may hold anything.
     let Some(class) = superclass.downcast::<ObjClass>() else {
@@ -1000,7 +1010,7 @@ fn super_method(cache: &InlineCache, superclass: Value) -> Res<Gc<ObjClosure>> {
     let method = class.method(cache.name).ok_or_else(|| undefined_property(cache.name))?;
     // Cached for good: the class's methods are final from now on.
     class.seal();
-    cache.insert(class.as_obj(), CacheHit::Method(method));
+    heap.cache_insert(function, cache, class.as_obj(), CacheHit::Method(method));
     Ok(method)
 }
 
