@@ -1066,7 +1066,7 @@ fn sigint_ends_a_file_run_as_it_ends_any_program() {
     let mut log = BufReader::new(child.stderr.take().unwrap());
     let mut line = String::new();
     log.read_line(&mut line).unwrap();
-    assert!(line.starts_with("[gc #1]"), "{line}");
+    assert!(line.starts_with("[gc #1 minor]"), "{line}");
     signal(child.id(), libc::SIGINT);
     assert_eq!(wait(&mut child).signal(), Some(libc::SIGINT));
 }
