@@ -51,6 +51,8 @@ fn object_layouts_are_as_documented_in_abi_md() {
     use runtime::abi::*;
     let layout = [
         ("HEADER_KIND", HEADER_KIND),
+        ("HEADER_GENERATION", HEADER_GENERATION),
+        ("HEADER_REMEMBERED", HEADER_REMEMBERED),
         ("CLOSURE_FUNCTION", CLOSURE_FUNCTION),
         ("CLOSURE_UPVALUES", CLOSURE_UPVALUES),
         ("FUNCTION_ARITY", FUNCTION_ARITY),
@@ -85,9 +87,12 @@ fn object_layouts_are_as_documented_in_abi_md() {
         ("CONTEXT_GLOBALS", CONTEXT_GLOBALS),
         ("CONTEXT_FRAMES", CONTEXT_FRAMES),
         ("CONTEXT_INTERRUPT", CONTEXT_INTERRUPT),
+        ("CONTEXT_REMEMBERED", CONTEXT_REMEMBERED),
     ];
     let documented = [
         ("HEADER_KIND", 0),
+        ("HEADER_GENERATION", 1),
+        ("HEADER_REMEMBERED", 2),
         ("CLOSURE_FUNCTION", 8),
         ("CLOSURE_UPVALUES", 16),
         ("FUNCTION_ARITY", 16),
@@ -122,6 +127,7 @@ fn object_layouts_are_as_documented_in_abi_md() {
         ("CONTEXT_GLOBALS", 8),
         ("CONTEXT_FRAMES", 16),
         ("CONTEXT_INTERRUPT", 32),
+        ("CONTEXT_REMEMBERED", 64),
     ];
     assert_eq!(layout, documented);
 }
