@@ -291,6 +291,21 @@ impl ObjShape {
         grown
     }
 
+    /// The shape whose heap size counts this shape's field index, if it
+    /// has one made by another shape (an ancestor, whose index this
+    /// shape's extends): the growth [`attach_index`](Self::attach_index)
+    /// returns is that shape's.
+    pub(crate) fn index_owner(&self) -> Option<Gc<ObjShape>> {
+        if self.index().is_none() || self.owns_index.get() {
+            return None;
+        }
+        let mut owner = self.parent?;
+        while !owner.owns_index.get() {
+            owner = owner.parent.expect("a shared index has an owner up the chain");
+        }
+        Some(owner)
+    }
+
     #[inline(always)]
     pub fn class(&self) -> Gc<ObjClass> {
         self.class

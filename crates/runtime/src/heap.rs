@@ -95,6 +95,9 @@ pub struct Heap {
     bytes_allocated: Cell<usize>,
     /// The heap size that triggers the next collection.
     next_gc: Cell<usize>,
+    /// The bytes of the young objects: made, or grown while young, since
+    /// the last collection.
+    young_bytes: Cell<usize>,
     /// The old objects' bytes, as the last collection left them.
     old_bytes: Cell<usize>,
     /// The next collection is major once `old_bytes` is past this.
@@ -134,9 +137,10 @@ impl Heap {
             strings: UnsafeCell::new(StringTable::new()),
             bytes_allocated: Cell::new(0),
             next_gc: Cell::new(config.initial_threshold),
+            young_bytes: Cell::new(0),
             old_bytes: Cell::new(0),
             major_at: Cell::new(config.initial_threshold),
-            nursery: Cell::new(config.initial_threshold),
+            nursery: Cell::new(config.initial_threshold / 4),
             config,
             log: RefCell::new(log),
             stats: Cell::new(GcStats::default()),
@@ -303,6 +307,7 @@ impl Heap {
     #[inline(always)]
     fn adopt<T: Object>(&self, gc: Gc<T>, size: usize) -> Gc<T> {
         self.bytes_allocated.set(self.bytes_allocated.get() + size);
+        self.young_bytes.set(self.young_bytes.get() + size);
         // SAFETY: no reference into `young` is live (module rules).
         unsafe { &mut *self.young.get() }.push(gc.as_obj());
         gc
@@ -336,12 +341,15 @@ impl Heap {
         Ok(())
     }
 
-    /// Account for `bytes` an existing object just grew by (a field vector,
-    /// a method or transition table), so that the collector's figures and
-    /// the heap limit see all memory: if the heap is now past its limit even
-    /// after a collection, the program is out of memory.
-    fn grew(&self, bytes: usize) -> Result<(), OutOfMemory> {
+    /// Account for `bytes` that `obj`, an existing object, just grew by (a
+    /// field vector, a method or transition table), so that the collector's
+    /// figures and the heap limit see all memory: if the heap is now past
+    /// its limit even after a collection, the program is out of memory.
+    fn grew(&self, obj: ObjRef, bytes: usize) -> Result<(), OutOfMemory> {
         self.bytes_allocated.set(self.bytes_allocated.get().saturating_add(bytes));
+        if !obj.is_marked() {
+            self.young_bytes.set(self.young_bytes.get() + bytes);
+        }
         if self.bytes_allocated.get() > self.config.max_heap {
             self.collect_with(None, Generation::Major);
             if self.bytes_allocated.get() > self.config.max_heap {
@@ -536,10 +544,13 @@ impl Heap {
                 let _instance = Root::new(self, instance.to_value());
                 let _value = Root::new(self, value);
                 let child = self.alloc(ObjShape::child(shape, name))?;
-                let grown = shape.add_transition(name, child) + child.attach_index();
+                let transition = shape.add_transition(name, child);
+                let index = child.attach_index();
                 self.write_barrier(shape.as_obj());
                 // The child is reachable from its parent now: rooted.
-                self.grew(grown)?;
+                self.grew(shape.as_obj(), transition)?;
+                let owner = child.index_owner().unwrap_or(child);
+                self.grew(owner.as_obj(), index)?;
                 child
             }
         };
@@ -565,7 +576,7 @@ impl Heap {
         self.write_barrier(instance.as_obj());
         match grown {
             0 => Ok(()),
-            grown => self.grew(grown),
+            grown => self.grew(instance.as_obj(), grown),
         }
     }
 
@@ -613,7 +624,7 @@ impl Heap {
         let before = class.heap_size();
         class.inherit(&superclass);
         self.write_barrier(class.as_obj());
-        self.grew(class.heap_size() - before)
+        self.grew(class.as_obj(), class.heap_size() - before)
     }
 
     /// Define method `name` of `class`, which is being declared (not
@@ -626,7 +637,7 @@ impl Heap {
     ) -> Result<(), OutOfMemory> {
         let grown = class.set_method(name, method, self.init_string());
         self.write_barrier(class.as_obj());
-        self.grew(grown)
+        self.grew(class.as_obj(), grown)
     }
 
     // -------------------------------------------------------------- upvalues

@@ -783,14 +783,12 @@ macro_rules! for_each_kind {
 /// `blocks`. The block's layout is the one the object gives
 /// ([`Object::block_layout`]: its type's, for every kind but instances), as
 /// when [`Gc::place`] allocated it; no size is stored anywhere else.
-/// Returns the bytes it owned ([`Object::heap_size`]), for the
-/// collector's count.
 ///
 /// # Safety
 /// `obj` must have been placed in `blocks` by [`Gc::place`] (so its header's
 /// kind names its type), must not have been freed since, and must not be
 /// used afterwards.
-pub(crate) unsafe fn free(obj: ObjRef, blocks: &mut Blocks) -> usize {
+pub(crate) unsafe fn free(obj: ObjRef, blocks: &mut Blocks) {
     let ptr = obj.raw();
     for_each_kind!(obj, T => {
         let object = ptr.cast::<T>().as_ptr();
@@ -803,11 +801,9 @@ pub(crate) unsafe fn free(obj: ObjRef, blocks: &mut Blocks) -> usize {
         // unused.
         unsafe {
             let layout = (*object).block_layout();
-            let size = (*object).heap_size();
             release_arrays(obj, blocks);
             std::ptr::drop_in_place(object);
             blocks.free(ptr.cast::<u8>(), layout);
-            size
         }
     })
 }

@@ -46,8 +46,10 @@
 //!
 //! - A minor collection comes after `nursery` bytes of allocation: as
 //!   many as survived the last major collection (`growth_factor - 1`
-//!   times that), at least the first collection's threshold. Between
-//!   collections the heap grows as it did before generations.
+//!   times that), at least a quarter of the first collection's threshold;
+//!   and not before the heap holds that threshold. So a heap of a few
+//!   long-lived objects cycles through as little memory as before
+//!   generations, and one of many is not collected more often.
 //! - The next collection is major once the old generation is past
 //!   `major_at`: `growth_factor` times what survived the last major
 //!   collection, at least the first threshold. So the old generation
@@ -172,9 +174,11 @@ impl Heap {
             }
             live_bytes
         } else {
-            let mut freed_bytes = 0;
+            // What the young objects took, less what the survivors take.
+            let mut survived_bytes = 0;
             for obj in young.drain(..) {
                 if obj.is_marked() {
+                    survived_bytes += object::heap_size_of(obj);
                     old.push(obj);
                 } else {
                     // SAFETY: an unmarked young object is unreachable: no
@@ -182,21 +186,23 @@ impl Heap {
                     // write barrier's invariant, above). The heap placed it
                     // in `blocks`, and drops it from `young` here, so only
                     // once.
-                    freed_bytes += unsafe { object::free(obj, blocks) };
+                    unsafe { object::free(obj, blocks) };
                 }
             }
-            bytes_before.saturating_sub(freed_bytes)
+            debug_assert!(self.young_bytes.get() <= bytes_before);
+            bytes_before.saturating_sub(self.young_bytes.get()) + survived_bytes
         };
 
         self.bytes_allocated.set(bytes_after);
+        self.young_bytes.set(0);
         self.old_bytes.set(bytes_after);
         let (growth, least) = (self.config.growth_factor, self.config.initial_threshold);
         if major {
             self.major_at.set(bytes_after.saturating_mul(growth).max(least));
             let nursery = bytes_after.saturating_mul(growth.saturating_sub(1));
-            self.nursery.set(nursery.max(least));
+            self.nursery.set(nursery.max(least / 4));
         }
-        let next_gc = bytes_after.saturating_add(self.nursery.get());
+        let next_gc = bytes_after.saturating_add(self.nursery.get()).max(least);
         self.remembered.reserve(old.len());
         self.next_gc.set(next_gc);
         let report = GcReport {
