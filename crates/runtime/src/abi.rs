@@ -39,7 +39,7 @@ pub const HEADER_KIND: usize = offset_of!(Header, kind);
 /// Offset of the header's two generation bytes, `marked` then
 /// `remembered`, which a write barrier reads as one little-endian 16-bit
 /// word: [`GENERATION_OLD_UNREMEMBERED`] means a store of a reference into
-/// the object must call the helper `remember` first (`heap.rs`,
+/// the object must push it onto the remembered set (`heap/collect.rs`,
 /// "Generations").
 pub const HEADER_GENERATION: usize = offset_of!(Header, marked);
 /// The generation word of an old object not in the remembered set.

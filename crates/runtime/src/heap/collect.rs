@@ -35,7 +35,8 @@
 //! objects they mutate are private to the runtime. Machine code inlines the
 //! barrier's test (codegen's `write_barrier`: one 16-bit load of the
 //! header's generation bytes and a compare, `abi::HEADER_GENERATION`) and
-//! calls the helper `remember` only for an old object not remembered yet.
+//! pushes onto the remembered set inline (`remembered.rs`) only for an old
+//! object not remembered yet.
 //!
 //! Under `--gc-stress` every minor collection checks that invariant before
 //! it sweeps ([`Heap::verify_minor`]): every object an old one holds must
@@ -89,10 +90,10 @@ impl Heap {
     }
 
     /// Put `obj`, an old object not remembered yet, in the remembered set:
-    /// the barrier's slow path, and machine code's helper `remember`.
+    /// the barrier's slow path (machine code's pushes inline).
     #[cold]
     #[inline(never)]
-    pub fn remember(&self, obj: ObjRef) {
+    fn remember(&self, obj: ObjRef) {
         debug_assert!(obj.needs_remembering());
         self.remembered.push(obj);
     }
