@@ -94,6 +94,7 @@ pub fn compile(module: &Bytecode, facts: &Facts, want_clif: bool) -> Result<Buil
             feedback: None,
             stress_deopt: false,
             global_functions: &[],
+            defined_globals: &[],
             site_functions: &[],
             call_functions: &[],
             site_fields: &[],

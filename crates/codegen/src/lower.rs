@@ -58,11 +58,16 @@ pub struct FunctionInput<'a> {
     /// of such a global calls that function directly behind a guard that
     /// the callee is a closure of it.
     pub global_functions: &'a [Option<KnownFunction>],
+    /// By global slot, whether the global is defined at compile time (empty:
+    /// none known, as for AOT code). A global once defined stays defined
+    /// (nothing in Lox undefines one), so reading or assigning it needs no
+    /// check that it is.
+    pub defined_globals: &'a [bool],
     /// By property site (a `Method` or `SuperMethod`), the functions of the
     /// methods its inline cache found, in the order it found them (empty:
     /// none known): a method call of that site compares its callee with
     /// each, in turn, and calls the one it is directly (or inlines it),
-    /// the general path only when it is none of them.
+    /// and deoptimizes when it is none of them.
     pub site_functions: &'a [Vec<KnownFunction>],
     /// By call site (the number a `Call`'s operand byte of feedback holds,
     /// minus one: `abi::FEEDBACK_CALL_SITES`), the functions whose closures
@@ -70,7 +75,7 @@ pub struct FunctionInput<'a> {
     /// interpreter recorded it (empty: none known). A call there whose
     /// callee is not a global of a known function compares the callee's
     /// function with each in turn and calls the one it is directly (or
-    /// inlines it), the general path only when it is none of them.
+    /// inlines it), and deoptimizes when it is none of them.
     pub call_functions: &'a [Vec<KnownFunction>],
     /// By property site, the shapes its inline cache has found and the
     /// index of the field each has, in the order it found them (empty:
@@ -214,8 +219,7 @@ pub struct Compiled {
 }
 
 /// What a function's code assumes, for `--trace-jit`: guards that
-/// deoptimize, and known callees and shapes behind checks that fall back
-/// to the general path.
+/// deoptimize, known callees and known shapes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Speculations {
     /// `Add` sites guarded to numbers.
@@ -1858,7 +1862,11 @@ impl<'a, 'b> Lower<'a, 'b> {
     /// initializer is such a closure, after the `instantiate` helper has
     /// made the instance its slot 0. Anything else goes through the `call`
     /// helper (natives, other classes, bound methods, interpreted callees,
-    /// and every error).
+    /// and every error). Where the callee is known (a global's closure, a
+    /// method a site's cache found, the functions a site has called), each
+    /// known function is guarded and called directly or inlined, and any
+    /// other callee deoptimizes (`DeoptReason::UnknownCallee`): the site's
+    /// next compile knows no callee there and has the general path.
     fn call(&mut self, instruction: &Instruction, depth: u32) {
         let n_args = instruction.operand;
         let slot_zero = depth - n_args - 1;
@@ -1878,8 +1886,12 @@ impl<'a, 'b> Lower<'a, 'b> {
         // A call of a global that held a closure of a known function when
         // this was compiled, or of a method a site's cache found: the
         // functions it is expected to be, those that take these arguments.
+        let speculate = self.input.feedback.is_some_and(|feedback| {
+            feedback.get(instruction.offset).is_none_or(|bits| bits & abi::FEEDBACK_DEOPTED == 0)
+        });
         let mut targets: Vec<KnownFunction> =
             match (instruction.op, self.sources[return_to as usize]) {
+                _ if !speculate => Vec::new(),
                 (Op::Call, Some(Source::Global(global))) => self
                     .input
                     .global_functions
@@ -1893,7 +1905,7 @@ impl<'a, 'b> Lower<'a, 'b> {
                 }
                 _ => Vec::new(),
             };
-        if targets.is_empty() && instruction.op == Op::Call {
+        if speculate && targets.is_empty() && instruction.op == Op::Call {
             targets = self.call_site_functions(instruction.offset);
         }
         targets.retain(|known| u32::from(known.arity) == n_args);
@@ -1917,7 +1929,8 @@ impl<'a, 'b> Lower<'a, 'b> {
         };
 
         // Each known function in turn: a guard that the callee is a closure
-        // of it, and everything else about it is a constant.
+        // of it, and everything else about it is a constant. Past the last
+        // guard, the general path, or a deoptimization where any is known.
         let generic = self.builder.create_block();
         if targets.is_empty() {
             self.builder.ins().jump(generic, &[]);
@@ -1927,8 +1940,16 @@ impl<'a, 'b> Lower<'a, 'b> {
                 self.speculations.polymorphic_calls += 1;
             }
             self.builder.set_cold_block(generic);
+            if self.input.stress_deopt {
+                let stressed = self.stressed(instruction.offset);
+                let reason = abi::DeoptReason::Stress as i64;
+                let reason = self.builder.ins().iconst(types::I32, reason);
+                self.deopt_unless(stressed, instruction.offset, reason);
+            }
         }
         let mut any_inlined = false;
+        // Whether any path enters a callee's machine code.
+        let mut enters = targets.is_empty();
         for (index, known) in targets.iter().enumerate() {
             let other = match index + 1 == targets.len() {
                 true => generic,
@@ -1957,81 +1978,53 @@ impl<'a, 'b> Lower<'a, 'b> {
                 let result = self.inline(&chosen, known, &site);
                 self.builder.ins().jump(join, &[result.into()]);
             } else {
+                enters = true;
                 let ins = self.builder.ins();
                 let entry = ins.load(types::I64, trusted(), function, abi::FUNCTION_ENTRY as i32);
                 let compiled = self.builder.ins().icmp_imm_s(IntCC::NotEqual, entry, 0);
-                let ready = self.can_push_frame(len);
-                let ok = self.builder.ins().band(compiled, ready);
+                self.continue_if(compiled, slow);
+                self.require_frame(len, slow);
                 let code = self.builder.ins().iconst(types::I64, known.code as i64);
                 let proto = self.builder.ins().iconst(types::I32, i64::from(known.proto));
                 let arguments =
                     [closure.into(), function.into(), entry.into(), code.into(), proto.into()];
-                self.builder.ins().brif(ok, enter, &arguments, slow, &[]);
+                self.builder.ins().jump(enter, &arguments);
             }
             if other != generic {
                 self.builder.switch_to_block(other);
             }
         }
 
-        // A closure.
         self.builder.switch_to_block(generic);
-        let not_closure = self.builder.create_block();
-        self.builder.set_cold_block(not_closure);
-        let closure = self.object_of_kind(callee, abi::KIND_CLOSURE, not_closure);
-        let (function, entry, ok) = self.can_enter(closure, n_args, len);
-        let ins = self.builder.ins();
-        let code = ins.load(types::I64, trusted(), function, abi::FUNCTION_CODE as i32);
-        let ins = self.builder.ins();
-        let proto = ins.load(types::I32, trusted(), function, abi::FUNCTION_PROTO as i32);
-        let arguments = [closure.into(), function.into(), entry.into(), code.into(), proto.into()];
-        self.builder.ins().brif(ok, enter, &arguments, slow, &[]);
+        if targets.is_empty() {
+            self.general_call(callee, len, depth, instruction, enter, slow);
+        } else {
+            let reason = abi::DeoptReason::UnknownCallee as i64;
+            let reason = self.builder.ins().iconst(types::I32, reason);
+            self.deopt(instruction.offset, reason);
+        }
 
-        // A class whose initializer can be entered: make the instance.
-        self.builder.switch_to_block(not_closure);
-        let class = self.object_of_kind(callee, abi::KIND_CLASS, slow);
-        let ins = self.builder.ins();
-        let init = ins.load(types::I64, trusted(), class, abi::CLASS_INITIALIZER as i32);
-        let has_init = self.builder.ins().icmp_imm_s(IntCC::NotEqual, init, 0);
-        let init_block = self.builder.create_block();
-        self.builder.ins().brif(has_init, init_block, &[], slow, &[]);
-        self.builder.switch_to_block(init_block);
-        let (init_function, init_entry, ok) = self.can_enter(init, n_args, len);
-        let instantiate = self.builder.create_block();
-        self.builder.ins().brif(ok, instantiate, &[], slow, &[]);
-        self.builder.switch_to_block(instantiate);
-        self.instantiate(callee, slot_zero_address, depth, instruction.next);
-        let ins = self.builder.ins();
-        let init_code = ins.load(types::I64, trusted(), init_function, abi::FUNCTION_CODE as i32);
-        let ins = self.builder.ins();
-        let init_proto = ins.load(types::I32, trusted(), init_function, abi::FUNCTION_PROTO as i32);
-        let arguments = [
-            init.into(),
-            init_function.into(),
-            init_entry.into(),
-            init_code.into(),
-            init_proto.into(),
-        ];
-        self.builder.ins().jump(enter, &arguments);
-
-        // Enter: this frame resumes after the call (its record is the last
-        // one pushed); push the callee's record, run it, pop it.
-        self.builder.switch_to_block(enter);
-        let params = self.builder.block_params(enter).to_vec();
-        let (closure, function, entry, callee_code, proto) =
-            (params[0], params[1], params[2], params[3], params[4]);
-        let site = Site { slot_zero, return_to, closure, frames, len, next: instruction.next };
-        self.write_pending_records();
-        self.push_record(&site, callee_code, proto);
-        let signature = self.builder.import_signature(self.entry_signature.clone());
-        let arguments = [self.ctx, slot_zero_address, closure, function];
-        let call = self.builder.ins().call_indirect(signature, entry, &arguments);
-        let status = self.builder.inst_results(call)[0];
-        // Raised: the callee's records stay pushed, for the trace.
-        self.check(status);
-        self.builder.ins().store(trusted(), len, frames, abi::FRAMES_LEN as i32);
-        let result = self.builder.ins().load(types::I64, trusted(), slot_zero_address, 0);
-        self.builder.ins().store(trusted(), result, return_to_address, 0);
-        self.builder.ins().jump(join, &[result.into()]);
+        if enters {
+            // Enter: this frame resumes after the call (its record is the
+            // last one pushed); push the callee's record, run it, pop it.
+            self.builder.switch_to_block(enter);
+            let params = self.builder.block_params(enter).to_vec();
+            let (closure, function, entry, callee_code, proto) =
+                (params[0], params[1], params[2], params[3], params[4]);
+            let site = Site { slot_zero, return_to, closure, frames, len, next: instruction.next };
+            self.write_pending_records();
+            self.push_record(&site, callee_code, proto);
+            let signature = self.builder.import_signature(self.entry_signature.clone());
+            let arguments = [self.ctx, slot_zero_address, closure, function];
+            let call = self.builder.ins().call_indirect(signature, entry, &arguments);
+            let status = self.builder.inst_results(call)[0];
+            // Raised: the callee's records stay pushed, for the trace.
+            self.check(status);
+            self.builder.ins().store(trusted(), len, frames, abi::FRAMES_LEN as i32);
+            let result = self.builder.ins().load(types::I64, trusted(), slot_zero_address, 0);
+            self.builder.ins().store(trusted(), result, return_to_address, 0);
+            self.builder.ins().jump(join, &[result.into()]);
+        }
 
         self.builder.switch_to_block(slow);
         let n_args = self.builder.ins().iconst(types::I32, i64::from(n_args));
@@ -2060,6 +2053,58 @@ impl<'a, 'b> Lower<'a, 'b> {
         self.mark_clean(return_to..return_to + 1);
         // Every path but an inlined body's wrote the pending records.
         self.records_written |= !any_inlined;
+    }
+
+    /// `instruction` (a call, of `callee`, with `len` frames pushed and
+    /// `depth` slots) where nothing is known of the callee, from the
+    /// current block: a closure whose machine code can be entered goes to
+    /// `enter` (with its closure, function, entry, code start and index),
+    /// as does a class whose initializer's can, once the instance is made
+    /// in slot 0; anything else goes to `slow`, the `call` helper.
+    fn general_call(
+        &mut self,
+        callee: ir::Value,
+        len: ir::Value,
+        depth: u32,
+        instruction: &Instruction,
+        enter: Block,
+        slow: Block,
+    ) {
+        let n_args = instruction.operand;
+        let slot_zero_address = self.slot_address(depth - n_args - 1);
+        // A closure.
+        let not_closure = self.builder.create_block();
+        self.builder.set_cold_block(not_closure);
+        let closure = self.object_of_kind(callee, abi::KIND_CLOSURE, not_closure);
+        let (function, entry) = self.enterable(closure, n_args, len, slow);
+        let ins = self.builder.ins();
+        let code = ins.load(types::I64, trusted(), function, abi::FUNCTION_CODE as i32);
+        let ins = self.builder.ins();
+        let proto = ins.load(types::I32, trusted(), function, abi::FUNCTION_PROTO as i32);
+        let arguments = [closure.into(), function.into(), entry.into(), code.into(), proto.into()];
+        self.builder.ins().jump(enter, &arguments);
+
+        // A class whose initializer can be entered: make the instance.
+        self.builder.switch_to_block(not_closure);
+        let class = self.object_of_kind(callee, abi::KIND_CLASS, slow);
+        let ins = self.builder.ins();
+        let init = ins.load(types::I64, trusted(), class, abi::CLASS_INITIALIZER as i32);
+        let has_init = self.builder.ins().icmp_imm_s(IntCC::NotEqual, init, 0);
+        self.continue_if(has_init, slow);
+        let (init_function, init_entry) = self.enterable(init, n_args, len, slow);
+        self.instantiate(callee, slot_zero_address, depth, instruction.next);
+        let ins = self.builder.ins();
+        let init_code = ins.load(types::I64, trusted(), init_function, abi::FUNCTION_CODE as i32);
+        let ins = self.builder.ins();
+        let init_proto = ins.load(types::I32, trusted(), init_function, abi::FUNCTION_PROTO as i32);
+        let arguments = [
+            init.into(),
+            init_function.into(),
+            init_entry.into(),
+            init_code.into(),
+            init_proto.into(),
+        ];
+        self.builder.ins().jump(enter, &arguments);
     }
 
     /// The functions whose closures the `Call` at `offset` has called, as
@@ -2185,28 +2230,38 @@ impl<'a, 'b> Lower<'a, 'b> {
         }
     }
 
-    /// Whether `closure` (an `ObjClosure`) can be entered directly with
-    /// `n_args` arguments when `len` frames are pushed: it has machine
-    /// code, takes `n_args`, and a frame can be pushed (`can_push_frame`).
-    /// Returns its function, its entry and that condition.
-    fn can_enter(
+    /// Go on only if `closure` (an `ObjClosure`) can be entered directly
+    /// with `n_args` arguments when `len` frames are pushed: it has machine
+    /// code, takes `n_args`, and a frame can be pushed (`require_frame`);
+    /// else jump to `otherwise`. Returns its function and its entry.
+    fn enterable(
         &mut self,
         closure: ir::Value,
         n_args: u32,
         len: ir::Value,
-    ) -> (ir::Value, ir::Value, ir::Value) {
+        otherwise: Block,
+    ) -> (ir::Value, ir::Value) {
         let ins = self.builder.ins();
         let function = ins.load(types::I64, trusted(), closure, abi::CLOSURE_FUNCTION as i32);
         let ins = self.builder.ins();
         let entry = ins.load(types::I64, trusted(), function, abi::FUNCTION_ENTRY as i32);
+        let compiled = self.builder.ins().icmp_imm_s(IntCC::NotEqual, entry, 0);
+        self.continue_if(compiled, otherwise);
         let ins = self.builder.ins();
         let arity = ins.uload8(types::I32, trusted(), function, abi::FUNCTION_ARITY as i32);
-        let compiled = self.builder.ins().icmp_imm_s(IntCC::NotEqual, entry, 0);
         let arity_ok = self.builder.ins().icmp_imm_s(IntCC::Equal, arity, i64::from(n_args));
-        let ready = self.can_push_frame(len);
-        let ok = self.builder.ins().band(compiled, arity_ok);
-        let ok = self.builder.ins().band(ok, ready);
-        (function, entry, ok)
+        self.continue_if(arity_ok, otherwise);
+        self.require_frame(len, otherwise);
+        (function, entry)
+    }
+
+    /// Go on in a new block if `condition`, else jump to `otherwise`. (A
+    /// chain of these is a compare and a branch each, where the `band` of
+    /// the conditions was a `set` and an `and` each as well.)
+    fn continue_if(&mut self, condition: ir::Value, otherwise: Block) {
+        let then = self.builder.create_block();
+        self.builder.ins().brif(condition, then, &[], otherwise, &[]);
+        self.builder.switch_to_block(then);
     }
 
     /// The frame record of a callee entered at `site` (its closure, the
@@ -2269,20 +2324,22 @@ impl<'a, 'b> Lower<'a, 'b> {
         self.builder.ins().store(trusted(), pushed, frames, abi::FRAMES_LEN as i32);
     }
 
-    /// Whether compiled code may push a frame and call compiled code
+    /// Go on only if compiled code may push a frame and call compiled code
     /// directly when `len` frames are pushed: a frame record fits, no
-    /// interrupt is pending and the native stack has room. (An inlined
-    /// callee needs only the record: it takes no native stack, and a stop
-    /// is still taken at the next call or back-edge, its own included.)
-    fn can_push_frame(&mut self, len: ir::Value) -> ir::Value {
+    /// interrupt is pending and the native stack has room; else jump to
+    /// `otherwise`. (An inlined callee needs only the record: it takes no
+    /// native stack, and a stop is still taken at the next call or
+    /// back-edge, its own included.)
+    fn require_frame(&mut self, len: ir::Value, otherwise: Block) {
         let RunConstants { interrupt, native_floor, .. } = self.run_constants();
-        let requested = self.builder.ins().load(types::I8, MemFlagsData::new(), interrupt, 0);
-        let sp = self.builder.ins().get_stack_pointer(types::I64);
         let room = self.frame_fits(len);
+        self.continue_if(room, otherwise);
+        let requested = self.builder.ins().load(types::I8, MemFlagsData::new(), interrupt, 0);
         let quiet = self.builder.ins().icmp_imm_s(IntCC::Equal, requested, 0);
+        self.continue_if(quiet, otherwise);
+        let sp = self.builder.ins().get_stack_pointer(types::I64);
         let stack_ok = self.builder.ins().icmp(IntCC::UnsignedGreaterThan, sp, native_floor);
-        let ok = self.builder.ins().band(room, quiet);
-        self.builder.ins().band(ok, stack_ok)
+        self.continue_if(stack_ok, otherwise);
     }
 
     /// Whether one more frame record fits when `len` are pushed.
@@ -2460,6 +2517,9 @@ impl<'a, 'b> Lower<'a, 'b> {
     fn global(&mut self, slot: u32, live: u32, next: usize) -> ir::Value {
         let globals = self.globals();
         let value = self.builder.ins().load(types::I64, trusted(), globals, (slot * 8) as i32);
+        if self.input.defined_globals.get(slot as usize) == Some(&true) {
+            return value;
+        }
         let defined = self.builder.ins().icmp_imm_s(IntCC::NotEqual, value, abi::UNDEFINED as i64);
         let fail = self.builder.create_block();
         self.builder.set_cold_block(fail);

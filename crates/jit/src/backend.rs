@@ -73,6 +73,7 @@ impl Backend {
     ) -> Result<(CompiledEntry, Compiled), CantCompile> {
         let feedback = feedback(function);
         let global_functions = known_global_functions(function);
+        let defined_globals = defined_globals(function);
         let site_functions = known_site_functions(function);
         let call_functions = known_call_functions(function);
         let site_fields = known_fields(function);
@@ -86,6 +87,7 @@ impl Backend {
             feedback: Some(&feedback),
             stress_deopt,
             global_functions: &global_functions,
+            defined_globals: &defined_globals,
             site_functions: &site_functions,
             call_functions: &call_functions,
             site_fields: &site_fields,
@@ -196,6 +198,13 @@ fn known_global_functions(function: &FunctionCode<'_>) -> Vec<Option<KnownFuncti
         Some(KnownFunction { class: Some(class.as_ptr() as u64), ..init })
     };
     (0..globals.len()).map(known_global).collect()
+}
+
+/// By global slot, whether the global is defined now (and so for as long
+/// as the code runs: nothing undefines a global).
+fn defined_globals(function: &FunctionCode<'_>) -> Vec<bool> {
+    let globals = function.globals;
+    (0..globals.len()).map(|slot| !globals.get(slot).is_undefined()).collect()
 }
 
 /// By property site, the keys its cache has found (shapes; a `super`

@@ -283,6 +283,8 @@ pub enum DeoptReason {
     /// A set that adds a field at a known offset met an instance whose
     /// fields have no room for it (growing them allocates).
     FieldsFull = 5,
+    /// A call of known functions met a callee that was none of them.
+    UnknownCallee = 6,
 }
 
 impl DeoptReason {
@@ -294,6 +296,7 @@ impl DeoptReason {
             DeoptReason::UnknownShape,
             DeoptReason::EqualityNotNumbers,
             DeoptReason::FieldsFull,
+            DeoptReason::UnknownCallee,
         ]
         .into_iter()
         .find(|known| *known as u32 == reason)
@@ -308,6 +311,7 @@ impl DeoptReason {
             DeoptReason::UnknownShape => "a receiver had a shape the code did not know",
             DeoptReason::EqualityNotNumbers => "an operand of == or != was not a number",
             DeoptReason::FieldsFull => "an instance had no room for the field the code adds",
+            DeoptReason::UnknownCallee => "a call's callee was not a function the code knew",
         }
     }
 }

@@ -163,6 +163,7 @@ impl<'a, 'b> Lower<'a, 'b> {
             feedback: Some(&callee.feedback),
             stress_deopt: self.input.stress_deopt,
             global_functions: self.input.global_functions,
+            defined_globals: self.input.defined_globals,
             site_functions: &callee.site_functions,
             call_functions: &callee.call_functions,
             site_fields: &callee.site_fields,
