@@ -390,8 +390,9 @@ struct Lower<'a, 'b> {
     remembered_flags: MemFlagsData,
     /// The function's object (`ObjFunction`).
     function: ir::Value,
-    /// The signature of every compiled body (`abi::CompiledEntry`).
-    entry_signature: ir::Signature,
+    /// The signature of every compiled body (`abi::CompiledEntry`), as
+    /// the function compiled imports it for its calls, once it has.
+    entry_signature: Option<ir::SigRef>,
     /// The instruction being lowered.
     current: Op,
     /// Set when this is a callee inlined into the function compiled.
@@ -427,6 +428,9 @@ struct Inlined {
     frames: ir::Value,
     /// The records of the inlined frames up to this one, outermost first.
     records: Vec<PendingRecord>,
+    /// The start of the callee's bytecode, which its resume points are
+    /// offsets into.
+    code_start: u64,
 }
 
 impl Inlined {
@@ -609,7 +613,6 @@ impl<'a, 'b> Lower<'a, 'b> {
         let blocks = targets.into_iter().map(|offset| (offset, builder.create_block())).collect();
         let makes_closures = input.facts.captures_by_reference;
         let alias_regions = instance_regions(builder);
-        let entry_signature = builder.func.signature.clone();
         let (number_adds, number_equalities, loop_numbers) = plan.speculations();
         Lower {
             builder,
@@ -639,7 +642,7 @@ impl<'a, 'b> Lower<'a, 'b> {
             field_flags: trusted().with_alias_region(Some(alias_regions.1)),
             remembered_flags: trusted().with_alias_region(Some(alias_regions.2)),
             function: frame.function,
-            entry_signature,
+            entry_signature: None,
             current: Op::Nil,
             inlined,
             records_written: false,
@@ -1170,7 +1173,10 @@ impl<'a, 'b> Lower<'a, 'b> {
             records: load(frames, abi::FRAMES_RECORDS),
             interrupt: load(self.ctx, abi::CONTEXT_INTERRUPT),
             native_floor: load(self.ctx, abi::CONTEXT_NATIVE_FLOOR),
-            own_code: load(self.function, abi::FUNCTION_CODE),
+            own_code: match &self.inlined {
+                Some(inlined) => self.builder.ins().iconst(types::I64, inlined.code_start as i64),
+                None => load(self.function, abi::FUNCTION_CODE),
+            },
         }
     }
 
@@ -2014,7 +2020,13 @@ impl<'a, 'b> Lower<'a, 'b> {
             let site = Site { slot_zero, return_to, closure, frames, len, next: instruction.next };
             self.write_pending_records();
             self.push_record(&site, callee_code, proto);
-            let signature = self.builder.import_signature(self.entry_signature.clone());
+            let signature = match self.entry_signature {
+                Some(signature) => signature,
+                None => {
+                    let signature = self.builder.func.signature.clone();
+                    *self.entry_signature.insert(self.builder.import_signature(signature))
+                }
+            };
             let arguments = [self.ctx, slot_zero_address, closure, function];
             let call = self.builder.ins().call_indirect(signature, entry, &arguments);
             let status = self.builder.inst_results(call)[0];
