@@ -406,6 +406,9 @@ struct Lower<'a, 'b> {
     /// Bytes of bytecode inlined so far into the function compiled, by this
     /// lowering and those it made (`inline::MAX_INLINED_BYTES` in all).
     inlined_bytes: usize,
+    /// Whether every `Return` lowered so far returned a number (an inlined
+    /// body's result is then a number).
+    returns_numbers: bool,
 }
 
 /// A callee's body lowered in place of a call: its frame is the slots from
@@ -613,7 +616,7 @@ impl<'a, 'b> Lower<'a, 'b> {
         let blocks = targets.into_iter().map(|offset| (offset, builder.create_block())).collect();
         let makes_closures = input.facts.captures_by_reference;
         let alias_regions = instance_regions(builder);
-        let (number_adds, number_equalities, loop_numbers) = plan.speculations();
+        let loop_numbers = plan.loop_numbers();
         Lower {
             builder,
             input,
@@ -626,12 +629,9 @@ impl<'a, 'b> Lower<'a, 'b> {
             pending_edges: Vec::new(),
             clean: vec![false; max_stack as usize],
             sources: vec![None; max_stack as usize],
-            speculations: Speculations {
-                number_adds,
-                number_equalities,
-                loop_numbers,
-                ..Speculations::default()
-            },
+            // Adds and equalities are counted as they are guarded: a plan's
+            // guarded site may be known numbers when lowered.
+            speculations: Speculations { loop_numbers, ..Speculations::default() },
             blocks,
             raised: frame.raised,
             ctx: frame.ctx,
@@ -647,6 +647,7 @@ impl<'a, 'b> Lower<'a, 'b> {
             inlined,
             records_written: false,
             inlined_bytes: 0,
+            returns_numbers: true,
         }
     }
 
@@ -694,8 +695,14 @@ impl<'a, 'b> Lower<'a, 'b> {
                 self.sources.fill(None);
             } else {
                 // The lowering keeps the plan's types, instruction by
-                // instruction: a difference is a bug of this file.
-                assert_eq!(&self.state, before, "types at {offset:04} differ from the plan");
+                // instruction, or knows more (a number an inlined body
+                // returned, and what follows from it, up to the next jump
+                // target): knowing less is a bug of this file.
+                assert!(
+                    self.state.refines(before),
+                    "types at {offset:04} know less than the plan: {:?}, {before:?}",
+                    self.state
+                );
             }
             let depth = self.input.facts.depth_at(offset).expect("verified code");
             open = self.instruction(instruction, depth);
@@ -969,11 +976,17 @@ impl<'a, 'b> Lower<'a, 'b> {
         self.builder.set_cold_block(fail);
         let go_on = self.builder.create_block();
         self.builder.ins().brif(ok, go_on, &[], fail, &[]);
+        self.raise_in(fail, error, live, next);
+        self.builder.switch_to_block(go_on);
+    }
+
+    /// Fill `fail` (a cold block) with raising `error`, with `live` slots
+    /// in the frame and the frame resuming at `next`.
+    fn raise_in(&mut self, fail: Block, error: ErrorCode, live: u32, next: usize) {
         self.builder.switch_to_block(fail);
         let code = self.builder.ins().iconst(types::I32, error as i64);
         self.call_helper(Helper::Raise, live, next, &[code]);
         self.builder.ins().jump(self.raised, &[]);
-        self.builder.switch_to_block(go_on);
     }
 
     // ----------------------------------------------------------- values
@@ -1036,8 +1049,13 @@ impl<'a, 'b> Lower<'a, 'b> {
         next: usize,
     ) -> Vec<ir::Value> {
         let values = self.unknown_values(slots);
-        if let Some(ok) = self.all_numbers(&values) {
-            self.raise_unless(ok, error, live, next);
+        if !values.is_empty() {
+            let fail = self.builder.create_block();
+            self.builder.set_cold_block(fail);
+            self.numbers_or_jump(&values, fail, &[]);
+            let go_on = self.builder.current_block().expect("lowering is in a block");
+            self.raise_in(fail, error, live, next);
+            self.builder.switch_to_block(go_on);
         }
         self.refined(slots)
     }
@@ -1080,18 +1098,42 @@ impl<'a, 'b> Lower<'a, 'b> {
     /// deoptimize to the instruction at `at`, with the frame as it is here.
     /// In deopt stress mode the guard also fails the first time it runs.
     fn guard_numbers(&mut self, values: &[ir::Value], at: usize, reason: abi::DeoptReason) {
-        let mut ok = match self.all_numbers(values) {
-            Some(ok) => ok,
-            None => self.builder.ins().iconst(types::I8, 1),
-        };
-        let mut reason = self.builder.ins().iconst(types::I32, reason as i64);
+        if values.is_empty() && !self.input.stress_deopt {
+            return;
+        }
+        let fail = self.builder.create_block();
+        self.builder.set_cold_block(fail);
+        let why = self.builder.append_block_param(fail, types::I32);
+        let reason = self.builder.ins().iconst(types::I32, reason as i64);
+        self.numbers_or_jump(values, fail, &[reason.into()]);
         if self.input.stress_deopt {
             let stressed = self.stressed(at);
-            ok = self.builder.ins().band(ok, stressed);
             let stress = self.builder.ins().iconst(types::I32, abi::DeoptReason::Stress as i64);
-            reason = self.builder.ins().select(stressed, reason, stress);
+            let go_on = self.builder.create_block();
+            self.builder.ins().brif(stressed, go_on, &[], fail, &[stress.into()]);
+            self.builder.switch_to_block(go_on);
         }
-        self.deopt_unless(ok, at, reason);
+        let go_on = self.builder.current_block().expect("lowering is in a block");
+        self.builder.switch_to_block(fail);
+        self.deopt(at, why);
+        self.builder.switch_to_block(go_on);
+    }
+
+    /// Go on only if every one of `values` (boxed) is a number; else jump
+    /// to `otherwise` with `arguments`. A compare and a branch each: the
+    /// `band` of the tests took a `set` and an `and` each as well.
+    fn numbers_or_jump(
+        &mut self,
+        values: &[ir::Value],
+        otherwise: Block,
+        arguments: &[ir::BlockArg],
+    ) {
+        for &value in values {
+            let number = self.is_number(value);
+            let go_on = self.builder.create_block();
+            self.builder.ins().brif(number, go_on, &[], otherwise, arguments);
+            self.builder.switch_to_block(go_on);
+        }
     }
 
     /// Go on only if `ok`; else deoptimize (`deopt`) to the instruction at
@@ -1437,12 +1479,14 @@ impl<'a, 'b> Lower<'a, 'b> {
             Op::Call | Op::CallMethod => self.call(instruction, depth),
             Op::Return => {
                 self.close_frame(depth, instruction.offset);
+                self.returns_numbers &= self.state.ty(top) == Ty::Number;
                 let value = self.get(top);
                 self.return_(Some(value));
                 return false;
             }
             Op::ReturnThis => {
                 self.close_frame(depth, instruction.offset);
+                self.returns_numbers = false;
                 // Slot 0 holds `this`: nothing assigns it.
                 self.return_(None);
                 return false;
@@ -1954,8 +1998,12 @@ impl<'a, 'b> Lower<'a, 'b> {
             }
         }
         let mut any_inlined = false;
-        // Whether any path enters a callee's machine code.
+        // Whether any path enters a callee's machine code (or may call the
+        // `call` helper).
         let mut enters = targets.is_empty();
+        // Whether every path to the join is an inlined body that returns a
+        // number.
+        let mut numbers = !targets.is_empty();
         for (index, known) in targets.iter().enumerate() {
             let other = match index + 1 == targets.len() {
                 true => generic,
@@ -1965,11 +2013,13 @@ impl<'a, 'b> Lower<'a, 'b> {
             let (closure, function) = self.known_callee(callee, known, known_block, other);
             if let Some(chosen) = self.inline_choice(known) {
                 any_inlined = true;
-                // Its body, here: a frame record, but no native frame.
+                // Its body, here: a frame record, but no native frame. With
+                // no room for the record, the VM makes the call (and raises
+                // `Stack overflow.`, as it does).
                 let ready = self.frame_fits(len);
-                let inline_block = self.builder.create_block();
-                self.builder.ins().brif(ready, inline_block, &[], slow, &[]);
-                self.builder.switch_to_block(inline_block);
+                let reason = abi::DeoptReason::FramesFull as i64;
+                let reason = self.builder.ins().iconst(types::I32, reason);
+                self.deopt_unless(ready, instruction.offset, reason);
                 if known.class.is_some() {
                     // The instance, the initializer's slot 0, in place of
                     // the class (as the VM's class call does).
@@ -1981,10 +2031,12 @@ impl<'a, 'b> Lower<'a, 'b> {
                 }
                 let site =
                     Site { slot_zero, return_to, closure, frames, len, next: instruction.next };
-                let result = self.inline(&chosen, known, &site);
+                let (result, number) = self.inline(&chosen, known, &site);
+                numbers &= number;
                 self.builder.ins().jump(join, &[result.into()]);
             } else {
                 enters = true;
+                numbers = false;
                 let ins = self.builder.ins();
                 let entry = ins.load(types::I64, trusted(), function, abi::FUNCTION_ENTRY as i32);
                 let compiled = self.builder.ins().icmp_imm_s(IntCC::NotEqual, entry, 0);
@@ -2038,17 +2090,19 @@ impl<'a, 'b> Lower<'a, 'b> {
             self.builder.ins().jump(join, &[result.into()]);
         }
 
-        self.builder.switch_to_block(slow);
-        let n_args = self.builder.ins().iconst(types::I32, i64::from(n_args));
-        let status = self.call_helper(
-            Helper::Call,
-            depth,
-            instruction.next,
-            &[slot_zero_address, n_args, return_to_address],
-        );
-        self.check(status);
-        let result = self.builder.ins().load(types::I64, trusted(), return_to_address, 0);
-        self.builder.ins().jump(join, &[result.into()]);
+        if enters {
+            self.builder.switch_to_block(slow);
+            let n_args = self.builder.ins().iconst(types::I32, i64::from(n_args));
+            let status = self.call_helper(
+                Helper::Call,
+                depth,
+                instruction.next,
+                &[slot_zero_address, n_args, return_to_address],
+            );
+            self.check(status);
+            let result = self.builder.ins().load(types::I64, trusted(), return_to_address, 0);
+            self.builder.ins().jump(join, &[result.into()]);
+        }
 
         // The result is in its slot, and the callee may have assigned
         // captured slots of this frame.
@@ -2060,8 +2114,15 @@ impl<'a, 'b> Lower<'a, 'b> {
                 self.mark_clean(slot..slot + 1);
             }
         }
-        // Every path left the result in its slot in memory, too.
-        self.def_boxed(return_to, join_result);
+        // Every path left the result in its slot in memory, too. Inlined
+        // bodies that all return numbers make a number (its bits are the
+        // boxed value's), which needs no check where it is used.
+        if numbers {
+            let float = self.as_float(join_result);
+            self.assign_float(return_to, float);
+        } else {
+            self.def_boxed(return_to, join_result);
+        }
         self.mark_clean(return_to..return_to + 1);
         // Every path but an inlined body's wrote the pending records.
         self.records_written |= !any_inlined;
@@ -2578,11 +2639,14 @@ impl<'a, 'b> Lower<'a, 'b> {
         let floats = match self.plan.number_kind(instruction, &self.state, self.plan_input.numbers)
         {
             NumberKind::Numbers => slots.map(|slot| self.float(slot)).to_vec(),
-            NumberKind::Guarded => self.numbers_or_deopt(
-                &slots,
-                instruction.offset,
-                abi::DeoptReason::EqualityNotNumbers,
-            ),
+            NumberKind::Guarded => {
+                self.speculations.number_equalities += 1;
+                self.numbers_or_deopt(
+                    &slots,
+                    instruction.offset,
+                    abi::DeoptReason::EqualityNotNumbers,
+                )
+            }
             NumberKind::Generic => {
                 let [a, b] = slots.map(|slot| self.get(slot));
                 // A number never has the bits of nil, a boolean or an
@@ -2613,11 +2677,14 @@ impl<'a, 'b> Lower<'a, 'b> {
         let kind = self.plan.number_kind(instruction, &self.state, self.plan_input.numbers);
         if kind != NumberKind::Generic {
             let floats = match kind {
-                NumberKind::Guarded => self.numbers_or_deopt(
-                    operands,
-                    instruction.offset,
-                    abi::DeoptReason::AddNotNumbers,
-                ),
+                NumberKind::Guarded => {
+                    self.speculations.number_adds += 1;
+                    self.numbers_or_deopt(
+                        operands,
+                        instruction.offset,
+                        abi::DeoptReason::AddNotNumbers,
+                    )
+                }
                 _ => operands.iter().map(|&slot| self.float(slot)).collect(),
             };
             let b = match with_constant {

@@ -55,6 +55,20 @@ pub(crate) struct State {
 }
 
 impl State {
+    /// Whether this state knows all that `plan` (the plan's state at the
+    /// same instruction) knows, and maybe more: the same slots and copies,
+    /// and a number wherever `plan` has one. (The lowering learns what the
+    /// plan cannot: that an inlined body returned a number.)
+    pub(crate) fn refines(&self, plan: &State) -> bool {
+        self.copies == plan.copies
+            && self.types.len() == plan.types.len()
+            && self
+                .types
+                .iter()
+                .zip(&plan.types)
+                .all(|(&ty, &planned)| planned == Ty::Any || ty == Ty::Number)
+    }
+
     /// `depth` slots of unknown type.
     pub(crate) fn unknown(depth: u32) -> State {
         State { types: vec![Ty::Any; depth as usize], copies: vec![None; depth as usize] }
@@ -250,11 +264,10 @@ impl Plan {
         self.guarded.get(&offset)
     }
 
-    /// Every speculation, for the trace: guarded adds, guarded equalities,
-    /// and guarded slots by loop header.
-    pub(crate) fn speculations(&self) -> (usize, usize, usize) {
-        let loop_numbers = self.guarded.values().map(BTreeSet::len).sum();
-        (self.guarded_adds.len(), self.guarded_equalities.len(), loop_numbers)
+    /// How many slots are guarded to numbers at loop headers, for the
+    /// trace.
+    pub(crate) fn loop_numbers(&self) -> usize {
+        self.guarded.values().map(BTreeSet::len).sum()
     }
 
     /// How the add or equality `instruction` is lowered, before it, in

@@ -285,6 +285,9 @@ pub enum DeoptReason {
     FieldsFull = 5,
     /// A call of known functions met a callee that was none of them.
     UnknownCallee = 6,
+    /// An inlined call found no room for its frame record (the VM's call
+    /// then raises `Stack overflow.`, with its trace).
+    FramesFull = 7,
 }
 
 impl DeoptReason {
@@ -297,6 +300,7 @@ impl DeoptReason {
             DeoptReason::EqualityNotNumbers,
             DeoptReason::FieldsFull,
             DeoptReason::UnknownCallee,
+            DeoptReason::FramesFull,
         ]
         .into_iter()
         .find(|known| *known as u32 == reason)
@@ -312,6 +316,7 @@ impl DeoptReason {
             DeoptReason::EqualityNotNumbers => "an operand of == or != was not a number",
             DeoptReason::FieldsFull => "an instance had no room for the field the code adds",
             DeoptReason::UnknownCallee => "a call's callee was not a function the code knew",
+            DeoptReason::FramesFull => "an inlined call found no room for its frame",
         }
     }
 }

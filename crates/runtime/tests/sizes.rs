@@ -160,10 +160,11 @@ fn feedback_and_deopt_reasons_are_as_documented_in_abi_md() {
         DeoptReason::EqualityNotNumbers,
         DeoptReason::FieldsFull,
         DeoptReason::UnknownCallee,
+        DeoptReason::FramesFull,
     ];
     for (code, reason) in reasons.into_iter().enumerate() {
         assert_eq!(DeoptReason::from_u32(code as u32), Some(reason));
         assert_eq!(reason as u32, code as u32);
     }
-    assert_eq!(DeoptReason::from_u32(7), None);
+    assert_eq!(DeoptReason::from_u32(8), None);
 }

@@ -135,13 +135,14 @@ impl<'a, 'b> Lower<'a, 'b> {
     /// Lower `chosen`'s body here, for the call at `site`, whose frame
     /// record this pushes (the caller checked there is room). Every slot
     /// of the caller is written back. Returns the result, boxed, with the
-    /// record popped; the result is also in its slot in memory.
+    /// record popped (the result is also in its slot in memory), and
+    /// whether it is a number on every path.
     pub(super) fn inline(
         &mut self,
         chosen: &Chosen<'_>,
         known: &KnownFunction,
         site: &Site,
-    ) -> ir::Value {
+    ) -> (ir::Value, bool) {
         let Chosen { callee, code } = chosen;
         let arity = u32::from(callee.function.arity);
         let arguments: Vec<(Ty, ir::Value)> = (0..=arity)
@@ -218,6 +219,7 @@ impl<'a, 'b> Lower<'a, 'b> {
         inner.mark_clean(0..arity + 1);
         inner.body(code);
         let (speculations, inlined_bytes) = (inner.speculations, inner.inlined_bytes);
+        let number = inner.returns_numbers;
         self.entry_signature = inner.entry_signature;
         self.speculations.add(&speculations);
         self.speculations.inlined_calls += 1;
@@ -225,6 +227,6 @@ impl<'a, 'b> Lower<'a, 'b> {
 
         self.builder.switch_to_block(exit);
         self.builder.ins().store(trusted(), result, return_to, 0);
-        result
+        (result, number)
     }
 }
