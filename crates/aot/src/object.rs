@@ -93,6 +93,7 @@ pub fn compile(module: &Bytecode, facts: &Facts, want_clif: bool) -> Result<Buil
             entry_at: None,
             feedback: None,
             stress_deopt: false,
+            generation: 0,
             global_functions: &[],
             defined_globals: &[],
             site_functions: &[],

@@ -63,10 +63,12 @@ pub enum Helper {
     /// on the frame's slots from `slot` up (all written back), as a return
     /// (`slot` 0) or `CloseUpvalue` does. Never raises.
     CloseUpvalues,
-    /// `deopt(ctx, top, offset, reason, inlined)`: a guard of optimized
-    /// code failed (`reason`, an `abi::DeoptReason`) in the innermost frame,
-    /// which is `inlined` frames above the compiled function's own (0: it
-    /// is that frame; else the innermost of the callees inlined into it).
+    /// `deopt(ctx, top, offset, reason, inlined, generation)`: a guard of
+    /// optimized code failed (`reason`, an `abi::DeoptReason`) in the
+    /// innermost frame, which is `inlined` frames above the compiled
+    /// function's own (0: it is that frame; else the innermost of the
+    /// callees inlined into it), code of the compiled function's
+    /// `generation` (`FunctionInput::generation`).
     /// Every live slot is written back, boxed, as the VM would have it
     /// before the instruction at `offset`, and every inlined callee's frame
     /// has its record; the frames go on in the VM from there until the
@@ -193,7 +195,7 @@ impl Helper {
             Helper::Instantiate => &[I64, I64],
             Helper::Raise | Helper::Undefined | Helper::CloseUpvalues => &[I32],
             Helper::Closure => &[I32, I64],
-            Helper::Deopt => &[I32, I32],
+            Helper::Deopt => &[I32, I32, I32],
             Helper::Print => &[I64],
             Helper::Interrupted | Helper::Step => &[],
         }

@@ -53,6 +53,10 @@ pub struct FunctionInput<'a> {
     pub feedback: Option<&'a [u8]>,
     /// Deopt stress mode: every guard fails the first time it runs.
     pub stress_deopt: bool,
+    /// The engine's number for this compile of the function (its code
+    /// generation), which each deoptimization passes back, so the engine
+    /// can tell the function's current code from older code still running.
+    pub generation: u32,
     /// By global slot, the function whose closure the global holds at
     /// compile time, if any (empty: nothing known, as for AOT code). A call
     /// of such a global calls that function directly behind a guard that
@@ -1169,7 +1173,9 @@ impl<'a, 'b> Lower<'a, 'b> {
         // runs them all, and that frame, to its return.
         let inlined = i64::from(self.inline_depth());
         let inlined = self.builder.ins().iconst(types::I32, inlined);
-        let status = self.call_helper(Helper::Deopt, depth, at, &[reason, inlined]);
+        let generation = i64::from(self.input.generation);
+        let generation = self.builder.ins().iconst(types::I32, generation);
+        let status = self.call_helper(Helper::Deopt, depth, at, &[reason, inlined, generation]);
         self.builder.ins().return_(&[status]);
     }
 
@@ -1936,6 +1942,12 @@ impl<'a, 'b> Lower<'a, 'b> {
         // A call of a global that held a closure of a known function when
         // this was compiled, or of a method a site's cache found: the
         // functions it is expected to be, those that take these arguments.
+        // A call deoptimizes where its callee is none of the known ones,
+        // until it has once: then it is compiled with the functions the
+        // site has called, compared by function, before the general call
+        // (a global redefined by running its declaration again, as a REPL
+        // line or `--iterations` does, has a closure of the same function).
+        let watched = self.input.feedback.is_some();
         let speculate = self.input.feedback.is_some_and(|feedback| {
             feedback.get(instruction.offset).is_none_or(|bits| bits & abi::FEEDBACK_DEOPTED == 0)
         });
@@ -1955,7 +1967,7 @@ impl<'a, 'b> Lower<'a, 'b> {
                 }
                 _ => Vec::new(),
             };
-        if speculate && targets.is_empty() && instruction.op == Op::Call {
+        if watched && targets.is_empty() && instruction.op == Op::Call {
             targets = self.call_site_functions(instruction.offset);
         }
         targets.retain(|known| u32::from(known.arity) == n_args);
@@ -1981,7 +1993,15 @@ impl<'a, 'b> Lower<'a, 'b> {
         // Each known function in turn: a guard that the callee is a closure
         // of it, and everything else about it is a constant. Past the last
         // guard, the general path, or a deoptimization where any is known.
+        // The guards of the call share one deoptimization (the frame is the
+        // same for all), which is given the reason.
         let generic = self.builder.create_block();
+        let deopt = self.builder.create_block();
+        self.builder.set_cold_block(deopt);
+        let reason = self.builder.append_block_param(deopt, types::I32);
+        let because = |lower: &mut Self, why: abi::DeoptReason| -> ir::BlockArg {
+            lower.builder.ins().iconst(types::I32, why as i64).into()
+        };
         if targets.is_empty() {
             self.builder.ins().jump(generic, &[]);
         } else {
@@ -1990,20 +2010,24 @@ impl<'a, 'b> Lower<'a, 'b> {
                 self.speculations.polymorphic_calls += 1;
             }
             self.builder.set_cold_block(generic);
-            if self.input.stress_deopt {
+            if self.input.stress_deopt && speculate {
                 let stressed = self.stressed(instruction.offset);
-                let reason = abi::DeoptReason::Stress as i64;
-                let reason = self.builder.ins().iconst(types::I32, reason);
-                self.deopt_unless(stressed, instruction.offset, reason);
+                let stress = because(self, abi::DeoptReason::Stress);
+                let go_on = self.builder.create_block();
+                self.builder.ins().brif(stressed, go_on, &[], deopt, &[stress]);
+                self.builder.switch_to_block(go_on);
             }
         }
         let mut any_inlined = false;
-        // Whether any path enters a callee's machine code (or may call the
-        // `call` helper).
-        let mut enters = targets.is_empty();
+        // Whether the general call follows the guards.
+        let general = targets.is_empty() || !speculate;
+        // Whether any path enters a callee's machine code, and whether any
+        // calls the `call` helper.
+        let mut enters = general;
+        let mut calls_helper = general;
         // Whether every path to the join is an inlined body that returns a
         // number.
-        let mut numbers = !targets.is_empty();
+        let mut numbers = !general;
         for (index, known) in targets.iter().enumerate() {
             let other = match index + 1 == targets.len() {
                 true => generic,
@@ -2017,9 +2041,15 @@ impl<'a, 'b> Lower<'a, 'b> {
                 // no room for the record, the VM makes the call (and raises
                 // `Stack overflow.`, as it does).
                 let ready = self.frame_fits(len);
-                let reason = abi::DeoptReason::FramesFull as i64;
-                let reason = self.builder.ins().iconst(types::I32, reason);
-                self.deopt_unless(ready, instruction.offset, reason);
+                let go_on = self.builder.create_block();
+                if speculate {
+                    let full = because(self, abi::DeoptReason::FramesFull);
+                    self.builder.ins().brif(ready, go_on, &[], deopt, &[full]);
+                } else {
+                    calls_helper = true;
+                    self.builder.ins().brif(ready, go_on, &[], slow, &[]);
+                }
+                self.builder.switch_to_block(go_on);
                 if known.class.is_some() {
                     // The instance, the initializer's slot 0, in place of
                     // the class (as the VM's class call does).
@@ -2036,6 +2066,7 @@ impl<'a, 'b> Lower<'a, 'b> {
                 self.builder.ins().jump(join, &[result.into()]);
             } else {
                 enters = true;
+                calls_helper = true;
                 numbers = false;
                 let ins = self.builder.ins();
                 let entry = ins.load(types::I64, trusted(), function, abi::FUNCTION_ENTRY as i32);
@@ -2054,11 +2085,12 @@ impl<'a, 'b> Lower<'a, 'b> {
         }
 
         self.builder.switch_to_block(generic);
-        if targets.is_empty() {
+        if general {
             self.general_call(callee, len, depth, instruction, enter, slow);
         } else {
-            let reason = abi::DeoptReason::UnknownCallee as i64;
-            let reason = self.builder.ins().iconst(types::I32, reason);
+            let unknown = because(self, abi::DeoptReason::UnknownCallee);
+            self.builder.ins().jump(deopt, &[unknown]);
+            self.builder.switch_to_block(deopt);
             self.deopt(instruction.offset, reason);
         }
 
@@ -2090,7 +2122,7 @@ impl<'a, 'b> Lower<'a, 'b> {
             self.builder.ins().jump(join, &[result.into()]);
         }
 
-        if enters {
+        if calls_helper {
             self.builder.switch_to_block(slow);
             let n_args = self.builder.ins().iconst(types::I32, i64::from(n_args));
             let status = self.call_helper(

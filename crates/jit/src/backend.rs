@@ -86,6 +86,7 @@ impl Backend {
             entry_at: function.entry_at,
             feedback: Some(&feedback),
             stress_deopt,
+            generation: function.generation,
             global_functions: &global_functions,
             defined_globals: &defined_globals,
             site_functions: &site_functions,

@@ -43,6 +43,11 @@ pub(crate) struct Loaded {
     /// Where the module this function came from starts in `Vm::functions`
     /// (its `Closure` operands are relative to that).
     pub(crate) module_base: u32,
+    /// How many times its machine code was forgotten: code compiled since
+    /// the last time carries this number (`FunctionCode::generation`), so a
+    /// deoptimization can tell the function's current code from code
+    /// already dropped that is still running.
+    pub(crate) generation: Cell<u32>,
 }
 
 impl Loaded {
@@ -50,6 +55,7 @@ impl Loaded {
     /// it starts over in the VM, counting calls and back-edges from zero.
     /// Code already running goes on; nothing new enters it.
     pub(crate) fn forget_code(&self) {
+        self.generation.set(self.generation.get().wrapping_add(1));
         self.object.entry.set(None);
         self.object.calls.set(0);
         self.object.backedges.set(0);
@@ -73,6 +79,7 @@ impl Loaded {
             facts: &self.facts,
             object: self.object,
             entry_at,
+            generation: self.generation.get(),
         }
     }
 }
@@ -167,6 +174,9 @@ pub struct FunctionCode<'a> {
     /// `None`: the function's entry. `Some(offset)`: an entry at the loop
     /// header at `offset` (on-stack replacement).
     pub entry_at: Option<usize>,
+    /// The function's code generation: the number a deoptimization of the
+    /// code compiled now passes back (`Helper::Deopt`).
+    pub generation: u32,
     /// The globals as they are when the function is compiled (a tier may
     /// speculate that a call site keeps calling what a global holds now,
     /// behind a guard).
@@ -414,6 +424,7 @@ impl Vm {
                 osr: RefCell::new(Vec::new()),
                 object,
                 module_base: base,
+                generation: Cell::new(0),
             });
         }
         (base + module.script) as usize

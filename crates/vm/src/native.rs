@@ -130,13 +130,14 @@ impl Run<'_> {
     /// VM would have it (`codegen::Helper::Deopt`). That frame is `inlined`
     /// frames above the one whose machine code is running (the others are
     /// callees inlined into it, each with its record pushed and its slots
-    /// written back). The first failure at a site goes into its feedback,
-    /// so the next compile does not assume it again, and drops the code
-    /// that assumed it (`Loaded::forget_code`): the function's own, and the
-    /// code it was inlined into. The frames then run here, in the VM, until
-    /// the compiled function's returns; its record is left pushed with the
+    /// written back), code of that function's `generation`. The first
+    /// failure at a site goes into its feedback, so the next compile does
+    /// not assume it again, and drops the code that assumed it
+    /// (`Loaded::forget_code`): the function's own, and the code it was
+    /// inlined into. The frames then run here, in the VM, until the
+    /// compiled function's returns; its record is left pushed with the
     /// result in slot 0, as compiled code leaves a frame for its caller.
-    fn deoptimize(&mut self, offset: usize, reason: u32, inlined: u32) -> Res<()> {
+    fn deoptimize(&mut self, offset: usize, reason: u32, inlined: u32, generation: u32) -> Res<()> {
         let floor = self.frames.len() - 1 - inlined as usize;
         let record = self.frames.get(floor);
         let loaded = self.frame_of(self.frames.top()).loaded;
@@ -149,19 +150,21 @@ impl Run<'_> {
         // one comes from an older activation of that code, still running:
         // the code installed since then does not assume it, and stays.
         // Code a function was inlined into is another function's, which
-        // need not have been dropped with it: it is dropped at its first
-        // failure (an older activation's failure may so drop newer code,
-        // once per activation, which costs a compile and nothing else).
+        // need not have been dropped with it: it is dropped at its own
+        // first failure, unless it was dropped already (the failing code
+        // is of an older generation than the host's: an older activation,
+        // such as a recursive call's, of code compiled before).
         let first = loaded.object.feedback_at(offset) & bit == 0;
         if first {
             loaded.object.record_feedback(offset, bit);
             loaded.forget_code();
         }
         let host = (inlined > 0).then(|| self.frame_of(record).loaded);
-        if let Some(host) = host {
+        let current = host.filter(|host| host.generation.get() == generation);
+        if let Some(host) = current {
             host.forget_code();
         }
-        self.deoptimized(loaded, offset, reason, first || host.is_some(), host);
+        self.deoptimized(loaded, offset, reason, first || current.is_some(), host);
         self.dispatch(floor)?;
         // SAFETY: the return wrote the result to the frame's return slot,
         // a live slot of the caller at or below the frame's slot 0.
@@ -406,10 +409,13 @@ unsafe extern "C" fn strata_deopt(
     offset: u32,
     reason: u32,
     inlined: u32,
+    generation: u32,
 ) -> u32 {
     // SAFETY: as in `strata_call`.
     unsafe {
-        at_safepoint(ctx, top, offset, |run| run.deoptimize(offset as usize, reason, inlined))
+        at_safepoint(ctx, top, offset, |run| {
+            run.deoptimize(offset as usize, reason, inlined, generation)
+        })
     }
 }
 

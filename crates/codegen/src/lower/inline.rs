@@ -169,6 +169,8 @@ impl<'a, 'b> Lower<'a, 'b> {
             entry_at: None,
             feedback: Some(&callee.feedback),
             stress_deopt: self.input.stress_deopt,
+            // Its deoptimizations are of the function compiled's code.
+            generation: self.input.generation,
             global_functions: self.input.global_functions,
             defined_globals: self.input.defined_globals,
             site_functions: &callee.site_functions,
