@@ -1992,9 +1992,9 @@ impl<'a, 'b> Lower<'a, 'b> {
 
         // Each known function in turn: a guard that the callee is a closure
         // of it, and everything else about it is a constant. Past the last
-        // guard, the general path, or a deoptimization where any is known.
-        // The guards of the call share one deoptimization (the frame is the
-        // same for all), which is given the reason.
+        // guard, a deoptimization where the site speculates, else the
+        // general call. The guards of the call share one deoptimization
+        // (the frame is the same for all), which is given the reason.
         let generic = self.builder.create_block();
         let deopt = self.builder.create_block();
         self.builder.set_cold_block(deopt);
