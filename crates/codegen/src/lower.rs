@@ -1110,16 +1110,24 @@ impl<'a, 'b> Lower<'a, 'b> {
         let why = self.builder.append_block_param(fail, types::I32);
         let reason = self.builder.ins().iconst(types::I32, reason as i64);
         self.numbers_or_jump(values, fail, &[reason.into()]);
-        if self.input.stress_deopt {
-            let stressed = self.stressed(at);
-            let stress = self.builder.ins().iconst(types::I32, abi::DeoptReason::Stress as i64);
-            let go_on = self.builder.create_block();
-            self.builder.ins().brif(stressed, go_on, &[], fail, &[stress.into()]);
-            self.builder.switch_to_block(go_on);
-        }
+        self.stress_to(at, fail);
         let go_on = self.builder.current_block().expect("lowering is in a block");
         self.builder.switch_to_block(fail);
         self.deopt(at, why);
+        self.builder.switch_to_block(go_on);
+    }
+
+    /// In deopt stress mode, the first time the guards of the instruction
+    /// at `at` run (`stressed`): jump to `fail`, a deoptimization that
+    /// takes its reason, with `DeoptReason::Stress`.
+    fn stress_to(&mut self, at: usize, fail: Block) {
+        if !self.input.stress_deopt {
+            return;
+        }
+        let stressed = self.stressed(at);
+        let stress = self.builder.ins().iconst(types::I32, abi::DeoptReason::Stress as i64);
+        let go_on = self.builder.create_block();
+        self.builder.ins().brif(stressed, go_on, &[], fail, &[stress.into()]);
         self.builder.switch_to_block(go_on);
     }
 
@@ -2010,12 +2018,8 @@ impl<'a, 'b> Lower<'a, 'b> {
                 self.speculations.polymorphic_calls += 1;
             }
             self.builder.set_cold_block(generic);
-            if self.input.stress_deopt && speculate {
-                let stressed = self.stressed(instruction.offset);
-                let stress = because(self, abi::DeoptReason::Stress);
-                let go_on = self.builder.create_block();
-                self.builder.ins().brif(stressed, go_on, &[], deopt, &[stress]);
-                self.builder.switch_to_block(go_on);
+            if speculate {
+                self.stress_to(instruction.offset, deopt);
             }
         }
         let mut any_inlined = false;
@@ -2068,10 +2072,7 @@ impl<'a, 'b> Lower<'a, 'b> {
                 enters = true;
                 calls_helper = true;
                 numbers = false;
-                let ins = self.builder.ins();
-                let entry = ins.load(types::I64, trusted(), function, abi::FUNCTION_ENTRY as i32);
-                let compiled = self.builder.ins().icmp_imm_s(IntCC::NotEqual, entry, 0);
-                self.continue_if(compiled, slow);
+                let entry = self.compiled_entry(function, slow);
                 self.require_frame(len, slow);
                 let code = self.builder.ins().iconst(types::I64, known.code as i64);
                 let proto = self.builder.ins().iconst(types::I32, i64::from(known.proto));
@@ -2348,16 +2349,23 @@ impl<'a, 'b> Lower<'a, 'b> {
     ) -> (ir::Value, ir::Value) {
         let ins = self.builder.ins();
         let function = ins.load(types::I64, trusted(), closure, abi::CLOSURE_FUNCTION as i32);
-        let ins = self.builder.ins();
-        let entry = ins.load(types::I64, trusted(), function, abi::FUNCTION_ENTRY as i32);
-        let compiled = self.builder.ins().icmp_imm_s(IntCC::NotEqual, entry, 0);
-        self.continue_if(compiled, otherwise);
+        let entry = self.compiled_entry(function, otherwise);
         let ins = self.builder.ins();
         let arity = ins.uload8(types::I32, trusted(), function, abi::FUNCTION_ARITY as i32);
         let arity_ok = self.builder.ins().icmp_imm_s(IntCC::Equal, arity, i64::from(n_args));
         self.continue_if(arity_ok, otherwise);
         self.require_frame(len, otherwise);
         (function, entry)
+    }
+
+    /// The machine code of `function` (an `ObjFunction`), going on only
+    /// if it has some; else jump to `otherwise`.
+    fn compiled_entry(&mut self, function: ir::Value, otherwise: Block) -> ir::Value {
+        let ins = self.builder.ins();
+        let entry = ins.load(types::I64, trusted(), function, abi::FUNCTION_ENTRY as i32);
+        let compiled = self.builder.ins().icmp_imm_s(IntCC::NotEqual, entry, 0);
+        self.continue_if(compiled, otherwise);
+        entry
     }
 
     /// Go on in a new block if `condition`, else jump to `otherwise`. (A
